@@ -1,0 +1,5 @@
+import sys
+
+from lookout.bot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,118 @@
+"""`lookout`: serve, demo, db upgrade, version."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+import httpx
+
+from lookout import __version__
+from lookout.bot.config import ConfigError
+from lookout.bot.logs import configure_logging
+from lookout.bot.settings import Settings
+
+log = logging.getLogger("lookout")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lookout", description="ChatOps-first SRE assistant")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the bot (HTTP, console, notifier)")
+    serve.add_argument("--demo", action="store_true", help="seed demo data and replay a storm")
+    serve.add_argument("--host", help="bind address (default LOOKOUT_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default LOOKOUT_PORT or 8080)")
+    demo = commands.add_parser("demo", help="send the demo alert storm to a running Lookout")
+    demo.add_argument("--url", help="Lookout's base URL (default http://HOST:PORT)")
+    db = commands.add_parser("db", help="database tasks")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply migrations up to the latest")
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def serve(settings: Settings, *, demo: bool) -> int:
+    import uvicorn
+
+    from lookout.bot.main import build, create_app
+
+    lookout = build(settings, demo=demo)
+    app = create_app(lookout, demo=demo)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=3,
+    )
+    log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}"})
+    uvicorn.Server(config).run()
+    return 0
+
+
+async def send_demo(settings: Settings, url: str) -> int:
+    from datetime import UTC, datetime
+
+    from lookout.bot.demo import storm
+
+    headers = {}
+    if settings.webhook_token is not None:
+        headers["Authorization"] = f"Bearer {settings.webhook_token.get_secret_value()}"
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as client:
+        for delay, body in storm(datetime.now(UTC)):
+            await asyncio.sleep(delay)
+            response = await client.post("/webhooks/alertmanager", json=body)
+            if response.status_code != 200:
+                print(f"{url} answered {response.status_code}: {response.text}", file=sys.stderr)
+                return 1
+            print(response.json())
+    return 0
+
+
+async def upgrade(settings: Settings) -> int:
+    from lookout.storage.database import Database
+
+    database = Database(settings.resolved_database_url())
+    try:
+        await database.upgrade()
+        print(f"database at revision {await database.current_revision()}")
+    finally:
+        await database.dispose()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        print(f"lookout {__version__}")
+        return 0
+    overrides = {
+        k: v
+        for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
+        if v is not None
+    }
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level)
+    try:
+        if args.command == "serve":
+            return serve(settings, demo=args.demo)
+        if args.command == "demo":
+            return asyncio.run(
+                send_demo(settings, args.url or f"http://{settings.host}:{settings.port}")
+            )
+        if args.command == "db":
+            return asyncio.run(upgrade(settings))
+    except ConfigError as error:
+        print(f"lookout: {error}", file=sys.stderr)
+        return 2
+    except httpx.HTTPError as error:
+        print(f"lookout: cannot reach Lookout: {error}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The YAML file behind LOOKOUT_CONFIG: service catalog, routing, access, grouping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lookout.skills.contract import Role
+
+
+class ServiceConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    team: str | None = None
+    tier: int = Field(default=3, ge=1, le=3)
+    depends_on: list[str] = Field(default_factory=list)
+    channel: str | None = None
+    runbooks: list[str] = Field(default_factory=list)
+    annotations: dict[str, Any] = Field(default_factory=dict)
+
+
+class RoutingConfig(BaseModel):
+    default_channel: str = "#incidents"
+
+
+class AccessConfig(BaseModel):
+    default_role: str = "responder"
+    admins: list[str] = Field(default_factory=list)
+
+    def role(self) -> Role:
+        return Role.parse(self.default_role)
+
+
+class GroupingConfig(BaseModel):
+    window_minutes: float = Field(default=30, gt=0, le=24 * 60)
+
+
+class LookoutConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    services: list[ServiceConfig] = Field(default_factory=list)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    grouping: GroupingConfig = Field(default_factory=GroupingConfig)
+
+    def channel_for(self, service: str | None) -> str:
+        for entry in self.services:
+            if entry.name == service and entry.channel:
+                return entry.channel
+        return self.routing.default_channel
+
+    def channels(self) -> list[str]:
+        named = {entry.channel for entry in self.services if entry.channel}
+        return [self.routing.default_channel, *sorted(named - {self.routing.default_channel})]
+
+
+class ConfigError(ValueError):
+    """The config file is unreadable or invalid; the message says where."""
+
+
+def load_config(path: Path | None) -> LookoutConfig:
+    if path is None:
+        return LookoutConfig()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+    try:
+        config = LookoutConfig.model_validate(data)
+        config.access.role()
+    except (ValidationError, ValueError) as error:
+        raise ConfigError(f"{path} is not a valid Lookout config: {error}") from error
+    return config

@@ -1,0 +1,148 @@
+"""The composition root: settings → database → repositories → skills → adapters → app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from lookout import __version__
+from lookout.bot.config import LookoutConfig, load_config
+from lookout.bot.console import ConsoleHub, ConsolePlatform
+from lookout.bot.console_api import STATIC, console_routes
+from lookout.bot.http import machine_routes
+from lookout.bot.ingest import AlertIngestor, IngestResult
+from lookout.bot.metrics import Metrics
+from lookout.bot.notifier import Notifier
+from lookout.bot.settings import Settings
+from lookout.core.alerts import Alert
+from lookout.skills.catalog import default_registry
+from lookout.skills.dispatcher import AccessPolicy, Dispatcher, Outcome
+from lookout.skills.registry import Registry
+from lookout.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Lookout:
+    """Everything the process is made of, assembled once."""
+
+    settings: Settings
+    config: LookoutConfig
+    database: Database
+    metrics: Metrics
+    registry: Registry
+    dispatcher: Dispatcher
+    ingestor: AlertIngestor
+    hub: ConsoleHub
+    console: ConsolePlatform
+    notifier: Notifier
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def accept(self, alerts: list[Alert]) -> IngestResult:
+        """Ingest alerts (committed when this returns) and let the notifier know."""
+        result = await self.ingestor.ingest(alerts)
+        self.metrics.alerts_received.labels("new").inc(result.new_alerts)
+        self.metrics.alerts_received.labels("updated").inc(result.updated_alerts)
+        self.metrics.alerts_received.labels("unchanged").inc(result.unchanged_alerts)
+        self.metrics.incidents_created.inc(len(result.created_incidents))
+        if result.changed_incidents:
+            self.incidents_changed()
+        return result
+
+    def incidents_changed(self) -> None:
+        self.notifier.wake()
+        self.hub.publish("incidents", {})
+
+    async def refresh_gauges(self) -> None:
+        async with self.database.unit_of_work() as uow:
+            self.metrics.incidents_open.set(await uow.incidents.count_open())
+
+
+def build(settings: Settings, *, demo: bool = False) -> Lookout:
+    if settings.config is None and demo:
+        from lookout.bot.demo import demo_config
+
+        config = demo_config()
+    else:
+        config = load_config(settings.config)
+    database = Database(settings.resolved_database_url())
+    metrics = Metrics()
+    hub = ConsoleHub()
+    console = ConsolePlatform(database, hub)
+    notifier = Notifier(database, [console], channel_for=config.channel_for, metrics=metrics)
+    registry = default_registry()
+    lookout: Lookout
+
+    async def finished(outcome: Outcome) -> None:
+        metrics.skill_seconds.labels(outcome.skill, outcome.result).observe(outcome.seconds)
+        if outcome.result == "error":
+            metrics.errors.labels(where="skill").inc()
+        if outcome.changed_incidents:
+            lookout.incidents_changed()
+
+    dispatcher = Dispatcher(
+        registry=registry,
+        database=database,
+        access=AccessPolicy(
+            default_role=config.access.role(), admins=frozenset(config.access.admins)
+        ),
+        on_finished=finished,
+    )
+    ingestor = AlertIngestor(database, window=timedelta(minutes=config.grouping.window_minutes))
+    lookout = Lookout(
+        settings=settings,
+        config=config,
+        database=database,
+        metrics=metrics,
+        registry=registry,
+        dispatcher=dispatcher,
+        ingestor=ingestor,
+        hub=hub,
+        console=console,
+        notifier=notifier,
+    )
+    return lookout
+
+
+def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await lookout.database.upgrade()
+        if lookout.settings.webhook_token is None:
+            log.warning("LOOKOUT_WEBHOOK_TOKEN is not set: only loopback clients may post alerts")
+        lookout.notifier.start()
+        lookout.notifier.wake()
+        if demo:
+            from lookout.bot.demo import run_demo
+
+            task = asyncio.create_task(run_demo(lookout), name="lookout-demo")
+            lookout.background.add(task)
+            task.add_done_callback(lookout.background.discard)
+        log.info("lookout started", extra={"version": __version__, "demo": demo})
+        try:
+            yield
+        finally:
+            for task in list(lookout.background):
+                task.cancel()
+            lookout.hub.close()
+            await lookout.notifier.stop()
+            await lookout.database.dispose()
+
+    app = FastAPI(
+        title="Lookout",
+        version=__version__,
+        description="ChatOps-first SRE assistant",
+        lifespan=lifespan,
+    )
+    app.include_router(machine_routes(lookout))
+    app.include_router(console_routes(lookout))
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+    return app

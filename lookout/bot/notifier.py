@@ -1,0 +1,184 @@
+"""The notifier: posts each incident once per platform and keeps that message current.
+
+Incidents carry a revision; a platform's chat thread row remembers the revision it last
+rendered. The notifier renders whatever is behind, so a burst of changes to one incident
+becomes one update, and a crash between commit and post loses nothing: the next pass sees
+the incident still behind and catches up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from lookout.bot.metrics import Metrics
+from lookout.bot.platforms import ChatPlatform
+from lookout.skills.contract import Reply
+from lookout.skills.incident_card import incident_message
+from lookout.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT_GRACE = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class _Work:
+    incident_id: int
+    revision: int
+    channel: str
+    message_id: str | None
+    reply: Reply
+
+
+class Notifier:
+    def __init__(
+        self,
+        database: Database,
+        platforms: Sequence[ChatPlatform],
+        *,
+        channel_for: Callable[[str | None], str],
+        metrics: Metrics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        debounce: float = 0.1,
+        idle_interval: float = 5.0,
+    ) -> None:
+        self._database = database
+        self._platforms = list(platforms)
+        self._channel_for = channel_for
+        self._metrics = metrics
+        self._clock = clock
+        self._debounce = debounce
+        self._idle_interval = idle_interval
+        self._wake = asyncio.Event()
+        self._pass_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="lookout-notifier")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_interval)
+            self._wake.clear()
+            await asyncio.sleep(self._debounce)  # let a burst of changes settle into one pass
+            try:
+                await self.flush()
+            except Exception:
+                self._metrics.errors.labels(where="notifier").inc()
+                log.exception("notifier pass failed; retrying on the next pass")
+
+    async def flush(self) -> int:
+        """One pass over every platform; returns how many messages were posted or updated."""
+        async with self._pass_lock:
+            done = 0
+            for platform in self._platforms:
+                while True:
+                    batch = await self._collect(platform)
+                    if not batch:
+                        break
+                    sent = 0
+                    for work in batch:
+                        sent += await self._deliver(platform, work)
+                    done += sent
+                    if sent == 0:
+                        break
+            return done
+
+    async def _collect(self, platform: ChatPlatform) -> list[_Work]:
+        now = self._clock()
+        work: list[_Work] = []
+        async with self._database.unit_of_work() as uow:
+            incidents = await uow.incidents.changed_since(platform=platform.name)
+            if not incidents:
+                return []
+            alerts = await uow.alerts.for_incidents(incident_ids=[i.id for i in incidents])
+            for incident in incidents:
+                row = await uow.threads.get(incident_id=incident.id, platform=platform.name)
+                if row is None:
+                    row = await uow.threads.claim(
+                        incident_id=incident.id,
+                        platform=platform.name,
+                        channel=self._channel_for(incident.service),
+                        now=now,
+                    )
+                    if row is None:  # another replica claimed it a moment ago
+                        continue
+                elif (row.message_id is None or row.last_error) and not self._due(
+                    row.updated_at, row.attempts, now
+                ):
+                    continue  # failed recently, or another replica is posting it
+                work.append(
+                    _Work(
+                        incident_id=incident.id,
+                        revision=incident.revision,
+                        channel=row.channel,
+                        message_id=row.message_id,
+                        reply=incident_message(incident, alerts[incident.id], now),
+                    )
+                )
+        return work
+
+    @staticmethod
+    def _due(updated_at: datetime, attempts: int, now: datetime) -> bool:
+        """Retry failed or stalled deliveries with exponential backoff."""
+        if attempts == 0:
+            return now - updated_at >= IN_FLIGHT_GRACE
+        wait = min(timedelta(seconds=2**attempts), MAX_BACKOFF)
+        return now - updated_at >= wait
+
+    async def _deliver(self, platform: ChatPlatform, work: _Work) -> int:
+        try:
+            if work.message_id is None:
+                posted = await platform.post(channel=work.channel, reply=work.reply)
+            else:
+                await platform.update(
+                    channel=work.channel, message_id=work.message_id, reply=work.reply
+                )
+        except Exception as error:
+            self._metrics.errors.labels(where=f"post:{platform.name}").inc()
+            log.exception(
+                "could not deliver an incident message",
+                extra={"platform": platform.name, "incident": work.incident_id},
+            )
+            async with self._database.unit_of_work() as uow:
+                row = await uow.threads.get(incident_id=work.incident_id, platform=platform.name)
+                if row is not None:
+                    await uow.threads.record_failure(row=row, error=repr(error), now=self._clock())
+            return 0
+        async with self._database.unit_of_work() as uow:
+            row = await uow.threads.get(incident_id=work.incident_id, platform=platform.name)
+            if row is None:
+                return 0
+            if work.message_id is None:
+                await uow.threads.record_posted(
+                    row=row,
+                    message_id=posted.message_id,
+                    thread_id=posted.thread_id,
+                    revision=work.revision,
+                    now=self._clock(),
+                )
+                self._metrics.chat_posts.labels(platform=platform.name).inc()
+            else:
+                await uow.threads.record_rendered(
+                    row=row, revision=work.revision, now=self._clock()
+                )
+                self._metrics.chat_updates.labels(platform=platform.name).inc()
+        return 1

@@ -1,0 +1,102 @@
+"""Incident rules: lifecycle transitions, severity and title derived from the alerts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from lookout.core.alerts import Alert
+from lookout.core.severity import Severity
+
+
+class IncidentStatus(StrEnum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+_ALLOWED: dict[IncidentStatus, set[IncidentStatus]] = {
+    IncidentStatus.TRIGGERED: {IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED},
+    IncidentStatus.ACKNOWLEDGED: {IncidentStatus.RESOLVED},
+    IncidentStatus.RESOLVED: {IncidentStatus.TRIGGERED},
+}
+
+
+class InvalidTransition(ValueError):
+    """The lifecycle does not allow this move (e.g. acknowledging a resolved incident)."""
+
+
+def check_transition(current: IncidentStatus, target: IncidentStatus) -> None:
+    if target not in _ALLOWED[current]:
+        raise InvalidTransition(f"cannot move an incident from {current} to {target}")
+
+
+def display_id(incident_id: int) -> str:
+    return f"INC-{incident_id}"
+
+
+def parse_incident_id(text: str) -> int:
+    """Accept `42`, `#42`, `INC-42` and `inc42`; raise ValueError otherwise."""
+    cleaned = text.strip().lstrip("#").upper().removeprefix("INC").lstrip("-")
+    if not cleaned.isdigit() or int(cleaned) <= 0:
+        raise ValueError(f"{text!r} is not an incident id (try INC-42 or 42)")
+    return int(cleaned)
+
+
+@dataclass(frozen=True)
+class AlertBrief:
+    """The few facts about an alert that an incident's title and severity derive from."""
+
+    fingerprint: str
+    name: str
+    severity: Severity
+    service: str | None
+    firing: bool
+    starts_at: datetime
+
+    @classmethod
+    def of(cls, alert: Alert) -> AlertBrief:
+        return cls(
+            fingerprint=alert.fingerprint,
+            name=alert.name,
+            severity=alert.severity,
+            service=alert.service,
+            firing=alert.firing,
+            starts_at=alert.starts_at,
+        )
+
+
+def worst_severity(alerts: Iterable[AlertBrief]) -> Severity:
+    return max((alert.severity for alert in alerts), default=Severity.WARNING)
+
+
+def main_alert(alerts: list[AlertBrief]) -> AlertBrief:
+    """The alert that best names the incident: firing first, worst, then earliest."""
+    if not alerts:
+        raise ValueError("an incident has at least one alert")
+    return min(alerts, key=lambda a: (not a.firing, -a.severity, a.starts_at, a.fingerprint))
+
+
+def primary_service(alerts: list[AlertBrief]) -> str:
+    """The service named by most alerts, ties broken by the main alert's service."""
+    counts = Counter(alert.service for alert in alerts if alert.service)
+    if not counts:
+        return "unknown"
+    main = main_alert(alerts).service
+    top = max(counts.values())
+    if main is not None and counts[main] == top:
+        return main
+    return sorted(name for name, count in counts.items() if count == top)[0]
+
+
+def title_for(alerts: list[AlertBrief]) -> str:
+    """`checkout: HighErrorRate` or `checkout: HighErrorRate and 2 other alerts`."""
+    main = main_alert(alerts)
+    others = len({alert.name for alert in alerts} - {main.name})
+    symptom = main.name
+    if others:
+        symptom += f" and {others} other alert{'s' if others > 1 else ''}"
+    return f"{primary_service(alerts)}: {symptom}"

@@ -1,0 +1,46 @@
+"""What a skill may use: the invocation, repositories of one unit of work, the clock, config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from lookout.skills.contract import Actor, Conversation, Invocation, Role
+from lookout.storage.alerts import AlertRepository
+from lookout.storage.audit import AuditRepository
+from lookout.storage.incidents import IncidentRepository
+from lookout.storage.models import IncidentRow
+from lookout.storage.users import UserRepository
+
+if TYPE_CHECKING:
+    from lookout.skills.registry import Registry
+
+
+@dataclass
+class SkillContext:
+    invocation: Invocation
+    now: datetime
+    incidents: IncidentRepository
+    alerts: AlertRepository
+    users: UserRepository
+    audit: AuditRepository
+    registry: Registry
+    changed_incidents: set[int] = field(default_factory=set)
+
+    @property
+    def actor(self) -> Actor:
+        return self.invocation.actor
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.invocation.conversation
+
+    @property
+    def role(self) -> Role:
+        return self.actor.role or Role.VIEWER
+
+    def incident_changed(self, incident: IncidentRow) -> None:
+        """Mark the incident's chat message stale; it is re-rendered after the commit."""
+        incident.revision += 1
+        self.changed_incidents.add(incident.id)

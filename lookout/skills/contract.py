@@ -1,0 +1,151 @@
+"""The neutral contract between chat platforms and skills.
+
+A slash command, a button click, a Teams message and a scheduled report all become an
+`Invocation` of a skill by an `Actor` in a `Conversation`, answered by a `Reply`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+
+class Role(IntEnum):
+    """Ordered: a role can do everything the roles below it can."""
+
+    VIEWER = 1
+    RESPONDER = 2
+    ADMIN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, name: str) -> Role:
+        try:
+            return cls[name.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown role {name!r}: use viewer, responder or admin") from None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked: a platform identity; the dispatcher fills in the role Lookout gives it."""
+
+    platform: str
+    user_id: str
+    display_name: str
+    role: Role | None = None
+
+    def with_role(self, role: Role) -> Actor:
+        return replace(self, role=role)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where it was asked: platform channel and thread, and the incident that thread is about."""
+
+    platform: str
+    channel: str
+    thread: str | None = None
+    incident_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    """Markdown subset: **bold**, _italic_, `code`, [text](url), newlines, "• " bullets."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button is an invocation: clicking it runs `skill args…` exactly as if typed."""
+
+    label: str
+    skill: str
+    args: tuple[str, ...] = ()
+    style: Literal["primary", "danger", "default"] = "default"
+
+    @property
+    def command(self) -> str:
+        return shlex.join([self.skill, *self.args])
+
+
+@dataclass(frozen=True)
+class Actions:
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True)
+class Image:
+    png: bytes
+    alt: str
+
+
+@dataclass(frozen=True)
+class Context:
+    text: str
+
+
+Block = Text | Fields | Table | Actions | Image | Context
+Visibility = Literal["thread", "channel", "ephemeral"]
+
+
+@dataclass
+class Reply:
+    """What a skill answers. `incident_id` sends it to that incident's thread."""
+
+    blocks: list[Block] = field(default_factory=list)
+    visibility: Visibility = "thread"
+    incident_id: int | None = None
+    color: str | None = None
+
+    @classmethod
+    def text(cls, text: str, **kwargs: Any) -> Reply:
+        return cls(blocks=[Text(text)], **kwargs)
+
+    @property
+    def plain_text(self) -> str:
+        """A plain-text rendering, for notifications and platforms' fallback text."""
+        parts: list[str] = []
+        for block in self.blocks:
+            if isinstance(block, Text | Context):
+                parts.append(block.text)
+            elif isinstance(block, Fields):
+                parts.append(" · ".join(f"{label}: {value}" for label, value in block.fields))
+            elif isinstance(block, Table):
+                parts.append(f"{len(block.rows)} rows")
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One run of a skill: which, with what arguments, by whom, where."""
+
+    skill: str
+    args: BaseModel
+    argv: tuple[str, ...]
+    actor: Actor
+    conversation: Conversation
+    raw: Any = None
+
+    @property
+    def command(self) -> str:
+        return shlex.join([self.skill, *self.argv])

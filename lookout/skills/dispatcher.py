@@ -1,0 +1,197 @@
+"""The dispatcher: parse, check the role, run, map errors — once, for every platform."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from lookout.skills import grammar
+from lookout.skills.context import SkillContext
+from lookout.skills.contract import Actor, Conversation, Invocation, Reply, Role
+from lookout.skills.errors import PermissionDeniedError, UsageError, UserError
+from lookout.skills.registry import Registry
+from lookout.storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+COMMAND_PREFIXES = ("/lookout", "@lookout", "lookout")
+
+
+class UnitOfWorkFactory(Protocol):
+    def unit_of_work(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Roles from config: `admins` are platform user ids; everyone else starts at `default_role`."""
+
+    default_role: Role = Role.RESPONDER
+    admins: frozenset[str] = field(default_factory=frozenset)
+
+    def initial_role(self, actor: Actor) -> Role:
+        return Role.ADMIN if actor.user_id in self.admins else self.default_role
+
+
+@dataclass(frozen=True)
+class Outcome:
+    skill: str
+    result: str
+    seconds: float
+    changed_incidents: frozenset[int]
+
+
+def strip_prefix(text: str) -> str:
+    stripped = text.strip()
+    lowered = stripped.lower()
+    for prefix in COMMAND_PREFIXES:
+        if lowered == prefix or lowered.startswith(prefix + " "):
+            return stripped[len(prefix) :].strip()
+    return stripped
+
+
+def new_ref() -> str:
+    return secrets.token_hex(3).upper()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        database: UnitOfWorkFactory,
+        access: AccessPolicy,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_finished: Callable[[Outcome], Awaitable[None]] | None = None,
+    ) -> None:
+        self.registry = registry
+        self._database = database
+        self._access = access
+        self._clock = clock
+        self._on_finished = on_finished
+
+    async def run(
+        self, text: str, *, actor: Actor, conversation: Conversation, raw: Any = None
+    ) -> Reply:
+        """Run a typed command or a button's command; always returns a Reply, never raises."""
+        started = time.perf_counter()
+        command = strip_prefix(text)
+        verb = "help"
+        changed: set[int] = set()
+        result = "ok"
+        try:
+            words = grammar.split(command)
+            verb = words[0].lower() if words else "help"
+            skill = self.registry.get(verb)
+            if skill is None:
+                raise UsageError(self._unknown(verb))
+            verb = skill.verb
+            args = grammar.parse(verb, skill.args_model, words[1:])
+            async with self._database.unit_of_work() as uow:
+                actor = await self._resolve(uow, actor)
+                invocation = Invocation(
+                    skill=verb,
+                    args=args,
+                    argv=tuple(words[1:]),
+                    actor=actor,
+                    conversation=conversation,
+                    raw=raw,
+                )
+                if (actor.role or Role.VIEWER) < skill.role:
+                    raise PermissionDeniedError(
+                        f"`{verb}` needs the {skill.role.label} role and you are a "
+                        f"{(actor.role or Role.VIEWER).label}; ask a Lookout admin for access."
+                    )
+                ctx = self._context(uow, invocation)
+                reply = await skill.handle(ctx, args)
+                changed = ctx.changed_incidents
+                await self._audit(uow, actor, verb, command, "ok", reply.incident_id)
+            if reply.incident_id is None and conversation.incident_id is not None:
+                reply.incident_id = conversation.incident_id
+            return reply
+        except UserError as error:
+            result = error.outcome
+            await self._audit_separately(actor, verb, command, result)
+            return Reply.text(str(error), visibility="ephemeral")
+        except Exception:
+            result = "error"
+            ref = new_ref()
+            log.exception("skill failed", extra={"ref": ref, "skill": verb, "command": command})
+            await self._audit_separately(actor, verb, command, result, ref=ref)
+            return Reply.text(
+                f"Something went wrong (ref {ref}); the details are in Lookout's log.",
+                visibility="ephemeral",
+            )
+        finally:
+            if self._on_finished is not None:
+                outcome = Outcome(verb, result, time.perf_counter() - started, frozenset(changed))
+                await self._on_finished(outcome)
+
+    def _unknown(self, verb: str) -> str:
+        suggestions = self.registry.suggest(verb)
+        if suggestions:
+            return f"I don't know `{verb}`. Did you mean `{suggestions[0]}`? Try `help`."
+        return f"I don't know `{verb}`. Try `help` for the list of commands."
+
+    async def _resolve(self, uow: UnitOfWork, actor: Actor) -> Actor:
+        user = await uow.users.ensure(
+            platform=actor.platform,
+            platform_user_id=actor.user_id,
+            display_name=actor.display_name,
+            default_role=self._access.initial_role(actor).label,
+            now=self._clock(),
+        )
+        role = Role.parse(user.role)
+        if actor.user_id in self._access.admins and role < Role.ADMIN:
+            role = Role.ADMIN
+            user.role = role.label
+        return actor.with_role(role)
+
+    def _context(self, uow: UnitOfWork, invocation: Invocation) -> SkillContext:
+        return SkillContext(
+            invocation=invocation,
+            now=self._clock(),
+            incidents=uow.incidents,
+            alerts=uow.alerts,
+            users=uow.users,
+            audit=uow.audit,
+            registry=self.registry,
+        )
+
+    async def _audit(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        verb: str,
+        command: str,
+        outcome: str,
+        incident_id: int | None = None,
+        ref: str | None = None,
+    ) -> None:
+        detail: dict[str, Any] = {"command": command}
+        if ref:
+            detail["ref"] = ref
+        await uow.audit.record(
+            at=self._clock(),
+            platform=actor.platform,
+            user_id=actor.user_id,
+            user_name=actor.display_name,
+            action=verb,
+            target=f"INC-{incident_id}" if incident_id else None,
+            detail=detail,
+            outcome=outcome,
+        )
+
+    async def _audit_separately(
+        self, actor: Actor, verb: str, command: str, outcome: str, ref: str | None = None
+    ) -> None:
+        """Failed runs are rolled back, so their audit entry gets a transaction of its own."""
+        try:
+            async with self._database.unit_of_work() as uow:
+                await self._audit(uow, actor, verb, command, outcome, ref=ref)
+        except Exception:
+            log.exception("could not write the audit log", extra={"skill": verb})

@@ -1,0 +1,125 @@
+"""Alerts: one row per (fingerprint, startsAt) — a re-delivery finds its row again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lookout.core.alerts import Alert
+from lookout.core.incidents import AlertBrief
+from lookout.core.severity import parse_severity
+from lookout.storage.models import AlertRow
+
+AlertKey = tuple[str, datetime]
+
+
+def to_alert(row: AlertRow) -> Alert:
+    """The domain view of a stored alert."""
+    return Alert(
+        fingerprint=row.fingerprint,
+        status="resolved" if row.status == "resolved" else "firing",
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        labels=dict(row.labels),
+        annotations=dict(row.annotations),
+        group_key=row.group_key,
+        generator_url=row.generator_url,
+        receiver=row.receiver,
+    )
+
+
+class AlertRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def find(self, *, keys: Iterable[AlertKey]) -> dict[AlertKey, AlertRow]:
+        """The stored alerts among `keys`, by key."""
+        wanted = list(set(keys))
+        found: dict[AlertKey, AlertRow] = {}
+        for start in range(0, len(wanted), 400):
+            chunk = wanted[start : start + 400]
+            query = select(AlertRow).where(
+                tuple_(AlertRow.fingerprint, AlertRow.starts_at).in_(chunk)
+            )
+            for row in (await self._session.scalars(query)).all():
+                found[(row.fingerprint, row.starts_at)] = row
+        return found
+
+    async def add(self, *, alert: Alert, incident_id: int, now: datetime) -> AlertRow:
+        row = AlertRow(
+            fingerprint=alert.fingerprint,
+            starts_at=alert.starts_at,
+            ends_at=alert.ends_at,
+            status=alert.status,
+            name=alert.name,
+            severity=alert.severity.label,
+            service=alert.service,
+            labels=alert.labels,
+            annotations=alert.annotations,
+            group_key=alert.group_key,
+            generator_url=alert.generator_url,
+            receiver=alert.receiver,
+            incident_id=incident_id,
+            received_at=now,
+            updated_at=now,
+        )
+        self._session.add(row)
+        return row
+
+    async def briefs(self, *, incident_ids: Iterable[int]) -> dict[int, list[AlertBrief]]:
+        """What titles and severities derive from, read as plain columns (cheap in a storm)."""
+        ids = list(set(incident_ids))
+        grouped: dict[int, list[AlertBrief]] = {incident_id: [] for incident_id in ids}
+        if not ids:
+            return grouped
+        query = select(
+            AlertRow.incident_id,
+            AlertRow.fingerprint,
+            AlertRow.name,
+            AlertRow.severity,
+            AlertRow.service,
+            AlertRow.status,
+            AlertRow.starts_at,
+        ).where(AlertRow.incident_id.in_(ids))
+        for incident_id, fp, name, severity, service, status, starts_at in (
+            await self._session.execute(query)
+        ).all():
+            if incident_id is None:
+                continue
+            grouped[incident_id].append(
+                AlertBrief(
+                    fingerprint=fp,
+                    name=name,
+                    severity=parse_severity(severity),
+                    service=service,
+                    firing=status == "firing",
+                    starts_at=starts_at,
+                )
+            )
+        return grouped
+
+    async def for_incident(self, *, incident_id: int) -> list[AlertRow]:
+        query = (
+            select(AlertRow)
+            .where(AlertRow.incident_id == incident_id)
+            .order_by(AlertRow.starts_at, AlertRow.id)
+        )
+        return list((await self._session.scalars(query)).all())
+
+    async def for_incidents(self, *, incident_ids: Iterable[int]) -> dict[int, list[AlertRow]]:
+        ids = list(set(incident_ids))
+        grouped: dict[int, list[AlertRow]] = {incident_id: [] for incident_id in ids}
+        if not ids:
+            return grouped
+        query = (
+            select(AlertRow)
+            .where(AlertRow.incident_id.in_(ids))
+            .order_by(AlertRow.starts_at, AlertRow.id)
+        )
+        for row in (await self._session.scalars(query)).all():
+            if row.incident_id is not None:
+                grouped[row.incident_id].append(row)
+        return grouped

@@ -1,0 +1,179 @@
+"""Tables. Idempotency lives here (unique keys), not in memory, so replicas can share a database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite has no 64-bit autoincrement alias for BIGINT; INTEGER PRIMARY KEY is its rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, also on SQLite (which stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: UTCDateTime}
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("fingerprint", "starts_at", name="uq_alerts_fingerprint_starts_at"),
+        Index("ix_alerts_incident_id", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    severity: Mapped[str] = mapped_column(String(16))
+    service: Mapped[str | None] = mapped_column(String(255))
+    labels: Mapped[dict[str, Any]]
+    annotations: Mapped[dict[str, Any]]
+    group_key: Mapped[str | None] = mapped_column(Text)
+    generator_url: Mapped[str | None] = mapped_column(Text)
+    receiver: Mapped[str | None] = mapped_column(String(255))
+    incident_id: Mapped[int | None] = mapped_column(Id, ForeignKey("incidents.id"))
+    received_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    service: Mapped[str] = mapped_column(String(255))
+    first_alert_at: Mapped[datetime]
+    last_alert_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255))
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(255))
+    # Bumped on every change that the incident's chat message shows; notifiers compare it
+    # with the revision they last rendered, which coalesces bursts of changes into one update.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class IncidentAlertRow(Base):
+    __tablename__ = "incident_alerts"
+
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"), primary_key=True)
+    alert_id: Mapped[int] = mapped_column(Id, ForeignKey("alerts.id"), primary_key=True)
+    joined_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class IncidentEventRow(Base):
+    __tablename__ = "incident_events"
+    __table_args__ = (Index("ix_incident_events_incident_id_at", "incident_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]]
+
+
+class ChatThreadRow(Base):
+    """Where an incident's root message lives on one platform."""
+
+    __tablename__ = "chat_threads"
+    __table_args__ = (UniqueConstraint("incident_id", "platform", name="uq_chat_threads_incident"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"))
+    platform: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(255))
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    thread_id: Mapped[str | None] = mapped_column(String(255))
+    rendered_revision: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id", name="uq_users_identity"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_user_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(255))
+    user_name: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]]
+    outcome: Mapped[str] = mapped_column(String(32))
+
+
+class ConsoleMessageRow(Base):
+    """Messages of the local console platform (Slack and Teams keep theirs in their clouds)."""
+
+    __tablename__ = "console_messages"
+    __table_args__ = (Index("ix_console_messages_channel", "channel", "thread_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(255))
+    thread_id: Mapped[int | None] = mapped_column(Id)
+    author: Mapped[str] = mapped_column(String(255))
+    author_kind: Mapped[str] = mapped_column(String(16))
+    incident_id: Mapped[int | None] = mapped_column(Id)
+    body: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,37 @@
+"""A unit of work: one transaction and the repositories bound to it."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lookout.storage.alerts import AlertRepository
+from lookout.storage.audit import AuditRepository
+from lookout.storage.console import ConsoleMessageRepository
+from lookout.storage.incidents import IncidentRepository
+from lookout.storage.threads import ChatThreadRepository
+from lookout.storage.users import UserRepository
+
+
+class UnitOfWork:
+    def __init__(self, session: AsyncSession, *, dialect: str) -> None:
+        self.session = session
+        self.dialect = dialect
+        self.alerts = AlertRepository(session)
+        self.incidents = IncidentRepository(session)
+        self.threads = ChatThreadRepository(session)
+        self.users = UserRepository(session)
+        self.audit = AuditRepository(session)
+        self.console = ConsoleMessageRepository(session)
+
+    async def lock(self, key: int) -> None:
+        """Serialize this transaction with every other holder of `key`, across replicas.
+
+        PostgreSQL: a transaction-scoped advisory lock. SQLite: the database already runs
+        one unit of work at a time, so there is nothing more to take.
+        """
+        if self.dialect == "postgresql":
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    async def flush(self) -> None:
+        await self.session.flush()
