@@ -109,9 +109,13 @@ class AlertIngestor:
         )
         by_id: dict[int, IncidentSnapshot] = {c.id: c for c in candidates}
         placed: list[tuple[Alert, int, str, str, str]] = []
+        orphans: list[Alert] = []
         for alert in fresh:
             match = match_alert(alert, list(by_id.values()), window=self._window)
-            if match.incident_id is None:
+            if match.incident_id is None and not alert.firing:
+                # Resolved before we ever saw it fire: keep it, but open no incident for it.
+                orphans.append(alert)
+            elif match.incident_id is None:
                 incident = await uow.incidents.create(
                     title=title_for([AlertBrief.of(alert)]),
                     severity=alert.severity.label,
@@ -131,6 +135,8 @@ class AlertIngestor:
             await uow.alerts.add(alert=alert, incident_id=incident_id, now=now)
             for alert, incident_id, *_ in placed
         ]
+        for alert in orphans:
+            await uow.alerts.add(alert=alert, incident_id=None, now=now)
         await uow.flush()  # one round trip gives every new alert its id
         for row, (alert, incident_id, kind, text, reason) in zip(rows, placed, strict=True):
             await uow.incidents.link_alert(
@@ -144,7 +150,7 @@ class AlertIngestor:
                 data={"fingerprint": alert.fingerprint, "service": alert.service},
             )
             result.changed_incidents.add(incident_id)
-        result.new_alerts += len(placed)
+        result.new_alerts += len(placed) + len(orphans)
 
     async def _refresh(self, uow: UnitOfWork, result: IngestResult, now: datetime) -> None:
         """Re-derive title, severity and times of every touched incident, once per batch."""

@@ -160,7 +160,10 @@ def normalize(payload: WebhookPayload) -> list[Alert]:
         status = item.status or payload.status or "firing"
         alerts.append(
             Alert(
-                fingerprint=(item.fingerprint or fingerprint(item.labels)).lower(),
+                # Alertmanager's fingerprint *is* this hash of the labels; recomputing it keeps
+                # identity right when a sender copies one fingerprint onto several alerts
+                # (as some public payloads do) and fills it in when it is missing.
+                fingerprint=fingerprint(item.labels),
                 status=status,
                 starts_at=starts_at,
                 ends_at=ends_at,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,6 +11,9 @@ from enum import StrEnum
 
 from lookout.core.alerts import Alert
 from lookout.core.severity import Severity
+
+
+_INCIDENT_ID = re.compile(r"^(?:#|INC-?)?(\d{1,18})$", re.IGNORECASE)
 
 
 class IncidentStatus(StrEnum):
@@ -40,10 +44,10 @@ def display_id(incident_id: int) -> str:
 
 def parse_incident_id(text: str) -> int:
     """Accept `42`, `#42`, `INC-42` and `inc42`; raise ValueError otherwise."""
-    cleaned = text.strip().lstrip("#").upper().removeprefix("INC").lstrip("-")
-    if not cleaned.isdigit() or int(cleaned) <= 0:
+    match = _INCIDENT_ID.match(text.strip())
+    if match is None or int(match[1]) <= 0:
         raise ValueError(f"{text!r} is not an incident id (try INC-42 or 42)")
-    return int(cleaned)
+    return int(match[1])
 
 
 @dataclass(frozen=True)

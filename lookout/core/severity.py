@@ -31,6 +31,7 @@ _SYNONYMS: dict[str, Severity] = {
     "error": Severity.ERROR,
     "err": Severity.ERROR,
     "major": Severity.ERROR,
+    "severe": Severity.ERROR,
     "high": Severity.ERROR,
     "p2": Severity.ERROR,
     "sev2": Severity.ERROR,

@@ -51,7 +51,7 @@ class HelpSkill(Skill[HelpArgs]):
             blocks=[
                 Text("**Lookout commands**"),
                 Table(columns=("Command", "What it does", "Role"), rows=rows),
-                Context(f"You are a {ctx.role.label}. `help <command>` explains one command."),
+                Context(f"Your role: {ctx.role.label}. `help <command>` explains one command."),
             ],
             visibility="ephemeral",
         )

@@ -48,7 +48,7 @@ class AlertRepository:
                 found[(row.fingerprint, row.starts_at)] = row
         return found
 
-    async def add(self, *, alert: Alert, incident_id: int, now: datetime) -> AlertRow:
+    async def add(self, *, alert: Alert, incident_id: int | None, now: datetime) -> AlertRow:
         row = AlertRow(
             fingerprint=alert.fingerprint,
             starts_at=alert.starts_at,
