@@ -81,7 +81,9 @@ def main_alert(alerts: list[AlertBrief]) -> AlertBrief:
     """The alert that best names the incident: firing first, worst, then earliest."""
     if not alerts:
         raise ValueError("an incident has at least one alert")
-    return min(alerts, key=lambda a: (not a.firing, -a.severity, a.starts_at, a.fingerprint))
+    return min(
+        alerts, key=lambda a: (not a.firing, -a.severity, a.starts_at, a.name, a.fingerprint)
+    )
 
 
 def primary_service(alerts: list[AlertBrief]) -> str:
