@@ -1,0 +1,143 @@
+"""The console's JSON API and live stream, over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+from tests.bot.test_webhook import storm_payload, wait_for_posts
+from tests.conftest import RunningServer
+
+
+async def command(client: httpx.AsyncClient, text: str, **extra: Any) -> dict[str, Any]:
+    response = await client.post(
+        "/console/api/command", json={"text": text, "user": "alice", **extra}
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def test_incident_message_buttons_and_thread_replies(server: RunningServer) -> None:
+    async with server.client() as client:
+        await client.post("/webhooks/alertmanager", json=storm_payload(2))
+        [root] = await wait_for_posts(server, 1)
+        assert root["incident_id"] == 1 and root["thread_id"] is None
+        assert root["color"] == "critical"
+        buttons = next(b for b in root["blocks"] if b["type"] == "actions")["buttons"]
+        assert [(b["label"], b["command"]) for b in buttons] == [
+            ("Acknowledge", "ack INC-1"),
+            ("Details", "show INC-1"),
+            ("Resolve", "resolve INC-1"),
+        ]
+        # A click sends the button's command; the answer goes to the incident's thread.
+        answer = await command(client, "/lookout ack INC-1", channel="#incidents")
+        assert answer["ephemeral"] is False
+        assert answer["message"]["thread_id"] == root["id"]
+        await server.lookout.notifier.flush()
+        [updated] = (
+            await client.get("/console/api/messages", params={"channel": "#incidents"})
+        ).json()
+        assert updated["id"] == root["id"]  # the same message, re-rendered in place
+        status = next(b for b in updated["blocks"] if b["type"] == "fields")["fields"][0]
+        assert status["value"].startswith("Acknowledged by alice at ")
+        assert updated["reply_count"] == 2  # the command and Lookout's answer
+        thread = (
+            await client.get(
+                "/console/api/messages", params={"channel": "#incidents", "thread": root["id"]}
+            )
+        ).json()
+        assert [(m["author"], m["blocks"][0]["text"]) for m in thread] == [
+            ("alice", "/lookout ack INC-1"),
+            ("Lookout", "✅ INC-1 acknowledged by **alice** — time to acknowledge 0 s."),
+        ]
+        # Typed inside the thread, `show` needs no id.
+        shown = await command(client, "show", thread=root["id"])
+        assert shown["message"]["thread_id"] == root["id"]
+        assert "INC-1" in shown["blocks"][0]["text"]
+
+
+async def test_errors_and_help_are_ephemeral(server: RunningServer) -> None:
+    async with server.client() as client:
+        help_answer = await command(client, "/lookout help")
+        unknown = await command(client, "lookout frobnicate")
+        missing = await command(client, "/lookout ack INC-77")
+        messages = (
+            await client.get("/console/api/messages", params={"channel": "#incidents"})
+        ).json()
+    assert help_answer["ephemeral"] and help_answer["message"] is None
+    assert unknown["blocks"] == [
+        {"type": "text", "text": "I don't know `frobnicate`. Try `help` for the list of commands."}
+    ]
+    assert missing["text"] == "There is no incident INC-77."
+    assert messages == []  # nothing ephemeral is stored
+
+
+async def test_channel_answers_land_in_the_channel(server: RunningServer) -> None:
+    async with server.client() as client:
+        answer = await command(client, "/lookout incidents", channel="#ops")
+        messages = (await client.get("/console/api/messages", params={"channel": "#ops"})).json()
+        channels = (await client.get("/console/api/channels")).json()
+    assert answer["text"] == "No open incidents. 🎉"
+    assert [m["author"] for m in messages] == ["alice", "Lookout"]
+    assert channels == ["#incidents", "#ops"]
+
+
+async def test_bad_console_requests_get_clear_4xx(server: RunningServer) -> None:
+    async with server.client() as client:
+        bad_user = await client.post("/console/api/command", json={"text": "help", "user": "<b>"})
+        no_text = await client.post("/console/api/command", json={"text": "", "user": "ann"})
+        no_thread = await client.post(
+            "/console/api/command", json={"text": "help", "user": "ann", "thread": "m-999"}
+        )
+        bad_thread = await client.get("/console/api/messages", params={"thread": "abc"})
+    assert bad_user.status_code == 422 and no_text.status_code == 422
+    assert no_thread.status_code == 404 and no_thread.json()["detail"] == "no console message m-999"
+    assert bad_thread.status_code == 422
+
+
+async def test_incidents_api_shape(server: RunningServer) -> None:
+    async with server.client() as client:
+        await client.post("/webhooks/alertmanager", json=storm_payload(2))
+        await command(client, "resolve INC-1 fixed")
+        assert (await client.get("/console/api/incidents")).json() == []
+        [incident] = (await client.get("/console/api/incidents", params={"status": "all"})).json()
+        bad = await client.get("/console/api/incidents", params={"status": "sideways"})
+    assert set(incident) >= {
+        "id",
+        "title",
+        "status",
+        "severity",
+        "service",
+        "alert_fingerprints",
+        "created_at",
+        "acknowledged_at",
+        "resolved_at",
+    }
+    assert incident["status"] == "resolved" and incident["resolved_at"] is not None
+    assert len(incident["alert_fingerprints"]) == 2
+    assert bad.status_code == 422
+
+
+async def test_live_stream_pushes_new_incident_messages(server: RunningServer) -> None:
+    received: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        async with server.client() as client, client.stream("GET", "/console/api/stream") as stream:
+            event = None
+            async for line in stream.aiter_lines():
+                if line.startswith("event: "):
+                    event = line.removeprefix("event: ")
+                elif line.startswith("data: ") and event == "message":
+                    received.append(json.loads(line.removeprefix("data: ")))
+                    return
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0.2)
+    async with server.client() as client:
+        await client.post("/webhooks/alertmanager", json=storm_payload(1))
+    await asyncio.wait_for(listener, timeout=10)
+    assert received[0]["incident_id"] == 1 and received[0]["channel"] == "#incidents"
