@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default LOOKOUT_PORT or 8080)")
     demo = commands.add_parser("demo", help="send the demo alert storm to a running Lookout")
     demo.add_argument("--url", help="Lookout's base URL (default http://HOST:PORT)")
+    demo.add_argument(
+        "--speed", type=float, default=1.0, help="replay faster (2 = twice as fast)"
+    )
     db = commands.add_parser("db", help="database tasks")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations up to the latest")
@@ -53,7 +56,7 @@ def serve(settings: Settings, *, demo: bool) -> int:
     return 0
 
 
-async def send_demo(settings: Settings, url: str) -> int:
+async def send_demo(settings: Settings, url: str, speed: float = 1.0) -> int:
     from datetime import UTC, datetime
 
     from lookout.bot.demo import storm
@@ -63,7 +66,7 @@ async def send_demo(settings: Settings, url: str) -> int:
         headers["Authorization"] = f"Bearer {settings.webhook_token.get_secret_value()}"
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as client:
         for delay, body in storm(datetime.now(UTC)):
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay / max(speed, 0.01))
             response = await client.post("/webhooks/alertmanager", json=body)
             if response.status_code != 200:
                 print(f"{url} answered {response.status_code}: {response.text}", file=sys.stderr)
@@ -100,9 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return serve(settings, demo=args.demo)
         if args.command == "demo":
-            return asyncio.run(
-                send_demo(settings, args.url or f"http://{settings.host}:{settings.port}")
-            )
+            url = args.url or f"http://{settings.host}:{settings.port}"
+            return asyncio.run(send_demo(settings, url, args.speed))
         if args.command == "db":
             return asyncio.run(upgrade(settings))
     except ConfigError as error:

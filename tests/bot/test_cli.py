@@ -128,7 +128,7 @@ def test_lookout_demo_sends_the_storm_to_a_running_server(tmp_path: Path) -> Non
             except httpx.HTTPError:
                 time.sleep(0.1)
         result = subprocess.run(
-            [sys.executable, "-m", "lookout", "demo"],
+            [sys.executable, "-m", "lookout", "demo", "--speed", "20"],
             env=env,
             capture_output=True,
             text=True,
