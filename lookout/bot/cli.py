@@ -27,9 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default LOOKOUT_PORT or 8080)")
     demo = commands.add_parser("demo", help="send the demo alert storm to a running Lookout")
     demo.add_argument("--url", help="Lookout's base URL (default http://HOST:PORT)")
-    demo.add_argument(
-        "--speed", type=float, default=1.0, help="replay faster (2 = twice as fast)"
-    )
+    demo.add_argument("--speed", type=float, default=1.0, help="replay faster (2 = twice as fast)")
     db = commands.add_parser("db", help="database tasks")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations up to the latest")

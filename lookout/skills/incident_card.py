@@ -62,14 +62,16 @@ def incident_message(incident: IncidentRow, alerts: list[AlertRow], now: datetim
             )
         )
     )
-    open_for = (incident.resolved_at or now) - incident.created_at
-    blocks.append(
-        Context(
-            f"Last alert {clock_time(incident.last_alert_at)} · open for {duration(open_for)}"
-            if incident.status != "resolved"
-            else f"Resolved after {duration(open_for)}"
+    if incident.status == "resolved":
+        took = duration((incident.resolved_at or now) - incident.created_at)
+        blocks.append(Context(f"Opened {clock_time(incident.created_at)} · resolved after {took}"))
+    else:
+        blocks.append(
+            Context(
+                f"Opened {clock_time(incident.created_at)} · "
+                f"last alert {clock_time(incident.last_alert_at)}"
+            )
         )
-    )
     blocks.append(incident_buttons(incident))
     color = "resolved" if incident.status == "resolved" else incident.severity
     return Reply(blocks=list(blocks), visibility="channel", incident_id=incident.id, color=color)

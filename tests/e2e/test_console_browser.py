@@ -182,6 +182,7 @@ def test_alert_shows_live_and_ack_updates_in_place(
     message_id = message.get_attribute("data-message-id")
     assert message_id, "incident message has no data-message-id"
     expect(message).to_contain_text("checkout")
+    expect(page.locator("#incident-count")).to_have_text("1 open incident")
     page.screenshot(path=str(tmp_path / "console-alert.png"), full_page=True)
 
     message.locator('button[data-command^="ack"]').first.click()

@@ -141,10 +141,18 @@
 
   /* ----------------------------------------------------------------------- api */
 
+  // One FastAPI validation issue, e.g. {loc: ["body", "user"], msg: "..."} -> "user: ...".
+  function describeIssue(issue) {
+    if (!issue || typeof issue !== "object") return String(issue);
+    const field = Array.isArray(issue.loc) ? issue.loc.filter((p) => p !== "body").join(".") : "";
+    const msg = issue.msg || JSON.stringify(issue);
+    return field ? `${field}: ${msg}` : msg;
+  }
+
   function describeError(res, data) {
     const detail = data && data.detail;
     if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) return detail.map((d) => d.msg || JSON.stringify(d)).join("; ");
+    if (Array.isArray(detail)) return detail.map(describeIssue).join("; ");
     if (detail) return JSON.stringify(detail);
     return `${res.status} ${res.statusText || "request failed"}`;
   }
@@ -501,6 +509,10 @@
       if (state.thread !== thread) return;
       replaceAll(thread, replies || []);
       renderThread();
+      if (thread.fresh) {
+        thread.fresh = false; // like Slack: a freshly opened thread starts at its root
+        $("thread-body").scrollTop = 0;
+      }
     } catch (err) {
       showError(`Could not load the thread: ${err.message}`);
     }
@@ -518,7 +530,7 @@
   let incidentsTimer = null;
   function scheduleIncidents() {
     clearTimeout(incidentsTimer);
-    incidentsTimer = setTimeout(loadIncidents, 300);
+    incidentsTimer = setTimeout(loadIncidents, 150);
   }
 
   async function loadIncidents() {
@@ -646,7 +658,7 @@
 
   function openThread(rootId) {
     const root = state.main.byId.get(rootId);
-    state.thread = { rootId, channel: state.channel, root, ...newPane() };
+    state.thread = { rootId, channel: state.channel, root, fresh: true, ...newPane() };
     $("thread-panel").hidden = false;
     $("thread-panel").dataset.rootId = rootId;
     $("thread-channel").textContent = state.channel;
