@@ -12,7 +12,6 @@ from enum import StrEnum
 from lookout.core.alerts import Alert
 from lookout.core.severity import Severity
 
-
 _INCIDENT_ID = re.compile(r"^(?:#|INC-?)?(\d{1,18})$", re.IGNORECASE)
 
 

@@ -38,6 +38,10 @@ def storm_payload(count: int = 3, service: str = "checkout") -> dict[str, Any]:
     }
 
 
+def load_fixtures(folder: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [(path.name, json.loads(path.read_text())) for path in sorted(folder.glob("*.json"))]
+
+
 async def wait_for_posts(server: RunningServer, expected: int) -> list[dict[str, Any]]:
     async with server.client() as client:
         for _ in range(200):
@@ -54,10 +58,9 @@ async def test_every_alertmanager_fixture_is_accepted(
     server: RunningServer, alertmanager_fixtures: Path
 ) -> None:
     async with server.client() as client:
-        for path in sorted(alertmanager_fixtures.glob("*.json")):
-            body = json.loads(path.read_text())
+        for name, body in load_fixtures(alertmanager_fixtures):
             response = await client.post("/webhooks/alertmanager", json=body)
-            assert response.status_code == 200, (path.name, response.text)
+            assert response.status_code == 200, (name, response.text)
             assert response.json()["received"] == len(body["alerts"])
         incidents = (await client.get("/console/api/incidents", params={"status": "all"})).json()
     # 01 and 02 share a groupKey; 03 and 04 arrive resolved (no incident for what we never
