@@ -19,12 +19,18 @@ class ServiceConfig(BaseModel):
     tier: int = Field(default=3, ge=1, le=3)
     depends_on: list[str] = Field(default_factory=list)
     channel: str | None = None
+    channels: dict[str, str] = Field(
+        default_factory=dict, description="per-platform channel, e.g. {slack: C0123, teams: …}"
+    )
     runbooks: list[str] = Field(default_factory=list)
     annotations: dict[str, Any] = Field(default_factory=dict)
 
 
 class RoutingConfig(BaseModel):
     default_channel: str = "#incidents"
+    platforms: dict[str, str] = Field(
+        default_factory=dict, description="per-platform default channel, e.g. {slack: C0123}"
+    )
 
 
 class AccessConfig(BaseModel):
@@ -47,11 +53,16 @@ class LookoutConfig(BaseModel):
     access: AccessConfig = Field(default_factory=AccessConfig)
     grouping: GroupingConfig = Field(default_factory=GroupingConfig)
 
-    def channel_for(self, service: str | None) -> str:
+    def channel_for(self, platform: str, service: str | None) -> str:
+        """Where `service`'s incidents go on `platform`: the service's own channel for that
+        platform, else its channel, else the platform's default, else the default."""
         for entry in self.services:
-            if entry.name == service and entry.channel:
-                return entry.channel
-        return self.routing.default_channel
+            if entry.name == service:
+                if platform in entry.channels:
+                    return entry.channels[platform]
+                if entry.channel:
+                    return entry.channel
+        return self.routing.platforms.get(platform, self.routing.default_channel)
 
     def channels(self) -> list[str]:
         named = {entry.channel for entry in self.services if entry.channel}

@@ -42,7 +42,7 @@ class Notifier:
         database: Database,
         platforms: Sequence[ChatPlatform],
         *,
-        channel_for: Callable[[str | None], str],
+        channel_for: Callable[[str, str | None], str],
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         debounce: float = 0.1,
@@ -116,7 +116,7 @@ class Notifier:
                     row = await uow.threads.claim(
                         incident_id=incident.id,
                         platform=platform.name,
-                        channel=self._channel_for(incident.service),
+                        channel=self._channel_for(platform.name, incident.service),
                         now=now,
                     )
                     if row is None:  # another replica claimed it a moment ago
@@ -174,6 +174,7 @@ class Notifier:
                     thread_id=posted.thread_id,
                     revision=work.revision,
                     now=self._clock(),
+                    channel=posted.channel,
                 )
                 self._metrics.chat_posts.labels(platform=platform.name).inc()
             else:

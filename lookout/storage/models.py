@@ -177,3 +177,31 @@ class ConsoleMessageRow(Base):
     body: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class PlatformRequestRow(Base):
+    """A chat platform request already handled; a retried delivery finds it and stops."""
+
+    __tablename__ = "platform_requests"
+    __table_args__ = (
+        UniqueConstraint("platform", "request_id", name="uq_platform_requests_request"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[str] = mapped_column(String(255))
+    received_at: Mapped[datetime]
+
+
+class ConversationRefRow(Base):
+    """Where a platform lets Lookout speak first (Teams conversation references)."""
+
+    __tablename__ = "conversation_refs"
+    __table_args__ = (UniqueConstraint("platform", "key", name="uq_conversation_refs_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str | None] = mapped_column(String(255))
+    reference: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]

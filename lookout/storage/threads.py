@@ -59,7 +59,10 @@ class ChatThreadRepository:
         thread_id: str,
         revision: int,
         now: datetime,
+        channel: str | None = None,
     ) -> None:
+        if channel:
+            row.channel = channel
         row.message_id = message_id
         row.thread_id = thread_id
         row.rendered_revision = revision

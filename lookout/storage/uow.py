@@ -9,6 +9,7 @@ from lookout.storage.alerts import AlertRepository
 from lookout.storage.audit import AuditRepository
 from lookout.storage.console import ConsoleMessageRepository
 from lookout.storage.incidents import IncidentRepository
+from lookout.storage.platform import ConversationRefRepository, PlatformRequestRepository
 from lookout.storage.threads import ChatThreadRepository
 from lookout.storage.users import UserRepository
 
@@ -23,6 +24,8 @@ class UnitOfWork:
         self.users = UserRepository(session)
         self.audit = AuditRepository(session)
         self.console = ConsoleMessageRepository(session)
+        self.requests = PlatformRequestRepository(session)
+        self.conversations = ConversationRefRepository(session)
 
     async def lock(self, key: int) -> None:
         """Serialize this transaction with every other holder of `key`, across replicas.

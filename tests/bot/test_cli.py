@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lookout.storage.database import Database
 from tests.conftest import free_port
 
 
@@ -37,7 +38,7 @@ def test_version() -> None:
 def test_db_upgrade_creates_the_sqlite_file(tmp_path: Path) -> None:
     result = lookout("db", "upgrade", env={"LOOKOUT_DATA_DIR": str(tmp_path / "var")})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "database at revision 0001"
+    assert result.stdout.strip() == f"database at revision {Database.head_revision()}"
     assert (tmp_path / "var" / "lookout.db").is_file()
 
 

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from lookout.bot.main import build, create_app
 from lookout.bot.settings import Settings
+from lookout.storage.database import Database
 from tests.conftest import RunningServer, fresh_postgres, start_server
 
 
@@ -237,7 +238,7 @@ async def test_operational_endpoints(server: RunningServer) -> None:
         metrics = (await client.get("/metrics")).text
         openapi = (await client.get("/openapi.json")).json()
     assert health.json() == {"status": "ok"}
-    assert ready.status_code == 200 and ready.json()["schema"] == "0001"
+    assert ready.status_code == 200 and ready.json()["schema"] == Database.head_revision()
     assert 'lookout_alerts_received_total{outcome="new"} 3.0' in metrics
     assert "lookout_incidents_open 1.0" in metrics
     assert 'lookout_skill_duration_seconds_count{outcome="ok",skill="incidents"} 1.0' in metrics
@@ -256,4 +257,6 @@ async def test_readyz_reports_a_database_behind_its_migrations(tmp_path: Path) -
     finally:
         await lookout.database.dispose()
     assert response.status_code == 503
-    assert response.json()["reason"] == "database schema at None, expected 0001"
+    assert (
+        response.json()["reason"] == f"database schema at None, expected {Database.head_revision()}"
+    )

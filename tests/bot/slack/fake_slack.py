@@ -1,0 +1,176 @@
+"""A fake Slack Web API on loopback: records every call, answers like Slack, fails on demand.
+
+It speaks the wire protocol the real SDK uses: `POST /api/<method>` with form or JSON
+bodies, `{"ok": …}` answers, HTTP 429 with `Retry-After`, the two-step external file upload,
+and `response_url` hooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from tests.conftest import free_port
+
+CHANNEL_IDS = {"#incidents": "C0INCIDENTS", "#payments": "C0PAYMENTS"}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+
+
+@dataclass
+class Failure:
+    status: int = 200
+    error: str | None = None
+    retry_after: int | None = None
+
+
+@dataclass
+class FakeSlack:
+    url: str = ""
+    calls: list[Call] = field(default_factory=list)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "hook") -> str:
+        return f"{self.url}/hooks/{name}"
+
+    def fail(self, method: str, *failures: Failure) -> None:
+        self.failures.setdefault(method, []).extend(failures)
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    def record(self, method: str, params: dict[str, Any]) -> None:
+        self.calls.append(Call(method, params, time.monotonic()))
+        self._changed.set()
+
+    async def wait_for(self, method: str, count: int = 1, within: float = 10) -> list[Call]:
+        """The calls to `method` once there are at least `count` of them."""
+        try:
+            async with asyncio.timeout(within):
+                while len(self.calls_to(method)) < count:
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            found = self.calls_to(method)
+            raise AssertionError(f"expected {count} {method} calls: {found}") from None
+        return self.calls_to(method)
+
+    def next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    async def _params(self, request: Request) -> dict[str, Any]:
+        """The call's arguments wherever the SDK put them: query string, form or JSON."""
+        raw = await request.body()
+        params: dict[str, Any] = dict(request.query_params)
+        if request.headers.get("content-type", "").startswith("application/json"):
+            params.update(json.loads(raw or b"{}"))
+            return params
+        params.update(parse_qsl(raw.decode()))
+        for key in ("blocks", "attachments"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        return params
+
+    async def api(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        params = await self._params(request)
+        self.record(method, params)
+        pending = self.failures.get(method)
+        if pending:
+            failure = pending.pop(0)
+            if failure.status == 429:
+                headers = {"Retry-After": str(failure.retry_after or 1)}
+                return JSONResponse({"ok": False, "error": "ratelimited"}, 429, headers=headers)
+            if failure.status >= 500:
+                return PlainTextResponse("upstream broke", failure.status)
+            return JSONResponse({"ok": False, "error": failure.error or "internal_error"})
+        return JSONResponse(self._answer(method, params))
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        channel = CHANNEL_IDS.get(str(params.get("channel")), params.get("channel"))
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+                "team_id": "T111",
+                "user": "lookout",
+                "url": "https://example.slack.com/",
+            }
+        if method in ("chat.postMessage", "chat.update"):
+            ts = params.get("ts") or self.next_ts()
+            return {
+                "ok": True,
+                "channel": channel,
+                "ts": ts,
+                "message": {"text": params.get("text"), "ts": ts},
+            }
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": self.next_ts()}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{len(self.calls):05d}"
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = (
+                json.loads(params["files"])
+                if isinstance(params.get("files"), str)
+                else params.get("files")
+            )
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+        if method == "files.info":
+            return {"ok": True, "file": {"id": params.get("file")}}
+        return {"ok": True}
+
+    async def upload(self, request: Request) -> Response:
+        self.record("upload", {"size": len(await request.body())})
+        return PlainTextResponse("OK - 1")
+
+    async def hook(self, request: Request) -> Response:
+        self.record("response_url", json.loads(await request.body()))
+        return PlainTextResponse("ok")
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/api/{method}", self.api, methods=["POST", "GET"]),
+                Route("/upload/{file}", self.upload, methods=["POST"]),
+                Route("/hooks/{name}", self.hook, methods=["POST"]),
+            ]
+        )
+
+
+async def start_fake_slack() -> tuple[FakeSlack, uvicorn.Server, asyncio.Task[None]]:
+    fake = FakeSlack()
+    port = free_port()
+    fake.url = f"http://127.0.0.1:{port}"
+    server = uvicorn.Server(
+        uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    return fake, server, task
