@@ -20,6 +20,7 @@ from lookout.bot.http import machine_routes
 from lookout.bot.ingest import AlertIngestor, IngestResult
 from lookout.bot.metrics import Metrics
 from lookout.bot.notifier import Notifier
+from lookout.bot.platforms import ChatAdapter
 from lookout.bot.settings import Settings
 from lookout.core.alerts import Alert
 from lookout.skills.catalog import default_registry
@@ -44,6 +45,7 @@ class Lookout:
     hub: ConsoleHub
     console: ConsolePlatform
     notifier: Notifier
+    adapters: list[ChatAdapter] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def accept(self, alerts: list[Alert]) -> IngestResult:
@@ -77,7 +79,6 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
     metrics = Metrics()
     hub = ConsoleHub()
     console = ConsolePlatform(database, hub)
-    notifier = Notifier(database, [console], channel_for=config.channel_for, metrics=metrics)
     registry = default_registry()
     lookout: Lookout
 
@@ -96,6 +97,13 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         ),
         on_finished=finished,
     )
+    adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
+    notifier = Notifier(
+        database,
+        [console, *(adapter.platform for adapter in adapters)],
+        channel_for=config.channel_for,
+        metrics=metrics,
+    )
     ingestor = AlertIngestor(database, window=timedelta(minutes=config.grouping.window_minutes))
     lookout = Lookout(
         settings=settings,
@@ -108,8 +116,31 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         hub=hub,
         console=console,
         notifier=notifier,
+        adapters=adapters,
     )
     return lookout
+
+
+def _chat_adapters(
+    settings: Settings,
+    config: LookoutConfig,
+    dispatcher: Dispatcher,
+    database: Database,
+    metrics: Metrics,
+) -> list[ChatAdapter]:
+    """Slack joins when its credentials are set; the console is always there."""
+    adapters: list[ChatAdapter] = []
+    if settings.slack_enabled:
+        from lookout.bot.slack.adapter import SlackAdapter
+
+        if settings.slack_channel:
+            config.routing.platforms.setdefault("slack", settings.slack_channel)
+        adapters.append(
+            SlackAdapter.from_settings(
+                settings, dispatcher=dispatcher, database=database, metrics=metrics
+            )
+        )
+    return adapters
 
 
 def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
@@ -118,6 +149,8 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         await lookout.database.upgrade()
         if lookout.settings.webhook_token is None:
             log.warning("LOOKOUT_WEBHOOK_TOKEN is not set: only loopback clients may post alerts")
+        for adapter in lookout.adapters:
+            await adapter.start()
         lookout.notifier.start()
         lookout.notifier.wake()
         if demo:
@@ -134,6 +167,8 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
                 task.cancel()
             lookout.hub.close()
             await lookout.notifier.stop()
+            for adapter in lookout.adapters:
+                await adapter.stop()
             await lookout.database.dispose()
 
     app = FastAPI(
@@ -144,5 +179,7 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
     )
     app.include_router(machine_routes(lookout))
     app.include_router(console_routes(lookout))
+    for adapter in lookout.adapters:
+        app.include_router(adapter.routes())
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     return app
