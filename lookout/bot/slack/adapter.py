@@ -252,4 +252,3 @@ class SlackAdapter:
                 "could not answer in Slack",
                 extra={"channel": channel, "slack_error": error.response.get("error")},
             )
-
