@@ -68,7 +68,7 @@ def console_routes(lookout: Lookout) -> APIRouter:
     ) -> list[dict[str, Any]]:
         async with database.unit_of_work() as uow:
             rows = await uow.incidents.find(status=status, limit=limit)
-            briefs = await uow.alerts.briefs(incident_ids=[row.id for row in rows])
+            fingerprints = await uow.alerts.fingerprints(incident_ids=[row.id for row in rows])
         return [
             {
                 "id": row.id,
@@ -77,7 +77,7 @@ def console_routes(lookout: Lookout) -> APIRouter:
                 "status": row.status,
                 "severity": row.severity,
                 "service": row.service,
-                "alert_fingerprints": sorted({brief.fingerprint for brief in briefs[row.id]}),
+                "alert_fingerprints": sorted(fingerprints[row.id]),
                 "created_at": row.created_at.isoformat(),
                 "acknowledged_at": row.acknowledged_at.isoformat() if row.acknowledged_at else None,
                 "acknowledged_by": row.acknowledged_by,

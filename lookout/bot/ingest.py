@@ -22,6 +22,7 @@ from lookout.core.incidents import (
     worst_severity,
 )
 from lookout.storage.database import Database
+from lookout.storage.incidents import AlertLink, NewEvent
 from lookout.storage.models import AlertRow, IncidentRow
 from lookout.storage.uow import UnitOfWork
 
@@ -131,25 +132,31 @@ class AlertIngestor:
                 by_id[match.incident_id].absorb(alert)
                 text = f"Alert {alert.name} {match.reason}"
                 placed.append((alert, match.incident_id, "alert_joined", text, match.reason))
-        rows = [
-            await uow.alerts.add(alert=alert, incident_id=incident_id, now=now)
-            for alert, incident_id, *_ in placed
-        ]
-        for alert in orphans:
-            await uow.alerts.add(alert=alert, incident_id=None, now=now)
-        await uow.flush()  # one round trip gives every new alert its id
-        for row, (alert, incident_id, kind, text, reason) in zip(rows, placed, strict=True):
-            await uow.incidents.link_alert(
-                incident_id=incident_id, alert_id=row.id, reason=reason, now=now
-            )
-            await uow.incidents.add_event(
-                incident_id=incident_id,
-                kind=kind,
-                text=text,
-                at=alert.starts_at,
-                data={"fingerprint": alert.fingerprint, "service": alert.service},
-            )
-            result.changed_incidents.add(incident_id)
+        ids = await uow.alerts.add_many(
+            alerts=[(alert, incident_id) for alert, incident_id, *_ in placed]
+            + [(alert, None) for alert in orphans],
+            now=now,
+        )
+        await uow.incidents.link_alerts(
+            links=[
+                AlertLink(incident_id=incident_id, alert_id=alert_id, reason=reason)
+                for alert_id, (_, incident_id, _, _, reason) in zip(ids, placed, strict=False)
+            ],
+            now=now,
+        )
+        await uow.incidents.add_events(
+            events=[
+                NewEvent(
+                    incident_id=incident_id,
+                    kind=kind,
+                    text=text,
+                    at=alert.starts_at,
+                    data={"fingerprint": alert.fingerprint, "service": alert.service},
+                )
+                for alert, incident_id, kind, text, _ in placed
+            ]
+        )
+        result.changed_incidents.update(incident_id for _, incident_id, *_ in placed)
         result.new_alerts += len(placed) + len(orphans)
 
     async def _refresh(self, uow: UnitOfWork, result: IngestResult, now: datetime) -> None:
@@ -188,4 +195,4 @@ class AlertIngestor:
         incident.severity = worst_severity(alerts).label
         incident.service = primary_service(alerts)
         incident.first_alert_at = min(alert.starts_at for alert in alerts)
-        incident.last_alert_at = max(alert.starts_at for alert in alerts)
+        incident.last_alert_at = max(alert.last_at for alert in alerts)

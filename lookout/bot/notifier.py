@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from lookout.bot.metrics import Metrics
 from lookout.bot.platforms import ChatPlatform
 from lookout.skills.contract import Reply
-from lookout.skills.incident_card import incident_message
+from lookout.skills.incident_card import card_facts, incident_message
 from lookout.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class Notifier:
             incidents = await uow.incidents.changed_since(platform=platform.name)
             if not incidents:
                 return []
-            alerts = await uow.alerts.for_incidents(incident_ids=[i.id for i in incidents])
+            facts = await card_facts(uow.alerts, [incident.id for incident in incidents])
             for incident in incidents:
                 row = await uow.threads.get(incident_id=incident.id, platform=platform.name)
                 if row is None:
@@ -131,7 +131,7 @@ class Notifier:
                         revision=incident.revision,
                         channel=row.channel,
                         message_id=row.message_id,
-                        reply=incident_message(incident, alerts[incident.id], now),
+                        reply=incident_message(incident, facts[incident.id], now),
                     )
                 )
         return work

@@ -70,7 +70,7 @@ class WebhookAlert(BaseModel):
     starts_at: str = Field(alias="startsAt")
     ends_at: str | None = Field(default=None, alias="endsAt")
     generator_url: str | None = Field(default=None, alias="generatorURL")
-    fingerprint: str | None = None
+    fingerprint: str | None = Field(default=None, max_length=64)
 
     @field_validator("labels")
     @classmethod
@@ -149,10 +149,32 @@ def service_of(labels: dict[str, str]) -> str | None:
     return None
 
 
+def _fingerprints(items: list[WebhookAlert]) -> list[str]:
+    """The sender's fingerprints where they can be trusted, computed ones elsewhere.
+
+    Alertmanager's fingerprint is the hash of the labels, so it is computed when missing and
+    also when one batch gives the same fingerprint to different label sets (a sender that
+    copied it, as some public payloads do) — two alerts must never collapse into one.
+    """
+    labels_by_given: dict[str, dict[str, str]] = {}
+    clashing: set[str] = set()
+    for item in items:
+        if item.fingerprint:
+            seen = labels_by_given.setdefault(item.fingerprint, item.labels)
+            if seen != item.labels:
+                clashing.add(item.fingerprint)
+    return [
+        item.fingerprint.lower()
+        if item.fingerprint and item.fingerprint not in clashing
+        else fingerprint(item.labels)
+        for item in items
+    ]
+
+
 def normalize(payload: WebhookPayload) -> list[Alert]:
     """Turn a parsed webhook body into alerts, filling what older Alertmanagers left out."""
     alerts = []
-    for item in payload.alerts:
+    for item, identity in zip(payload.alerts, _fingerprints(payload.alerts), strict=True):
         starts_at = parse_timestamp(item.starts_at)
         if starts_at is None:
             raise ValueError("startsAt must be a real time, not Go's zero time")
@@ -160,10 +182,7 @@ def normalize(payload: WebhookPayload) -> list[Alert]:
         status = item.status or payload.status or "firing"
         alerts.append(
             Alert(
-                # Alertmanager's fingerprint *is* this hash of the labels; recomputing it keeps
-                # identity right when a sender copies one fingerprint onto several alerts
-                # (as some public payloads do) and fills it in when it is missing.
-                fingerprint=fingerprint(item.labels),
+                fingerprint=identity,
                 status=status,
                 starts_at=starts_at,
                 ends_at=ends_at,

@@ -51,7 +51,9 @@ def parse_incident_id(text: str) -> int:
 
 @dataclass(frozen=True)
 class AlertBrief:
-    """The few facts about an alert that an incident's title and severity derive from."""
+    """The few facts an incident's title and severity derive from: one alert, or `count`
+    alike alerts (same name, severity, service and state) started from `starts_at` to
+    `latest_at` — the database summarizes big incidents that way."""
 
     fingerprint: str
     name: str
@@ -59,6 +61,12 @@ class AlertBrief:
     service: str | None
     firing: bool
     starts_at: datetime
+    count: int = 1
+    latest_at: datetime | None = None
+
+    @property
+    def last_at(self) -> datetime:
+        return self.latest_at or self.starts_at
 
     @classmethod
     def of(cls, alert: Alert) -> AlertBrief:
@@ -87,7 +95,10 @@ def main_alert(alerts: list[AlertBrief]) -> AlertBrief:
 
 def primary_service(alerts: list[AlertBrief]) -> str:
     """The service named by most alerts, ties broken by the main alert's service."""
-    counts = Counter(alert.service for alert in alerts if alert.service)
+    counts: Counter[str] = Counter()
+    for alert in alerts:
+        if alert.service:
+            counts[alert.service] += alert.count
     if not counts:
         return "unknown"
     main = main_alert(alerts).service

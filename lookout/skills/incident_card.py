@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from lookout.core.incidents import display_id
+from lookout.core.incidents import display_id, main_alert
 from lookout.skills.contract import Actions, Button, Context, Fields, Reply, Text
 from lookout.skills.formatting import clock_time, duration, mark
-from lookout.storage.models import AlertRow, IncidentRow
-
-STATUS_COLORS = {"resolved": "resolved"}
+from lookout.storage.alerts import AlertRepository
+from lookout.storage.models import IncidentRow
 
 
 def status_line(incident: IncidentRow) -> str:
@@ -34,31 +34,53 @@ def incident_buttons(incident: IncidentRow) -> Actions:
     return Actions(tuple(buttons))
 
 
-def incident_message(incident: IncidentRow, alerts: list[AlertRow], now: datetime) -> Reply:
+@dataclass(frozen=True)
+class CardFacts:
+    """What the root message says about an incident's alerts."""
+
+    alerts: int
+    firing: int
+    services: tuple[str, ...]
+    summary: str | None
+
+
+async def card_facts(alerts: AlertRepository, incident_ids: list[int]) -> dict[int, CardFacts]:
+    """Facts for many incidents from two summarizing queries, however many alerts they hold."""
+    briefs = await alerts.briefs(incident_ids=incident_ids)
+    mains = {i: main_alert(b) for i, b in briefs.items() if b}
+    annotations = await alerts.annotations(keys=[(i, m.fingerprint) for i, m in mains.items()])
+    facts = {}
+    for incident_id in incident_ids:
+        group = briefs.get(incident_id, [])
+        notes = annotations.get(incident_id, {})
+        facts[incident_id] = CardFacts(
+            alerts=sum(b.count for b in group),
+            firing=sum(b.count for b in group if b.firing),
+            services=tuple(sorted({b.service for b in group if b.service})),
+            summary=notes.get("summary") or notes.get("description") or notes.get("message"),
+        )
+    return facts
+
+
+def incident_message(incident: IncidentRow, facts: CardFacts, now: datetime) -> Reply:
     """The root message for `incident`, as of `now`."""
-    firing = [alert for alert in alerts if alert.status == "firing"]
-    services = sorted({alert.service for alert in alerts if alert.service})
-    main = min(
-        alerts or [],
-        key=lambda a: (a.status != "firing", a.starts_at, a.id),
-        default=None,
-    )
     sign = mark(incident.severity, incident.status)
     headline = f"{sign} **{display_id(incident.id)} · {incident.title}**"
     blocks: list[Text | Fields | Context | Actions] = [Text(headline)]
-    if main is not None:
-        summary = main.annotations.get("summary") or main.annotations.get("description")
-        if summary:
-            blocks.append(Text(str(summary)))
+    if facts.summary:
+        blocks.append(Text(facts.summary))
     blocks.append(
         Fields(
             (
                 ("Status", status_line(incident)),
                 ("Severity", incident.severity),
                 ("Service", incident.service),
-                ("Alerts", f"{len(alerts)} ({len(firing)} firing)"),
+                ("Alerts", f"{facts.alerts} ({facts.firing} firing)"),
                 ("Started", clock_time(incident.first_alert_at)),
-                ("Services", ", ".join(services[:6]) + (" …" if len(services) > 6 else "")),
+                (
+                    "Services",
+                    ", ".join(facts.services[:6]) + (" …" if len(facts.services) > 6 else ""),
+                ),
             )
         )
     )

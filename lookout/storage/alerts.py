@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lookout.core.alerts import Alert
@@ -31,6 +32,26 @@ def to_alert(row: AlertRow) -> Alert:
     )
 
 
+def _values(alert: Alert, incident_id: int | None, now: datetime) -> dict[str, Any]:
+    return {
+        "fingerprint": alert.fingerprint,
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "status": alert.status,
+        "name": alert.name,
+        "severity": alert.severity.label,
+        "service": alert.service,
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "group_key": alert.group_key,
+        "generator_url": alert.generator_url,
+        "receiver": alert.receiver,
+        "incident_id": incident_id,
+        "received_at": now,
+        "updated_at": now,
+    }
+
+
 class AlertRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -48,43 +69,48 @@ class AlertRepository:
                 found[(row.fingerprint, row.starts_at)] = row
         return found
 
+    async def add_many(
+        self, *, alerts: Sequence[tuple[Alert, int | None]], now: datetime
+    ) -> list[int]:
+        """Insert (alert, incident id) pairs in one statement; their ids, in the same order."""
+        if not alerts:
+            return []
+        statement = insert(AlertRow).returning(AlertRow.id, sort_by_parameter_order=True)
+        values = [_values(alert, incident_id, now) for alert, incident_id in alerts]
+        return list((await self._session.scalars(statement, values)).all())
+
     async def add(self, *, alert: Alert, incident_id: int | None, now: datetime) -> AlertRow:
-        row = AlertRow(
-            fingerprint=alert.fingerprint,
-            starts_at=alert.starts_at,
-            ends_at=alert.ends_at,
-            status=alert.status,
-            name=alert.name,
-            severity=alert.severity.label,
-            service=alert.service,
-            labels=alert.labels,
-            annotations=alert.annotations,
-            group_key=alert.group_key,
-            generator_url=alert.generator_url,
-            receiver=alert.receiver,
-            incident_id=incident_id,
-            received_at=now,
-            updated_at=now,
-        )
+        row = AlertRow(**_values(alert, incident_id, now))
         self._session.add(row)
         return row
 
     async def briefs(self, *, incident_ids: Iterable[int]) -> dict[int, list[AlertBrief]]:
-        """What titles and severities derive from, read as plain columns (cheap in a storm)."""
+        """What titles and severities derive from, summarized by the database: one brief per
+        (name, severity, service, state) and incident, so the cost follows the variety of an
+        incident's alerts, not their number."""
         ids = list(set(incident_ids))
         grouped: dict[int, list[AlertBrief]] = {incident_id: [] for incident_id in ids}
         if not ids:
             return grouped
-        query = select(
+        alike = (
             AlertRow.incident_id,
-            AlertRow.fingerprint,
             AlertRow.name,
             AlertRow.severity,
             AlertRow.service,
             AlertRow.status,
-            AlertRow.starts_at,
-        ).where(AlertRow.incident_id.in_(ids))
-        for incident_id, fp, name, severity, service, status, starts_at in (
+        )
+        query = (
+            select(
+                *alike,
+                func.min(AlertRow.fingerprint),
+                func.min(AlertRow.starts_at),
+                func.max(AlertRow.starts_at),
+                func.count(),
+            )
+            .where(AlertRow.incident_id.in_(ids))
+            .group_by(*alike)
+        )
+        for incident_id, name, severity, service, status, fp, first, last, count in (
             await self._session.execute(query)
         ).all():
             if incident_id is None:
@@ -96,9 +122,39 @@ class AlertRepository:
                     severity=parse_severity(severity),
                     service=service,
                     firing=status == "firing",
-                    starts_at=starts_at,
+                    starts_at=first,
+                    count=int(count),
+                    latest_at=last,
                 )
             )
+        return grouped
+
+    async def annotations(self, *, keys: Sequence[tuple[int, str]]) -> dict[int, dict[str, Any]]:
+        """The annotations of one alert per (incident id, fingerprint)."""
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(keys), 400):
+            chunk = list(keys[start : start + 400])
+            query = select(AlertRow.incident_id, AlertRow.annotations).where(
+                tuple_(AlertRow.incident_id, AlertRow.fingerprint).in_(chunk)
+            )
+            for incident_id, notes in (await self._session.execute(query)).all():
+                if incident_id is not None:
+                    found.setdefault(incident_id, dict(notes))
+        return found
+
+    async def fingerprints(self, *, incident_ids: Iterable[int]) -> dict[int, list[str]]:
+        ids = list(set(incident_ids))
+        grouped: dict[int, list[str]] = {incident_id: [] for incident_id in ids}
+        if not ids:
+            return grouped
+        query = (
+            select(AlertRow.incident_id, AlertRow.fingerprint)
+            .where(AlertRow.incident_id.in_(ids))
+            .distinct()
+        )
+        for incident_id, fingerprint in (await self._session.execute(query)).all():
+            if incident_id is not None:
+                grouped[incident_id].append(fingerprint)
         return grouped
 
     async def for_incident(self, *, incident_id: int) -> list[AlertRow]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lookout.core.grouping import IncidentSnapshot
@@ -20,6 +21,23 @@ from lookout.storage.models import (
 )
 
 StatusFilter = Literal["open", "all", "resolved"]
+
+
+@dataclass(frozen=True)
+class AlertLink:
+    incident_id: int
+    alert_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    incident_id: int
+    kind: str
+    text: str
+    at: datetime
+    actor: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class IncidentRepository:
@@ -131,6 +149,39 @@ class IncidentRepository:
                 incident_id=incident_id, alert_id=alert_id, joined_at=now, reason=reason
             )
         )
+
+    async def link_alerts(self, *, links: Sequence[AlertLink], now: datetime) -> None:
+        if links:
+            await self._session.execute(
+                insert(IncidentAlertRow),
+                [
+                    {
+                        "incident_id": link.incident_id,
+                        "alert_id": link.alert_id,
+                        "joined_at": now,
+                        "reason": link.reason,
+                    }
+                    for link in links
+                ],
+            )
+
+    async def add_events(self, *, events: Sequence[NewEvent]) -> None:
+        """Insert timeline events in one statement."""
+        if events:
+            await self._session.execute(
+                insert(IncidentEventRow),
+                [
+                    {
+                        "incident_id": e.incident_id,
+                        "kind": e.kind,
+                        "text": e.text,
+                        "at": e.at,
+                        "actor": e.actor,
+                        "data": e.data,
+                    }
+                    for e in events
+                ],
+            )
 
     async def add_event(
         self,

@@ -38,7 +38,8 @@ def test_every_alertmanager_fixture_parses(alertmanager_fixtures: Path) -> None:
         alerts = parse_webhook(body)
         assert len(alerts) == len(body["alerts"]), path.name
         for alert, raw in zip(alerts, body["alerts"], strict=True):
-            assert alert.fingerprint == fingerprint(raw["labels"])
+            if "fingerprint" not in raw:
+                assert alert.fingerprint == fingerprint(raw["labels"])
             assert alert.status in ("firing", "resolved")
             assert alert.starts_at.tzinfo is UTC
             assert alert.group_key == body.get("groupKey")
@@ -72,6 +73,13 @@ def test_distinct_alerts_sharing_a_copied_fingerprint_stay_distinct(
     assert len({a["fingerprint"] for a in body["alerts"]}) == 1  # the sender copied it
     alerts = parse_webhook(body)
     assert len({a.fingerprint for a in alerts}) == 2
+    assert {a.fingerprint for a in alerts} == {fingerprint(a["labels"]) for a in body["alerts"]}
+
+
+def test_a_senders_fingerprint_is_kept(alertmanager_fixtures: Path) -> None:
+    body = json.loads((alertmanager_fixtures / "03_prom2teams_with_common_items.json").read_text())
+    [alert] = parse_webhook(body)
+    assert alert.fingerprint == body["alerts"][0]["fingerprint"]
 
 
 def test_unknown_fields_are_ignored() -> None:

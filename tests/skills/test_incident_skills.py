@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from lookout.skills.contract import Actions, Table
-from lookout.skills.incident_card import incident_message
+from lookout.skills.incident_card import CardFacts, card_facts, incident_message
 from tests.skills.conftest import NOW, Harness, make_alert, text_of
 
 
@@ -121,9 +121,10 @@ async def test_a_button_click_runs_the_same_code_as_the_typed_command(harness: H
     await storm(harness)
     async with harness.database.unit_of_work() as uow:
         incident = await uow.incidents.get(incident_id=1)
-        alerts = await uow.alerts.for_incident(incident_id=1)
+        facts = await card_facts(uow.alerts, [1])
     assert incident is not None
-    card = incident_message(incident, alerts, NOW)
+    assert facts[1] == CardFacts(2, 2, ("postgres-primary",), "PostgresDown on postgres-primary")
+    card = incident_message(incident, facts[1], NOW)
     actions = next(b for b in card.blocks if isinstance(b, Actions))
     assert [b.label for b in actions.buttons] == ["Acknowledge", "Details", "Resolve"]
     ack = actions.buttons[0]
