@@ -78,6 +78,35 @@ class Dispatcher:
         self, text: str, *, actor: Actor, conversation: Conversation, raw: Any = None
     ) -> Reply:
         """Run a typed command or a button's command; always returns a Reply, never raises."""
+        reply = await self._run(text, actor=actor, conversation=conversation, raw=raw)
+        assert reply is not None  # only a request id can make a run a repeat
+        return reply
+
+    async def run_once(
+        self,
+        request_id: str,
+        text: str,
+        *,
+        actor: Actor,
+        conversation: Conversation,
+        raw: Any = None,
+    ) -> Reply | None:
+        """Like `run`, for platforms that redeliver: a request id already taken (a retry)
+        runs nothing and returns None. The id is recorded in the skill's own transaction,
+        so a run that failed may be retried."""
+        return await self._run(
+            text, actor=actor, conversation=conversation, raw=raw, request_id=request_id
+        )
+
+    async def _run(
+        self,
+        text: str,
+        *,
+        actor: Actor,
+        conversation: Conversation,
+        raw: Any = None,
+        request_id: str | None = None,
+    ) -> Reply | None:
         started = time.perf_counter()
         command = strip_prefix(text)
         verb = "help"
@@ -92,6 +121,12 @@ class Dispatcher:
             verb = skill.verb
             args = grammar.parse(verb, skill.args_model, words[1:])
             async with self._database.unit_of_work() as uow:
+                if request_id is not None and not await uow.requests.first_time(
+                    platform=actor.platform, request_id=request_id, now=self._clock()
+                ):
+                    result = "repeat"
+                    log.info("ignoring a repeated request", extra={"request": request_id})
+                    return None
                 actor = await self._resolve(uow, actor)
                 invocation = Invocation(
                     skill=verb,

@@ -11,14 +11,13 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from fastapi import APIRouter, Request, Response
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
 from lookout.bot.metrics import Metrics
@@ -59,7 +58,7 @@ class SlackAdapter:
         database: Database,
         metrics: Metrics,
         app_token: str | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        api_url: str | None = None,
     ) -> None:
         self.app = app
         self._platform = platform
@@ -67,10 +66,11 @@ class SlackAdapter:
         self._database = database
         self._metrics = metrics
         self._app_token = app_token
-        self._clock = clock
+        self._api_url = api_url
         self._handler = AsyncSlackRequestHandler(app)
         self._socket_mode: Any = None
-        app.use(self._deduplicate)
+        self._thread_by_incident: dict[int, tuple[str, str]] = {}
+        self._incident_by_message: dict[str, int] = {}
         app.command(COMMAND)(ack=self._ack, lazy=[self._on_command])
         app.action(re.compile(f"^{ACTION_PREFIX}:"))(ack=self._ack, lazy=[self._on_button])
         app.event("app_mention")(ack=self._ack, lazy=[self._on_mention])
@@ -87,9 +87,11 @@ class SlackAdapter:
     ) -> SlackAdapter:
         if settings.slack_bot_token is None or settings.slack_signing_secret is None:
             raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
-        client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        token = settings.slack_bot_token.get_secret_value()
+        # Two clients: Bolt deep-copies its own into every lazy request (so it cannot hold a
+        # pooled session); Lookout's posting goes through the platform's, which does.
         app = AsyncApp(
-            client=client,
+            client=web_client(token, settings.slack_api_url),
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             process_before_response=False,
         )
@@ -98,11 +100,12 @@ class SlackAdapter:
         )
         return cls(
             app=app,
-            platform=SlackPlatform(client),
+            platform=SlackPlatform(web_client(token, settings.slack_api_url)),
             dispatcher=dispatcher,
             database=database,
             metrics=metrics,
             app_token=app_token,
+            api_url=settings.slack_api_url,
         )
 
     @property
@@ -120,10 +123,15 @@ class SlackAdapter:
         return router
 
     async def start(self) -> None:
+        # One pooled HTTP session for every Web API call; without it the SDK opens a new
+        # connection per call, which costs more than the call under load.
+        self._platform.client.session = aiohttp.ClientSession()
         if self._app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-            self._socket_mode = AsyncSocketModeHandler(self.app, self._app_token)
+            self._socket_mode = AsyncSocketModeHandler(
+                self.app, self._app_token, web_client=web_client(self._app_token, self._api_url)
+            )
             await self._socket_mode.connect_async()
             log.info("Slack Socket Mode connected")
 
@@ -131,24 +139,12 @@ class SlackAdapter:
         if self._socket_mode is not None:
             await self._socket_mode.close_async()
             self._socket_mode = None
+        session = self._platform.client.session
+        if session is not None:
+            self._platform.client.session = None
+            await session.close()
 
     # Middleware and listeners. Bolt injects arguments by name.
-
-    async def _deduplicate(
-        self, body: dict[str, Any], next: Callable[[], Awaitable[None]]
-    ) -> BoltResponse | None:
-        """A retried delivery (X-Slack-Retry-Num) of a request already taken runs nothing."""
-        key = request_key(body)
-        if key is not None:
-            async with self._database.unit_of_work() as uow:
-                first = await uow.requests.first_time(
-                    platform="slack", request_id=key, now=self._clock()
-                )
-            if not first:
-                log.info("ignoring a repeated Slack request", extra={"request": key})
-                return BoltResponse(status=200, body="")
-        await next()
-        return None
 
     @staticmethod
     async def _ack(ack: Callable[..., Awaitable[None]]) -> None:
@@ -158,10 +154,11 @@ class SlackAdapter:
         actor = Actor("slack", body["user_id"], body.get("user_name") or body["user_id"])
         channel = body["channel_id"]
         conversation = Conversation("slack", channel)
-        reply = await self._dispatcher.run(
-            body.get("text", ""), actor=actor, conversation=conversation, raw=body
-        )
-        await self._answer(reply, channel=channel, thread=None, user=actor.user_id, respond=respond)
+        reply = await self._run(body, body.get("text", ""), actor, conversation)
+        if reply is not None:
+            await self._answer(
+                reply, channel=channel, thread=None, user=actor.user_id, respond=respond
+            )
 
     async def _on_button(
         self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
@@ -194,23 +191,61 @@ class SlackAdapter:
         thread = event.get("thread_ts") or event.get("ts")
         incident_id = await self._incident_of(event.get("thread_ts"))
         conversation = Conversation("slack", channel, thread, incident_id)
-        reply = await self._dispatcher.run(
-            strip_mentions(event.get("text", "")), actor=actor, conversation=conversation, raw=body
+        reply = await self._run(body, strip_mentions(event.get("text", "")), actor, conversation)
+        if reply is not None:
+            await self._answer(reply, channel=channel, thread=thread, user=user, respond=None)
+
+    async def _run(
+        self, body: dict[str, Any], text: str, actor: Actor, conversation: Conversation
+    ) -> Reply | None:
+        """Run through the dispatcher; a retried delivery (X-Slack-Retry-Num) of a request
+        already taken finds its id recorded and runs nothing."""
+        key = request_key(body)
+        if key is None:
+            return await self._dispatcher.run(
+                text, actor=actor, conversation=conversation, raw=body
+            )
+        return await self._dispatcher.run_once(
+            key, text, actor=actor, conversation=conversation, raw=body
         )
-        await self._answer(reply, channel=channel, thread=thread, user=user, respond=None)
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         self._metrics.errors.labels(where="slack").inc()
         log.error("Slack request failed", exc_info=error, extra={"request": request_key(body)})
 
     async def _incident_of(self, *message_ids: str | None) -> int | None:
+        """The incident whose root message (or its thread) these Slack messages are."""
+        wanted = [message_id for message_id in message_ids if message_id]
+        for message_id in wanted:
+            if message_id in self._incident_by_message:
+                return self._incident_by_message[message_id]
         async with self._database.unit_of_work() as uow:
-            for message_id in message_ids:
-                if message_id:
-                    row = await uow.threads.find_by_message(platform="slack", message_id=message_id)
-                    if row is not None:
-                        return row.incident_id
+            for message_id in wanted:
+                row = await uow.threads.find_by_message(platform="slack", message_id=message_id)
+                if row is not None:
+                    self._remember(row.incident_id, row.channel, row.thread_id)
+                    return row.incident_id
         return None
+
+    async def _thread_of(self, incident_id: int) -> tuple[str, str] | None:
+        """The incident's root message as (channel, thread ts), once it has been posted."""
+        if incident_id not in self._thread_by_incident:
+            async with self._database.unit_of_work() as uow:
+                row = await uow.threads.get(incident_id=incident_id, platform="slack")
+            if row is None or not row.thread_id:
+                return None
+            self._remember(incident_id, row.channel, row.thread_id)
+        return self._thread_by_incident[incident_id]
+
+    def _remember(self, incident_id: int, channel: str, thread_id: str | None) -> None:
+        """Root messages never move once posted, so their ids are safe to keep in memory."""
+        if thread_id is None:
+            return
+        if len(self._thread_by_incident) > 10_000:
+            self._thread_by_incident.clear()
+            self._incident_by_message.clear()
+        self._thread_by_incident[incident_id] = (channel, thread_id)
+        self._incident_by_message[thread_id] = incident_id
 
     async def _answer(
         self,
@@ -238,10 +273,9 @@ class SlackAdapter:
                     )
                 return
             if reply.incident_id is not None and reply.visibility == "thread":
-                async with self._database.unit_of_work() as uow:
-                    row = await uow.threads.get(incident_id=reply.incident_id, platform="slack")
-                if row is not None and row.thread_id:
-                    channel, thread = row.channel, row.thread_id
+                found = await self._thread_of(reply.incident_id)
+                if found is not None:
+                    channel, thread = found
             if thread:
                 await self._platform.post_in_thread(channel=channel, thread_id=thread, reply=reply)
             else:

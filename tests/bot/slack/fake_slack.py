@@ -19,7 +19,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tests.conftest import free_port
 
@@ -47,6 +48,8 @@ class FakeSlack:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    envelopes: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    socket_connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def api_url(self) -> str:
@@ -110,6 +113,8 @@ class FakeSlack:
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         channel = CHANNEL_IDS.get(str(params.get("channel")), params.get("channel"))
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
         if method == "auth.test":
             return {
                 "ok": True,
@@ -151,9 +156,29 @@ class FakeSlack:
         self.record("response_url", json.loads(await request.body()))
         return PlainTextResponse("ok")
 
+    async def socket(self, websocket: WebSocket) -> None:
+        """Socket Mode: say hello, then relay envelopes queued by the test; keep the acks."""
+        await websocket.accept()
+        await websocket.send_json({"type": "hello", "num_connections": 1})
+        self.socket_connected.set()
+
+        async def pump() -> None:
+            while True:
+                await websocket.send_json(await self.envelopes.get())
+
+        sender = asyncio.create_task(pump())
+        try:
+            while True:
+                self.record("socket_ack", json.loads(await websocket.receive_text()))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            sender.cancel()
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
+                WebSocketRoute("/socket", self.socket),
                 Route("/api/{method}", self.api, methods=["POST", "GET"]),
                 Route("/upload/{file}", self.upload, methods=["POST"]),
                 Route("/hooks/{name}", self.hook, methods=["POST"]),

@@ -1,0 +1,35 @@
+"""The shipped Slack manifests ask for what the adapter uses, and point at /slack/events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from lookout.bot.slack.adapter import COMMAND
+
+SLACK = Path(__file__).resolve().parents[3] / "slack"
+
+
+def test_http_manifest_points_every_url_at_slack_events() -> None:
+    manifest = yaml.safe_load((SLACK / "manifest.yaml").read_text())
+    [command] = manifest["features"]["slash_commands"]
+    assert command["command"] == COMMAND
+    settings = manifest["settings"]
+    urls = [
+        command["url"],
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+    ]
+    assert all(url.endswith("/slack/events") for url in urls)
+    assert settings["event_subscriptions"]["bot_events"] == ["app_mention"]
+    assert settings["socket_mode_enabled"] is False
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "app_mentions:read", "files:write"} <= scopes
+
+
+def test_socket_mode_manifest_has_no_urls() -> None:
+    manifest = yaml.safe_load((SLACK / "manifest.socket-mode.yaml").read_text())
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert "url" not in manifest["features"]["slash_commands"][0]
+    assert "request_url" not in manifest["settings"]["interactivity"]
