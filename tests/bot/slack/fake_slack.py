@@ -138,11 +138,8 @@ class FakeSlack:
             file_id = f"F{len(self.calls):05d}"
             return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
         if method == "files.completeUploadExternal":
-            files = (
-                json.loads(params["files"])
-                if isinstance(params.get("files"), str)
-                else params.get("files")
-            )
+            raw = params.get("files") or "[]"
+            files: list[dict[str, Any]] = json.loads(raw) if isinstance(raw, str) else raw
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
         if method == "files.info":
             return {"ok": True, "file": {"id": params.get("file")}}

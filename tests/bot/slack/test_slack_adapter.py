@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 
 from lookout.skills.contract import Role
 from tests.bot.slack.conftest import (
@@ -48,7 +48,7 @@ def test_the_documented_signature_vector_verifies() -> None:
     assert ours["x-slack-signature"] == vector["expected_signature"]
 
 
-class _Clock:
+class _Clock(Clock):
     def __init__(self, now: float) -> None:
         self._now = now
 
