@@ -128,7 +128,7 @@ def _chat_adapters(
     database: Database,
     metrics: Metrics,
 ) -> list[ChatAdapter]:
-    """Slack joins when its credentials are set; the console is always there."""
+    """Slack and Teams join when their credentials are set; the console is always there."""
     adapters: list[ChatAdapter] = []
     if settings.slack_enabled:
         from lookout.bot.slack.adapter import SlackAdapter
@@ -137,6 +137,14 @@ def _chat_adapters(
             config.routing.platforms.setdefault("slack", settings.slack_channel)
         adapters.append(
             SlackAdapter.from_settings(
+                settings, dispatcher=dispatcher, database=database, metrics=metrics
+            )
+        )
+    if settings.teams_enabled:
+        from lookout.bot.teams.adapter import TeamsAdapter
+
+        adapters.append(
+            TeamsAdapter.from_settings(
                 settings, dispatcher=dispatcher, database=database, metrics=metrics
             )
         )

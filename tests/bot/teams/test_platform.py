@@ -1,0 +1,102 @@
+"""TeamsPlatform, the notifier's side of Teams: posts, updates and thread replies through
+stored conversation references, against the fake Bot Connector."""
+
+from __future__ import annotations
+
+import pytest
+
+from lookout.bot.platforms import ChatPlatform
+from lookout.bot.teams.platform import NoConversationError
+from lookout.bot.teams.retry import http_status
+from lookout.skills.contract import Reply
+from tests.bot.teams.conftest import CHANNEL, TeamsWorld
+
+
+async def platform(teams: TeamsWorld, *, introduce: bool = True) -> ChatPlatform:
+    running = await teams.start()
+    if introduce:
+        response = await teams.send(teams.activity("07_conversationUpdate_channel.json"))
+        assert response.status_code == 200
+    (adapter,) = running.lookout.adapters
+    return adapter.platform
+
+
+async def test_posting_where_lookout_was_never_introduced_says_what_to_do(
+    teams: TeamsWorld,
+) -> None:
+    teams_platform = await platform(teams, introduce=False)
+    with pytest.raises(NoConversationError, match="add the Lookout app"):
+        await teams_platform.post(channel=CHANNEL, reply=Reply.text("hello"))
+    assert teams.connector.requests == []
+
+
+@pytest.mark.parametrize("route", [CHANNEL, "General", "#General", "DaveTeams TEST"])
+async def test_a_post_starts_a_thread_and_an_update_replaces_it(
+    teams: TeamsWorld, route: str
+) -> None:
+    teams_platform = await platform(teams)
+    posted = await teams_platform.post(channel=route, reply=Reply.text("**INC-1** open"))
+    (post,) = teams.connector.requests
+    assert (post.kind, post.conversation_id) == ("post", CHANNEL)
+    assert post.body["from"]["id"] == "28:eac5e5c6-ab14-4f50-80cb-49213fe51b1a"
+    assert posted.message_id == posted.thread_id == post.answered_id
+    assert posted.channel in (CHANNEL, f"team:{CHANNEL}")
+
+    assert posted.channel is not None
+    await teams_platform.update(
+        channel=posted.channel, message_id=posted.message_id, reply=Reply.text("**INC-1** ack")
+    )
+    update = teams.connector.requests[-1]
+    assert (update.method, update.conversation_id, update.activity_id) == (
+        "PUT",
+        CHANNEL,
+        posted.message_id,
+    )
+    assert update.body["id"] == posted.message_id and "**INC-1** ack" in update.texts
+
+
+async def test_a_thread_reply_goes_to_the_posts_reply_chain(teams: TeamsWorld) -> None:
+    teams_platform = await platform(teams)
+    posted = await teams_platform.post(channel=CHANNEL, reply=Reply.text("root"))
+    await teams_platform.post_in_thread(
+        channel=CHANNEL, thread_id=posted.thread_id, reply=Reply.text("in the thread")
+    )
+    reply = teams.connector.requests[-1]
+    assert (reply.kind, reply.conversation_id) == (
+        "post",
+        f"{CHANNEL};messageid={posted.thread_id}",
+    )
+
+
+async def test_a_personal_chat_has_no_threads(teams: TeamsWorld) -> None:
+    teams_platform = await platform(teams, introduce=False)
+    chat = teams.activity("08_personal_message.json", text="help")
+    assert (await teams.send(chat)).status_code == 200
+    conversation_id = chat["conversation"]["id"]
+    await teams_platform.post_in_thread(
+        channel=conversation_id, thread_id="1571691217375", reply=Reply.text("hi")
+    )
+    assert teams.connector.requests[-1].conversation_id == conversation_id
+
+
+async def test_server_errors_are_retried_then_raised(teams: TeamsWorld) -> None:
+    teams_platform = await platform(teams)
+    teams.connector.fail_next(4, status=503)
+    with pytest.raises(Exception) as raised:
+        await teams_platform.post(channel=CHANNEL, reply=Reply.text("lost?"))
+    assert http_status(raised.value) == 503
+    assert [r.status for r in teams.connector.requests] == [503] * 4
+    # the notifier retries later; the next try goes through
+    await teams_platform.post(channel=CHANNEL, reply=Reply.text("not lost"))
+    assert teams.connector.delivered("post")[0].texts == ["not lost"]
+
+
+async def test_a_retry_after_longer_than_a_turn_is_left_to_the_notifier(
+    teams: TeamsWorld,
+) -> None:
+    teams_platform = await platform(teams)
+    teams.connector.fail_next(1, status=429, retry_after="120")
+    with pytest.raises(Exception) as raised:
+        await teams_platform.post(channel=CHANNEL, reply=Reply.text("later"))
+    assert http_status(raised.value) == 429
+    assert len(teams.connector.requests) == 1  # not hammered, not slept on for two minutes
