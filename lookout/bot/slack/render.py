@@ -23,6 +23,7 @@ MAX_LABEL = 75
 MAX_VALUE = 2000
 MAX_FALLBACK = 3900
 ACTION_PREFIX = "lookout"
+MONOSPACE_WIDTH = 100  # wider tables are listed row by row instead
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _LINK = re.compile(r"\[([^\]]+)\]\(((?:https?://|mailto:)[^)\s]+)\)")
@@ -60,29 +61,43 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def _table(block: Table) -> list[dict[str, Any]]:
-    """A monospace table in a code block; rows that do not fit become "…and N more"."""
-    rows = [list(block.columns), *[list(row) for row in block.rows]]
-    widths = [min(40, max(len(str(row[i])) for row in rows)) for i in range(len(block.columns))]
-
-    def line(row: list[str]) -> str:
-        return "  ".join(_cut(str(cell), widths[i]).ljust(widths[i]) for i, cell in enumerate(row))
-
-    header = [line(rows[0]), "  ".join("─" * width for width in widths)]
-    body: list[str] = []
-    budget = MAX_SECTION - 80
-    used = sum(len(text) + 1 for text in header)
-    for row in rows[1:]:
-        text = line(row).rstrip()
-        if used + len(text) + 1 > budget:
-            break
-        body.append(text)
-        used += len(text) + 1
-    table_text = "```" + "\n".join([*header, *body]) + "```"
-    blocks = [_section(table_text)]
-    hidden = len(block.rows) - len(body)
+    """Narrow tables as a monospace code block; wide ones as one line per row (a code block
+    would wrap or cut them). Rows that do not fit become "…and N more rows"."""
+    rows = [[str(cell) for cell in row] for row in block.rows]
+    widths = [
+        max([len(block.columns[i]), *(len(row[i]) for row in rows)])
+        for i in range(len(block.columns))
+    ]
+    if sum(widths) + 2 * (len(widths) - 1) <= MONOSPACE_WIDTH:
+        header = ["  ".join(c.ljust(w) for c, w in zip(block.columns, widths, strict=True))]
+        header.append("  ".join("─" * w for w in widths))
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        ]
+        shown = _fit(header, lines, MAX_SECTION - 6)
+        sections = [_section("```" + "\n".join([*header, *lines[:shown]]) + "```")]
+    else:
+        lines = [
+            f"*{mrkdwn(row[0])}*  " + "  ·  ".join(mrkdwn(cell) for cell in row[1:] if cell)
+            for row in rows
+        ]
+        shown = _fit([], lines, MAX_SECTION * 8)
+        sections = [_context("  ·  ".join(mrkdwn(column) for column in block.columns))]
+        sections += [_section(part) for part in _split("\n".join(lines[:shown]))]
+    hidden = len(rows) - shown
     if hidden:
-        blocks.append(_context(f"…and {hidden} more row{'s' if hidden > 1 else ''}"))
-    return blocks
+        sections.append(_context(f"…and {hidden} more row{'s' if hidden > 1 else ''}"))
+    return sections
+
+
+def _fit(header: list[str], lines: list[str], budget: int) -> int:
+    """How many of `lines` fit in `budget` characters after `header`."""
+    used = sum(len(line) + 1 for line in header)
+    for count, line in enumerate(lines):
+        used += len(line) + 1
+        if used > budget:
+            return count
+    return len(lines)
 
 
 def _context(text: str) -> dict[str, Any]:

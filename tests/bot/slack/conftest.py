@@ -152,7 +152,7 @@ async def slack(tmp_path: Path) -> AsyncIterator[SlackWorld]:
     config = tmp_path / "lookout.yaml"
     config.write_text(CONFIG)
     settings = Settings(
-        data_dir=tmp_path / "data",
+        data_dir=tmp_path / "slack-data",
         port=free_port(),
         config=config,
         slack_bot_token=SecretStr("xoxb-test-token"),

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -68,16 +69,19 @@ class FakeSlack:
         self.calls.append(Call(method, params, time.monotonic()))
         self._changed.set()
 
-    async def wait_for(self, method: str, count: int = 1, within: float = 10) -> list[Call]:
-        """The calls to `method` once there are at least `count` of them."""
+    async def wait_until(self, done: Callable[[], bool], within: float = 10) -> None:
+        """Return once `done()` holds, checking after every call; fail after `within` s."""
         try:
             async with asyncio.timeout(within):
-                while len(self.calls_to(method)) < count:
+                while not done():
                     self._changed.clear()
                     await self._changed.wait()
         except TimeoutError:
-            found = self.calls_to(method)
-            raise AssertionError(f"expected {count} {method} calls: {found}") from None
+            raise AssertionError(f"still waiting after {within} s; calls: {self.calls}") from None
+
+    async def wait_for(self, method: str, count: int = 1, within: float = 10) -> list[Call]:
+        """The calls to `method` once there are at least `count` of them."""
+        await self.wait_until(lambda: len(self.calls_to(method)) >= count, within)
         return self.calls_to(method)
 
     def next_ts(self) -> str:

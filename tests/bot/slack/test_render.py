@@ -74,3 +74,11 @@ def test_images_are_not_blocks_and_text_always_has_a_fallback() -> None:
     assert [b["type"] for b in render_blocks(reply)] == ["section"]
     assert fallback_text(reply) == "*hi*"
     assert fallback_text(Reply()) == "Lookout"
+
+
+def test_wide_tables_are_listed_row_by_row_without_cutting_cells() -> None:
+    long = "List open incidents (or all with --all), newest first, for a service or severity."
+    table = Table(("Command", "What it does"), (("/lookout incidents [--service S]", long),))
+    blocks = render_blocks(Reply(blocks=[table]))
+    assert blocks[0]["elements"][0]["text"] == "Command  ·  What it does"
+    assert blocks[1]["text"]["text"] == f"*/lookout incidents [--service S]*  {long}"

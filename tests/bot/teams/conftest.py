@@ -68,7 +68,7 @@ class TeamsWorld:
             )
         )
         values: dict[str, Any] = {
-            "data_dir": self.tmp_path / "data",
+            "data_dir": self.tmp_path / "teams-data",
             "host": "127.0.0.1",
             "port": free_port(),
             "config": config,
