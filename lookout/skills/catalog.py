@@ -8,6 +8,7 @@ from lookout.skills.incidents import IncidentsSkill
 from lookout.skills.registry import Registry
 from lookout.skills.resolve import ResolveSkill
 from lookout.skills.show import ShowSkill
+from lookout.skills.similar import SimilarSkill
 
 
 def default_registry() -> Registry:
@@ -17,4 +18,5 @@ def default_registry() -> Registry:
     registry.register(ShowSkill())
     registry.register(AckSkill())
     registry.register(ResolveSkill())
+    registry.register(SimilarSkill())
     return registry

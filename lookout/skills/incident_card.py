@@ -29,6 +29,7 @@ def incident_buttons(incident: IncidentRow) -> Actions:
     if incident.status == "triggered":
         buttons.append(Button("Acknowledge", "ack", (ref,), style="primary"))
     buttons.append(Button("Details", "show", (ref,)))
+    buttons.append(Button("Similar", "similar", (ref,)))
     if incident.status != "resolved":
         buttons.append(Button("Resolve", "resolve", (ref,), style="danger"))
     return Actions(tuple(buttons))

@@ -199,6 +199,25 @@ class IncidentRepository:
         self._session.add(row)
         return row
 
+    async def events_of_kind(
+        self, *, incident_ids: Sequence[int], kind: str
+    ) -> dict[int, list[IncidentEventRow]]:
+        """Events of one kind (say, "resolved") for many incidents, oldest first."""
+        found: dict[int, list[IncidentEventRow]] = {incident_id: [] for incident_id in incident_ids}
+        if not incident_ids:
+            return found
+        query = (
+            select(IncidentEventRow)
+            .where(
+                IncidentEventRow.incident_id.in_(list(incident_ids)),
+                IncidentEventRow.kind == kind,
+            )
+            .order_by(IncidentEventRow.at, IncidentEventRow.id)
+        )
+        for row in (await self._session.scalars(query)).all():
+            found[row.incident_id].append(row)
+        return found
+
     async def events(self, *, incident_id: int) -> list[IncidentEventRow]:
         query = (
             select(IncidentEventRow)

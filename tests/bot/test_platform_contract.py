@@ -25,6 +25,7 @@ INVOCATIONS = [
     ("help ack", None, True),
     ("incidents", None, False),
     ("show INC-1", 1, False),
+    ("similar INC-1", 1, False),
     ("ack INC-2", 2, False),
     ("resolve INC-3 rolled back the deploy", 3, False),
     ("ack INC-2", None, True),

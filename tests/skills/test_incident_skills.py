@@ -27,6 +27,7 @@ async def test_help_lists_every_skill_with_usage(harness: Harness) -> None:
         "/lookout show [incident]",
         "/lookout ack [incident]",
         "/lookout resolve [incident] [note…]",
+        "/lookout similar [incident] [--limit LIMIT]",
     ]
     detail = text_of(await harness.say("help resolve"))
     assert "/lookout resolve [incident] [note…]" in detail
@@ -126,7 +127,7 @@ async def test_a_button_click_runs_the_same_code_as_the_typed_command(harness: H
     assert facts[1] == CardFacts(2, 2, ("postgres-primary",), "PostgresDown on postgres-primary")
     card = incident_message(incident, facts[1], NOW)
     actions = next(b for b in card.blocks if isinstance(b, Actions))
-    assert [b.label for b in actions.buttons] == ["Acknowledge", "Details", "Resolve"]
+    assert [b.label for b in actions.buttons] == ["Acknowledge", "Details", "Similar", "Resolve"]
     ack = actions.buttons[0]
     assert ack.command == "ack INC-1"
     clicked = await harness.say(ack.command, user="dana")
