@@ -18,7 +18,7 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from lookout.bot.main import Lookout, build, create_app
+from lookout.bot.main import Lookout, http_server
 from lookout.bot.settings import Settings
 from lookout.storage.database import Database, sqlite_url
 
@@ -106,17 +106,7 @@ class RunningServer:
 async def start_server(
     settings: Settings, *, demo: bool = False
 ) -> tuple[uvicorn.Server, asyncio.Task[None], RunningServer]:
-    lookout = build(settings, demo=demo)
-    app = create_app(lookout, demo=demo)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        lifespan="on",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
+    lookout, server = http_server(settings, demo=demo)
     task = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started:

@@ -36,21 +36,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(settings: Settings, *, demo: bool) -> int:
-    import uvicorn
+    from lookout.bot.main import http_server
 
-    from lookout.bot.main import build, create_app
-
-    lookout = build(settings, demo=demo)
-    app = create_app(lookout, demo=demo)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        timeout_graceful_shutdown=3,
-    )
+    _, server = http_server(settings, demo=demo)
     log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}"})
-    uvicorn.Server(config).run()
+    server.run()
     return 0
 
 

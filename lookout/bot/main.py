@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -191,3 +192,17 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         app.include_router(adapter.routes())
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     return app
+
+
+def http_server(settings: Settings, *, demo: bool = False) -> tuple[Lookout, uvicorn.Server]:
+    """The assembled process behind uvicorn, as `lookout serve` runs it (and tests do)."""
+    lookout = build(settings, demo=demo)
+    config = uvicorn.Config(
+        create_app(lookout, demo=demo),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        # Open console streams would otherwise hold a shutdown forever.
+        timeout_graceful_shutdown=3,
+    )
+    return lookout, uvicorn.Server(config)
