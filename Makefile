@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck imports unit browser bench clean
+.PHONY: run test lint typecheck imports unit system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/lookout serve --demo
 
-# Debian's chromium for the browser test; installed when we are root and apt is there,
-# otherwise that test skips and says why.
-browser:
-	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing chromium for the browser test"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-			|| echo "chromium could not be installed; the browser test will skip"; \
+# Debian's chromium (browser test) and prometheus (integration tests): installed when we are
+# root and apt is there; otherwise those tests skip and say why.
+system-deps:
+	@missing=""; \
+	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing for the browser and integration tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $$missing >/dev/null \
+			|| echo "could not install$$missing; those tests will skip"; \
 	fi
 
 lint: $(STAMP)
@@ -40,10 +44,12 @@ imports: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test: $(STAMP) browser lint typecheck imports unit
+test: $(STAMP) system-deps lint typecheck imports unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/slack_ack.py
+	$(BIN)/python bench/grouping.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,424 @@
+"""Grouping benchmark: Lookout's correlation engine against Alertmanager-style grouping.
+
+What it does, in one run, from a fixed seed (see `bench/alert_storm.py` for the model):
+
+1. Builds a random topology of `--services` services and an alert storm over `--hours`:
+   `--outages` injected root failures that propagate to dependents with delays, `--background`
+   unrelated alerts, flapping; each alert knows its true incident and each outage its root.
+2. Replays the storm in event-time order through Lookout (`core.correlation.correlate`, the
+   default rules, incidents resolving when all their alerts have ended and reopening within
+   the grace period) and, side by side, through an Alertmanager-style baseline: one incident
+   per `group_by: [alertname, cluster, service]` group, which lives while any of its alerts
+   fires and for `--group-interval` after the last one ends (a re-fire then joins it).
+   Lookout is given the topology with `--missing-edges` of its edges removed: a real catalog
+   never knows every dependency.
+3. Prints, for both: pairwise precision / recall / F1 of "same incident", the adjusted Rand
+   index, alerts per incident and the reduction (1 - incidents / alerts), and root-cause top-1
+   accuracy over the outages — for Lookout the top of `core.root_cause` on the incident that
+   holds most of the outage's alerts; for the baseline the service of the first group that
+   paged for the outage (what an on-call engineer would look at first). Then inhibition:
+   how many alerts Lookout marked as downstream symptoms, and how many it should not have.
+4. Measures `core.blast_radius` on a random `--blast-services`-service DAG (plus a platform
+   service everything depends on) for `--blast-runs` services, against networkx computing
+   the same answer (dependents with depth via `single_source_shortest_path_length` on the
+   reversed graph, and the summed annotations) in the same run.
+
+Targets (reported, never asserted): F1 >= 0.95, root cause top-1 >= 0.9, reduction >= 90 %,
+better than the baseline on every figure, blast radius p99 < 20 ms. The exit code is 0
+unless the run itself broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import networkx as nx
+
+if __package__ in (None, ""):  # run as `python bench/grouping.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.alert_storm import Storm, StormGenerator, random_topology
+from bench.clustering import pairwise_scores
+from lookout.core.blast_radius import blast_radius
+from lookout.core.correlation import correlate
+from lookout.core.grouping_rules import GroupingRules
+from lookout.core.incident_state import IncidentState
+from lookout.core.root_cause import rank_root_causes
+from lookout.core.topology import Topology
+
+START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+MISSING_EDGE_STEPS = (0.0, 0.05, 0.1, 0.2)
+TARGET_F1, TARGET_TOP1, TARGET_REDUCTION, TARGET_BLAST_MS = 0.95, 0.9, 0.90, 20.0
+
+
+@dataclass
+class Run:
+    """One engine's answer: the incident of every alert, and the root cause per outage."""
+
+    assignment: list[int]
+    incidents: int
+    root_hits: int
+    seconds: float
+    suppressed: list[bool]
+
+
+def replay_lookout(storm: Storm, topology: Topology, rules: GroupingRules) -> Run:
+    """Alerts start and end in event-time order, as ingest would see them."""
+    began = time.perf_counter()
+    events = sorted(
+        [(item.alert.starts_at, 1, index) for index, item in enumerate(storm.alerts)]
+        + [
+            (item.alert.ends_at or item.alert.starts_at, 0, i)
+            for i, item in enumerate(storm.alerts)
+        ]
+    )
+    incidents: dict[int, IncidentState] = {}
+    firing: dict[int, set[int]] = {}
+    live: list[int] = []
+    assignment = [0] * len(storm.alerts)
+    suppressed = [False] * len(storm.alerts)
+    members: dict[int, list[int]] = {}
+    opened = 0
+    for at, starts, index in events:
+        if not starts:
+            incident_id = assignment[index]
+            firing[incident_id].discard(index)
+            if not firing[incident_id]:
+                incidents[incident_id].resolved_at = at
+            continue
+        alert = storm.alerts[index].alert
+        live = [
+            i
+            for i in live
+            if (closed := incidents[i].resolved_at) is None or at <= closed + rules.reopen_grace
+        ]
+        decision = correlate(alert, [incidents[i] for i in live], topology=topology, rules=rules)
+        if decision.incident_id is None:
+            opened += 1
+            incident_id = opened
+            incidents[incident_id] = IncidentState.start(incident_id, alert, rules)
+            firing[incident_id] = set()
+            members[incident_id] = []
+            live.append(incident_id)
+        else:
+            incident_id = decision.incident_id
+            for gone in decision.merged:
+                incidents[incident_id].merge(incidents.pop(gone))
+                firing[incident_id] |= firing.pop(gone)
+                for moved in members.pop(gone):
+                    assignment[moved] = incident_id
+                    members[incident_id].append(moved)
+                live.remove(gone)
+            incidents[incident_id].absorb(alert, rules)
+        firing[incident_id].add(index)
+        members[incident_id].append(index)
+        assignment[index] = incident_id
+        suppressed[index] = decision.suppressed
+    seconds = time.perf_counter() - began
+    hits = 0
+    for outage, root in storm.roots.items():
+        holder = _majority(storm, assignment, outage)
+        ranking = rank_root_causes(incidents[holder].services, topology)
+        hits += bool(ranking) and ranking[0].service == root
+    return Run(assignment, len(incidents), hits, seconds, suppressed)
+
+
+def replay_alertmanager(storm: Storm, group_interval: timedelta) -> Run:
+    """One incident per (alertname, cluster, service) group while it lives."""
+    began = time.perf_counter()
+    events = sorted(
+        [(item.alert.starts_at, 1, index) for index, item in enumerate(storm.alerts)]
+        + [
+            (item.alert.ends_at or item.alert.starts_at, 0, i)
+            for i, item in enumerate(storm.alerts)
+        ]
+    )
+    current: dict[tuple[str, str, str], int] = {}
+    firing: dict[int, set[int]] = {}
+    expires: dict[int, datetime] = {}
+    first_at: dict[int, tuple[datetime, str]] = {}
+    assignment = [0] * len(storm.alerts)
+    for at, starts, index in events:
+        if not starts:
+            group = assignment[index]
+            firing[group].discard(index)
+            if not firing[group]:
+                expires[group] = at + group_interval
+            continue
+        labels = storm.alerts[index].alert.labels
+        key = (labels["alertname"], labels.get("cluster", ""), labels.get("service", ""))
+        group = current.get(key, 0)
+        if not group or (not firing[group] and at > expires[group]):
+            group = len(firing) + 1
+            current[key] = group
+            firing[group] = set()
+            first_at[group] = (at, key[2])
+        firing[group].add(index)
+        assignment[index] = group
+    seconds = time.perf_counter() - began
+    hits = 0
+    for outage, root in storm.roots.items():
+        groups = {
+            g for g, item in zip(assignment, storm.alerts, strict=True) if item.truth == outage
+        }
+        first_page = min(groups, key=lambda g: first_at[g])
+        hits += first_at[first_page][1] == root
+    return Run(assignment, len(firing), hits, seconds, [False] * len(storm.alerts))
+
+
+def _majority(storm: Storm, assignment: list[int], outage: int) -> int:
+    counts = Counter(
+        incident
+        for incident, item in zip(assignment, storm.alerts, strict=True)
+        if item.truth == outage
+    )
+    return counts.most_common(1)[0][0]
+
+
+def without_edges(topology: Topology, share: float, rng: random.Random) -> Topology:
+    """The catalog Lookout is given: the true topology less `share` of its edges."""
+    return Topology(
+        replace(
+            service,
+            depends_on=tuple(d for d in service.depends_on if rng.random() >= share),
+        )
+        for service in topology.services.values()
+    )
+
+
+# --------------------------------------------------------------------------- blast radius
+
+
+@dataclass
+class BlastFigures:
+    services: int
+    edges: int
+    largest: int
+    agree: bool
+    lookout_ms: dict[str, list[float]]
+    networkx_ms: dict[str, list[float]]
+
+
+def bench_blast_radius(rng: random.Random, size: int, runs: int) -> BlastFigures:
+    """Time `blast_radius` against networkx on the same services of one big DAG: 50 times
+    the service everything depends on (the worst case), the next 20 largest radii, and `runs`
+    random services."""
+    topology, _ = random_topology(rng, size, platform=True)
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    for name, service in topology.services.items():
+        graph.add_node(name, users=service.users or 0, revenue=service.revenue_per_hour or 0.0)
+    graph.add_edges_from(topology.edges())
+    reverse = graph.reverse(copy=False)
+    names = sorted(topology.services)
+    by_size = sorted(names, key=lambda n: len(topology.downstream(n)), reverse=True)
+    groups = {
+        "the whole graph (platform-dns)": by_size[:1] * 50,
+        "next 20 largest radii": by_size[1:21],
+        "random services": rng.sample(names, runs),
+    }
+    lookout_ms: dict[str, list[float]] = {group: [] for group in groups}
+    networkx_ms: dict[str, list[float]] = {group: [] for group in groups}
+    agree = True
+    largest = 0
+    for group, picked in groups.items():
+        for name in picked:
+            began = time.perf_counter()
+            result = blast_radius(topology, name)
+            lookout_ms[group].append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
+            depths = nx.single_source_shortest_path_length(reverse, name)
+            users = sum(graph.nodes[n]["users"] for n in depths)
+            revenue = sum(graph.nodes[n]["revenue"] for n in depths)
+            networkx_ms[group].append((time.perf_counter() - began) * 1000)
+            largest = max(largest, len(result.affected))
+            mine = {item.name: item.depth for item in result.affected}
+            agree &= mine == {n: d for n, d in depths.items() if n != name}
+            agree &= (result.users, round(result.revenue_per_hour)) == (users, round(revenue))
+    return BlastFigures(
+        len(topology), len(topology.edges()), largest, agree, lookout_ms, networkx_ms
+    )
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    rng = random.Random(args.seed)
+    topology, kinds = random_topology(rng, args.services)
+    storm = StormGenerator(rng, topology, kinds, START).storm(
+        hours=args.hours,
+        outages=args.outages,
+        background=args.background,
+        flap_share=args.flapping,
+    )
+    known = without_edges(topology, args.missing_edges, random.Random(args.seed + 1))
+    rules = GroupingRules.from_yaml({}) if args.rules is None else _load_rules(args.rules)
+    truth = [item.truth for item in storm.alerts]
+    lookout = replay_lookout(storm, known, rules)
+    baseline = replay_alertmanager(storm, timedelta(minutes=args.group_interval))
+    mine = pairwise_scores(truth, lookout.assignment)
+    theirs = pairwise_scores(truth, baseline.assignment)
+    alerts = len(storm.alerts)
+    kinds_count = Counter(item.kind for item in storm.alerts)
+    flaps = alerts - len({(i.alert.fingerprint, i.truth) for i in storm.alerts})
+    true_incidents = len(set(truth))
+    outages = len(storm.roots)
+
+    print()
+    print("Lookout grouping benchmark")
+    print(
+        f"  topology            {len(topology)} services, {len(topology.edges())} edges; Lookout "
+        f"knows {len(known.edges())} ({args.missing_edges:.0%} missing)"
+    )
+    print(
+        f"  storm               seed {args.seed}, {args.hours:g} h, {alerts} alerts: "
+        f"{kinds_count['root']} root, {kinds_count['symptom']} symptom, "
+        f"{kinds_count['background']} background; {flaps} are flapping re-fires"
+    )
+    print(
+        f"  truth               {true_incidents} incidents: {outages} outages "
+        f"(largest {max(Counter(truth).values())} alerts), {len(storm.background)} background"
+    )
+    print()
+    print(f"  {'':30}{'Lookout':>12}{'Alertmanager':>14}")
+    rows = [
+        ("pairwise precision", mine.precision, theirs.precision, "{:.3f}"),
+        ("pairwise recall", mine.recall, theirs.recall, "{:.3f}"),
+        ("pairwise F1", mine.f1, theirs.f1, "{:.3f}"),
+        ("adjusted Rand index", mine.adjusted_rand, theirs.adjusted_rand, "{:.3f}"),
+        ("incidents", lookout.incidents, baseline.incidents, "{:.0f}"),
+        ("alerts per incident", alerts / lookout.incidents, alerts / baseline.incidents, "{:.1f}"),
+        (
+            "reduction",
+            1 - lookout.incidents / alerts,
+            1 - baseline.incidents / alerts,
+            "{:.1%}",
+        ),
+        ("root cause top-1", lookout.root_hits / outages, baseline.root_hits / outages, "{:.1%}"),
+        ("replay time (s)", lookout.seconds, baseline.seconds, "{:.3f}"),
+    ]
+    for label, a, b, form in rows:
+        print(f"  {label:30}{form.format(a):>12}{form.format(b):>14}")
+    print(f"  (the truth's own reduction is {1 - true_incidents / alerts:.1%})")
+    print()
+    print("Sensitivity: Lookout on the same storm with more or fewer catalog edges missing")
+    print(
+        f"  {'missing edges':>14}{'precision':>11}{'recall':>9}{'F1':>8}{'top-1':>8}"
+        f"{'incidents':>11}"
+    )
+    for share in MISSING_EDGE_STEPS:
+        partial = without_edges(topology, share, random.Random(args.seed + 1))
+        again = replay_lookout(storm, partial, rules)
+        scores = pairwise_scores(truth, again.assignment)
+        print(
+            f"  {share:>14.0%}{scores.precision:>11.3f}{scores.recall:>9.3f}{scores.f1:>8.3f}"
+            f"{again.root_hits / outages:>8.1%}{again.incidents:>11}"
+        )
+    print()
+    suppressed = Counter(
+        item.kind for item, flag in zip(storm.alerts, lookout.suppressed, strict=True) if flag
+    )
+    print("Inhibition (Lookout)")
+    print(
+        f"  symptoms suppressed {suppressed['symptom']} of {kinds_count['symptom']} "
+        f"({suppressed['symptom'] / max(kinds_count['symptom'], 1):.0%}); wrongly: "
+        f"{suppressed['root']} root, {suppressed['background']} background alerts"
+    )
+    print()
+    blast = bench_blast_radius(rng, args.blast_services, args.blast_runs)
+    print("Blast radius")
+    print(
+        f"  graph               {blast.services:,} services, {blast.edges:,} edges; largest "
+        f"radius {blast.largest:,}; same answers as networkx: {'yes' if blast.agree else 'NO'}"
+    )
+    for group in blast.lookout_ms:
+        print(f"  {group} ({len(blast.lookout_ms[group])} calls)")
+        for label, timings in (
+            ("Lookout", blast.lookout_ms[group]),
+            ("networkx", blast.networkx_ms[group]),
+        ):
+            print(
+                f"    {label:18}p50 {percentile(timings, 0.5):.2f} ms   "
+                f"p99 {percentile(timings, 0.99):.2f} ms   max {max(timings):.2f} ms"
+            )
+    every_call = [ms for timings in blast.lookout_ms.values() for ms in timings]
+    p99 = percentile(every_call, 0.99)
+    print()
+    comparisons = {
+        "precision": mine.precision > theirs.precision,
+        "recall": mine.recall > theirs.recall,
+        "F1": mine.f1 > theirs.f1,
+        "adjusted Rand": mine.adjusted_rand > theirs.adjusted_rand,
+        "reduction": lookout.incidents < baseline.incidents,
+        "root cause": lookout.root_hits > baseline.root_hits,
+    }
+    worse = [name for name, ok in comparisons.items() if not ok]
+    print("Targets")
+    print(f"  {verdict(mine.f1 >= TARGET_F1)}  pairwise F1 >= 0.95 ({mine.f1:.3f})")
+    top1 = lookout.root_hits / outages
+    print(f"  {verdict(top1 >= TARGET_TOP1)}  root cause top-1 >= 0.9 ({top1:.3f})")
+    reduction = 1 - lookout.incidents / alerts
+    print(f"  {verdict(reduction >= TARGET_REDUCTION)}  reduction >= 90 % ({reduction:.1%})")
+    print(
+        f"  {verdict(not worse)}  better than the Alertmanager-style baseline on every figure"
+        + (f" (not on: {', '.join(worse)})" if worse else "")
+    )
+    print(
+        f"  {verdict(p99 < TARGET_BLAST_MS)}  blast radius p99 < 20 ms on "
+        f"{blast.services:,} services ({p99:.2f} ms over every call)"
+    )
+    print()
+    return 0 if blast.agree else 1
+
+
+def _load_rules(path: Path) -> GroupingRules:
+    import yaml
+
+    data = yaml.safe_load(path.read_text()) or {}
+    return GroupingRules.from_yaml(data.get("grouping", data))
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--seed", type=int, default=20_261_102, help="generator seed")
+    parser.add_argument("--services", type=int, default=200, help="services in the topology")
+    parser.add_argument("--hours", type=float, default=12, help="length of the storm")
+    parser.add_argument("--outages", type=int, default=40, help="injected root failures")
+    parser.add_argument("--background", type=int, default=150, help="unrelated alert events")
+    parser.add_argument("--flapping", type=float, default=0.15, help="share of alerts that flap")
+    parser.add_argument(
+        "--missing-edges", type=float, default=0.1, help="share of edges Lookout does not know"
+    )
+    parser.add_argument(
+        "--group-interval", type=float, default=5, help="baseline group lifetime, minutes"
+    )
+    parser.add_argument("--rules", type=Path, help="a YAML file with a grouping: section")
+    parser.add_argument("--blast-services", type=int, default=5_000, help="blast radius graph")
+    parser.add_argument("--blast-runs", type=int, default=300, help="blast radius calls")
+    args = parser.parse_args(argv)
+    if min(args.services, args.outages, args.blast_services, args.blast_runs) < 1:
+        parser.error("--services, --outages, --blast-services and --blast-runs must be positive")
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(main())

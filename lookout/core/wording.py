@@ -1,0 +1,27 @@
+"""How times read in timeline texts: "40 s", "12 min", "2.5 h"."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+
+def duration(delta: timedelta) -> str:
+    """A non-negative span as people say it (seconds up to 90 s, minutes up to 90 min)."""
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def describe_gap(at: datetime, last_alert_at: datetime) -> str:
+    """`40 s after the last alert` or `2 min before the last alert`."""
+    if at >= last_alert_at:
+        return f"{duration(at - last_alert_at)} after the last alert"
+    return f"{duration(last_alert_at - at)} before the last alert"
+
+
+def clock(at: datetime) -> str:
+    """A time of day in timeline texts, e.g. 03:00:12 (UTC, as every core time is)."""
+    return at.strftime("%H:%M:%S")
