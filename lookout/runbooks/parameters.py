@@ -1,0 +1,207 @@
+"""Typed runbook parameters and the checks every value passes before anything runs.
+
+Values come from chat (`run restart-service unit=nginx.service`), so they are hostile until
+proven otherwise. Every string-like value passes the same hygiene rules whatever its declared
+pattern: bounded length, no control characters (a newline is how a value smuggles a second
+command or header), no leading `-` (option injection: `--kubeconfig=/tmp/evil`), no `..` path
+segment (path traversal). Then the kind's own rule: a regex, an enum, a range, the catalog.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+RESERVED_NAMES = frozenset({"vars", "now", "run"})
+HARD_MAX_LENGTH = 1024
+# The default for a string without a pattern: no spaces, quotes, `$`, `;`, `|`, `&`, backticks,
+# braces or globs, so a value reads the same to every program it may reach.
+SAFE_VALUE = r"[A-Za-z0-9_.:/@+=,-]+"
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_INTEGER = re.compile(r"^-?\d{1,18}$")
+
+
+def hygiene_problem(value: str, max_length: int) -> str | None:
+    """Why `value` is unsafe as an argument whatever the runbook declared, or None."""
+    if not value:
+        return "is empty"
+    if len(value) > max_length:
+        return f"is longer than {max_length} characters"
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value):
+        return "contains a control character (newline, tab, NUL…)"
+    if value.startswith("-"):
+        return "starts with '-' and would be read as an option"
+    if ".." in re.split(r"[/\\]", value):
+        return "contains a '..' path segment"
+    return None
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `15m`, `2h`, `1d12h` → timedelta; anything else raises ValueError."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None:
+        raise ValueError(f"{text!r} is not a duration like 30m, 2h or 1d12h")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    total = int(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+class BaseParameter(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    default: str | None = None
+    secret: bool = Field(
+        default=False, description="hidden in plans, progress and output; never allowed in argv"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name in RESERVED_NAMES:
+            raise ValueError(f"{name!r} is reserved for built-in template names")
+        return name
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _default_as_text(cls, value: object) -> object:
+        # YAML reads `default: 3` as an int; parameters are text until bound.
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
+
+    @model_validator(mode="after")
+    def _default_is_valid(self) -> BaseParameter:
+        if self.default is not None and (problem := self.problem(self.default, services=None)):
+            raise ValueError(f"default {self.default!r} {problem}")
+        return self
+
+    def normalize(self, value: str, *, services: Collection[str] | None) -> str:
+        """The value as templates will see it; raises ValueError with the reason."""
+        if problem := self.problem(value, services=services):
+            raise ValueError(problem)
+        return value
+
+    def problem(self, value: str, *, services: Collection[str] | None) -> str | None:
+        raise NotImplementedError
+
+
+class StringParameter(BaseParameter):
+    type: Literal["string"] = "string"
+    pattern: str | None = Field(default=None, description="full-match regex; default: safe chars")
+    max_length: int = Field(default=128, ge=1, le=HARD_MAX_LENGTH)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"pattern does not compile: {error}") from None
+        return pattern
+
+    def problem(self, value: str, *, services: Collection[str] | None) -> str | None:
+        if problem := hygiene_problem(value, self.max_length):
+            return problem
+        pattern = self.pattern if self.pattern is not None else SAFE_VALUE
+        if re.fullmatch(pattern, value) is None:
+            return f"does not match {pattern!r}"
+        return None
+
+
+class EnumParameter(BaseParameter):
+    type: Literal["enum"] = "enum"
+    values: list[str] = Field(min_length=1)
+
+    def problem(self, value: str, *, services: Collection[str] | None) -> str | None:
+        if value not in self.values:
+            return f"is not one of {', '.join(self.values)}"
+        return None
+
+
+class IntParameter(BaseParameter):
+    type: Literal["int"] = "int"
+    minimum: int
+    maximum: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _range_is_ordered(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("minimum"), int):
+            maximum = data.get("maximum")
+            if isinstance(maximum, int) and maximum < data["minimum"]:
+                raise ValueError("maximum is below minimum")
+        return data
+
+    def problem(self, value: str, *, services: Collection[str] | None) -> str | None:
+        if _INTEGER.match(value) is None:
+            return "is not a whole number"
+        if not self.minimum <= int(value) <= self.maximum:
+            return f"is outside {self.minimum}..{self.maximum}"
+        return None
+
+    def normalize(self, value: str, *, services: Collection[str] | None) -> str:
+        return str(int(super().normalize(value.strip(), services=services)))
+
+
+class ServiceParameter(BaseParameter):
+    """A service name from the catalog (LOOKOUT_CONFIG's `services`)."""
+
+    type: Literal["service"] = "service"
+
+    def problem(self, value: str, *, services: Collection[str] | None) -> str | None:
+        if problem := hygiene_problem(value, 128):
+            return problem
+        if services is not None and value not in services:
+            return "is not a service in the catalog"
+        return None
+
+
+class DurationParameter(BaseParameter):
+    """`30m`, `2h`…; templates may also use `{{name.until}}`: plan time + the duration, RFC 3339."""
+
+    type: Literal["duration"] = "duration"
+    minimum: str = "1m"
+    maximum: str = "1d"
+
+    @field_validator("minimum", "maximum")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    def problem(self, value: str, *, services: Collection[str] | None) -> str | None:
+        try:
+            duration = parse_duration(value)
+        except ValueError as error:
+            return str(error)
+        low, high = parse_duration(self.minimum), parse_duration(self.maximum)
+        if not low <= duration <= high:
+            return f"is outside {self.minimum}..{self.maximum}"
+        return None
+
+    def normalize(self, value: str, *, services: Collection[str] | None) -> str:
+        return format_duration(parse_duration(super().normalize(value, services=services)))
+
+
+Parameter = Annotated[
+    StringParameter | EnumParameter | IntParameter | ServiceParameter | DurationParameter,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,187 @@
+"""The Prometheus client and a runbook promql step against a real Prometheus on loopback.
+
+Prometheus scrapes nothing; recording rules make the data: `lookout_test_up` is always 1, and
+`lookout_test_flip` alternates, 0 for three seconds then 1 for three, so a verify step can be
+started while its condition is false and seen to pass once it turns true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from lookout.integrations.prometheus import PrometheusClient, PrometheusError
+from lookout.runbooks.config import ExecutionConfig
+from lookout.runbooks.executor import Executor
+from lookout.runbooks.loader import parse_runbook
+from lookout.runbooks.results import RunStatus
+from tests.conftest import free_port
+
+PROMETHEUS = shutil.which("prometheus")
+pytestmark = pytest.mark.skipif(
+    PROMETHEUS is None,
+    reason="the prometheus binary is not installed (Debian package `prometheus`)",
+)
+
+
+@dataclass(frozen=True)
+class RunningPrometheus:
+    url: str
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]:
+    assert PROMETHEUS is not None
+    folder = tmp_path_factory.mktemp("prometheus")
+    (folder / "rules.yml").write_text(
+        "groups:\n"
+        "  - name: lookout-test\n"
+        "    interval: 1s\n"
+        "    rules:\n"
+        "      - record: lookout_test_up\n"
+        "        expr: vector(1)\n"
+        "      - record: lookout_test_flip\n"
+        "        expr: vector((time() % 6) >= bool 3)\n"
+    )
+    (folder / "prometheus.yml").write_text(
+        "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nscrape_configs: []\n"
+    )
+    port = free_port()
+    log = (folder / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                tail = (folder / "prometheus.log").read_text()[-2000:]
+                pytest.fail(f"prometheus did not become ready:\n{tail}")
+            time.sleep(0.2)
+        yield RunningPrometheus(url=url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+async def client(prometheus: RunningPrometheus) -> AsyncIterator[PrometheusClient]:
+    async with httpx.AsyncClient() as http:
+        yield PrometheusClient(prometheus.url, http)
+
+
+async def test_instant_query_of_a_vector_and_a_scalar(client: PrometheusClient) -> None:
+    [vector] = await client.query("vector(2)")
+    assert (vector.labels, vector.value) == ({}, 2.0)
+    assert abs(vector.timestamp - time.time()) < 60
+    [scalar] = await client.query("scalar(vector(3))")
+    assert (scalar.labels, scalar.value) == ({}, 3.0)
+
+
+async def wait_for(client: PrometheusClient, expr: str, value: float) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if [s.value for s in await client.query(expr)] == [value]:
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"{expr} never became {value}")
+
+
+async def test_a_recording_rule_is_queried(client: PrometheusClient) -> None:
+    await wait_for(client, "lookout_test_up", 1.0)
+    [sample] = await client.query("lookout_test_up")
+    assert sample.labels == {"__name__": "lookout_test_up"}
+    assert sample.value == 1.0
+
+
+async def test_a_bad_query_raises_with_prometheus_reason(client: PrometheusClient) -> None:
+    with pytest.raises(PrometheusError, match=r"query failed: .*parse error"):
+        await client.query("sum(")
+
+
+async def test_an_unreachable_prometheus_raises() -> None:
+    async with httpx.AsyncClient() as http:
+        client = PrometheusClient(f"http://127.0.0.1:{free_port()}", http)
+        with pytest.raises(PrometheusError, match="unreachable"):
+            await client.query("up")
+
+
+async def test_a_promql_step_waits_until_its_condition_becomes_true(
+    client: PrometheusClient,
+) -> None:
+    book = parse_runbook(
+        """
+name: verify-flip
+title: Verify the flip
+risk: low
+steps:
+  - name: flip is on
+    kind: promql
+    query: lookout_test_flip
+    above: 0.5
+    poll_seconds: 0.25
+    timeout_seconds: 30
+""",
+        "verify-flip.yaml",
+    )
+    runner = Executor(ExecutionConfig(), environ={}, query=client.query)
+    planned = runner.plan(book, {}, services=None, now=datetime.now(UTC))
+    await wait_for(client, "lookout_test_flip", 0.0)  # start while the condition is false
+
+    result = await runner.run(planned)
+
+    assert result.status is RunStatus.SUCCEEDED, result.steps[0].error
+    polls = int(result.steps[0].output.split("after ")[1].split(" poll")[0])
+    assert polls >= 2, result.steps[0].output
+    assert result.steps[0].output.endswith('{__name__="lookout_test_flip"} 1')
+
+
+async def test_a_promql_step_fails_when_its_condition_stays_false(
+    client: PrometheusClient,
+) -> None:
+    book = parse_runbook(
+        """
+name: verify-never
+title: Verify a condition that never holds
+risk: low
+steps:
+  - {name: never, kind: promql, query: lookout_test_up, below: 0.5, poll_seconds: 0.2,
+     timeout_seconds: 1}
+""",
+        "verify-never.yaml",
+    )
+    runner = Executor(ExecutionConfig(), environ={}, query=client.query)
+
+    result = await runner.run(runner.plan(book, {}, services=None, now=datetime.now(UTC)))
+
+    assert result.status is RunStatus.FAILED
+    assert result.steps[0].error == (
+        'condition not met within 1s; last: {__name__="lookout_test_up"} 1'
+    )
