@@ -205,3 +205,59 @@ class ConversationRefRow(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     reference: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class RunbookRunRow(Base):
+    """One request to run a runbook: its plan, approvals, progress and outcome."""
+
+    __tablename__ = "runbook_runs"
+    __table_args__ = (
+        Index("ix_runbook_runs_runbook_requested", "runbook", "requested_at"),
+        Index("ix_runbook_runs_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    runbook: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(500))
+    risk: Mapped[str] = mapped_column(String(16))
+    arguments: Mapped[dict[str, Any]]
+    incident_id: Mapped[int | None] = mapped_column(Id, ForeignKey("incidents.id"))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_by_name: Mapped[str] = mapped_column(String(255))
+    platform: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(255))
+    thread: Mapped[str | None] = mapped_column(String(255))
+    requested_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(32))
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=0)
+    approvals: Mapped[dict[str, Any]]
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    plan: Mapped[dict[str, Any]]
+    steps: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    detail: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    confirmed_step: Mapped[int] = mapped_column(Integer, default=0)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ChatMessageRow(Base):
+    """A message Lookout keeps current other than an incident's root (a run's progress)."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (UniqueConstraint("kind", "key", "platform", name="uq_chat_messages_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(255))
+    platform: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(255))
+    thread_id: Mapped[str | None] = mapped_column(String(255))
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    rendered_revision: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

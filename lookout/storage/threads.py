@@ -8,10 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lookout.storage.delivery import DeliveryRecords
 from lookout.storage.models import ChatThreadRow
 
 
-class ChatThreadRepository:
+class ChatThreadRepository(DeliveryRecords):
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
@@ -50,31 +51,3 @@ class ChatThreadRepository:
         except IntegrityError:
             return None
         return row
-
-    async def record_posted(
-        self,
-        *,
-        row: ChatThreadRow,
-        message_id: str,
-        thread_id: str,
-        revision: int,
-        now: datetime,
-        channel: str | None = None,
-    ) -> None:
-        if channel:
-            row.channel = channel
-        row.message_id = message_id
-        row.thread_id = thread_id
-        row.rendered_revision = revision
-        row.last_error = None
-        row.updated_at = now
-
-    async def record_rendered(self, *, row: ChatThreadRow, revision: int, now: datetime) -> None:
-        row.rendered_revision = max(row.rendered_revision, revision)
-        row.last_error = None
-        row.updated_at = now
-
-    async def record_failure(self, *, row: ChatThreadRow, error: str, now: datetime) -> None:
-        row.attempts += 1
-        row.last_error = error[:2000]
-        row.updated_at = now

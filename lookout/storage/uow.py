@@ -9,7 +9,9 @@ from lookout.storage.alerts import AlertRepository
 from lookout.storage.audit import AuditRepository
 from lookout.storage.console import ConsoleMessageRepository
 from lookout.storage.incidents import IncidentRepository
+from lookout.storage.messages import TrackedMessageRepository
 from lookout.storage.platform import ConversationRefRepository, PlatformRequestRepository
+from lookout.storage.runs import RunRepository
 from lookout.storage.threads import ChatThreadRepository
 from lookout.storage.users import UserRepository
 
@@ -26,6 +28,8 @@ class UnitOfWork:
         self.console = ConsoleMessageRepository(session)
         self.requests = PlatformRequestRepository(session)
         self.conversations = ConversationRefRepository(session)
+        self.runs = RunRepository(session)
+        self.messages = TrackedMessageRepository(session)
 
     async def lock(self, key: int) -> None:
         """Serialize this transaction with every other holder of `key`, across replicas.
