@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lookout.runbooks.config import ExecutionConfig
 from lookout.skills.contract import Role
 
 
@@ -45,6 +46,15 @@ class GroupingConfig(BaseModel):
     window_minutes: float = Field(default=30, gt=0, le=24 * 60)
 
 
+class RunbooksConfig(BaseModel):
+    """Where runbooks come from and what they may touch when they run."""
+
+    library: bool = Field(default=True, description="offer the runbooks Lookout ships")
+    directory: Path | None = Field(default=None, description="a git checkout of your runbooks")
+    sync_minutes: float = Field(default=5, gt=0, description="how often to pull it")
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+
+
 class LookoutConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -52,6 +62,7 @@ class LookoutConfig(BaseModel):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     access: AccessConfig = Field(default_factory=AccessConfig)
     grouping: GroupingConfig = Field(default_factory=GroupingConfig)
+    runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
 
     def channel_for(self, platform: str, service: str | None) -> str:
         """Where `service`'s incidents go on `platform`: the service's own channel for that

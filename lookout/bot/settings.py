@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"
 
+    # Machines Lookout asks (the LOOKOUT_ prefix does not apply to these design names).
+    prometheus_url: str | None = Field(default=None, validation_alias="PROMETHEUS_URL")
+    alertmanager_url: str | None = Field(default=None, validation_alias="ALERTMANAGER_URL")
+    loki_url: str | None = Field(default=None, validation_alias="LOKI_URL")
+
     # Slack, under Slack's own names (the LOOKOUT_ prefix does not apply).
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(
