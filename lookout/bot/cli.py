@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
 
@@ -31,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database tasks")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations up to the latest")
+    runbooks = commands.add_parser("runbooks", help="runbook tasks")
+    runbook_commands = runbooks.add_subparsers(dest="runbooks_command", required=True)
+    validate = runbook_commands.add_parser("validate", help="check runbook files (for CI)")
+    validate.add_argument("path", type=Path, help="a runbook file or a folder of them")
+    runbook_commands.add_parser("sync", help="pull and validate the configured runbook repo")
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -63,6 +69,21 @@ async def send_demo(settings: Settings, url: str, speed: float = 1.0) -> int:
     return 0
 
 
+async def sync_runbooks(settings: Settings) -> int:
+    from lookout.bot.config import load_config
+    from lookout.bot.runbook_setup import runbook_catalog
+
+    catalog = runbook_catalog(load_config(settings.config))
+    if catalog.sync is None:
+        print("lookout: no runbook directory is configured (runbooks.directory)", file=sys.stderr)
+        return 2
+    report = await catalog.sync.sync()
+    print(report.summary())
+    for problem in report.rejected:
+        print(problem, file=sys.stderr)
+    return 1 if report.error or report.rejected else 0
+
+
 async def upgrade(settings: Settings) -> int:
     from lookout.storage.database import Database
 
@@ -80,6 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(f"lookout {__version__}")
         return 0
+    if args.command == "runbooks" and args.runbooks_command == "validate":
+        from lookout.runbooks.validate import validate_command
+
+        code, text = validate_command(args.path)
+        print(text, file=sys.stdout if code == 0 else sys.stderr)
+        return code
     overrides = {
         k: v
         for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
@@ -95,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(send_demo(settings, url, args.speed))
         if args.command == "db":
             return asyncio.run(upgrade(settings))
+        if args.command == "runbooks":
+            return asyncio.run(sync_runbooks(settings))
     except ConfigError as error:
         print(f"lookout: {error}", file=sys.stderr)
         return 2

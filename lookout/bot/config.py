@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lookout.core.grouping_rules import GroupingRules
 from lookout.runbooks.config import ExecutionConfig
 from lookout.skills.contract import Role
 
@@ -29,6 +30,9 @@ class ServiceConfig(BaseModel):
 
 class RoutingConfig(BaseModel):
     default_channel: str = "#incidents"
+    admin_channel: str | None = Field(
+        default=None, description="where admins hear about rejected runbooks (default: default)"
+    )
     platforms: dict[str, str] = Field(
         default_factory=dict, description="per-platform default channel, e.g. {slack: C0123}"
     )
@@ -42,8 +46,23 @@ class AccessConfig(BaseModel):
         return Role.parse(self.default_role)
 
 
-class GroupingConfig(BaseModel):
-    window_minutes: float = Field(default=30, gt=0, le=24 * 60)
+# --- incident intelligence (issue 5): the `grouping:` section is `core.GroupingRules` ---
+class CatalogConfig(BaseModel):
+    """Where the service topology comes from besides `services:` (see bot/service_catalog)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backstage: list[str] = Field(
+        default_factory=list,
+        description="catalog-info.yaml paths or globs, relative to the config file",
+    )
+    service_graph: bool = Field(
+        default=True, description="read service-graph metrics when PROMETHEUS_URL is set"
+    )
+    refresh_minutes: float = Field(default=10, gt=0, le=24 * 60)
+
+
+# --- end incident intelligence ---
 
 
 class RunbooksConfig(BaseModel):
@@ -61,7 +80,8 @@ class LookoutConfig(BaseModel):
     services: list[ServiceConfig] = Field(default_factory=list)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     access: AccessConfig = Field(default_factory=AccessConfig)
-    grouping: GroupingConfig = Field(default_factory=GroupingConfig)
+    grouping: GroupingRules = Field(default_factory=GroupingRules)
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
 
     def channel_for(self, platform: str, service: str | None) -> str:
@@ -74,6 +94,9 @@ class LookoutConfig(BaseModel):
                 if entry.channel:
                     return entry.channel
         return self.routing.platforms.get(platform, self.routing.default_channel)
+
+    def admin_channel_for(self, platform: str) -> str:
+        return self.routing.admin_channel or self.channel_for(platform, None)
 
     def channels(self) -> list[str]:
         named = {entry.channel for entry in self.services if entry.channel}

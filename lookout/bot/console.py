@@ -61,7 +61,8 @@ class ConsoleHub:
             yield "retry: 2000\n\n"
             while True:
                 try:
-                    frame = await asyncio.wait_for(queue.get(), timeout=self._heartbeat)
+                    async with asyncio.timeout(self._heartbeat):
+                        frame = await queue.get()
                 except TimeoutError:
                     if await is_disconnected():
                         return

@@ -102,7 +102,7 @@ def console_routes(lookout: Lookout) -> APIRouter:
         conversation = Conversation(
             platform="console",
             channel=body.channel,
-            thread=body.thread,
+            thread=str(thread_id) if thread_id is not None else None,
             incident_id=incident_id,
         )
         reply = await lookout.dispatcher.run(body.text, actor=actor, conversation=conversation)

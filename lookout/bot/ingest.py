@@ -1,7 +1,9 @@
-"""Alert ingestion: dedup, group and store a delivery in one transaction.
+"""Alert ingestion: dedup, correlate and store a delivery in one transaction.
 
 The webhook answers 200 only after this commits, and a re-delivery of the same payload finds
-every alert already stored (unique fingerprint + startsAt) and changes nothing.
+every alert already stored (unique fingerprint + startsAt) and changes nothing. Where each new
+alert goes is `core.correlation.correlate`'s decision against the incidents the database
+summarizes (`uow.grouping.states`); the decisions of a batch are then written in bulk.
 """
 
 from __future__ import annotations
@@ -9,27 +11,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from lookout.bot.placement import Placement
 from lookout.core.alerts import Alert
-from lookout.core.grouping import DEFAULT_WINDOW, IncidentSnapshot, match_alert
-from lookout.core.incidents import (
-    AlertBrief,
-    IncidentStatus,
-    display_id,
-    primary_service,
-    title_for,
-    worst_severity,
-)
+from lookout.core.correlation import DecisionKind, correlate
+from lookout.core.grouping_rules import DEFAULT_RULES, GroupingRules
+from lookout.core.incident_state import IncidentState
+from lookout.core.incident_summary import summarize
+from lookout.core.incidents import AlertBrief, IncidentStatus, display_id, title_for
+from lookout.core.inhibition import possible_inhibitors
+from lookout.core.topology import Topology
 from lookout.storage.database import Database
-from lookout.storage.incidents import AlertLink, NewEvent
-from lookout.storage.models import AlertRow, IncidentRow
+from lookout.storage.incidents import apply_summary
+from lookout.storage.models import AlertRow
 from lookout.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 # Advisory lock key shared by every replica's ingestion (PostgreSQL); "LOOKOUT1" in ASCII.
 INGEST_LOCK = 0x4C4F4F4B4F555431
+EMPTY_TOPOLOGY = Topology()
 
 
 @dataclass
@@ -40,6 +42,10 @@ class IngestResult:
     unchanged_alerts: int = 0
     created_incidents: list[int] = field(default_factory=list)
     changed_incidents: set[int] = field(default_factory=set)
+    # Changed only by suppressed (inhibited) alerts: their chat message is not re-rendered.
+    quiet_incidents: set[int] = field(default_factory=set)
+    merged_incidents: dict[int, int] = field(default_factory=dict)
+    reopened_incidents: set[int] = field(default_factory=set)
 
 
 class AlertIngestor:
@@ -47,11 +53,13 @@ class AlertIngestor:
         self,
         database: Database,
         *,
-        window: timedelta = DEFAULT_WINDOW,
+        rules: GroupingRules = DEFAULT_RULES,
+        topology: Callable[[], Topology] = lambda: EMPTY_TOPOLOGY,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._database = database
-        self._window = window
+        self._rules = rules
+        self._topology = topology
         self._clock = clock
 
     async def ingest(self, alerts: list[Alert]) -> IngestResult:
@@ -59,6 +67,7 @@ class AlertIngestor:
         # Last word wins when a batch repeats an alert; event order drives grouping.
         latest = {(a.fingerprint, a.starts_at): a for a in alerts}
         ordered = sorted(latest.values(), key=lambda a: (a.starts_at, a.fingerprint))
+        topology = self._topology()
         async with self._database.unit_of_work() as uow:
             await uow.lock(INGEST_LOCK)
             now = self._clock()
@@ -69,8 +78,8 @@ class AlertIngestor:
                 if row is not None:
                     await self._update(uow, row, alert, now, result)
             if fresh:
-                await self._group(uow, fresh, now, result)
-            await self._refresh(uow, result, now)
+                await self._group(uow, fresh, topology, now, result)
+            await self._refresh(uow, result, topology, now)
         result.unchanged_alerts = result.received - result.new_alerts - result.updated_alerts
         return result
 
@@ -103,20 +112,33 @@ class AlertIngestor:
             )
 
     async def _group(
-        self, uow: UnitOfWork, fresh: list[Alert], now: datetime, result: IngestResult
+        self,
+        uow: UnitOfWork,
+        fresh: list[Alert],
+        topology: Topology,
+        now: datetime,
+        result: IngestResult,
     ) -> None:
-        candidates = await uow.incidents.grouping_candidates(
-            fingerprints=[a.fingerprint for a in fresh]
-        )
-        by_id: dict[int, IncidentSnapshot] = {c.id: c for c in candidates}
-        placed: list[tuple[Alert, int, str, str, str]] = []
-        orphans: list[Alert] = []
+        rules = self._rules
+        states = {
+            state.id: state
+            for state in await uow.grouping.states(
+                rules=rules,
+                fingerprints=[a.fingerprint for a in fresh],
+                group_keys=[a.group_key for a in fresh if a.group_key],
+                earliest=min(a.starts_at for a in fresh),
+                latest=max(a.starts_at for a in fresh),
+                inhibitors=possible_inhibitors(fresh, topology=topology, rules=rules),
+                with_services=any(a.service in topology for a in fresh if a.service),
+            )
+        }
+        placement = Placement()
         for alert in fresh:
-            match = match_alert(alert, list(by_id.values()), window=self._window)
-            if match.incident_id is None and not alert.firing:
+            decision = correlate(alert, list(states.values()), topology=topology, rules=rules)
+            if decision.incident_id is None and not alert.firing:
                 # Resolved before we ever saw it fire: keep it, but open no incident for it.
-                orphans.append(alert)
-            elif match.incident_id is None:
+                placement.orphan(alert)
+            elif decision.incident_id is None:
                 incident = await uow.incidents.create(
                     title=title_for([AlertBrief.of(alert)]),
                     severity=alert.severity.label,
@@ -124,43 +146,31 @@ class AlertIngestor:
                     first_alert_at=alert.starts_at,
                     now=now,
                 )
-                by_id[incident.id] = IncidentSnapshot.start(incident.id, alert)
+                states[incident.id] = IncidentState.start(incident.id, alert, rules)
                 result.created_incidents.append(incident.id)
-                text = f"Opened by alert {alert.name}: {alert.summary}"
-                placed.append((alert, incident.id, "opened", text, "first alert"))
+                placement.opened(alert, incident.id)
             else:
-                by_id[match.incident_id].absorb(alert)
-                text = f"Alert {alert.name} {match.reason}"
-                placed.append((alert, match.incident_id, "alert_joined", text, match.reason))
-        ids = await uow.alerts.add_many(
-            alerts=[(alert, incident_id) for alert, incident_id, *_ in placed]
-            + [(alert, None) for alert in orphans],
-            now=now,
-        )
-        await uow.incidents.link_alerts(
-            links=[
-                AlertLink(incident_id=incident_id, alert_id=alert_id, reason=reason)
-                for alert_id, (_, incident_id, _, _, reason) in zip(ids, placed, strict=False)
-            ],
-            now=now,
-        )
-        await uow.incidents.add_events(
-            events=[
-                NewEvent(
-                    incident_id=incident_id,
-                    kind=kind,
-                    text=text,
-                    at=alert.starts_at,
-                    data={"fingerprint": alert.fingerprint, "service": alert.service},
-                )
-                for alert, incident_id, kind, text, _ in placed
-            ]
-        )
-        result.changed_incidents.update(incident_id for _, incident_id, *_ in placed)
-        result.new_alerts += len(placed) + len(orphans)
+                target = decision.incident_id
+                for merged in decision.merged:
+                    states[target].merge(states.pop(merged))
+                    placement.merged(merged, target, decision.reason, alert.starts_at)
+                reopens = decision.kind is DecisionKind.REOPEN and alert.firing
+                states[target].absorb(alert, rules)
+                placement.joined(alert, decision, reopens=reopens)
+        await placement.write(uow, now)
+        result.new_alerts += placement.count
+        result.merged_incidents.update(placement.merges)
+        # A reopened incident merged into another one later in the batch stays merged.
+        result.reopened_incidents |= {i for i in placement.reopened if placement.final(i) == i}
+        touched = placement.touched()
+        result.quiet_incidents |= placement.quiet() - result.changed_incidents
+        result.changed_incidents |= touched
 
-    async def _refresh(self, uow: UnitOfWork, result: IngestResult, now: datetime) -> None:
-        """Re-derive title, severity and times of every touched incident, once per batch."""
+    async def _refresh(
+        self, uow: UnitOfWork, result: IngestResult, topology: Topology, now: datetime
+    ) -> None:
+        """Re-derive title, severity, times and root cause of every touched incident, once
+        per batch; bump the revision of those whose chat message must show the change."""
         if not result.changed_incidents:
             return
         incidents = await uow.incidents.get_many(incident_ids=list(result.changed_incidents))
@@ -168,7 +178,11 @@ class AlertIngestor:
         for incident_id, incident in incidents.items():
             alerts = briefs[incident_id]
             if alerts:
-                self._derive(incident, alerts)
+                apply_summary(incident, summarize(alerts, topology))
+            if incident_id in result.reopened_incidents:
+                incident.status = IncidentStatus.TRIGGERED.value
+                incident.resolved_at = None
+                incident.resolved_by = None
             if (
                 alerts
                 and incident.status != IncidentStatus.RESOLVED
@@ -187,12 +201,5 @@ class AlertIngestor:
                 log.info(
                     "incident resolved by its alerts", extra={"incident": display_id(incident_id)}
                 )
-            incident.revision += 1
-
-    @staticmethod
-    def _derive(incident: IncidentRow, alerts: list[AlertBrief]) -> None:
-        incident.title = title_for(alerts)[:500]
-        incident.severity = worst_severity(alerts).label
-        incident.service = primary_service(alerts)
-        incident.first_alert_at = min(alert.starts_at for alert in alerts)
-        incident.last_alert_at = max(alert.last_at for alert in alerts)
+            if incident_id not in result.quiet_incidents:
+                incident.revision += 1

@@ -7,14 +7,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from lookout import __version__
-from lookout.bot.config import LookoutConfig, load_config
+from lookout.bot.config import ConfigError, LookoutConfig, load_config
 from lookout.bot.console import ConsoleHub, ConsolePlatform
 from lookout.bot.console_api import STATIC, console_routes
 from lookout.bot.http import machine_routes
@@ -22,9 +22,16 @@ from lookout.bot.ingest import AlertIngestor, IngestResult
 from lookout.bot.metrics import Metrics
 from lookout.bot.notifier import Notifier
 from lookout.bot.platforms import ChatAdapter
+from lookout.bot.runbook_setup import runbook_catalog, runbook_executor
+from lookout.bot.runs import RunManager
+from lookout.bot.service_catalog import ServiceCatalog
 from lookout.bot.settings import Settings
 from lookout.core.alerts import Alert
+from lookout.runbooks.catalog import RunbookCatalog
+from lookout.runbooks.sync import SyncReport
 from lookout.skills.catalog import default_registry
+from lookout.skills.context import SkillTools
+from lookout.skills.contract import Reply
 from lookout.skills.dispatcher import AccessPolicy, Dispatcher, Outcome
 from lookout.skills.registry import Registry
 from lookout.storage.database import Database
@@ -46,6 +53,10 @@ class Lookout:
     hub: ConsoleHub
     console: ConsolePlatform
     notifier: Notifier
+    http: httpx.AsyncClient
+    runs: RunManager
+    runbooks: RunbookCatalog
+    service_catalog: ServiceCatalog  # the topology (issue 5)
     adapters: list[ChatAdapter] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -59,6 +70,23 @@ class Lookout:
         if result.changed_incidents:
             self.incidents_changed()
         return result
+
+    async def runbooks_synced(self, report: SyncReport) -> None:
+        """A sync of the team's runbook repository: log it; tell admins what was rejected."""
+        log.info("runbooks synced", extra={"summary": report.summary()})
+        if report.rejected or report.error:
+            problems = [str(problem) for problem in report.rejected[:10]]
+            if report.error:
+                problems.insert(0, f"pull failed: {report.error}")
+            log.warning("runbook sync problems", extra={"problems": problems})
+            reply = Reply.text(
+                "⚠️ **Runbook sync**: "
+                + report.summary()
+                + "\n"
+                + "\n".join(f"• `{p}`" for p in problems),
+                visibility="channel",
+            )
+            await self.notifier.announce(reply, channel_for=self.config.admin_channel_for)
 
     def incidents_changed(self) -> None:
         self.notifier.wake()
@@ -89,7 +117,20 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             metrics.errors.labels(where="skill").inc()
         if outcome.changed_incidents:
             lookout.incidents_changed()
+        for run_id in outcome.runs_to_start:
+            lookout.runs.launch(run_id)
 
+    http = httpx.AsyncClient(timeout=30, follow_redirects=False)
+    catalog = runbook_catalog(config)
+    executor = runbook_executor(settings, config, http)
+    runs = RunManager(database, executor, catalog, on_change=lambda: lookout.incidents_changed())
+    # Service topology (issue 5): read by ingestion and skills through `current`.
+    try:
+        service_catalog = ServiceCatalog.from_config(
+            config, config_path=settings.config, prometheus_url=settings.prometheus_url
+        )
+    except ValueError as error:
+        raise ConfigError(f"{settings.config}: invalid service catalog: {error}") from error
     dispatcher = Dispatcher(
         registry=registry,
         database=database,
@@ -97,6 +138,8 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             default_role=config.access.role(), admins=frozenset(config.access.admins)
         ),
         on_finished=finished,
+        tools=SkillTools(runbooks=catalog, planner=executor),
+        topology=service_catalog.current,
     )
     adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
     notifier = Notifier(
@@ -105,7 +148,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         channel_for=config.channel_for,
         metrics=metrics,
     )
-    ingestor = AlertIngestor(database, window=timedelta(minutes=config.grouping.window_minutes))
+    ingestor = AlertIngestor(database, rules=config.grouping, topology=service_catalog.current)
     lookout = Lookout(
         settings=settings,
         config=config,
@@ -118,6 +161,10 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         console=console,
         notifier=notifier,
         adapters=adapters,
+        http=http,
+        runs=runs,
+        runbooks=catalog,
+        service_catalog=service_catalog,
     )
     return lookout
 
@@ -156,11 +203,26 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await lookout.database.upgrade()
+        await lookout.runs.recover()
+        stop_sync = asyncio.Event()
+        sync = lookout.runbooks.sync
+        if sync is not None:
+            # The first sync before serving, so `run` knows the team's runbooks from the start.
+            await lookout.runbooks_synced(await sync.sync())
+            task = asyncio.create_task(
+                sync.sync_forever(
+                    lookout.config.runbooks.sync_minutes * 60, lookout.runbooks_synced, stop_sync
+                ),
+                name="lookout-runbook-sync",
+            )
+            lookout.background.add(task)
+            task.add_done_callback(lookout.background.discard)
         if lookout.settings.webhook_token is None:
             log.warning("LOOKOUT_WEBHOOK_TOKEN is not set: only loopback clients may post alerts")
         for adapter in lookout.adapters:
             await adapter.start()
         lookout.notifier.start()
+        lookout.service_catalog.start()
         lookout.notifier.wake()
         if demo:
             from lookout.bot.demo import run_demo
@@ -172,12 +234,16 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         try:
             yield
         finally:
+            stop_sync.set()
             for task in list(lookout.background):
                 task.cancel()
             lookout.hub.close()
+            await lookout.runs.stop()
             await lookout.notifier.stop()
+            await lookout.service_catalog.stop()
             for adapter in lookout.adapters:
                 await adapter.stop()
+            await lookout.http.aclose()
             await lookout.database.dispose()
 
     app = FastAPI(

@@ -19,7 +19,9 @@ from lookout.bot.metrics import Metrics
 from lookout.bot.platforms import ChatPlatform
 from lookout.skills.contract import Reply
 from lookout.skills.incident_card import card_facts, incident_message
+from lookout.skills.run_card import run_message
 from lookout.storage.database import Database
+from lookout.storage.runs import RUN_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,11 @@ class Notifier:
 
     async def _loop(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # arrives while the event is being set, and the notifier would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_interval)
+                async with asyncio.timeout(self._idle_interval):
+                    await self._wake.wait()
             self._wake.clear()
             await asyncio.sleep(self._debounce)  # let a burst of changes settle into one pass
             try:
@@ -100,7 +105,105 @@ class Notifier:
                     done += sent
                     if sent == 0:
                         break
+                done += await self._sync_runs(platform)
             return done
+
+    async def announce(self, reply: Reply, *, channel_for: Callable[[str], str]) -> None:
+        """A one-off message on every platform (not tied to an incident); failures are logged."""
+        for platform in self._platforms:
+            try:
+                await platform.post(channel=channel_for(platform.name), reply=reply)
+            except Exception:
+                self._metrics.errors.labels(where=f"post:{platform.name}").inc()
+                log.exception("could not post an announcement", extra={"platform": platform.name})
+
+    async def _sync_runs(self, platform: ChatPlatform) -> int:
+        """Each runbook run's one message: posted where it was asked (the incident's thread
+        when there is one), then edited as the run goes."""
+        now = self._clock()
+        sent = 0
+        async with self._database.unit_of_work() as uow:
+            work = []
+            for run in await uow.runs.behind(platform=platform.name):
+                row = await uow.messages.get(
+                    kind=RUN_MESSAGE, key=str(run.id), platform=platform.name
+                )
+                if row is None:
+                    channel, thread = run.channel, run.thread
+                    if run.incident_id is not None:
+                        root = await uow.threads.get(
+                            incident_id=run.incident_id, platform=platform.name
+                        )
+                        if root is not None and root.thread_id:
+                            channel, thread = root.channel, root.thread_id
+                    row = await uow.messages.claim(
+                        kind=RUN_MESSAGE,
+                        key=str(run.id),
+                        platform=platform.name,
+                        channel=channel,
+                        thread_id=thread,
+                        now=now,
+                    )
+                    if row is None:
+                        continue
+                elif (row.message_id is None or row.last_error) and not self._due(
+                    row.updated_at, row.attempts, now
+                ):
+                    continue
+                work.append(
+                    (
+                        run.id,
+                        run.revision,
+                        row.channel,
+                        row.thread_id,
+                        row.message_id,
+                        run_message(run),
+                    )
+                )
+        for run_id, revision, channel, thread, message_id, reply in work:
+            try:
+                if message_id is not None:
+                    await platform.update(channel=channel, message_id=message_id, reply=reply)
+                    posted = None
+                elif thread:
+                    posted = await platform.post_in_thread(
+                        channel=channel, thread_id=thread, reply=reply
+                    )
+                else:
+                    posted = await platform.post(channel=channel, reply=reply)
+            except Exception as error:
+                self._metrics.errors.labels(where=f"post:{platform.name}").inc()
+                log.exception("could not deliver a run message", extra={"run": run_id})
+                async with self._database.unit_of_work() as uow:
+                    row = await uow.messages.get(
+                        kind=RUN_MESSAGE, key=str(run_id), platform=platform.name
+                    )
+                    if row is not None:
+                        await uow.messages.record_failure(
+                            row=row, error=repr(error), now=self._clock()
+                        )
+                continue
+            async with self._database.unit_of_work() as uow:
+                row = await uow.messages.get(
+                    kind=RUN_MESSAGE, key=str(run_id), platform=platform.name
+                )
+                if row is None:
+                    continue
+                if posted is not None:
+                    await uow.messages.record_posted(
+                        row=row,
+                        message_id=posted.message_id,
+                        thread_id=posted.thread_id,
+                        revision=revision,
+                        now=self._clock(),
+                        channel=posted.channel,
+                    )
+                else:
+                    await uow.messages.record_rendered(
+                        row=row, revision=revision, now=self._clock()
+                    )
+            sent += 1
+        return sent
 
     async def _collect(self, platform: ChatPlatform) -> list[_Work]:
         now = self._clock()

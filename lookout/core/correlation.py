@@ -205,6 +205,8 @@ def _linked(
 ) -> list[tuple[IncidentState, str]]:
     """Other open incidents, in the window, with failing services that depend on the
     alert's service: their symptoms alerted before this, their probable cause."""
+    if not near.downstream:
+        return []  # nothing depends on the alert's service (or the catalog does not know it)
     linked = []
     for other in incidents:
         if other is joined or not other.is_open:
@@ -232,7 +234,13 @@ def _nearest(
     that depends on the alert's (the alert is its late-alerting cause); `causes_only` keeps
     only the latter."""
     best: tuple[tuple[int, int, datetime, str], _Candidate] | None = None
-    for name, state in incident.services.items():
+    # Only services related to the alert's can match: look at those, not at every service of
+    # a big incident (the rank below is a total order, so the visiting order does not matter).
+    services = incident.services
+    related = near.downstream.keys() if causes_only else near.upstream.keys() | near.downstream
+    window = rules.window
+    for name in [name for name in related if name in services]:
+        state = services[name]
         if name == alert.service or not all(
             alert.labels.get(label, "") in state.scope.get(label, {""})
             for label in rules.topology_equal
@@ -241,16 +249,16 @@ def _nearest(
         # Failures travel in minutes: a symptom may follow its cause for as long as the cause
         # keeps alerting, but a cause alerts at most `window` after its first symptom.
         as_symptom = not causes_only and (
-            state.first_alert_at - rules.window
-            <= alert.starts_at
-            <= state.last_alert_at + rules.window
+            state.first_alert_at - window <= alert.starts_at <= state.last_alert_at + window
         )
-        as_cause = abs(alert.starts_at - state.first_alert_at) <= rules.window
+        as_cause = abs(alert.starts_at - state.first_alert_at) <= window
         relations: list[tuple[int, bool]] = []
         if as_symptom and name in near.upstream:
             relations.append((near.upstream[name], True))
         if as_cause and name in near.downstream and _unexplained(name, incident, topology):
             relations.append((near.downstream[name], False))
+        if not relations:
+            continue
         gap = _gap(alert.starts_at - state.first_alert_at)
         for hops, depends_on_it in relations:
             plural = "hop" if hops == 1 else "hops"

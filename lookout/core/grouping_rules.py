@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -109,15 +110,16 @@ class GroupingRules(BaseModel):
             raise ValueError("a label dimension needs at least one label")
         return value
 
-    @property
+    # Cached: the engine reads these for every (alert, incident) pair of a storm.
+    @cached_property
     def window(self) -> timedelta:
         return timedelta(minutes=self.window_minutes)
 
-    @property
+    @cached_property
     def reopen_grace(self) -> timedelta:
         return timedelta(minutes=self.reopen_grace_minutes)
 
-    @property
+    @cached_property
     def scope_labels(self) -> tuple[str, ...]:
         """Labels whose values an incident remembers per service (topology and inhibition
         compare them)."""

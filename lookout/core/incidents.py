@@ -16,14 +16,31 @@ _INCIDENT_ID = re.compile(r"^(?:#|INC-?)?(\d{1,18})$", re.IGNORECASE)
 
 
 class IncidentStatus(StrEnum):
+    """triggered → acknowledged → investigating → mitigated → resolved; a resolved incident
+    that takes a late alert goes back to triggered (reopened)."""
+
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
+    INVESTIGATING = "investigating"
+    MITIGATED = "mitigated"
     RESOLVED = "resolved"
 
 
 _ALLOWED: dict[IncidentStatus, set[IncidentStatus]] = {
-    IncidentStatus.TRIGGERED: {IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED},
-    IncidentStatus.ACKNOWLEDGED: {IncidentStatus.RESOLVED},
+    IncidentStatus.TRIGGERED: {
+        IncidentStatus.ACKNOWLEDGED,
+        IncidentStatus.INVESTIGATING,
+        IncidentStatus.MITIGATED,
+        IncidentStatus.RESOLVED,
+    },
+    IncidentStatus.ACKNOWLEDGED: {
+        IncidentStatus.INVESTIGATING,
+        IncidentStatus.MITIGATED,
+        IncidentStatus.RESOLVED,
+    },
+    IncidentStatus.INVESTIGATING: {IncidentStatus.MITIGATED, IncidentStatus.RESOLVED},
+    # A mitigation that does not hold sends the incident back to investigating.
+    IncidentStatus.MITIGATED: {IncidentStatus.INVESTIGATING, IncidentStatus.RESOLVED},
     IncidentStatus.RESOLVED: {IncidentStatus.TRIGGERED},
 }
 

@@ -10,7 +10,7 @@ incident (same cluster) is a symptom. It joins the incident, shown as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,3 +58,22 @@ def find_inhibitor(
         return None
     hops, name = best
     return Inhibition(source=name, hops=hops, reason=f"suppressed: downstream of {name}")
+
+
+def possible_inhibitors(
+    alerts: Iterable[Alert], *, topology: Topology, rules: GroupingRules
+) -> set[str]:
+    """Every service whose severe alerts could inhibit one of `alerts`: those upstream (within
+    the rule's hops) of an alert mild enough to be inhibited. Callers that summarize incidents
+    from storage need the severe alerts of these services only."""
+    inhibit = rules.inhibit
+    if not inhibit.enabled:
+        return set()
+    found: set[str] = set()
+    for service in {
+        alert.service
+        for alert in alerts
+        if alert.service is not None and alert.severity <= inhibit.target_max_severity
+    }:
+        found.update(topology.upstream(service, inhibit.max_hops))
+    return found

@@ -32,7 +32,11 @@ class AckSkill(Skill[AckArgs]):
     async def handle(self, ctx: SkillContext, args: AckArgs) -> Reply:
         incident = await load_incident(ctx, args.incident)
         ref = display_id(incident.id)
-        if incident.status == IncidentStatus.ACKNOWLEDGED:
+        if incident.status in (
+            IncidentStatus.ACKNOWLEDGED,
+            IncidentStatus.INVESTIGATING,
+            IncidentStatus.MITIGATED,
+        ):
             raise ConflictError(f"{ref} was already acknowledged by {incident.acknowledged_by}.")
         if incident.status == IncidentStatus.RESOLVED:
             raise ConflictError(f"{ref} is already resolved; nothing to acknowledge.")

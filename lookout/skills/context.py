@@ -6,15 +6,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from lookout.core.topology import Topology
+from lookout.runbooks.catalog import RunbookCatalog
+from lookout.runbooks.executor import Executor
 from lookout.skills.contract import Actor, Conversation, Invocation, Role
 from lookout.storage.alerts import AlertRepository
 from lookout.storage.audit import AuditRepository
 from lookout.storage.incidents import IncidentRepository
 from lookout.storage.models import IncidentRow
+from lookout.storage.runs import RunRepository
 from lookout.storage.users import UserRepository
 
 if TYPE_CHECKING:
     from lookout.skills.registry import Registry
+
+
+@dataclass(frozen=True)
+class SkillTools:
+    """Process-wide things skills may use besides the database, built once by the
+    composition root."""
+
+    runbooks: RunbookCatalog = field(default_factory=RunbookCatalog)
+    planner: Executor | None = None  # plans runbook runs with the configured allowlists
 
 
 @dataclass
@@ -26,7 +39,12 @@ class SkillContext:
     users: UserRepository
     audit: AuditRepository
     registry: Registry
+    runs: RunRepository
+    tools: SkillTools = field(default_factory=SkillTools)
     changed_incidents: set[int] = field(default_factory=set)
+    runs_to_start: set[int] = field(default_factory=set)
+    # The service topology as of this invocation (issue 5); empty without a catalog.
+    topology: Topology = field(default_factory=Topology)
 
     @property
     def actor(self) -> Actor:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from lookout.core.topology import Topology
 from lookout.skills import grammar
-from lookout.skills.context import SkillContext
+from lookout.skills.context import SkillContext, SkillTools
 from lookout.skills.contract import Actor, Conversation, Invocation, Reply, Role
 from lookout.skills.errors import PermissionDeniedError, UsageError, UserError
 from lookout.skills.registry import Registry
@@ -43,6 +44,7 @@ class Outcome:
     result: str
     seconds: float
     changed_incidents: frozenset[int]
+    runs_to_start: frozenset[int] = frozenset()
 
 
 def strip_prefix(text: str) -> str:
@@ -67,12 +69,16 @@ class Dispatcher:
         access: AccessPolicy,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_finished: Callable[[Outcome], Awaitable[None]] | None = None,
+        tools: SkillTools | None = None,
+        topology: Callable[[], Topology] = Topology,
     ) -> None:
         self.registry = registry
         self._database = database
         self._access = access
         self._clock = clock
         self._on_finished = on_finished
+        self._tools = tools or SkillTools()
+        self._topology = topology  # the current service topology, read per invocation
 
     async def run(
         self, text: str, *, actor: Actor, conversation: Conversation, raw: Any = None
@@ -111,6 +117,7 @@ class Dispatcher:
         command = strip_prefix(text)
         verb = "help"
         changed: set[int] = set()
+        to_start: set[int] = set()
         result = "ok"
         try:
             words = grammar.split(command)
@@ -143,7 +150,7 @@ class Dispatcher:
                     )
                 ctx = self._context(uow, invocation)
                 reply = await skill.handle(ctx, args)
-                changed = ctx.changed_incidents
+                changed, to_start = ctx.changed_incidents, ctx.runs_to_start
                 await self._audit(uow, actor, verb, command, "ok", reply.incident_id)
             if reply.incident_id is None and conversation.incident_id is not None:
                 reply.incident_id = conversation.incident_id
@@ -163,7 +170,13 @@ class Dispatcher:
             )
         finally:
             if self._on_finished is not None:
-                outcome = Outcome(verb, result, time.perf_counter() - started, frozenset(changed))
+                outcome = Outcome(
+                    verb,
+                    result,
+                    time.perf_counter() - started,
+                    frozenset(changed),
+                    frozenset(to_start),
+                )
                 await self._on_finished(outcome)
 
     def _unknown(self, verb: str) -> str:
@@ -195,6 +208,9 @@ class Dispatcher:
             users=uow.users,
             audit=uow.audit,
             registry=self.registry,
+            runs=uow.runs,
+            tools=self._tools,
+            topology=self._topology(),
         )
 
     async def _audit(

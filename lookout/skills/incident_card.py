@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from lookout.core.incident_summary import root_cause_from_record
 from lookout.core.incidents import display_id, main_alert
 from lookout.skills.contract import Actions, Button, Context, Fields, Reply, Text
 from lookout.skills.formatting import clock_time, duration, mark
@@ -13,6 +14,15 @@ from lookout.storage.models import IncidentRow
 
 
 def status_line(incident: IncidentRow) -> str:
+    # --- incident intelligence (issue 5): merged, investigating, mitigated ---
+    if incident.merged_into is not None:
+        return f"Merged into {display_id(incident.merged_into)}"
+    if incident.status == "mitigated" and incident.mitigated_at:
+        return f"Mitigated at {clock_time(incident.mitigated_at)}"
+    if incident.status == "investigating":
+        by = f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""
+        return f"Investigating{by}"
+    # --- end incident intelligence ---
     if incident.status == "resolved" and incident.resolved_at:
         by = f" by {incident.resolved_by}" if incident.resolved_by else ""
         return f"Resolved{by} at {clock_time(incident.resolved_at)}"
@@ -29,7 +39,11 @@ def incident_buttons(incident: IncidentRow) -> Actions:
     if incident.status == "triggered":
         buttons.append(Button("Acknowledge", "ack", (ref,), style="primary"))
     buttons.append(Button("Details", "show", (ref,)))
+    if incident.status != "resolved":
+        buttons.append(Button("Run runbook", "runbooks", ("--incident", ref)))
     buttons.append(Button("Similar", "similar", (ref,)))
+    if incident.merged_into is None and (incident.root_cause or {}).get("in_catalog"):  # issue 5
+        buttons.append(Button("Blast radius", "blast-radius", ("--incident", ref)))
     if incident.status != "resolved":
         buttons.append(Button("Resolve", "resolve", (ref,), style="danger"))
     return Actions(tuple(buttons))
@@ -70,6 +84,9 @@ def incident_message(incident: IncidentRow, facts: CardFacts, now: datetime) -> 
     blocks: list[Text | Fields | Context | Actions] = [Text(headline)]
     if facts.summary:
         blocks.append(Text(facts.summary))
+    cause = root_cause_from_record(incident.root_cause)  # issue 5: stored by ingestion
+    if cause is not None and incident.merged_into is None:
+        blocks.append(Text(f"🎯 {cause.headline()}"))
     blocks.append(
         Fields(
             (

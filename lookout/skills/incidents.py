@@ -45,7 +45,7 @@ class IncidentsSkill(Skill[IncidentsArgs]):
         if not rows:
             return Reply.text(f"No {scope}. 🎉", visibility="channel")
         shown = rows[:LIMIT]
-        alerts = await ctx.alerts.for_incidents(incident_ids=[row.id for row in shown])
+        counts = await ctx.alerts.counts(incident_ids=[row.id for row in shown])
         table = Table(
             columns=("Incident", "Severity", "Status", "Service", "Title", "Alerts", "Age"),
             rows=tuple(
@@ -55,7 +55,7 @@ class IncidentsSkill(Skill[IncidentsArgs]):
                     row.status,
                     row.service,
                     row.title,
-                    str(len(alerts[row.id])),
+                    str(counts.get(row.id, 0)),
                     age(row.created_at, ctx.now),
                 )
                 for row in shown

@@ -53,7 +53,7 @@ class ShowSkill(Skill[ShowArgs]):
                 rows=tuple(
                     (
                         alert.name,
-                        alert.status,
+                        alert.status + (" (suppressed)" if alert.suppressed_by else ""),
                         alert.severity,
                         clock_time(alert.starts_at),
                         ", ".join(

@@ -10,9 +10,9 @@ from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lookout.core.alerts import Alert
-from lookout.core.incidents import AlertBrief
-from lookout.core.severity import parse_severity
-from lookout.storage.models import AlertRow
+from lookout.core.incidents import AlertBrief, IncidentStatus
+from lookout.core.severity import Severity, parse_severity
+from lookout.storage.models import AlertRow, IncidentRow
 
 AlertKey = tuple[str, datetime]
 
@@ -32,7 +32,9 @@ def to_alert(row: AlertRow) -> Alert:
     )
 
 
-def _values(alert: Alert, incident_id: int | None, now: datetime) -> dict[str, Any]:
+def _values(
+    alert: Alert, incident_id: int | None, now: datetime, suppressed_by: str | None = None
+) -> dict[str, Any]:
     return {
         "fingerprint": alert.fingerprint,
         "starts_at": alert.starts_at,
@@ -49,6 +51,7 @@ def _values(alert: Alert, incident_id: int | None, now: datetime) -> dict[str, A
         "incident_id": incident_id,
         "received_at": now,
         "updated_at": now,
+        "suppressed_by": suppressed_by,
     }
 
 
@@ -70,14 +73,35 @@ class AlertRepository:
         return found
 
     async def add_many(
-        self, *, alerts: Sequence[tuple[Alert, int | None]], now: datetime
+        self,
+        *,
+        alerts: Sequence[tuple[Alert, int | None]],
+        now: datetime,
+        suppressed_by: Sequence[str | None] = (),
     ) -> list[int]:
-        """Insert (alert, incident id) pairs in one statement; their ids, in the same order."""
+        """Insert (alert, incident id) pairs; their ids, in the same order.
+        `suppressed_by[i]`, when given, is the service that inhibits the i-th alert.
+
+        One multi-row INSERT, then the ids read back by their unique key: an INSERT …
+        RETURNING that must keep the parameters' order runs row by row on SQLite (it cannot
+        promise RETURNING's order), a round trip per alert."""
         if not alerts:
             return []
-        statement = insert(AlertRow).returning(AlertRow.id, sort_by_parameter_order=True)
-        values = [_values(alert, incident_id, now) for alert, incident_id in alerts]
-        return list((await self._session.scalars(statement, values)).all())
+        sources = list(suppressed_by) + [None] * (len(alerts) - len(suppressed_by))
+        values = [
+            _values(alert, incident_id, now, source)
+            for (alert, incident_id), source in zip(alerts, sources, strict=True)
+        ]
+        await self._session.execute(insert(AlertRow), values)
+        keys = [(alert.fingerprint, alert.starts_at) for alert, _ in alerts]
+        ids: dict[AlertKey, int] = {}
+        for start in range(0, len(keys), 400):
+            query = select(AlertRow.id, AlertRow.fingerprint, AlertRow.starts_at).where(
+                tuple_(AlertRow.fingerprint, AlertRow.starts_at).in_(keys[start : start + 400])
+            )
+            for alert_id, fingerprint, starts_at in await self._session.execute(query):
+                ids[(fingerprint, starts_at)] = alert_id
+        return [ids[key] for key in keys]
 
     async def add(self, *, alert: Alert, incident_id: int | None, now: datetime) -> AlertRow:
         row = AlertRow(**_values(alert, incident_id, now))
@@ -179,3 +203,37 @@ class AlertRepository:
             if row.incident_id is not None:
                 grouped[row.incident_id].append(row)
         return grouped
+
+    async def firing_services(self) -> dict[str, Severity]:
+        """The worst severity firing per service, over the alerts of open incidents."""
+        query = (
+            select(AlertRow.service, AlertRow.severity)
+            .join(IncidentRow, IncidentRow.id == AlertRow.incident_id)
+            .where(
+                AlertRow.status == "firing",
+                AlertRow.service.is_not(None),
+                IncidentRow.status != IncidentStatus.RESOLVED.value,
+            )
+            .distinct()
+        )
+        worst: dict[str, Severity] = {}
+        for service, label in await self._session.execute(query):
+            if service is not None:
+                severity = parse_severity(label)
+                worst[service] = max(worst.get(service, severity), severity)
+        return worst
+
+    async def counts(self, *, incident_ids: Iterable[int]) -> dict[int, int]:
+        """How many alerts each incident holds."""
+        ids = list(set(incident_ids))
+        found = dict.fromkeys(ids, 0)
+        for start in range(0, len(ids), 400):
+            query = (
+                select(AlertRow.incident_id, func.count())
+                .where(AlertRow.incident_id.in_(ids[start : start + 400]))
+                .group_by(AlertRow.incident_id)
+            )
+            for incident_id, count in await self._session.execute(query):
+                if incident_id is not None:
+                    found[incident_id] = int(count)
+        return found

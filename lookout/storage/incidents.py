@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lookout.core.grouping import IncidentSnapshot
+from lookout.core.incident_summary import IncidentSummary
 from lookout.core.incidents import IncidentStatus
 from lookout.storage.models import (
     AlertRow,
@@ -38,6 +38,16 @@ class NewEvent:
     at: datetime
     actor: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def apply_summary(incident: IncidentRow, summary: IncidentSummary) -> None:
+    """Write what the incident's alerts say about it onto its row."""
+    incident.title = summary.title
+    incident.severity = summary.severity.label
+    incident.service = summary.service
+    incident.first_alert_at = summary.first_alert_at
+    incident.last_alert_at = summary.last_alert_at
+    incident.root_cause = summary.root_cause
 
 
 class IncidentRepository:
@@ -103,43 +113,67 @@ class IncidentRepository:
         query = select(func.count()).where(IncidentRow.status != IncidentStatus.RESOLVED.value)
         return int((await self._session.execute(query)).scalar_one())
 
-    async def grouping_candidates(self, *, fingerprints: Iterable[str]) -> list[IncidentSnapshot]:
-        """Open incidents as grouping sees them.
-
-        Only the batch's fingerprints are looked up (identity matches), while group keys and
-        services are read as distinct pairs, so the cost follows the number of open incidents,
-        not the number of alerts in them.
-        """
-        open_query = select(
-            IncidentRow.id, IncidentRow.first_alert_at, IncidentRow.last_alert_at
-        ).where(IncidentRow.status != IncidentStatus.RESOLVED.value)
-        snapshots = {
-            incident_id: IncidentSnapshot(id=incident_id, first_alert_at=first, last_alert_at=last)
-            for incident_id, first, last in (await self._session.execute(open_query)).all()
-        }
-        if not snapshots:
-            return []
-        in_open = AlertRow.incident_id.in_(list(snapshots))
-        pairs = select(AlertRow.incident_id, AlertRow.group_key, AlertRow.service).where(in_open)
-        for incident_id, group_key, service in (
-            await self._session.execute(pairs.distinct())
-        ).all():
-            if incident_id is None:
-                continue
-            snapshot = snapshots[incident_id]
-            if group_key:
-                snapshot.group_keys.add(group_key)
-            if service:
-                snapshot.services.add(service)
-        wanted = list(set(fingerprints))
-        for start in range(0, len(wanted), 400):
-            known = select(AlertRow.incident_id, AlertRow.fingerprint).where(
-                in_open, AlertRow.fingerprint.in_(wanted[start : start + 400])
+    async def merge(
+        self,
+        *,
+        source: int,
+        target: int,
+        text: str,
+        at: datetime,
+        now: datetime,
+        actor: str = "Lookout",
+    ) -> None:
+        """Move `source`'s alerts and timeline into `target`; `source` ends resolved, marked
+        as merged. `text` says why, in both timelines."""
+        for table in (AlertRow, IncidentAlertRow, IncidentEventRow):
+            await self._session.execute(
+                update(table).where(table.incident_id == source).values(incident_id=target)
             )
-            for incident_id, fingerprint in (await self._session.execute(known)).all():
-                if incident_id is not None:
-                    snapshots[incident_id].fingerprints.add(fingerprint)
-        return list(snapshots.values())
+        row = await self.get(incident_id=source)
+        if row is not None:
+            row.status = IncidentStatus.RESOLVED.value
+            row.resolved_at = now
+            row.resolved_by = actor
+            row.merged_into = target
+        for incident_id in (target, source):
+            await self.add_event(
+                incident_id=incident_id,
+                kind="merged",
+                text=text,
+                at=at,
+                actor=actor,
+                data={"source": source, "target": target},
+            )
+
+    async def move_alerts(
+        self, *, alert_ids: Sequence[int], source: int, target: int, fingerprints: set[str]
+    ) -> None:
+        """Move some alerts of `source` (and the timeline events about them) to `target`."""
+        if not alert_ids:
+            return
+        for table, key in ((AlertRow, AlertRow.id), (IncidentAlertRow, IncidentAlertRow.alert_id)):
+            await self._session.execute(
+                update(table)
+                .where(table.incident_id == source, key.in_(list(alert_ids)))
+                .values(incident_id=target)
+            )
+        for event in await self.events(incident_id=source):
+            if (event.data or {}).get("fingerprint") in fingerprints:
+                event.incident_id = target
+
+    async def created_between(
+        self, *, since: datetime, until: datetime, service: str | None = None
+    ) -> list[IncidentRow]:
+        """Incidents opened in [since, until), merged ones left out (they are counted in the
+        incident they joined)."""
+        query = select(IncidentRow).where(
+            IncidentRow.created_at >= since,
+            IncidentRow.created_at < until,
+            IncidentRow.merged_into.is_(None),
+        )
+        if service:
+            query = query.where(IncidentRow.service == service)
+        return list((await self._session.scalars(query.order_by(IncidentRow.id))).all())
 
     async def link_alert(
         self, *, incident_id: int, alert_id: int, reason: str, now: datetime

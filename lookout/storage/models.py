@@ -53,6 +53,20 @@ class AlertRow(Base):
     __table_args__ = (
         UniqueConstraint("fingerprint", "starts_at", name="uq_alerts_fingerprint_starts_at"),
         Index("ix_alerts_incident_id", "incident_id"),
+        # Covers what grouping reads per open incident (per-service first/last alert) and
+        # what titles, severities and chat messages derive from (`AlertRepository.briefs`),
+        # so neither reads the alerts' rows.
+        Index(
+            "ix_alerts_grouping",
+            "incident_id",
+            "service",
+            "severity",
+            "name",
+            "status",
+            "starts_at",
+            "fingerprint",
+        ),
+        Index("ix_alerts_group_key", "group_key"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -71,6 +85,8 @@ class AlertRow(Base):
     incident_id: Mapped[int | None] = mapped_column(Id, ForeignKey("incidents.id"))
     received_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The failing service upstream that inhibits this alert: attached, but it does not page.
+    suppressed_by: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 class IncidentRow(Base):
@@ -92,6 +108,11 @@ class IncidentRow(Base):
     # Bumped on every change that the incident's chat message shows; notifiers compare it
     # with the revision they last rendered, which coalesces bursts of changes into one update.
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    mitigated_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The probable root cause as `core.incident_summary.root_cause_record` wrote it.
+    root_cause: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # Set when the incident was merged into another one (it is then resolved).
+    merged_into: Mapped[int | None] = mapped_column(Id, default=None)
 
 
 class IncidentAlertRow(Base):

@@ -123,6 +123,7 @@ class RunRepository:
             )
             .where(
                 RunbookRunRow.platform == platform,
+                RunbookRunRow.dry_run.is_(False),
                 (ChatMessageRow.id.is_(None))
                 | (ChatMessageRow.rendered_revision < RunbookRunRow.revision),
             )

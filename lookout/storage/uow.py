@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lookout.storage.alerts import AlertRepository
 from lookout.storage.audit import AuditRepository
 from lookout.storage.console import ConsoleMessageRepository
+from lookout.storage.grouping_states import GroupingStateRepository
 from lookout.storage.incidents import IncidentRepository
 from lookout.storage.messages import TrackedMessageRepository
 from lookout.storage.platform import ConversationRefRepository, PlatformRequestRepository
@@ -30,6 +31,7 @@ class UnitOfWork:
         self.conversations = ConversationRefRepository(session)
         self.runs = RunRepository(session)
         self.messages = TrackedMessageRepository(session)
+        self.grouping = GroupingStateRepository(session)
 
     async def lock(self, key: int) -> None:
         """Serialize this transaction with every other holder of `key`, across replicas.

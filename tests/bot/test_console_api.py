@@ -31,6 +31,7 @@ async def test_incident_message_buttons_and_thread_replies(server: RunningServer
         assert [(b["label"], b["command"]) for b in buttons] == [
             ("Acknowledge", "ack INC-1"),
             ("Details", "show INC-1"),
+            ("Run runbook", "runbooks --incident INC-1"),
             ("Similar", "similar INC-1"),
             ("Resolve", "resolve INC-1"),
         ]

@@ -1,4 +1,5 @@
-"""Ingestion on SQLite and PostgreSQL: dedup, grouping rule one, resolves, concurrency."""
+"""Ingestion on SQLite and PostgreSQL: dedup, grouping by identity and labels, resolves,
+concurrency (topology grouping, merges and inhibition: test_ingest_correlation.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from lookout.bot.ingest import AlertIngestor
 from lookout.core.alerts import Alert, fingerprint
+from lookout.core.grouping_rules import GroupingRules
 from lookout.storage.database import Database
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -86,7 +88,16 @@ async def test_redelivery_changes_nothing(database: Database) -> None:
 
 
 async def test_a_late_alert_after_the_window_opens_a_new_incident(database: Database) -> None:
+    # Issue 5 made the default window 10 minutes from the service's last alert (was 30).
     ingestor = AlertIngestor(database, clock=lambda: T0)
+    await ingestor.ingest([alert("HighErrorRate", "checkout")])
+    await ingestor.ingest([alert("LatencyHigh", "checkout", 9)])
+    await ingestor.ingest([alert("Saturation", "checkout", 20)])
+    assert [row[4] for row in await incidents(database)] == [2, 1]
+
+
+async def test_the_window_is_configurable(database: Database) -> None:
+    ingestor = AlertIngestor(database, rules=GroupingRules(window_minutes=30), clock=lambda: T0)
     await ingestor.ingest([alert("HighErrorRate", "checkout")])
     await ingestor.ingest([alert("LatencyHigh", "checkout", 29)])
     await ingestor.ingest([alert("Saturation", "checkout", 60)])

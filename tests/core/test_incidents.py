@@ -93,3 +93,19 @@ def test_severity_words() -> None:
     assert parse_severity("weird") is Severity.WARNING
     with pytest.raises(ValueError, match="use one of critical, error, warning, info"):
         severity_from_name("weird")
+
+
+def test_the_lifecycle_between_ack_and_resolve() -> None:
+    check_transition(IncidentStatus.TRIGGERED, IncidentStatus.INVESTIGATING)
+    check_transition(IncidentStatus.ACKNOWLEDGED, IncidentStatus.INVESTIGATING)
+    check_transition(IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED)
+    check_transition(IncidentStatus.MITIGATED, IncidentStatus.INVESTIGATING)  # did not hold
+    check_transition(IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
+    check_transition(IncidentStatus.RESOLVED, IncidentStatus.TRIGGERED)  # reopened
+    for current, target in (
+        (IncidentStatus.MITIGATED, IncidentStatus.ACKNOWLEDGED),
+        (IncidentStatus.INVESTIGATING, IncidentStatus.TRIGGERED),
+        (IncidentStatus.RESOLVED, IncidentStatus.MITIGATED),
+    ):
+        with pytest.raises(InvalidTransition):
+            check_transition(current, target)

@@ -21,7 +21,7 @@ async def test_help_lists_every_skill_with_usage(harness: Harness) -> None:
     reply = await harness.say("help")
     table = next(b for b in reply.blocks if isinstance(b, Table))
     commands = [row[0] for row in table.rows]
-    assert commands == [
+    assert commands[:6] == [
         "/lookout help [skill]",
         "/lookout incidents [--service SERVICE] [--severity SEVERITY] [--all]",
         "/lookout show [incident]",
@@ -29,6 +29,8 @@ async def test_help_lists_every_skill_with_usage(harness: Harness) -> None:
         "/lookout resolve [incident] [note…]",
         "/lookout similar [incident] [--limit LIMIT]",
     ]
+    assert "/lookout run <runbook> [arguments…] [--incident INCIDENT] [--dry-run]" in commands
+    assert len(commands) == len(harness.dispatcher.registry.skills)
     detail = text_of(await harness.say("help resolve"))
     assert "/lookout resolve [incident] [note…]" in detail
     assert "Needs the responder role" in detail
@@ -127,7 +129,13 @@ async def test_a_button_click_runs_the_same_code_as_the_typed_command(harness: H
     assert facts[1] == CardFacts(2, 2, ("postgres-primary",), "PostgresDown on postgres-primary")
     card = incident_message(incident, facts[1], NOW)
     actions = next(b for b in card.blocks if isinstance(b, Actions))
-    assert [b.label for b in actions.buttons] == ["Acknowledge", "Details", "Similar", "Resolve"]
+    assert [b.label for b in actions.buttons] == [
+        "Acknowledge",
+        "Details",
+        "Run runbook",
+        "Similar",
+        "Resolve",
+    ]
     ack = actions.buttons[0]
     assert ack.command == "ack INC-1"
     clicked = await harness.say(ack.command, user="dana")

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from lookout.core.alerts import Alert, fingerprint
+from lookout.core.grouping_rules import GroupingRules
+from lookout.core.incident_state import IncidentState
 from lookout.storage.database import Database
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -71,21 +73,65 @@ async def test_times_come_back_as_aware_utc(database: Database) -> None:
     assert event.at.tzinfo is not None and event.at.utcoffset() == timedelta(0)
 
 
-async def test_open_incidents_as_grouping_candidates(database: Database) -> None:
-    incident_id = await new_incident(database)
-    other = await new_incident(database, "payments: X")
+async def test_grouping_states_summarize_like_the_engine_does(database: Database) -> None:
+    """The SQL aggregates give the same `IncidentState` as absorbing the alerts one by one."""
+    rules = GroupingRules()
+    open_id = await new_incident(database)
+    recent = await new_incident(database, "payments: X")
+    old = await new_incident(database, "payments: Y")
+    merged = await new_incident(database, "payments: Z")
+    mine = [
+        labelled("HighErrorRate", "checkout", 0, "critical", cluster="eu"),
+        labelled("Latency", "checkout", 3, "warning", cluster="us"),
+        labelled("PostgresDown", "postgres", 1, "critical", cluster="eu"),
+        labelled("DiskFull", None, 2, "warning", host="db-1"),
+    ]
     async with database.unit_of_work() as uow:
-        await uow.alerts.add(alert=alert(), incident_id=incident_id, now=T0)
-        await uow.alerts.add(alert=alert("X", "payments"), incident_id=other, now=T0)
-        resolved = await uow.incidents.get(incident_id=other)
-        assert resolved is not None
-        resolved.status = "resolved"
+        for item in mine:
+            await uow.alerts.add(alert=item, incident_id=open_id, now=T0)
+        await uow.alerts.add(alert=alert("X", "payments"), incident_id=recent, now=T0)
+        for incident_id, resolved_at in ((recent, 20), (old, -30), (merged, 20)):
+            row = await uow.incidents.get(incident_id=incident_id)
+            assert row is not None
+            row.status = "resolved"
+            row.resolved_at = T0 + timedelta(minutes=resolved_at)
+            row.merged_into = open_id if incident_id == merged else None
     async with database.unit_of_work() as uow:
-        [candidate] = await uow.incidents.grouping_candidates(fingerprints=[alert().fingerprint])
-    assert candidate.id == incident_id
-    assert candidate.fingerprints == {alert().fingerprint}
-    assert candidate.group_keys == {'{}:{service="checkout"}'}
-    assert candidate.services == {"checkout"}
+        states = await uow.grouping.states(
+            rules=rules,
+            fingerprints=[mine[1].fingerprint, "unknown"],
+            group_keys=['{}:{service="checkout"}'],
+            earliest=T0 + timedelta(minutes=5),
+            latest=T0 + timedelta(minutes=6),
+            inhibitors={"checkout", "postgres"},
+        )
+    by_id = {state.id: state for state in states}
+    assert set(by_id) == {open_id, recent}
+    expected = IncidentState.start(open_id, mine[0], rules)
+    for item in mine[1:]:
+        expected.absorb(item, rules)
+    found = by_id[open_id]
+    assert found.fingerprints == {mine[1].fingerprint}
+    assert found.group_keys == {'{}:{service="checkout"}'}
+    assert found.label_keys == expected.label_keys
+    assert found.services == expected.services
+    assert found.resolved_at is None
+    assert by_id[recent].resolved_at == T0 + timedelta(minutes=20)
+
+
+def labelled(name: str, service: str | None, minutes: int, severity: str, **labels: str) -> Alert:
+    all_labels = {"alertname": name, "severity": severity, **labels}
+    if service:
+        all_labels["service"] = service
+    return Alert(
+        fingerprint=fingerprint(all_labels),
+        status="firing",
+        starts_at=T0 + timedelta(minutes=minutes),
+        ends_at=None,
+        labels=all_labels,
+        annotations={},
+        group_key='{}:{service="checkout"}',
+    )
 
 
 async def test_incident_listing_filters(database: Database) -> None:
@@ -211,3 +257,30 @@ async def test_console_messages_and_threads(database: Database) -> None:
         again = await uow.console.get(message_id=root.id)
         assert again is not None and again.body == {"blocks": [1]}
         assert await uow.console.channels() == ["#incidents"]
+
+
+async def test_old_severe_alerts_count_only_for_possible_inhibitors(database: Database) -> None:
+    incident_id = await new_incident(database)
+    old = labelled("PostgresDown", "postgres", -60, "critical", cluster="eu")
+    async with database.unit_of_work() as uow:
+        await uow.alerts.add(alert=old, incident_id=incident_id, now=T0)
+        await uow.alerts.add(
+            alert=labelled("Latency", "checkout", 0, "warning", cluster="eu"),
+            incident_id=incident_id,
+            now=T0,
+        )
+
+    async def postgres_scope(inhibitors: set[str]) -> dict[str, set[str]]:
+        async with database.unit_of_work() as uow:
+            [state] = await uow.grouping.states(
+                rules=GroupingRules(),
+                fingerprints=[],
+                group_keys=[],
+                earliest=T0,
+                latest=T0,
+                inhibitors=inhibitors,
+            )
+        return state.services["postgres"].severe_scope if "postgres" in state.services else {}
+
+    assert await postgres_scope({"postgres"}) == {"cluster": {"eu"}}
+    assert await postgres_scope(set()) == {}  # an hour old, and nothing it could inhibit

@@ -128,7 +128,12 @@ async def test_a_button_click_acks_and_updates_the_message(slack: SlackWorld) ->
         if block["type"] == "actions"
         for element in block["elements"]
     ]
-    assert labels == ["Details", "Similar", "Resolve"]  # no Acknowledge button once acknowledged
+    assert labels == [
+        "Details",
+        "Run runbook",
+        "Similar",
+        "Resolve",
+    ]  # no Acknowledge button once acknowledged
     assert "Acknowledged by w111" in json.dumps(update.params["blocks"])
 
 

@@ -116,7 +116,13 @@ async def test_an_incident_gets_one_card_and_a_submit_acks_it_in_place(teams: Te
     attachment = card.body["attachments"][0]
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert attachment["content"]["version"] == "1.5"
-    assert card_commands(card) == ["ack INC-1", "show INC-1", "similar INC-1", "resolve INC-1"]
+    assert card_commands(card) == [
+        "ack INC-1",
+        "show INC-1",
+        "runbooks --incident INC-1",
+        "similar INC-1",
+        "resolve INC-1",
+    ]
     card_id = card.answered_id
     assert card_id is not None
 

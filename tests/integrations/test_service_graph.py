@@ -1,0 +1,160 @@
+"""The service topology from a real Prometheus: the Debian `prometheus` binary on a loopback
+port scrapes a tiny exporter of Tempo and Istio service-graph metrics served by this test,
+and `ServiceCatalog` turns what it answers into dependency edges."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lookout.bot.config import LookoutConfig
+from lookout.bot.service_catalog import ServiceCatalog
+from lookout.core.topology import CONFIG, PROMETHEUS, Service, Topology
+from lookout.integrations.prometheus import PrometheusClient
+from tests.conftest import free_port
+
+PROMETHEUS_BINARY = shutil.which("prometheus")
+pytestmark = pytest.mark.skipif(
+    PROMETHEUS_BINARY is None,
+    reason="the prometheus binary is not installed (Debian package `prometheus`)",
+)
+
+METRICS = b"""# TYPE traces_service_graph_request_total counter
+traces_service_graph_request_total{client="checkout",server="payments"} 5
+traces_service_graph_request_total{client="user",server="web",connection_type="virtual_node"} 7
+# TYPE istio_requests_total counter
+istio_requests_total{source_workload="web",destination_workload="checkout"} 3
+istio_requests_total{source_workload="unknown",destination_workload="web"} 9
+"""
+
+
+class _Exporter(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path != "/metrics":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(METRICS)))
+        self.end_headers()
+        self.wfile.write(METRICS)
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def prometheus_url(exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    assert PROMETHEUS_BINARY is not None
+    folder: Path = tmp_path_factory.mktemp("prometheus-graph")
+    (folder / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\n"
+        "scrape_configs:\n"
+        f"  - job_name: graph\n    static_configs:\n      - targets: ['{exporter}']\n"
+    )
+    port = free_port()
+    log = (folder / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            PROMETHEUS_BINARY,
+            f"--config.file={folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(
+                    f"{url}/api/v1/query",
+                    params={"query": "traces_service_graph_request_total"},
+                    timeout=1,
+                )
+                if answer.status_code == 200 and answer.json()["data"]["result"]:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                tail = (folder / "prometheus.log").read_text()[-2000:]
+                pytest.fail(f"prometheus did not scrape the exporter:\n{tail}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+async def test_service_graph_edges_from_a_real_prometheus(prometheus_url: str) -> None:
+    async with httpx.AsyncClient() as http:
+        catalog = ServiceCatalog(
+            services=Topology([Service("payments", team="payments", sources=frozenset({CONFIG}))]),
+            prometheus=PrometheusClient(prometheus_url, http),
+        )
+        assert await catalog.reload_service_graph()
+    topology = catalog.current()
+    assert topology.dependencies("checkout") == ("payments",)
+    assert topology.dependencies("web") == ("checkout",)
+    # Tempo's uninstrumented callers and Istio's "unknown" are no services.
+    assert "user" not in topology and "unknown" not in topology
+    assert topology.upstream("web") == {"checkout": 1, "payments": 2}
+    assert topology.service("payments").team == "payments"  # the config's facts stay
+    assert topology.service("payments").sources == {CONFIG, PROMETHEUS}
+
+
+async def test_an_unreachable_prometheus_keeps_the_last_graph(prometheus_url: str) -> None:
+    async with httpx.AsyncClient() as http:
+        client = PrometheusClient(prometheus_url, http)
+        catalog = ServiceCatalog(prometheus=client)
+        await catalog.refresh()
+        known = catalog.current()
+        assert "checkout" in known
+        client.base_url = f"http://127.0.0.1:{free_port()}"  # Prometheus went away
+        assert not await catalog.reload_service_graph()
+        assert catalog.current() is known
+
+
+async def test_the_catalog_refreshes_on_its_schedule(prometheus_url: str) -> None:
+    catalog = ServiceCatalog.from_config(
+        LookoutConfig(), config_path=None, prometheus_url=prometheus_url
+    )
+    assert len(catalog.current()) == 0  # Prometheus is asked once the process runs
+    catalog.start()
+    try:
+        for _ in range(100):
+            if "checkout" in catalog.current():
+                break
+            await asyncio.sleep(0.05)
+        assert catalog.current().dependencies("checkout") == ("payments",)
+    finally:
+        await catalog.stop()
