@@ -58,6 +58,7 @@ class Lookout:
     runbooks: RunbookCatalog
     service_catalog: ServiceCatalog  # the topology (issue 5)
     adapters: list[ChatAdapter] = field(default_factory=list)
+    announced_sync_problems: list[str] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def accept(self, alerts: list[Alert]) -> IngestResult:
@@ -74,10 +75,12 @@ class Lookout:
     async def runbooks_synced(self, report: SyncReport) -> None:
         """A sync of the team's runbook repository: log it; tell admins what was rejected."""
         log.info("runbooks synced", extra={"summary": report.summary()})
-        if report.rejected or report.error:
-            problems = [str(problem) for problem in report.rejected[:10]]
-            if report.error:
-                problems.insert(0, f"pull failed: {report.error}")
+        problems = [str(problem) for problem in report.rejected[:10]]
+        if report.error:
+            problems.insert(0, f"pull failed: {report.error}")
+        # Say it once per distinct set of problems, not at every sync while they last.
+        if problems and problems != self.announced_sync_problems:
+            self.announced_sync_problems = problems
             log.warning("runbook sync problems", extra={"problems": problems})
             reply = Reply.text(
                 "⚠️ **Runbook sync**: "

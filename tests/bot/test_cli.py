@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from lookout.storage.database import Database
-from tests.conftest import free_port
+from tests.conftest import REPO, free_port
 
 
 def lookout(
@@ -143,3 +143,14 @@ def test_lookout_demo_sends_the_storm_to_a_running_server(tmp_path: Path) -> Non
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_runbooks_validate_reports_lines_and_exits_non_zero(tmp_path: Path) -> None:
+    good = lookout("runbooks", "validate", str(REPO / "lookout" / "runbooks" / "library"), env={})
+    assert good.returncode == 0 and good.stdout.strip() == "9 runbook(s) valid"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: Bad Name\ntitle: x\nrisk: low\nsteps: []\n")
+    result = lookout("runbooks", "validate", str(bad), env={})
+    assert result.returncode == 1
+    assert f"{bad}:1: name: String should match pattern" in result.stderr
+    assert f"{bad}:4: steps: List should have at least 1 item" in result.stderr

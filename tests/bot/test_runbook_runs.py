@@ -255,3 +255,35 @@ async def test_a_run_cut_short_by_a_restart_is_interrupted_not_lost(tmp_path: Pa
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
+
+
+async def test_a_rejected_runbook_file_is_reported_to_admins(tmp_path: Path) -> None:
+    runbooks = tmp_path / "runbooks"
+    runbooks.mkdir()
+    (runbooks / "greet.yaml").write_text(yaml.safe_dump(GREET))
+    (runbooks / "broken.yaml").write_text("name: Not A Name\ntitle: broken\nrisk: low\nsteps: []\n")
+    config = tmp_path / "lookout.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "routing": {"admin_channel": "#lookout-admins"},
+                "runbooks": {"library": False, "directory": str(runbooks)},
+            }
+        )
+    )
+    settings = Settings(data_dir=tmp_path / "data", port=free_port(), config=config)
+    server, task, running = await start_server(settings)
+    try:
+        async with running.client() as client:
+            listed = await say(client, "/lookout runbooks")
+            admins = await client.get(
+                "/console/api/messages", params={"channel": "#lookout-admins"}
+            )
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+    assert "greet-service" in str(listed["blocks"])  # the good file is offered
+    [notice] = admins.json()
+    shown = text_of(notice)
+    assert "Runbook sync" in shown and "rejected: broken.yaml" in shown
+    assert "broken.yaml:1: name: String should match pattern" in shown
