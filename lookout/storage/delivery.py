@@ -5,6 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lookout.storage.models import Base
+
+
+async def insert_once(session: AsyncSession, row: Base) -> bool:
+    """Insert `row` unless a unique key says it exists already (another replica, a retry);
+    only the savepoint is rolled back then, not the caller's transaction."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
 
 class Delivered(Protocol):
     channel: str

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lookout.storage.delivery import DeliveryRecords
+from lookout.storage.delivery import DeliveryRecords, insert_once
 from lookout.storage.models import ChatMessageRow
 
 
@@ -46,9 +45,4 @@ class TrackedMessageRepository(DeliveryRecords):
             created_at=now,
             updated_at=now,
         )
-        try:
-            async with self._session.begin_nested():
-                self._session.add(row)
-        except IntegrityError:
-            return None
-        return row
+        return row if await insert_once(self._session, row) else None

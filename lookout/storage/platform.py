@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lookout.storage.delivery import insert_once
 from lookout.storage.models import ConversationRefRow, PlatformRequestRow
 
 
@@ -21,14 +21,8 @@ class PlatformRequestRepository:
 
         The unique key makes this hold across replicas sharing one database.
         """
-        try:
-            async with self._session.begin_nested():
-                self._session.add(
-                    PlatformRequestRow(platform=platform, request_id=request_id, received_at=now)
-                )
-        except IntegrityError:
-            return False
-        return True
+        row = PlatformRequestRow(platform=platform, request_id=request_id, received_at=now)
+        return await insert_once(self._session, row)
 
 
 class ConversationRefRepository:
