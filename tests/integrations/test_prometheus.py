@@ -8,8 +8,6 @@ started while its condition is false and seen to pass once it turns true.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,12 +22,9 @@ from lookout.runbooks.executor import Executor
 from lookout.runbooks.loader import parse_runbook
 from lookout.runbooks.results import RunStatus
 from tests.conftest import free_port
+from tests.integrations.prometheus_process import PROMETHEUS, SKIP_REASON, running_prometheus
 
-PROMETHEUS = shutil.which("prometheus")
-pytestmark = pytest.mark.skipif(
-    PROMETHEUS is None,
-    reason="the prometheus binary is not installed (Debian package `prometheus`)",
-)
+pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason=SKIP_REASON)
 
 
 @dataclass(frozen=True)
@@ -39,7 +34,6 @@ class RunningPrometheus:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]:
-    assert PROMETHEUS is not None
     folder = tmp_path_factory.mktemp("prometheus")
     (folder / "rules.yml").write_text(
         "groups:\n"
@@ -51,44 +45,13 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProm
         "      - record: lookout_test_flip\n"
         "        expr: vector((time() % 6) >= bool 3)\n"
     )
-    (folder / "prometheus.yml").write_text(
-        "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nscrape_configs: []\n"
-    )
-    port = free_port()
-    log = (folder / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={folder / 'prometheus.yml'}",
-            f"--storage.tsdb.path={folder / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                tail = (folder / "prometheus.log").read_text()[-2000:]
-                pytest.fail(f"prometheus did not become ready:\n{tail}")
-            time.sleep(0.2)
+    config = "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nscrape_configs: []\n"
+
+    def ready(url: str) -> bool:
+        return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
+
+    with running_prometheus(folder, config, ready, waiting_for="become ready") as url:
         yield RunningPrometheus(url=url)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture

@@ -5,10 +5,7 @@ and `ServiceCatalog` turns what it answers into dependency edges."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,12 +18,10 @@ from lookout.bot.service_catalog import ServiceCatalog
 from lookout.core.topology import CONFIG, PROMETHEUS, Service, Topology
 from lookout.integrations.prometheus import PrometheusClient
 from tests.conftest import free_port
+from tests.integrations.prometheus_process import PROMETHEUS as PROMETHEUS_BINARY
+from tests.integrations.prometheus_process import SKIP_REASON, running_prometheus
 
-PROMETHEUS_BINARY = shutil.which("prometheus")
-pytestmark = pytest.mark.skipif(
-    PROMETHEUS_BINARY is None,
-    reason="the prometheus binary is not installed (Debian package `prometheus`)",
-)
+pytestmark = pytest.mark.skipif(PROMETHEUS_BINARY is None, reason=SKIP_REASON)
 
 METRICS = b"""# TYPE traces_service_graph_request_total counter
 traces_service_graph_request_total{client="checkout",server="payments"} 5
@@ -66,53 +61,23 @@ def exporter() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def prometheus_url(exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    assert PROMETHEUS_BINARY is not None
     folder: Path = tmp_path_factory.mktemp("prometheus-graph")
-    (folder / "prometheus.yml").write_text(
+    config = (
         "global:\n  scrape_interval: 1s\n"
         "scrape_configs:\n"
         f"  - job_name: graph\n    static_configs:\n      - targets: ['{exporter}']\n"
     )
-    port = free_port()
-    log = (folder / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            PROMETHEUS_BINARY,
-            f"--config.file={folder / 'prometheus.yml'}",
-            f"--storage.tsdb.path={folder / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                answer = httpx.get(
-                    f"{url}/api/v1/query",
-                    params={"query": "traces_service_graph_request_total"},
-                    timeout=1,
-                )
-                if answer.status_code == 200 and answer.json()["data"]["result"]:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                tail = (folder / "prometheus.log").read_text()[-2000:]
-                pytest.fail(f"prometheus did not scrape the exporter:\n{tail}")
-            time.sleep(0.2)
+
+    def scraped(url: str) -> bool:
+        answer = httpx.get(
+            f"{url}/api/v1/query",
+            params={"query": "traces_service_graph_request_total"},
+            timeout=1,
+        )
+        return answer.status_code == 200 and bool(answer.json()["data"]["result"])
+
+    with running_prometheus(folder, config, scraped, waiting_for="scrape the exporter") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 async def test_service_graph_edges_from_a_real_prometheus(prometheus_url: str) -> None:
