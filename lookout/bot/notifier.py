@@ -279,6 +279,13 @@ class Notifier:
                     now=self._clock(),
                     channel=posted.channel,
                 )
+                await uow.incidents.add_event(
+                    incident_id=work.incident_id,
+                    kind="notified",
+                    text=f"Posted to {posted.channel or work.channel} on {platform.name}",
+                    at=self._clock(),
+                    data={"platform": platform.name, "message": posted.message_id},
+                )
                 self._metrics.chat_posts.labels(platform=platform.name).inc()
             else:
                 await uow.threads.record_rendered(
