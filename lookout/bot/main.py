@@ -238,8 +238,11 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             yield
         finally:
             stop_sync.set()
-            for task in list(lookout.background):
+            background = list(lookout.background)
+            for task in background:
                 task.cancel()
+            # Let them finish cancelling before the database they may be using goes away.
+            await asyncio.gather(*background, return_exceptions=True)
             lookout.hub.close()
             await lookout.runs.stop()
             await lookout.notifier.stop()
