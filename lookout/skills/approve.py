@@ -5,7 +5,7 @@ from __future__ import annotations
 from lookout.runbooks.policy import approval_expired, can_approve, is_approved
 from lookout.skills.context import SkillContext
 from lookout.skills.contract import Reply, Role
-from lookout.skills.errors import ConflictError, PermissionDeniedError
+from lookout.skills.errors import PermissionDeniedError
 from lookout.skills.registry import Skill
 from lookout.skills.run import actor_key
 from lookout.skills.run_card import run_ref
@@ -24,8 +24,11 @@ class ApproveSkill(Skill[RunIdArgs]):
         runbook = runbook_of(ctx, run)
         ref = run_ref(run.id)
         if approval_expired(runbook, requested_at=run.requested_at, now=ctx.now):
+            # An answer, not an error: the run's new state must be committed.
             touch(run, status="expired", detail="Nobody approved it in time.")
-            raise ConflictError(f"{ref} waited too long for approval; ask for it again.")
+            return Reply.text(
+                f"{ref} waited too long for approval; ask for it again.", visibility="ephemeral"
+            )
         approvers = [entry["id"] for entry in run.approvals.get("by", [])]
         decision = can_approve(
             runbook,
