@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lookout.bot.metrics import Metrics
-from lookout.bot.platforms import ChatPlatform
+from lookout.bot.platforms import ChatPlatform, PostedMessage
 from lookout.skills.contract import Reply
 from lookout.skills.incident_card import card_facts, incident_message
 from lookout.skills.run_card import run_message
@@ -162,15 +162,9 @@ class Notifier:
                 )
         for run_id, revision, channel, thread, message_id, reply in work:
             try:
-                if message_id is not None:
-                    await platform.update(channel=channel, message_id=message_id, reply=reply)
-                    posted = None
-                elif thread:
-                    posted = await platform.post_in_thread(
-                        channel=channel, thread_id=thread, reply=reply
-                    )
-                else:
-                    posted = await platform.post(channel=channel, reply=reply)
+                posted = await self._send(
+                    platform, channel=channel, reply=reply, message_id=message_id, thread=thread
+                )
             except Exception as error:
                 self._metrics.errors.labels(where=f"post:{platform.name}").inc()
                 log.exception("could not deliver a run message", extra={"run": run_id})
@@ -247,14 +241,28 @@ class Notifier:
         wait = min(timedelta(seconds=2**attempts), MAX_BACKOFF)
         return now - updated_at >= wait
 
+    @staticmethod
+    async def _send(
+        platform: ChatPlatform,
+        *,
+        channel: str,
+        reply: Reply,
+        message_id: str | None,
+        thread: str | None = None,
+    ) -> PostedMessage | None:
+        """Edit the message when it exists (None back), else post it, in `thread` if given."""
+        if message_id is not None:
+            await platform.update(channel=channel, message_id=message_id, reply=reply)
+            return None
+        if thread:
+            return await platform.post_in_thread(channel=channel, thread_id=thread, reply=reply)
+        return await platform.post(channel=channel, reply=reply)
+
     async def _deliver(self, platform: ChatPlatform, work: _Work) -> int:
         try:
-            if work.message_id is None:
-                posted = await platform.post(channel=work.channel, reply=work.reply)
-            else:
-                await platform.update(
-                    channel=work.channel, message_id=work.message_id, reply=work.reply
-                )
+            posted = await self._send(
+                platform, channel=work.channel, reply=work.reply, message_id=work.message_id
+            )
         except Exception as error:
             self._metrics.errors.labels(where=f"post:{platform.name}").inc()
             log.exception(
@@ -270,7 +278,7 @@ class Notifier:
             row = await uow.threads.get(incident_id=work.incident_id, platform=platform.name)
             if row is None:
                 return 0
-            if work.message_id is None:
+            if posted is not None:
                 await uow.threads.record_posted(
                     row=row,
                     message_id=posted.message_id,
