@@ -13,7 +13,8 @@ Stronger evidence wins, then fewer hops, then the incident that alerted last. Sy
 alert before their cause and open incidents of their own; the alert of the cause then links
 them: with `merge_linked`, an alert whose service is a dependency (within `topology_hops`) of
 failing services of other open incidents joins the oldest of them and merges the others into
-it (`Decision.merged`). Resolved
+it (`Decision.merged`) — also when that alert reopens a resolved incident (a flapping
+cause whose symptoms opened incidents while it was briefly resolved). Resolved
 incidents never absorb new alerts, except that a late alert matching a resolved incident by
 `reopen_on` evidence within `reopen_grace` of its resolution reopens it (a flapping alert must
 not open a second incident). Anything else opens a new incident.
@@ -118,23 +119,18 @@ def correlate(
     if best is None:
         return Decision(kind=DecisionKind.NEW, incident_id=None, reason="no open incident matches")
     _, incident, candidate = best
+    texts = {incident.id: candidate.text}
     if not incident.is_open:
         assert incident.resolved_at is not None
         late = duration(alert.starts_at - incident.resolved_at)
-        return Decision(
-            kind=DecisionKind.REOPEN,
-            incident_id=incident.id,
-            reason=f"reopened: {candidate.text}, {late} after it resolved",
-            evidence=candidate.evidence,
-            related_service=candidate.related_service,
-            hops=candidate.hops if candidate.evidence is Evidence.TOPOLOGY else None,
-            inhibition=find_inhibitor(alert, incident.services, topology=topology, rules=rules),
-        )
+        texts[incident.id] += f", {late} after it resolved"
+    # A cause that alerts again (or late) links the incidents its symptoms opened meanwhile.
     linked = _linked(alert, incident, known, near, rules, topology) if rules.merge_linked else []
-    texts = {incident.id: candidate.text} | {other.id: text for other, text in linked}
+    texts |= {other.id: text for other, text in linked}
     involved = [incident] + [other for other, _ in linked]
     survivor = min(involved, key=lambda item: (item.first_alert_at, item.id))
-    reason = f"joined: {texts[survivor.id]}"
+    reopens = not survivor.is_open
+    reason = f"{'reopened' if reopens else 'joined'}: {texts[survivor.id]}"
     if linked:
         merged = sorted(item.id for item in involved if item is not survivor)
         reason += "; merged " + ", ".join(f"{display_id(i)} ({texts[i]})" for i in merged)
@@ -144,7 +140,7 @@ def correlate(
         if (found := find_inhibitor(alert, item.services, topology=topology, rules=rules))
     ]
     return Decision(
-        kind=DecisionKind.JOIN,
+        kind=DecisionKind.REOPEN if reopens else DecisionKind.JOIN,
         incident_id=survivor.id,
         reason=reason,
         evidence=candidate.evidence,
@@ -255,7 +251,11 @@ def _nearest(
         relations: list[tuple[int, bool]] = []
         if as_symptom and name in near.upstream:
             relations.append((near.upstream[name], True))
-        if as_cause and name in near.downstream and _unexplained(name, incident, topology):
+        if (
+            as_cause
+            and name in near.downstream
+            and _unexplained(name, near.downstream[name], incident, topology)
+        ):
             relations.append((near.downstream[name], False))
         if not relations:
             continue
@@ -273,11 +273,11 @@ def _nearest(
     return None if best is None else best[1]
 
 
-def _unexplained(name: str, incident: IncidentState, topology: Topology) -> bool:
-    """True when nothing else alerting in the incident is upstream of `name`. A late alert
-    upstream of an already explained symptom is more often a second, unrelated failure than
-    the cause of the first: the first already has one."""
-    upstream = topology.upstream(name)
+def _unexplained(name: str, hops: int, incident: IncidentState, topology: Topology) -> bool:
+    """True when nothing else alerting in the incident is upstream of `name` within `hops`
+    dependency hops: a late alert upstream of a symptom that a nearer (or as near) failing
+    dependency already explains is more often a second, unrelated failure than its cause."""
+    upstream = topology.upstream(name, hops)
     return not any(other in upstream for other in incident.services if other != name)
 
 

@@ -207,6 +207,40 @@ def test_a_late_alert_reopens_a_resolved_incident_only_within_the_grace_period()
     assert replay.send(late).is_new
 
 
+def test_a_flapping_cause_reopens_and_takes_back_the_symptoms_it_caused_meanwhile() -> None:
+    """postgres alerts, resolves for a moment (the incident resolves), payments-api starts
+    failing in that gap (a new incident: topology does not reopen), then postgres fires
+    again: its incident reopens and the symptom's incident is merged into it."""
+    replay = Replay()
+    down = alert("PostgresDown", "postgres-primary", 0, severity="critical")
+    replay.send(down)
+    replay.resolve(1, 60)
+    assert replay.send(alert("HighErrorRate", "payments-api", 90)).is_new
+    refire = Alert(**{**vars(down), "starts_at": T0 + timedelta(seconds=150)})
+    decision = replay.send(refire)
+    assert decision.kind is DecisionKind.REOPEN and decision.incident_id == 1
+    assert decision.merged == (2,)
+    assert decision.reason == (
+        "reopened: same alert fingerprint, 2 min after it resolved; "
+        "merged INC-2 (payments-api depends on it, 1 hop, 60 s after)"
+    )
+    assert list(replay.incidents) == [1] and replay.incidents[1].is_open
+
+
+def test_a_nearer_cause_links_a_symptom_explained_only_from_further_away() -> None:
+    """checkout fails; postgres-primary (two hops below it) alerts and is taken as its
+    cause; then redis, checkout's direct dependency, alerts: a nearer explanation of
+    checkout, so the same outage rather than a second one."""
+    replay = Replay()
+    replay.send(alert("HighErrorRate", "checkout", 0))
+    replay.send(alert("PostgresDown", "postgres-primary", 20, severity="critical"))
+    assert list(replay.incidents) == [1]  # postgres-primary joined as checkout's cause
+    replay.send(alert("HighLatency", "web", 30))
+    decision = replay.send(alert("RedisDown", "redis", 60, severity="critical"))
+    # redis is one hop from checkout, postgres-primary two: redis is the nearer explanation.
+    assert decision.kind is DecisionKind.JOIN and decision.incident_id == 1
+
+
 def test_downstream_warnings_are_suppressed_but_attached() -> None:
     replay = Replay()
     replay.send(*database_outage())
