@@ -1,8 +1,9 @@
 """The grouping engine: which incident an alert belongs to, and whether it should page.
 
-A superset of `grouping.match_alert`. An alert joins an open incident when it matches
+An alert joins an open incident when it matches
 
-1. by identity: a fingerprint the incident holds, or its Alertmanager `groupKey`;
+1. by identity: a fingerprint the incident holds (whatever the time), or its Alertmanager
+   `groupKey` while that group is alive (it alerted in the incident within `window`);
 2. by labels: the same service (or host, or namespace — `label_dimensions`) as one of the
    incident's alerts, within `window` of that service's last alert there;
 3. by topology: its service is within `topology_hops` dependency hops, either way, of a
@@ -171,11 +172,14 @@ def _match(
             return None
     if Evidence.FINGERPRINT in allowed and alert.fingerprint in incident.fingerprints:
         return _Candidate(Evidence.FINGERPRINT, "same alert fingerprint")
+    # Alertmanager's group lives while its alerts do: a group that has been quiet for longer
+    # than the window is not one any more (a second outage later re-uses its key).
+    grouped = incident.group_keys.get(alert.group_key) if alert.group_key else None
     if (
         Evidence.GROUP_KEY in allowed
         and rules.group_key
-        and alert.group_key
-        and alert.group_key in incident.group_keys
+        and grouped is not None
+        and at <= grouped + window
     ):
         return _Candidate(Evidence.GROUP_KEY, "same Alertmanager group")
     if not in_window:

@@ -43,14 +43,15 @@ class ServiceState:
 @dataclass
 class IncidentState:
     """What the engine needs to know about an incident; `resolved_at` None means open.
-    `label_keys` maps each label-dimension key of its alerts to the last time it alerted."""
+    `label_keys` maps each label-dimension key of its alerts, and `group_keys` each
+    Alertmanager group of its alerts, to the last time it alerted."""
 
     id: int
     first_alert_at: datetime
     last_alert_at: datetime
     resolved_at: datetime | None = None
     fingerprints: set[str] = field(default_factory=set)
-    group_keys: set[str] = field(default_factory=set)
+    group_keys: dict[str, datetime] = field(default_factory=dict)
     label_keys: dict[tuple[str, ...], datetime] = field(default_factory=dict)
     services: dict[str, ServiceState] = field(default_factory=dict)
 
@@ -76,7 +77,7 @@ class IncidentState:
             self.resolved_at = None
         self.fingerprints.add(alert.fingerprint)
         if alert.group_key:
-            self.group_keys.add(alert.group_key)
+            self.group_keys[alert.group_key] = max(self.group_keys.get(alert.group_key, at), at)
         for key in label_keys(alert.labels, rules.label_dimensions):
             self.label_keys[key] = max(self.label_keys.get(key, at), at)
         service = alert.service
@@ -100,7 +101,8 @@ class IncidentState:
         if other.is_open:
             self.resolved_at = None
         self.fingerprints |= other.fingerprints
-        self.group_keys |= other.group_keys
+        for group, at in other.group_keys.items():
+            self.group_keys[group] = max(self.group_keys.get(group, at), at)
         for key, at in other.label_keys.items():
             self.label_keys[key] = max(self.label_keys.get(key, at), at)
         for name, state in other.services.items():

@@ -167,15 +167,24 @@ class GroupingStateRepository:
         fingerprints: Iterable[str],
         group_keys: Iterable[str],
     ) -> None:
-        for column, wanted, target in (
-            (AlertRow.fingerprint, sorted(set(fingerprints)), "fingerprints"),
-            (AlertRow.group_key, sorted(set(group_keys)), "group_keys"),
-        ):
-            for chunk in _chunks(wanted):
-                query = select(AlertRow.incident_id, column).where(column.in_(chunk)).distinct()
-                for incident_id, value in await self._session.execute(query):
-                    if incident_id in states and value:
-                        getattr(states[incident_id], target).add(value)
+        for chunk in _chunks(sorted(set(fingerprints))):
+            query = (
+                select(AlertRow.incident_id, AlertRow.fingerprint)
+                .where(AlertRow.fingerprint.in_(chunk))
+                .distinct()
+            )
+            for incident_id, value in await self._session.execute(query):
+                if incident_id in states and value:
+                    states[incident_id].fingerprints.add(value)
+        for chunk in _chunks(sorted(set(group_keys))):
+            by_group = (
+                select(AlertRow.incident_id, AlertRow.group_key, func.max(AlertRow.starts_at))
+                .where(AlertRow.group_key.in_(chunk))
+                .group_by(AlertRow.incident_id, AlertRow.group_key)
+            )
+            for incident_id, key, last in await self._session.execute(by_group):
+                if incident_id in states and key:
+                    states[incident_id].group_keys[key] = last
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:

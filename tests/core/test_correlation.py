@@ -178,10 +178,19 @@ def test_identity_joins_an_open_incident_whatever_the_time() -> None:
     replay.send(first)
     again = Alert(**{**vars(first), "starts_at": T0 + timedelta(hours=3)})
     assert replay.send(again).reason == "joined: same alert fingerprint"
+
+
+def test_the_same_alertmanager_group_joins_while_the_group_is_alerting() -> None:
+    """Like Alertmanager's own group: alive while its alerts keep coming; a group quiet for
+    longer than the window is not one any more (a later, separate outage re-uses its key)."""
+    replay = Replay()
     key = '{}:{alertname="X"}'
-    replay.send(alert("X", "reports", 100, group_key=key))
-    late = replay.send(alert("X", "elasticsearch", 5000, group_key=key))
-    assert late.evidence is Evidence.GROUP_KEY and late.incident_id == 2
+    replay.send(alert("X", "reports", 0, group_key=key))
+    replay.send(alert("X", "reports", 8 * 60, group_key=key))
+    grouped = replay.send(alert("X", "elasticsearch", 16 * 60, group_key=key))
+    assert grouped.evidence is Evidence.GROUP_KEY and grouped.incident_id == 1
+    assert grouped.reason == "joined: same Alertmanager group"
+    assert replay.send(alert("X", "mailer", 27 * 60, group_key=key)).is_new
 
 
 def test_a_resolved_incident_is_not_reused() -> None:

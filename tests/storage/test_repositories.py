@@ -112,7 +112,8 @@ async def test_grouping_states_summarize_like_the_engine_does(database: Database
         expected.absorb(item, rules)
     found = by_id[open_id]
     assert found.fingerprints == {mine[1].fingerprint}
-    assert found.group_keys == {'{}:{service="checkout"}'}
+    assert found.group_keys == {'{}:{service="checkout"}': T0 + timedelta(minutes=3)}
+    assert found.group_keys == expected.group_keys
     assert found.label_keys == expected.label_keys
     assert found.services == expected.services
     assert found.resolved_at is None
