@@ -187,3 +187,30 @@ async def test_a_late_alert_reopens_within_the_grace_period_only(database: Datab
     late = replace(first, starts_at=T0 + timedelta(minutes=30))
     assert (await engine.ingest([late])).created_incidents == [2]
     assert (await incident_rows(database))[1].status == "resolved"
+
+
+async def test_a_flapping_cause_reopens_and_takes_back_its_symptoms_incident(
+    database: Database,
+) -> None:
+    """postgres fires and resolves (its incident with it); payments-api starts failing in
+    the gap and opens INC-2; postgres fires again: INC-1 reopens and INC-2 is merged into it."""
+    engine = ingestor(database)
+    first = alert("PostgresDown", "postgres-primary", 0, "critical")
+    await engine.ingest([first])
+    await engine.ingest([replace(first, status="resolved", ends_at=T0 + timedelta(seconds=60))])
+    assert (await incident_rows(database))[1].status == "resolved"
+    await engine.ingest([alert("HighErrorRate", "payments-api", 90, "error")])
+    refire = replace(first, starts_at=T0 + timedelta(seconds=150))
+    result = await engine.ingest([refire])
+    assert result.created_incidents == []
+    assert result.reopened_incidents == {1} and result.merged_incidents == {2: 1}
+    rows = await incident_rows(database)
+    assert (rows[1].status, rows[1].resolved_at) == ("triggered", None)
+    assert rows[2].merged_into == 1
+    async with database.unit_of_work() as uow:
+        moved = await uow.alerts.for_incident(incident_id=1)
+        firing = [a.name for a in moved if a.status == "firing"]
+    assert sorted(firing) == ["HighErrorRate", "PostgresDown"]
+    text = next(t for k, t in await events(database, 1) if k == "reopened")
+    assert text.startswith("Alert PostgresDown reopened: same alert fingerprint")
+    assert "merged INC-2 (payments-api depends on it, 1 hop, 60 s after)" in text
