@@ -1,4 +1,4 @@
-"""The YAML file behind LOOKOUT_CONFIG: service catalog, routing, access, grouping."""
+"""The YAML file behind LOOKOUT_CONFIG: service catalog, routing, access, grouping, health."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lookout.core.grouping_rules import GroupingRules
+from lookout.core.service_health import HealthRules
 from lookout.runbooks.config import ExecutionConfig
 from lookout.skills.contract import Role
 
@@ -82,6 +83,7 @@ class LookoutConfig(BaseModel):
     access: AccessConfig = Field(default_factory=AccessConfig)
     grouping: GroupingRules = Field(default_factory=GroupingRules)
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    health: HealthRules = Field(default_factory=HealthRules)  # core.service_health
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
 
     def channel_for(self, platform: str, service: str | None) -> str:

@@ -18,6 +18,11 @@ class PrometheusError(RuntimeError):
     """Prometheus could not answer: unreachable, bad status, or a query it rejected."""
 
 
+class PrometheusUnreachableError(PrometheusError):
+    """No answer from Prometheus at all: the connection failed or timed out, or something in
+    front of it answered with no Prometheus reply (a proxy's 502)."""
+
+
 @dataclass(frozen=True)
 class Sample:
     labels: dict[str, str] = field(default_factory=dict)
@@ -42,11 +47,15 @@ class PrometheusClient:
                 f"{self.base_url}/api/v1/query", params=params, timeout=self.timeout
             )
         except httpx.HTTPError as error:
-            raise PrometheusError(f"Prometheus is unreachable: {type(error).__name__}") from error
+            raise PrometheusUnreachableError(
+                f"Prometheus is unreachable: {type(error).__name__}"
+            ) from error
         try:
             body = response.json()
         except ValueError:
-            raise PrometheusError(f"Prometheus answered HTTP {response.status_code}") from None
+            raise PrometheusUnreachableError(
+                f"Prometheus answered HTTP {response.status_code}"
+            ) from None
         if not isinstance(body, dict) or body.get("status") != "success":
             reason = body.get("error") if isinstance(body, dict) else None
             raise PrometheusError(f"query failed: {reason or f'HTTP {response.status_code}'}")
