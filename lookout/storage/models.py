@@ -282,3 +282,30 @@ class ChatMessageRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class BlastTrackerRow(Base):
+    """A live blast-radius message on an incident: what it last showed, and its revision."""
+
+    __tablename__ = "blast_trackers"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "service", "platform", name="uq_blast_trackers_key"),
+        Index("ix_blast_trackers_live", "live"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"))
+    service: Mapped[str] = mapped_column(String(255))
+    platform: Mapped[str] = mapped_column(String(32))
+    # Where it was asked; the message goes to the incident's thread when there is one.
+    channel: Mapped[str] = mapped_column(String(255))
+    thread_id: Mapped[str | None] = mapped_column(String(255))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    # `skills.blast_tracker.snapshot`: the dependents' statuses, propagation and summary.
+    snapshot: Mapped[dict[str, Any]]
+    # Bumped when the snapshot changes; the notifier edits the message when it is behind.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    # False once the incident resolved and the final version was recorded.
+    live: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -14,6 +14,7 @@ from lookout.storage.messages import TrackedMessageRepository
 from lookout.storage.platform import ConversationRefRepository, PlatformRequestRepository
 from lookout.storage.runs import RunRepository
 from lookout.storage.threads import ChatThreadRepository
+from lookout.storage.trackers import BlastTrackerRepository
 from lookout.storage.users import UserRepository
 
 
@@ -32,6 +33,7 @@ class UnitOfWork:
         self.runs = RunRepository(session)
         self.messages = TrackedMessageRepository(session)
         self.grouping = GroupingStateRepository(session)
+        self.trackers = BlastTrackerRepository(session)
 
     async def lock(self, key: int) -> None:
         """Serialize this transaction with every other holder of `key`, across replicas.
