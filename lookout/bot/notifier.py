@@ -1,4 +1,5 @@
-"""The notifier: posts each incident once per platform and keeps that message current.
+"""The notifier: posts each incident once per platform and keeps that message current; the
+same for tracked messages (a run's progress, a live blast radius; see `tracked_messages`).
 
 Incidents carry a revision; a platform's chat thread row remembers the revision it last
 rendered. The notifier renders whatever is behind, so a burst of changes to one incident
@@ -17,11 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 from lookout.bot.metrics import Metrics
 from lookout.bot.platforms import ChatPlatform, PostedMessage
+from lookout.bot.tracked_messages import TrackedKind, TrackedWork, tracked_kinds
 from lookout.skills.contract import Reply
 from lookout.skills.incident_card import card_facts, incident_message
-from lookout.skills.run_card import run_message
 from lookout.storage.database import Database
-from lookout.storage.runs import RUN_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Notifier:
         self._clock = clock
         self._debounce = debounce
         self._idle_interval = idle_interval
+        self._tracked: list[TrackedKind] = tracked_kinds()
         self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -105,7 +106,8 @@ class Notifier:
                     done += sent
                     if sent == 0:
                         break
-                done += await self._sync_runs(platform)
+                for source in self._tracked:
+                    done += await self._sync_tracked(platform, source)
             return done
 
     async def announce(self, reply: Reply, *, channel_for: Callable[[str], str]) -> None:
@@ -117,28 +119,27 @@ class Notifier:
                 self._metrics.errors.labels(where=f"post:{platform.name}").inc()
                 log.exception("could not post an announcement", extra={"platform": platform.name})
 
-    async def _sync_runs(self, platform: ChatPlatform) -> int:
-        """Each runbook run's one message: posted where it was asked (the incident's thread
-        when there is one), then edited as the run goes."""
+    async def _sync_tracked(self, platform: ChatPlatform, source: TrackedKind) -> int:
+        """Messages of one kind (a run's progress, a blast tracker): each posted where it was
+        asked (the incident's thread when there is one), then edited as its source changes."""
         now = self._clock()
         sent = 0
+        kind = source.kind
+        work: list[tuple[TrackedWork, str, str | None, str | None]] = []
         async with self._database.unit_of_work() as uow:
-            work = []
-            for run in await uow.runs.behind(platform=platform.name):
-                row = await uow.messages.get(
-                    kind=RUN_MESSAGE, key=str(run.id), platform=platform.name
-                )
+            for item in await source.behind(uow, platform=platform.name):
+                row = await uow.messages.get(kind=kind, key=item.key, platform=platform.name)
                 if row is None:
-                    channel, thread = run.channel, run.thread
-                    if run.incident_id is not None:
+                    channel, thread = item.channel, item.thread
+                    if item.incident_id is not None:
                         root = await uow.threads.get(
-                            incident_id=run.incident_id, platform=platform.name
+                            incident_id=item.incident_id, platform=platform.name
                         )
                         if root is not None and root.thread_id:
                             channel, thread = root.channel, root.thread_id
                     row = await uow.messages.claim(
-                        kind=RUN_MESSAGE,
-                        key=str(run.id),
+                        kind=kind,
+                        key=item.key,
                         platform=platform.name,
                         channel=channel,
                         thread_id=thread,
@@ -150,37 +151,30 @@ class Notifier:
                     row.updated_at, row.attempts, now
                 ):
                     continue
-                work.append(
-                    (
-                        run.id,
-                        run.revision,
-                        row.channel,
-                        row.thread_id,
-                        row.message_id,
-                        run_message(run),
-                    )
-                )
-        for run_id, revision, channel, thread, message_id, reply in work:
+                work.append((item, row.channel, row.thread_id, row.message_id))
+        for item, channel, thread, message_id in work:
             try:
                 posted = await self._send(
-                    platform, channel=channel, reply=reply, message_id=message_id, thread=thread
+                    platform,
+                    channel=channel,
+                    reply=item.reply,
+                    message_id=message_id,
+                    thread=thread,
                 )
             except Exception as error:
                 self._metrics.errors.labels(where=f"post:{platform.name}").inc()
-                log.exception("could not deliver a run message", extra={"run": run_id})
+                log.exception(
+                    "could not deliver a tracked message", extra={"kind": kind, "key": item.key}
+                )
                 async with self._database.unit_of_work() as uow:
-                    row = await uow.messages.get(
-                        kind=RUN_MESSAGE, key=str(run_id), platform=platform.name
-                    )
+                    row = await uow.messages.get(kind=kind, key=item.key, platform=platform.name)
                     if row is not None:
                         await uow.messages.record_failure(
                             row=row, error=repr(error), now=self._clock()
                         )
                 continue
             async with self._database.unit_of_work() as uow:
-                row = await uow.messages.get(
-                    kind=RUN_MESSAGE, key=str(run_id), platform=platform.name
-                )
+                row = await uow.messages.get(kind=kind, key=item.key, platform=platform.name)
                 if row is None:
                     continue
                 if posted is not None:
@@ -188,13 +182,13 @@ class Notifier:
                         row=row,
                         message_id=posted.message_id,
                         thread_id=posted.thread_id,
-                        revision=revision,
+                        revision=item.revision,
                         now=self._clock(),
                         channel=posted.channel,
                     )
                 else:
                     await uow.messages.record_rendered(
-                        row=row, revision=revision, now=self._clock()
+                        row=row, revision=item.revision, now=self._clock()
                     )
             sent += 1
         return sent
