@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from lookout import __version__
+from lookout.bot.blast_trackers import BlastTrackerWatcher
 from lookout.bot.config import ConfigError, LookoutConfig, load_config
 from lookout.bot.console import ConsoleHub, ConsolePlatform
 from lookout.bot.console_api import STATIC, console_routes
@@ -27,6 +28,8 @@ from lookout.bot.runs import RunManager
 from lookout.bot.service_catalog import ServiceCatalog
 from lookout.bot.settings import Settings
 from lookout.core.alerts import Alert
+from lookout.integrations.prometheus import PrometheusClient
+from lookout.integrations.service_health import PrometheusHealth
 from lookout.runbooks.catalog import RunbookCatalog
 from lookout.runbooks.sync import SyncReport
 from lookout.skills.catalog import default_registry
@@ -57,6 +60,7 @@ class Lookout:
     runs: RunManager
     runbooks: RunbookCatalog
     service_catalog: ServiceCatalog  # the topology (issue 5)
+    trackers: BlastTrackerWatcher  # live blast-radius messages on incidents
     adapters: list[ChatAdapter] = field(default_factory=list)
     announced_sync_problems: list[str] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -93,6 +97,7 @@ class Lookout:
 
     def incidents_changed(self) -> None:
         self.notifier.wake()
+        self.trackers.wake()
         self.hub.publish("incidents", {})
 
     async def refresh_gauges(self) -> None:
@@ -122,6 +127,8 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             lookout.incidents_changed()
         for run_id in outcome.runs_to_start:
             lookout.runs.launch(run_id)
+        if outcome.messages_changed:
+            lookout.notifier.wake()
 
     http = httpx.AsyncClient(timeout=30, follow_redirects=False)
     catalog = runbook_catalog(config)
@@ -134,6 +141,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         )
     except ValueError as error:
         raise ConfigError(f"{settings.config}: invalid service catalog: {error}") from error
+    health = service_health(settings, config, http)
     dispatcher = Dispatcher(
         registry=registry,
         database=database,
@@ -141,7 +149,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             default_role=config.access.role(), admins=frozenset(config.access.admins)
         ),
         on_finished=finished,
-        tools=SkillTools(runbooks=catalog, planner=executor),
+        tools=SkillTools(runbooks=catalog, planner=executor, health=health),
         topology=service_catalog.current,
     )
     adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
@@ -152,6 +160,13 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         metrics=metrics,
     )
     ingestor = AlertIngestor(database, rules=config.grouping, topology=service_catalog.current)
+    trackers = BlastTrackerWatcher(
+        database,
+        topology=service_catalog.current,
+        health=health,
+        on_change=notifier.wake,
+        metrics=metrics,
+    )
     lookout = Lookout(
         settings=settings,
         config=config,
@@ -168,8 +183,20 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         runs=runs,
         runbooks=catalog,
         service_catalog=service_catalog,
+        trackers=trackers,
     )
     return lookout
+
+
+def service_health(
+    settings: Settings, config: LookoutConfig, http: httpx.AsyncClient
+) -> PrometheusHealth | None:
+    """Service health from Prometheus, when PROMETHEUS_URL is set and `health:` is on."""
+    rules = config.health
+    if not settings.prometheus_url or not rules.active:
+        return None
+    client = PrometheusClient(settings.prometheus_url, http, timeout=rules.timeout_seconds)
+    return PrometheusHealth(client, rules)
 
 
 def _chat_adapters(
@@ -225,6 +252,7 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         for adapter in lookout.adapters:
             await adapter.start()
         lookout.notifier.start()
+        lookout.trackers.start()
         lookout.service_catalog.start()
         lookout.notifier.wake()
         if demo:
@@ -245,6 +273,7 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             await asyncio.gather(*background, return_exceptions=True)
             lookout.hub.close()
             await lookout.runs.stop()
+            await lookout.trackers.stop()
             await lookout.notifier.stop()
             await lookout.service_catalog.stop()
             for adapter in lookout.adapters:

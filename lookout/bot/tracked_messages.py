@@ -2,7 +2,8 @@
 thread when there is one), and then edits in place whenever their source's revision moves
 past the one last rendered. The notifier runs one delivery step for every kind.
 
-* a runbook run's progress (`run`, keyed by run id).
+* a runbook run's progress (`run`, keyed by run id);
+* a live blast-radius tracker on an incident (`blast`, keyed by tracker id).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from lookout.skills.blast_tracker import tracker_message
 from lookout.skills.contract import Reply
 from lookout.skills.run_card import run_message
 from lookout.storage.runs import RUN_MESSAGE
+from lookout.storage.trackers import BLAST_MESSAGE
 from lookout.storage.uow import UnitOfWork
 
 
@@ -53,5 +56,22 @@ class RunMessages:
         ]
 
 
+class BlastTrackerMessages:
+    kind = BLAST_MESSAGE
+
+    async def behind(self, uow: UnitOfWork, *, platform: str) -> list[TrackedWork]:
+        return [
+            TrackedWork(
+                key=str(tracker.id),
+                revision=tracker.revision,
+                channel=tracker.channel,
+                thread=tracker.thread_id,
+                incident_id=tracker.incident_id,
+                reply=tracker_message(tracker),
+            )
+            for tracker in await uow.trackers.behind(platform=platform)
+        ]
+
+
 def tracked_kinds() -> list[TrackedKind]:
-    return [RunMessages()]
+    return [RunMessages(), BlastTrackerMessages()]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from lookout.core.topology import Topology
+from lookout.integrations.service_health import PrometheusHealth
 from lookout.runbooks.catalog import RunbookCatalog
 from lookout.runbooks.executor import Executor
 from lookout.skills.contract import Actor, Conversation, Invocation, Role
@@ -15,6 +16,7 @@ from lookout.storage.audit import AuditRepository
 from lookout.storage.incidents import IncidentRepository
 from lookout.storage.models import IncidentRow
 from lookout.storage.runs import RunRepository
+from lookout.storage.trackers import BlastTrackerRepository
 from lookout.storage.users import UserRepository
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ class SkillTools:
 
     runbooks: RunbookCatalog = field(default_factory=RunbookCatalog)
     planner: Executor | None = None  # plans runbook runs with the configured allowlists
+    # Service health from Prometheus (the `health:` queries) when PROMETHEUS_URL is set.
+    health: PrometheusHealth | None = None
 
 
 @dataclass
@@ -40,9 +44,12 @@ class SkillContext:
     audit: AuditRepository
     registry: Registry
     runs: RunRepository
+    trackers: BlastTrackerRepository
     tools: SkillTools = field(default_factory=SkillTools)
     changed_incidents: set[int] = field(default_factory=set)
     runs_to_start: set[int] = field(default_factory=set)
+    # A tracked message (a blast tracker) was opened or changed: the notifier should look.
+    messages_changed: bool = False
     # The service topology as of this invocation (issue 5); empty without a catalog.
     topology: Topology = field(default_factory=Topology)
 

@@ -45,6 +45,7 @@ class Outcome:
     seconds: float
     changed_incidents: frozenset[int]
     runs_to_start: frozenset[int] = frozenset()
+    messages_changed: bool = False
 
 
 def strip_prefix(text: str) -> str:
@@ -118,6 +119,7 @@ class Dispatcher:
         verb = "help"
         changed: set[int] = set()
         to_start: set[int] = set()
+        messages_changed = False
         result = "ok"
         try:
             words = grammar.split(command)
@@ -151,6 +153,7 @@ class Dispatcher:
                 ctx = self._context(uow, invocation)
                 reply = await skill.handle(ctx, args)
                 changed, to_start = ctx.changed_incidents, ctx.runs_to_start
+                messages_changed = ctx.messages_changed
                 await self._audit(uow, actor, verb, command, "ok", reply.incident_id)
             if reply.incident_id is None and conversation.incident_id is not None:
                 reply.incident_id = conversation.incident_id
@@ -176,6 +179,7 @@ class Dispatcher:
                     time.perf_counter() - started,
                     frozenset(changed),
                     frozenset(to_start),
+                    messages_changed,
                 )
                 await self._on_finished(outcome)
 
@@ -209,6 +213,7 @@ class Dispatcher:
             audit=uow.audit,
             registry=self.registry,
             runs=uow.runs,
+            trackers=uow.trackers,
             tools=self._tools,
             topology=self._topology(),
         )

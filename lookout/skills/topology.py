@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from lookout.core.blast_radius import ServiceStatus
-from lookout.skills.blast_radius import STATUS_MARKS
+from lookout.skills.blast_view import STATUS_MARKS
 from lookout.skills.context import SkillContext
 from lookout.skills.contract import Actions, Block, Button, Context, Reply, Table, Text
 from lookout.skills.grammar import Positional

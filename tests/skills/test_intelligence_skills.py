@@ -88,11 +88,36 @@ async def test_blast_radius_in_an_incident_thread_follows_its_root_cause(world: 
     reply = await world.say("blast-radius", incident_id=1)
     text = text_of(reply)
     assert "**Blast radius of postgres-primary** (INC-1)" in text
-    assert "**Propagation**" in text
-    assert "02:50:30 payments-api failed, 30 s after postgres-primary" in text
+    assert "Live tracker in INC-1's thread, updated as dependents degrade or recover." in text
+    assert [type(block).__name__ for block in reply.blocks] == ["Text", "Text", "Image", "Context"]
     assert reply.incident_id == 1
     same = text_of(await world.say("blast-radius --incident INC-1"))
     assert same == text
+    async with world.database.unit_of_work() as uow:
+        [tracker] = await uow.trackers.for_incident(incident_id=1)
+    shown = tracker.snapshot
+    assert (tracker.service, tracker.platform, tracker.live) == ("postgres-primary", "test", True)
+    assert shown["statuses"] == {"payments-api": "failing", "reports": "failing"}
+    assert shown["propagation"] == [
+        "02:50:00 postgres-primary failed",
+        "02:50:30 payments-api failed, 30 s after postgres-primary",
+        "02:51:00 reports failed, 60 s after postgres-primary",
+    ]
+
+
+async def test_blast_radius_of_a_resolved_incident_answers_once(world: Harness) -> None:
+    await outage(world)
+    await world.say("resolve INC-1")
+    reply = await world.say("blast-radius --incident INC-1")
+    text = text_of(reply)
+    assert "**Blast radius of postgres-primary** (INC-1)" in text
+    assert "**Propagation**" in text
+    assert "02:50:30 payments-api failed, 30 s after postgres-primary" in text
+    assert "Live tracker" not in text
+    rows = {row[0]: row for row in table_of(reply).rows}
+    assert rows["payments-api"][5] == "🟢 healthy"  # its alerts left with the incident
+    async with world.database.unit_of_work() as uow:
+        assert await uow.trackers.for_incident(incident_id=1) == []
 
 
 async def test_blast_radius_what_if_and_unknown_services(world: Harness) -> None:
