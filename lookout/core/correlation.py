@@ -3,7 +3,8 @@
 An alert joins an open incident when it matches
 
 1. by identity: a fingerprint the incident holds (whatever the time), or its Alertmanager
-   `groupKey` while that group is alive (it alerted in the incident within `window`);
+   `groupKey` while that group is alive (an alert of it still fires in the incident, or
+   alerted within `window`);
 2. by labels: the same service (or host, or namespace — `label_dimensions`) as one of the
    incident's alerts, within `window` of that service's last alert there;
 3. by topology: its service is within `topology_hops` dependency hops, either way, of a
@@ -172,14 +173,13 @@ def _match(
             return None
     if Evidence.FINGERPRINT in allowed and alert.fingerprint in incident.fingerprints:
         return _Candidate(Evidence.FINGERPRINT, "same alert fingerprint")
-    # Alertmanager's group lives while its alerts do: a group that has been quiet for longer
-    # than the window is not one any more (a second outage later re-uses its key).
-    grouped = incident.group_keys.get(alert.group_key) if alert.group_key else None
+    # Alertmanager's group lives while its alerts fire (PagerDuty's integration dedups on
+    # the groupKey for as long): once over, a later outage re-using the key is another one.
     if (
         Evidence.GROUP_KEY in allowed
         and rules.group_key
-        and grouped is not None
-        and at <= grouped + window
+        and alert.group_key
+        and incident.group_alive(alert.group_key, at, window)
     ):
         return _Candidate(Evidence.GROUP_KEY, "same Alertmanager group")
     if not in_window:

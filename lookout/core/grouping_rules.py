@@ -10,7 +10,7 @@ grouping:
   label_dimensions:           # each: the first label names the thing, the rest qualify it
     - [service, cluster]      # "service" is the service label, else job, else namespace
     - [host]
-  group_key: true             # the same Alertmanager groupKey joins, while the group alerts
+  group_key: true             # the same Alertmanager groupKey joins while the group lives
   merge_linked: true          # a cause alerting after its symptoms merges their incidents
   reopen_grace_minutes: 10    # a resolved incident takes a late alert back within this
   reopen_on: [fingerprint, group_key]

@@ -8,9 +8,10 @@ looked up later, so deciding for an alert never needs the incident's alert list.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lookout.core.alerts import Alert, service_of
 from lookout.core.grouping_rules import DEFAULT_RULES, GroupingRules
@@ -44,7 +45,8 @@ class ServiceState:
 class IncidentState:
     """What the engine needs to know about an incident; `resolved_at` None means open.
     `label_keys` maps each label-dimension key of its alerts, and `group_keys` each
-    Alertmanager group of its alerts, to the last time it alerted."""
+    Alertmanager group of its alerts, to the last time it alerted; `firing_groups` counts each
+    group's alerts still firing (`ended` takes one away)."""
 
     id: int
     first_alert_at: datetime
@@ -52,6 +54,7 @@ class IncidentState:
     resolved_at: datetime | None = None
     fingerprints: set[str] = field(default_factory=set)
     group_keys: dict[str, datetime] = field(default_factory=dict)
+    firing_groups: Counter[str] = field(default_factory=Counter)
     label_keys: dict[tuple[str, ...], datetime] = field(default_factory=dict)
     services: dict[str, ServiceState] = field(default_factory=dict)
 
@@ -78,6 +81,7 @@ class IncidentState:
         self.fingerprints.add(alert.fingerprint)
         if alert.group_key:
             self.group_keys[alert.group_key] = max(self.group_keys.get(alert.group_key, at), at)
+            self.firing_groups[alert.group_key] += alert.firing
         for key in label_keys(alert.labels, rules.label_dimensions):
             self.label_keys[key] = max(self.label_keys.get(key, at), at)
         service = alert.service
@@ -103,6 +107,7 @@ class IncidentState:
         self.fingerprints |= other.fingerprints
         for group, at in other.group_keys.items():
             self.group_keys[group] = max(self.group_keys.get(group, at), at)
+        self.firing_groups.update(other.firing_groups)
         for key, at in other.label_keys.items():
             self.label_keys[key] = max(self.label_keys.get(key, at), at)
         for name, state in other.services.items():
@@ -118,6 +123,19 @@ class IncidentState:
                 )
             else:
                 mine.merge(state)
+
+    def ended(self, alert: Alert) -> None:
+        """One of its firing alerts resolved (its Alertmanager group may be over)."""
+        if alert.group_key and self.firing_groups[alert.group_key] > 0:
+            self.firing_groups[alert.group_key] -= 1
+
+    def group_alive(self, group_key: str, at: datetime, window: timedelta) -> bool:
+        """Whether Alertmanager's group is still one at `at`: it has an alert firing in the
+        incident, or alerted within `window` (a resolve and a quick re-fire)."""
+        last = self.group_keys.get(group_key)
+        if last is None:
+            return False
+        return self.firing_groups[group_key] > 0 or at <= last + window
 
     def first_alerts(self) -> dict[str, datetime]:
         """Each failing service's first alert time (the input of root cause and propagation)."""

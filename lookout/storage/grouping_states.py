@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lookout.core.grouping_rules import GroupingRules
@@ -177,14 +177,21 @@ class GroupingStateRepository:
                 if incident_id in states and value:
                     states[incident_id].fingerprints.add(value)
         for chunk in _chunks(sorted(set(group_keys))):
+            firing = func.sum(case((AlertRow.status == "firing", 1), else_=0))
             by_group = (
-                select(AlertRow.incident_id, AlertRow.group_key, func.max(AlertRow.starts_at))
+                select(
+                    AlertRow.incident_id,
+                    AlertRow.group_key,
+                    func.max(AlertRow.starts_at),
+                    firing,
+                )
                 .where(AlertRow.group_key.in_(chunk))
                 .group_by(AlertRow.incident_id, AlertRow.group_key)
             )
-            for incident_id, key, last in await self._session.execute(by_group):
+            for incident_id, key, last, count in await self._session.execute(by_group):
                 if incident_id in states and key:
                     states[incident_id].group_keys[key] = last
+                    states[incident_id].firing_groups[key] = int(count or 0)
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:

@@ -214,3 +214,25 @@ async def test_a_flapping_cause_reopens_and_takes_back_its_symptoms_incident(
     text = next(t for k, t in await events(database, 1) if k == "reopened")
     assert text.startswith("Alert PostgresDown reopened: same alert fingerprint")
     assert "merged INC-2 (payments-api depends on it, 1 hop, 60 s after)" in text
+
+
+async def test_an_alertmanager_group_is_one_incident_while_it_fires(database: Database) -> None:
+    key = '{}:{alertname="DiskFull"}'
+    engine = ingestor(database)
+    first = replace(alert("DiskFull", "search-api", 0), group_key=key)
+    await engine.ingest([first])
+    # 40 minutes on, the group still has a firing alert: same incident, by its groupKey.
+    later = replace(alert("DiskFull", "reports", 40 * 60), group_key=key)
+    result = await engine.ingest([later])
+    assert result.created_incidents == []
+    text = next(t for k, t in reversed(await events(database, 1)) if k == "alert_joined")
+    assert text.endswith("joined: same Alertmanager group")
+    # Both resolve (the incident with them); an hour later the key is a new outage.
+    await engine.ingest(
+        [
+            replace(item, status="resolved", ends_at=T0 + timedelta(minutes=50))
+            for item in (first, later)
+        ]
+    )
+    again = replace(alert("DiskFull", "elasticsearch", 110 * 60), group_key=key)
+    assert (await engine.ingest([again])).created_incidents == [2]

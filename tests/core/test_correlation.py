@@ -180,17 +180,27 @@ def test_identity_joins_an_open_incident_whatever_the_time() -> None:
     assert replay.send(again).reason == "joined: same alert fingerprint"
 
 
-def test_the_same_alertmanager_group_joins_while_the_group_is_alerting() -> None:
-    """Like Alertmanager's own group: alive while its alerts keep coming; a group quiet for
-    longer than the window is not one any more (a later, separate outage re-uses its key)."""
+def test_the_same_alertmanager_group_joins_while_the_group_lives() -> None:
+    """Like Alertmanager's own group (and PagerDuty's dedup on the groupKey): one while an
+    alert of it fires, or alerted within the window; once over, a later outage re-using the
+    key is another incident."""
     replay = Replay()
     key = '{}:{alertname="X"}'
-    replay.send(alert("X", "reports", 0, group_key=key))
-    replay.send(alert("X", "reports", 8 * 60, group_key=key))
-    grouped = replay.send(alert("X", "elasticsearch", 16 * 60, group_key=key))
+    first = alert("X", "reports", 0, group_key=key)
+    replay.send(first)
+    # Still firing 40 minutes later: the same group, whatever the time.
+    second = alert("X", "elasticsearch", 40 * 60, group_key=key)
+    grouped = replay.send(second)
     assert grouped.evidence is Evidence.GROUP_KEY and grouped.incident_id == 1
     assert grouped.reason == "joined: same Alertmanager group"
-    assert replay.send(alert("X", "mailer", 27 * 60, group_key=key)).is_new
+    # Both resolve; a re-fire within the window of the group's last alert is still the group.
+    replay.incidents[1].ended(first)
+    replay.incidents[1].ended(second)
+    third = alert("X", "mailer", 45 * 60, group_key=key)
+    assert replay.send(third).incident_id == 1
+    replay.incidents[1].ended(third)
+    # Over, and quiet for longer than the window: a new incident.
+    assert replay.send(alert("X", "search-api", 60 * 60, group_key=key)).is_new
 
 
 def test_a_resolved_incident_is_not_reused() -> None:

@@ -114,6 +114,7 @@ async def test_grouping_states_summarize_like_the_engine_does(database: Database
     assert found.fingerprints == {mine[1].fingerprint}
     assert found.group_keys == {'{}:{service="checkout"}': T0 + timedelta(minutes=3)}
     assert found.group_keys == expected.group_keys
+    assert found.firing_groups == expected.firing_groups == {'{}:{service="checkout"}': 4}
     assert found.label_keys == expected.label_keys
     assert found.services == expected.services
     assert found.resolved_at is None
