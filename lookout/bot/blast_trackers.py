@@ -13,11 +13,11 @@ so two replicas, or a pass and a question, never bump one tracker twice for one 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from lookout.bot.background import BackgroundPass
 from lookout.bot.metrics import Metrics
 from lookout.core.blast_radius import UnknownServiceError
 from lookout.core.incidents import IncidentStatus
@@ -51,38 +51,19 @@ class BlastTrackerWatcher:
         self._on_change = on_change
         self._metrics = metrics
         self._clock = clock
-        self._interval = interval
-        self._debounce = debounce
-        self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundPass(
+            "blast-trackers", self.refresh, interval=interval, debounce=debounce, metrics=metrics
+        )
 
     def wake(self) -> None:
-        self._wake.set()
+        self._background.wake()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="lookout-blast-trackers")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval):
-                    await self._wake.wait()
-            self._wake.clear()
-            await asyncio.sleep(self._debounce)  # a burst of changes, one pass
-            try:
-                await self.refresh()
-            except Exception:
-                self._metrics.errors.labels(where="blast-trackers").inc()
-                log.exception("blast tracker pass failed; retrying on the next pass")
+        await self._background.stop()
 
     async def refresh(self) -> int:
         """One pass over the live trackers; returns how many got a new version."""

@@ -10,12 +10,12 @@ the incident still behind and catches up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from lookout.bot.background import BackgroundPass
 from lookout.bot.metrics import Metrics
 from lookout.bot.platforms import ChatPlatform, PostedMessage
 from lookout.bot.tracked_messages import TrackedKind, TrackedWork, tracked_kinds
@@ -55,41 +55,20 @@ class Notifier:
         self._channel_for = channel_for
         self._metrics = metrics
         self._clock = clock
-        self._debounce = debounce
-        self._idle_interval = idle_interval
         self._tracked: list[TrackedKind] = tracked_kinds()
-        self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundPass(
+            "notifier", self.flush, interval=idle_interval, debounce=debounce, metrics=metrics
+        )
 
     def wake(self) -> None:
-        self._wake.set()
+        self._background.wake()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="lookout-notifier")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
-            # arrives while the event is being set, and the notifier would never stop.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._idle_interval):
-                    await self._wake.wait()
-            self._wake.clear()
-            await asyncio.sleep(self._debounce)  # let a burst of changes settle into one pass
-            try:
-                await self.flush()
-            except Exception:
-                self._metrics.errors.labels(where="notifier").inc()
-                log.exception("notifier pass failed; retrying on the next pass")
+        await self._background.stop()
 
     async def flush(self) -> int:
         """One pass over every platform; returns how many messages were posted or updated."""
