@@ -5,9 +5,7 @@ and `ServiceCatalog` turns what it answers into dependency edges."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -19,7 +17,11 @@ from lookout.core.topology import CONFIG, PROMETHEUS, Service, Topology
 from lookout.integrations.prometheus import PrometheusClient
 from tests.conftest import free_port
 from tests.integrations.prometheus_process import PROMETHEUS as PROMETHEUS_BINARY
-from tests.integrations.prometheus_process import SKIP_REASON, running_prometheus
+from tests.integrations.prometheus_process import (
+    SKIP_REASON,
+    exporter_server,
+    running_prometheus,
+)
 
 pytestmark = pytest.mark.skipif(PROMETHEUS_BINARY is None, reason=SKIP_REASON)
 
@@ -32,31 +34,10 @@ istio_requests_total{source_workload="unknown",destination_workload="web"} 9
 """
 
 
-class _Exporter(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.path != "/metrics":
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(METRICS)))
-        self.end_headers()
-        self.wfile.write(METRICS)
-
-    def log_message(self, format: str, *args: object) -> None:  # quiet
-        pass
-
-
 @pytest.fixture(scope="module")
 def exporter() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with exporter_server(lambda path: METRICS if path == "/metrics" else None) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,7 +35,11 @@ from lookout.storage.database import Database, sqlite_url
 from tests.bot.test_blast_trackers import ThreadedPlatform, rows
 from tests.conftest import free_port, start_server
 from tests.integrations.prometheus_process import PROMETHEUS as PROMETHEUS_BINARY
-from tests.integrations.prometheus_process import SKIP_REASON, running_prometheus
+from tests.integrations.prometheus_process import (
+    SKIP_REASON,
+    exporter_server,
+    running_prometheus,
+)
 from tests.skills.conftest import Clock, Harness, make_alert, text_of
 from tests.skills.test_intelligence_skills import TOPOLOGY
 
@@ -77,35 +80,18 @@ class _State:
         return ("\n".join(lines) + "\n").encode()
 
 
-class _Exporter(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.path == "/metrics":
-            body = _State.metrics()
-        elif self.path == "/probe":  # a target that is up, and has nothing else to say
-            body = b"# nothing here\n"
-        else:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # quiet
-        pass
+def _page(path: str) -> bytes | None:
+    if path == "/metrics":
+        return _State.metrics()
+    if path == "/probe":  # a target that is up, and has nothing else to say
+        return b"# nothing here\n"
+    return None
 
 
 @pytest.fixture(scope="module")
 def exporter() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with exporter_server(_page) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
