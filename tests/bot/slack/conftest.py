@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,9 +149,17 @@ services:
 
 @pytest.fixture
 async def slack(tmp_path: Path) -> AsyncIterator[SlackWorld]:
+    async with slack_world(tmp_path, CONFIG) as world:
+        yield world
+
+
+@asynccontextmanager
+async def slack_world(tmp_path: Path, config_text: str) -> AsyncIterator[SlackWorld]:
+    """Lookout over HTTP with Slack on, its Web API the fake Slack, `config_text` its
+    LOOKOUT_CONFIG."""
     fake, fake_server, fake_task = await start_fake_slack()
     config = tmp_path / "lookout.yaml"
-    config.write_text(CONFIG)
+    config.write_text(config_text)
     settings = Settings(
         data_dir=tmp_path / "slack-data",
         port=free_port(),

@@ -4,7 +4,6 @@ process's own tracker watcher and notifier, and the fake Slack Web API recording
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,13 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import SecretStr
 
-from lookout.bot.settings import Settings
 from lookout.storage.trackers import BLAST_MESSAGE
-from tests.bot.slack.conftest import SIGNING_SECRET, SlackWorld, slash_command
-from tests.bot.slack.fake_slack import Call, start_fake_slack
-from tests.conftest import free_port, start_server
+from tests.bot.slack.conftest import SlackWorld, slack_world, slash_command
+from tests.bot.slack.fake_slack import Call
 
 SERVICES = [
     {"name": "postgres-primary", "team": "data", "tier": 1},
@@ -50,27 +46,9 @@ def alert(name: str, service: str, seconds: int, severity: str = "critical") -> 
 
 @pytest.fixture
 async def slack_with_catalog(tmp_path: Path) -> AsyncIterator[SlackWorld]:
-    fake, fake_server, fake_task = await start_fake_slack()
-    config = tmp_path / "lookout.yaml"
-    config.write_text(
-        yaml.safe_dump({"routing": {"default_channel": "#incidents"}, "services": SERVICES})
-    )
-    settings = Settings(
-        data_dir=tmp_path / "slack-data",
-        port=free_port(),
-        config=config,
-        slack_bot_token=SecretStr("xoxb-test-token"),
-        slack_signing_secret=SecretStr(SIGNING_SECRET),
-        slack_api_url=fake.api_url,
-    )
-    server, task, running = await start_server(settings)
-    try:
-        yield SlackWorld(fake=fake, server=running, config=config)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
-        fake_server.should_exit = True
-        await asyncio.wait_for(fake_task, timeout=10)
+    config = yaml.safe_dump({"routing": {"default_channel": "#incidents"}, "services": SERVICES})
+    async with slack_world(tmp_path, config) as world:
+        yield world
 
 
 def shown(call: Call) -> str:
