@@ -13,7 +13,13 @@ RUN useradd --create-home --uid 10001 lookout \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY lookout ./lookout
+COPY bot ./bot
+COPY skills ./skills
+COPY core ./core
+COPY knowledge ./knowledge
+COPY integrations ./integrations
+COPY runbooks ./runbooks
+COPY storage ./storage
 RUN pip install .
 
 USER lookout

@@ -32,8 +32,8 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check lookout tests bench
-	$(BIN)/ruff format --check lookout tests bench
+	$(BIN)/ruff check bot skills core knowledge integrations runbooks storage tests bench
+	$(BIN)/ruff format --check bot skills core knowledge integrations runbooks storage tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import accumulate
 
-from lookout.core.alerts import Alert, fingerprint
-from lookout.core.topology import Service, Topology
+from core.alerts import Alert, fingerprint
+from core.topology import Service, Topology
 
 CLUSTERS = ("prod-eu-1", "prod-us-1")
 DOMAINS = (

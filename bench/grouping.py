@@ -54,12 +54,12 @@ if __package__ in (None, ""):  # run as `python bench/grouping.py`
 
 from bench.alert_storm import Storm, StormGenerator, random_topology
 from bench.clustering import PairScores, pairwise_scores
-from lookout.core.blast_radius import blast_radius
-from lookout.core.correlation import correlate
-from lookout.core.grouping_rules import GroupingRules
-from lookout.core.incident_state import IncidentState
-from lookout.core.root_cause import rank_root_causes
-from lookout.core.topology import Topology
+from core.blast_radius import blast_radius
+from core.correlation import correlate
+from core.grouping_rules import GroupingRules
+from core.incident_state import IncidentState
+from core.root_cause import rank_root_causes
+from core.topology import Topology
 
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 MISSING_EDGE_STEPS = (0.0, 0.05, 0.1, 0.2)

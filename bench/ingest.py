@@ -70,7 +70,7 @@ from urllib.parse import quote
 
 import httpx
 
-from lookout.core.alerts import fingerprint
+from core.alerts import fingerprint
 
 REPO = Path(__file__).resolve().parent.parent
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -661,7 +661,7 @@ def start_server(data_dir: Path, token: str, port: int) -> tuple[subprocess.Pope
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "lookout", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO,
             env=env,
             stdout=log,

@@ -119,7 +119,7 @@ async def run(args: argparse.Namespace) -> int:
     }
     if args.database_url:
         env["LOOKOUT_DATABASE_URL"] = args.database_url
-    server = await asyncio.create_subprocess_exec(sys.executable, "-m", "lookout", "serve", env=env)
+    server = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:

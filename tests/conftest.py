@@ -18,9 +18,9 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from lookout.bot.main import Lookout, http_server
-from lookout.bot.settings import Settings
-from lookout.storage.database import Database, sqlite_url
+from bot.main import Lookout, http_server
+from bot.settings import Settings
+from storage.database import Database, sqlite_url
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO.parent / "shared" / "fixtures"

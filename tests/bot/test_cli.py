@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lookout.storage.database import Database
+from storage.database import Database
 from tests.conftest import REPO, free_port
 
 
@@ -21,7 +21,7 @@ def lookout(
     *args: str, env: dict[str, str], timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lookout", *args],
+        [sys.executable, "-m", "bot", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -58,7 +58,7 @@ def demo_server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "LOOKOUT_DATA_DIR": str(tmp_path)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "lookout", "serve", "--demo", "--port", str(port)],
+        [sys.executable, "-m", "bot", "serve", "--demo", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -97,7 +97,7 @@ def test_serve_demo_shows_incidents_within_seconds(demo_server: str) -> None:
         messages = httpx.get(
             f"{demo_server}/console/api/messages", params={"channel": "#incidents"}, timeout=5
         ).json()
-        # The database outage and its symptoms are one incident (issue 5), naming its cause.
+        # The database outage and its symptoms are one incident, naming its cause.
         if len(incidents) >= 3 and "Probable root cause: postgres-primary" in str(messages):
             break
         time.sleep(0.5)
@@ -116,7 +116,7 @@ def test_lookout_demo_sends_the_storm_to_a_running_server(tmp_path: Path) -> Non
     port = free_port()
     env = {**os.environ, "LOOKOUT_DATA_DIR": str(tmp_path), "LOOKOUT_PORT": str(port)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "lookout", "serve"],
+        [sys.executable, "-m", "bot", "serve"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -130,7 +130,7 @@ def test_lookout_demo_sends_the_storm_to_a_running_server(tmp_path: Path) -> Non
             except httpx.HTTPError:
                 time.sleep(0.1)
         result = subprocess.run(
-            [sys.executable, "-m", "lookout", "demo", "--speed", "20"],
+            [sys.executable, "-m", "bot", "demo", "--speed", "20"],
             env=env,
             capture_output=True,
             text=True,
@@ -146,7 +146,7 @@ def test_lookout_demo_sends_the_storm_to_a_running_server(tmp_path: Path) -> Non
 
 
 def test_runbooks_validate_reports_lines_and_exits_non_zero(tmp_path: Path) -> None:
-    good = lookout("runbooks", "validate", str(REPO / "lookout" / "runbooks" / "library"), env={})
+    good = lookout("runbooks", "validate", str(REPO / "runbooks" / "library"), env={})
     assert good.returncode == 0 and good.stdout.strip() == "9 runbook(s) valid"
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: Bad Name\ntitle: x\nrisk: low\nsteps: []\n")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lookout.bot.config import ConfigError, load_config
-from lookout.bot.main import build
-from lookout.bot.service_catalog import ServiceCatalog
-from lookout.bot.settings import Settings
-from lookout.core.topology import BACKSTAGE, CONFIG
+from bot.config import ConfigError, load_config
+from bot.main import build
+from bot.service_catalog import ServiceCatalog
+from bot.settings import Settings
+from core.topology import BACKSTAGE, CONFIG
 
 BACKSTAGE_FILES = Path(__file__).resolve().parent.parent / "core" / "data" / "backstage"
 

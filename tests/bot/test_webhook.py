@@ -13,9 +13,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from lookout.bot.main import build, create_app
-from lookout.bot.settings import Settings
-from lookout.storage.database import Database
+from bot.main import build, create_app
+from bot.settings import Settings
+from storage.database import Database
 from tests.conftest import RunningServer, fresh_postgres, start_server
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from lookout.core.alerts import fingerprint, parse_timestamp, parse_webhook, service_of
+from core.alerts import fingerprint, parse_timestamp, parse_webhook, service_of
 
 
 def test_fingerprint_matches_prometheus_label_hash() -> None:

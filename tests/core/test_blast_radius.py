@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lookout.core.alerts import Alert, fingerprint
-from lookout.core.blast_radius import (
+from core.alerts import Alert, fingerprint
+from core.blast_radius import (
     PropagationStep,
     ServiceStatus,
     UnknownServiceError,
@@ -15,7 +15,7 @@ from lookout.core.blast_radius import (
     propagation,
     statuses_from_alerts,
 )
-from lookout.core.topology import Service, Topology
+from core.topology import Service, Topology
 
 T0 = datetime(2026, 11, 1, 3, 0, 12, tzinfo=UTC)
 FAILING, DEGRADED, HEALTHY = ServiceStatus.FAILING, ServiceStatus.DEGRADED, ServiceStatus.HEALTHY

@@ -5,13 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from lookout.core.alerts import Alert, fingerprint
-from lookout.core.correlation import Decision, DecisionKind, correlate
-from lookout.core.grouping_rules import DEFAULT_RULES, Evidence, GroupingRules
-from lookout.core.incident_state import IncidentState, label_keys
-from lookout.core.root_cause import rank_root_causes
-from lookout.core.severity import Severity
-from lookout.core.topology import Service, Topology
+from core.alerts import Alert, fingerprint
+from core.correlation import Decision, DecisionKind, correlate
+from core.grouping_rules import DEFAULT_RULES, Evidence, GroupingRules
+from core.incident_state import IncidentState, label_keys
+from core.root_cause import rank_root_causes
+from core.severity import Severity
+from core.topology import Service, Topology
 
 T0 = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 

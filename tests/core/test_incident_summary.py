@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lookout.core.incident_stats import IncidentTimes, percentile, response_stats
-from lookout.core.incident_summary import root_cause_from_record, summarize
-from lookout.core.incidents import AlertBrief
-from lookout.core.severity import Severity
-from lookout.core.topology import Service, Topology
+from core.incident_stats import IncidentTimes, percentile, response_stats
+from core.incident_summary import root_cause_from_record, summarize
+from core.incidents import AlertBrief
+from core.severity import Severity
+from core.topology import Service, Topology
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 TOPOLOGY = Topology([Service("api", tier=2, depends_on=("db",)), Service("db", tier=1)])

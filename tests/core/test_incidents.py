@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lookout.core.incidents import (
+from core.incidents import (
     AlertBrief,
     IncidentStatus,
     InvalidTransition,
@@ -14,7 +14,7 @@ from lookout.core.incidents import (
     title_for,
     worst_severity,
 )
-from lookout.core.severity import Severity, parse_severity, severity_from_name
+from core.severity import Severity, parse_severity, severity_from_name
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lookout.core.root_cause import RecentChange, ServiceFailure, rank_root_causes
-from lookout.core.severity import Severity
-from lookout.core.topology import Service, Topology
+from core.root_cause import RecentChange, ServiceFailure, rank_root_causes
+from core.severity import Severity
+from core.topology import Service, Topology
 
 T0 = datetime(2026, 11, 1, 3, 0, 12, tzinfo=UTC)
 TOPOLOGY = Topology(

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from lookout.bot.config import LookoutConfig
-from lookout.core.blast_radius import ServiceStatus
-from lookout.core.service_health import (
+from bot.config import LookoutConfig
+from core.blast_radius import ServiceStatus
+from core.service_health import (
     HealthQuery,
     HealthReading,
     HealthRules,

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 import yaml
 
-from lookout.core.topology import BACKSTAGE, CONFIG, PROMETHEUS, Service, Topology, merge
-from lookout.core.topology_sources import (
+from core.topology import BACKSTAGE, CONFIG, PROMETHEUS, Service, Topology, merge
+from core.topology_sources import (
     entity_name,
     from_backstage,
     from_config,

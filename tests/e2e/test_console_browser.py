@@ -94,7 +94,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     data_dir.mkdir()
     env["LOOKOUT_DATA_DIR"] = str(data_dir)
     log_path = tmp_path / "server.log"
-    cmd = [sys.executable, "-m", "lookout", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

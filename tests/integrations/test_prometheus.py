@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from lookout.integrations.prometheus import PrometheusClient, PrometheusError
-from lookout.runbooks.config import ExecutionConfig
-from lookout.runbooks.executor import Executor
-from lookout.runbooks.loader import parse_runbook
-from lookout.runbooks.results import RunStatus
+from integrations.prometheus import PrometheusClient, PrometheusError
+from runbooks.config import ExecutionConfig
+from runbooks.executor import Executor
+from runbooks.loader import parse_runbook
+from runbooks.results import RunStatus
 from tests.conftest import free_port
 from tests.integrations.prometheus_process import PROMETHEUS, SKIP_REASON, running_prometheus
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lookout.bot.config import LookoutConfig
-from lookout.bot.service_catalog import ServiceCatalog
-from lookout.core.topology import CONFIG, PROMETHEUS, Service, Topology
-from lookout.integrations.prometheus import PrometheusClient
+from bot.config import LookoutConfig
+from bot.service_catalog import ServiceCatalog
+from core.topology import CONFIG, PROMETHEUS, Service, Topology
+from integrations.prometheus import PrometheusClient
 from tests.conftest import free_port
 from tests.integrations.prometheus_process import PROMETHEUS as PROMETHEUS_BINARY
 from tests.integrations.prometheus_process import (

@@ -18,21 +18,21 @@ import httpx
 import pytest
 import yaml
 
-from lookout.bot.blast_trackers import BlastTrackerWatcher
-from lookout.bot.ingest import AlertIngestor
-from lookout.bot.metrics import Metrics
-from lookout.bot.notifier import Notifier
-from lookout.bot.settings import Settings
-from lookout.core.blast_radius import ServiceStatus
-from lookout.core.service_health import ERROR_RATIO, HealthQuery, HealthRules
-from lookout.integrations.prometheus import PrometheusClient
-from lookout.integrations.service_health import UNREACHABLE, PrometheusHealth
-from lookout.skills.catalog import default_registry
-from lookout.skills.context import SkillTools
-from lookout.skills.contract import Context, Reply, Role
-from lookout.skills.dispatcher import AccessPolicy, Dispatcher
-from lookout.storage.database import Database, sqlite_url
-from tests.bot.test_blast_trackers import ThreadedPlatform, rows
+from bot.background.blast_trackers import BlastTrackerWatcher
+from bot.background.ingest import AlertIngestor
+from bot.background.notifier import Notifier
+from bot.metrics import Metrics
+from bot.settings import Settings
+from core.blast_radius import ServiceStatus
+from core.service_health import ERROR_RATIO, HealthQuery, HealthRules
+from integrations.prometheus import PrometheusClient
+from integrations.service_health import UNREACHABLE, PrometheusHealth
+from skills.catalog import default_registry
+from skills.context import SkillTools
+from skills.contract import Context, Reply, Role
+from skills.dispatcher import AccessPolicy, Dispatcher
+from storage.database import Database, sqlite_url
+from tests.bot.background.test_blast_trackers import ThreadedPlatform, rows
 from tests.conftest import free_port, start_server
 from tests.integrations.prometheus_process import PROMETHEUS as PROMETHEUS_BINARY
 from tests.integrations.prometheus_process import (

@@ -8,11 +8,11 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lookout.runbooks.config import ExecutionConfig
-from lookout.runbooks.executor import Executor
-from lookout.runbooks.loader import parse_runbook
-from lookout.runbooks.plan import Plan
-from lookout.runbooks.schema import Runbook
+from runbooks.config import ExecutionConfig
+from runbooks.executor import Executor
+from runbooks.loader import parse_runbook
+from runbooks.plan import Plan
+from runbooks.schema import Runbook
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PYTHON = sys.executable

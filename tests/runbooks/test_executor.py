@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lookout.runbooks.executor import Executor
-from lookout.runbooks.results import (
+from runbooks.executor import Executor
+from runbooks.results import (
     ManualRequest,
     RunEvent,
     RunFinished,

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lookout.runbooks.actions import HttpAction
-from lookout.runbooks.executor import Executor
-from lookout.runbooks.plan import PlanError
-from lookout.runbooks.results import RunStatus, StepStatus
+from runbooks.actions import HttpAction
+from runbooks.executor import Executor
+from runbooks.plan import PlanError
+from runbooks.results import RunStatus, StepStatus
 
 from .conftest import config, plan, runbook
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lookout.runbooks.actions import ExecAction
-from lookout.runbooks.config import ExecutionConfig
-from lookout.runbooks.loader import RunbookInvalid
-from lookout.runbooks.plan import PlanError
-from lookout.runbooks.results import RunStatus
+from runbooks.actions import ExecAction
+from runbooks.config import ExecutionConfig
+from runbooks.loader import RunbookInvalid
+from runbooks.plan import PlanError
+from runbooks.results import RunStatus
 
 from .conftest import executor, plan, runbook
 

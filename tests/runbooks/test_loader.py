@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from lookout.runbooks.actions import HttpAction
-from lookout.runbooks.config import Executables, ExecutionConfig
-from lookout.runbooks.executor import Executor
-from lookout.runbooks.loader import library_directory, load_library, runbook_files
-from lookout.runbooks.plan import PlanError, build_plan
-from lookout.runbooks.validate import validate_command, validate_path
+from runbooks.actions import HttpAction
+from runbooks.config import Executables, ExecutionConfig
+from runbooks.executor import Executor
+from runbooks.loader import library_directory, load_library, runbook_files
+from runbooks.plan import PlanError, build_plan
+from runbooks.validate import validate_command, validate_path
 
 LIBRARY_ARGUMENTS = {
     "restart-systemd-service": {"host": "web-1", "unit": "nginx.service", "instance": "web-1:9100"},

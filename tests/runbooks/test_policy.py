@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lookout.runbooks.policy import (
+from runbooks.policy import (
     RateLimiter,
     approval_expired,
     approvals_needed,
@@ -14,7 +14,7 @@ from lookout.runbooks.policy import (
     is_approved,
     may_run,
 )
-from lookout.runbooks.schema import Runbook
+from runbooks.schema import Runbook
 
 from .conftest import runbook
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lookout.integrations.prometheus import Sample
-from lookout.runbooks.actions import PromqlAction
-from lookout.runbooks.executor import Executor
-from lookout.runbooks.promql_step import condition_holds
-from lookout.runbooks.results import RunStatus, StepStatus
+from integrations.prometheus import Sample
+from runbooks.actions import PromqlAction
+from runbooks.executor import Executor
+from runbooks.promql_step import condition_holds
+from runbooks.results import RunStatus, StepStatus
 
 from .conftest import config, plan, runbook
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lookout.runbooks.redact import MASK, OutputBuffer, Redactor, excerpt, secret_env_values
+from runbooks.redact import MASK, OutputBuffer, Redactor, excerpt, secret_env_values
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lookout.runbooks.loader import library_directory
-from lookout.runbooks.sync import RunbookSync
+from runbooks.loader import library_directory
+from runbooks.sync import RunbookSync
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.invalid"]

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from lookout.bot.ingest import AlertIngestor
-from lookout.core.alerts import Alert, fingerprint
-from lookout.skills.catalog import default_registry
-from lookout.skills.contract import Actor, Conversation, Reply, Role
-from lookout.skills.dispatcher import AccessPolicy, Dispatcher, Outcome
-from lookout.storage.database import Database, sqlite_url
+from bot.background.ingest import AlertIngestor
+from core.alerts import Alert, fingerprint
+from skills.catalog import default_registry
+from skills.contract import Actor, Conversation, Reply, Role
+from skills.dispatcher import AccessPolicy, Dispatcher, Outcome
+from storage.database import Database, sqlite_url
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import struct
 
-from lookout.core.blast_radius import ServiceStatus, blast_radius
-from lookout.core.topology import Service, Topology
-from lookout.skills.blast_radius_chart import render_blast_radius_png
+from core.blast_radius import ServiceStatus, blast_radius
+from core.topology import Service, Topology
+from skills.views.blast_radius_chart import render_blast_radius_png
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

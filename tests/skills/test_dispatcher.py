@@ -5,9 +5,9 @@ import logging
 import pytest
 from pydantic import BaseModel
 
-from lookout.skills.context import SkillContext
-from lookout.skills.contract import Reply, Role
-from lookout.skills.registry import NoArgs, Registry, Skill
+from skills.context import SkillContext
+from skills.contract import Reply, Role
+from skills.registry import NoArgs, Registry, Skill
 from tests.skills.conftest import Harness, make_alert, text_of
 
 

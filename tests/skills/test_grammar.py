@@ -5,9 +5,9 @@ from typing import Annotated
 import pytest
 from pydantic import BaseModel, Field
 
-from lookout.skills import grammar
-from lookout.skills.errors import UsageError
-from lookout.skills.grammar import Positional
+from skills import grammar
+from skills.errors import UsageError
+from skills.grammar import Positional
 
 
 class Args(BaseModel):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from lookout.skills.contract import Actions, Table
-from lookout.skills.incident_card import CardFacts, card_facts, incident_message
+from skills.contract import Actions, Table
+from skills.views.incident_card import CardFacts, card_facts, incident_message
 from tests.skills.conftest import NOW, Harness, make_alert, text_of
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from lookout.bot.ingest import AlertIngestor
-from lookout.core.topology import Service, Topology
-from lookout.skills.catalog import default_registry
-from lookout.skills.contract import Image, Reply, Role, Table
-from lookout.skills.dispatcher import AccessPolicy, Dispatcher
-from lookout.skills.incident_card import incident_buttons
-from lookout.storage.database import Database, sqlite_url
+from bot.background.ingest import AlertIngestor
+from core.topology import Service, Topology
+from skills.catalog import default_registry
+from skills.contract import Image, Reply, Role, Table
+from skills.dispatcher import AccessPolicy, Dispatcher
+from skills.views.incident_card import incident_buttons
+from storage.database import Database, sqlite_url
 from tests.skills.conftest import Clock, Harness, make_alert, text_of
 
 # web -> checkout -> payments-api -> postgres-primary <- reports ; mailer alone

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import yaml
 
-from lookout.runbooks.catalog import RunbookCatalog
-from lookout.runbooks.config import ExecutionConfig
-from lookout.runbooks.executor import Executor
-from lookout.runbooks.loader import load_directory
-from lookout.skills.catalog import default_registry
-from lookout.skills.context import SkillTools
-from lookout.skills.contract import Actor, Conversation
-from lookout.skills.dispatcher import AccessPolicy, Dispatcher
+from runbooks.catalog import RunbookCatalog
+from runbooks.config import ExecutionConfig
+from runbooks.executor import Executor
+from runbooks.loader import load_directory
+from skills.catalog import default_registry
+from skills.context import SkillTools
+from skills.contract import Actor, Conversation
+from skills.dispatcher import AccessPolicy, Dispatcher
 from tests.skills.conftest import Harness, text_of
 
 RUNBOOK = {

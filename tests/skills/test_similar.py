@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lookout.skills.contract import Actions
+from skills.contract import Actions
 from tests.skills.conftest import Harness, make_alert, text_of
 
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from lookout.core.alerts import Alert, fingerprint
-from lookout.core.grouping_rules import GroupingRules
-from lookout.core.incident_state import IncidentState
-from lookout.storage.database import Database
+from core.alerts import Alert, fingerprint
+from core.grouping_rules import GroupingRules
+from core.incident_state import IncidentState
+from storage.database import Database
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from lookout.storage.database import Database
-from lookout.storage.models import Base
-from lookout.storage.trackers import BLAST_MESSAGE
+from storage.database import Database
+from storage.models import Base
+from storage.trackers import BLAST_MESSAGE
 from tests.storage.test_repositories import T0, new_incident
 
 SNAPSHOT: dict[str, Any] = {"service": "postgres", "statuses": {"api": "failing"}}

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from lookout.bot.settings import Settings
+from bot.settings import Settings
 from tests.bot.slack.fake_slack import FakeSlack, start_fake_slack
 from tests.conftest import FIXTURES, RunningServer, free_port, start_server
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lookout.storage.trackers import BLAST_MESSAGE
+from storage.trackers import BLAST_MESSAGE
 from tests.bot.slack.conftest import SlackWorld, slack_world, slash_command
 from tests.bot.slack.fake_slack import Call
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from lookout.bot.slack.adapter import COMMAND
+from bot.slack.adapter import COMMAND
 
 SLACK = Path(__file__).resolve().parents[3] / "slack"
 

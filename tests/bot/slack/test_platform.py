@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from lookout.bot.slack.platform import SlackPlatform, web_client
-from lookout.skills.contract import Image, Reply, Text
+from bot.slack.platform import SlackPlatform, web_client
+from skills.contract import Image, Reply, Text
 from tests.bot.slack.fake_slack import Failure, start_fake_slack
 
 

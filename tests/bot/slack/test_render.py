@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from lookout.bot.slack.render import (
+from bot.slack.render import (
     MAX_BLOCKS,
     MAX_SECTION,
     fallback_text,
     mrkdwn,
     render_blocks,
 )
-from lookout.skills.contract import Actions, Button, Context, Fields, Image, Reply, Table, Text
+from skills.contract import Actions, Button, Context, Fields, Image, Reply, Table, Text
 
 
 def test_markdown_subset_becomes_mrkdwn_with_escaping() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from lookout.skills.contract import Role
+from skills.contract import Role
 from tests.bot.slack.conftest import (
     SlackWorld,
     app_mention,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from lookout.bot.settings import Settings
+from bot.settings import Settings
 from tests.bot.slack.conftest import SIGNING_SECRET
 from tests.bot.slack.fake_slack import start_fake_slack
 from tests.conftest import free_port, start_server

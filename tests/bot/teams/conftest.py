@@ -21,9 +21,9 @@ import yaml
 from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 from pydantic import SecretStr
 
-from lookout.bot.settings import Settings
-from lookout.bot.teams.adapter import TeamsAdapter
-from lookout.bot.teams.retry import RetryPolicy
+from bot.settings import Settings
+from bot.teams.adapter import TeamsAdapter
+from bot.teams.retry import RetryPolicy
 from tests.bot.teams.fakes import FakeBotConnector, FakeIdentity, LoopbackCredentialFactory
 from tests.conftest import FIXTURES, RunningServer, free_port, start_server
 

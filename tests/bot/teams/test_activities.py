@@ -6,7 +6,7 @@ from typing import Any
 
 from botbuilder.schema import Activity
 
-from lookout.bot.teams.activities import (
+from bot.teams.activities import (
     actor,
     captured_references,
     command_text,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lookout.bot.teams.render import COMMAND_KEY
+from bot.teams.render import COMMAND_KEY
 from tests.bot.teams.conftest import CHANNEL, OTHER_CHANNEL, TeamsWorld
 from tests.bot.teams.fakes import ConnectorRequest, new_rsa_key
 from tests.bot.test_webhook import storm_payload

@@ -8,7 +8,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from lookout.skills.catalog import default_registry
+from skills.catalog import default_registry
 from tests.conftest import REPO
 
 TEAMS_APP = REPO / "teams"

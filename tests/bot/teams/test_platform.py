@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from lookout.bot.platforms import ChatPlatform
-from lookout.bot.teams.platform import NoConversationError
-from lookout.bot.teams.retry import http_status
-from lookout.skills.contract import Reply
+from bot.platforms import ChatPlatform
+from bot.teams.platform import NoConversationError
+from bot.teams.retry import http_status
+from skills.contract import Reply
 from tests.bot.teams.conftest import CHANNEL, TeamsWorld
 
 

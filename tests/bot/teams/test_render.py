@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lookout.bot.teams.render import (
+from bot.teams.render import (
     CARD_CONTENT_TYPE,
     MAX_IMAGE_BYTES,
     MAX_TABLE_ROWS,
@@ -16,7 +16,7 @@ from lookout.bot.teams.render import (
     render_activity,
     render_card,
 )
-from lookout.skills.contract import (
+from skills.contract import (
     Actions,
     Button,
     Context,

@@ -1,0 +1,254 @@
+"""Runbook runs in the process: start approved runs, record every step as it happens, and
+leave nothing half-told — a run cut short by a restart is marked interrupted.
+
+Progress is written to the run's row (revision bumped) and the notifier edits the run's one
+message from it, so a click, a restart or a second replica all see the same story.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from runbooks.catalog import RunbookCatalog
+from runbooks.executor import Executor
+from runbooks.plan import Plan, PlanError
+from runbooks.results import (
+    ManualRequest,
+    RunEvent,
+    RunFinished,
+    RunResult,
+    StepFinished,
+    StepStarted,
+)
+from skills.views.run_card import run_ref
+from storage.database import Database
+from storage.runs import touch
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+
+
+class RunManager:
+    def __init__(
+        self,
+        database: Database,
+        executor: Executor,
+        catalog: RunbookCatalog,
+        *,
+        on_change: Callable[[], None],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self._database = database
+        self._executor = executor
+        self._catalog = catalog
+        self._on_change = on_change
+        self._clock = clock
+        self._poll = poll_seconds
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    def launch(self, run_id: int) -> None:
+        if run_id not in self._tasks:
+            task = asyncio.create_task(self._execute(run_id), name=f"lookout-run-{run_id}")
+            self._tasks[run_id] = task
+            task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
+
+    async def wait(self, run_id: int) -> None:
+        """Until the run's task is done (tests, and a graceful shutdown)."""
+        task = self._tasks.get(run_id)
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def recover(self) -> None:
+        """At start: runs that were under way when the process stopped are interrupted."""
+        async with self._database.unit_of_work() as uow:
+            for run in await uow.runs.with_status(statuses=("approved", "running")):
+                touch(
+                    run,
+                    status="interrupted",
+                    finished_at=self._clock(),
+                    detail="Lookout restarted while this run was under way; check what it did.",
+                )
+                await self._event(uow, run.incident_id, f"{run_ref(run.id)} interrupted", run.id)
+        self._on_change()
+
+    async def stop(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        for task in list(self._tasks.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _execute(self, run_id: int) -> None:
+        try:
+            plan = await self._start(run_id)
+            if plan is None:
+                return
+            cancel = asyncio.Event()
+            watcher = asyncio.create_task(self._watch_cancel(run_id, cancel))
+            try:
+                result = await self._executor.run(
+                    plan,
+                    on_event=lambda event: self._record(run_id, event),
+                    cancel=cancel,
+                    confirm=lambda request: self._confirm(run_id, request, cancel),
+                )
+            finally:
+                watcher.cancel()
+            await self._finish(run_id, result)
+        except asyncio.CancelledError:
+            await self._interrupt(run_id, "Lookout stopped while this run was under way.")
+            raise
+        except Exception as error:
+            log.exception("runbook run failed unexpectedly", extra={"run": run_id})
+            await self._interrupt(
+                run_id, f"Lookout could not finish this run ({type(error).__name__})."
+            )
+
+    async def _start(self, run_id: int) -> Plan | None:
+        """Re-plan exactly what was approved; refuse if the runbook changed since."""
+        async with self._database.unit_of_work() as uow:
+            run = await uow.runs.get(run_id=run_id, for_update=True)
+            if run is None or run.status != "approved":
+                return None
+            entry = self._catalog.get(run.runbook)
+            problem = None
+            plan = None
+            if entry is None:
+                problem = f"The runbook {run.runbook} is no longer available."
+            else:
+                planned_at = datetime.fromisoformat(str(run.plan.get("planned_at")))
+                try:
+                    plan = self._executor.plan(
+                        entry.runbook, run.arguments, services=None, now=planned_at
+                    )
+                except PlanError as error:
+                    problem = f"It can no longer be planned: {'; '.join(error.problems)}."
+                if plan is not None and plan.digest != run.plan.get("digest"):
+                    problem = "The runbook changed since this run was approved; ask again."
+            if problem is not None or plan is None:
+                touch(run, status="failed", finished_at=self._clock(), detail=problem)
+                return None
+            touch(run, status="running", started_at=self._clock())
+            await self._event(uow, run.incident_id, f"{run_ref(run.id)} started", run.id)
+        self._on_change()
+        return plan
+
+    async def _record(self, run_id: int, event: RunEvent) -> None:
+        async with self._database.unit_of_work() as uow:
+            run = await uow.runs.get(run_id=run_id, for_update=True)
+            if run is None:
+                return
+            steps: dict[str, Any] = dict(run.steps)
+            if isinstance(event, StepStarted):
+                steps["current"] = {
+                    "phase": str(event.phase),
+                    "number": event.number,
+                    "total": event.total,
+                    "name": event.name,
+                }
+                steps["waiting"] = None
+            elif isinstance(event, StepFinished):
+                outcome = event.outcome
+                steps["steps"] = [
+                    *steps.get("steps", []),
+                    {
+                        "phase": str(outcome.phase),
+                        "number": outcome.number,
+                        "name": outcome.name,
+                        "status": str(outcome.status),
+                        "seconds": round(outcome.duration_seconds, 2),
+                        "excerpt": outcome.excerpt(lines=2, chars=200),
+                        "error": outcome.error,
+                    },
+                ]
+                steps["current"] = None
+                steps["waiting"] = None
+            elif isinstance(event, RunFinished):
+                return
+            touch(run, steps=steps)
+        self._on_change()
+
+    async def _confirm(self, run_id: int, request: ManualRequest, cancel: asyncio.Event) -> bool:
+        """A manual step: show a Confirm button, then wait for `confirm R-n` (any replica)."""
+        async with self._database.unit_of_work() as uow:
+            run = await uow.runs.get(run_id=run_id, for_update=True)
+            if run is None:
+                return False
+            touch(
+                run,
+                steps={
+                    **run.steps,
+                    "waiting": {"number": request.number, "prompt": request.prompt},
+                },
+            )
+        self._on_change()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.timeout_seconds
+        while loop.time() < deadline and not cancel.is_set():
+            async with self._database.unit_of_work() as uow:
+                run = await uow.runs.get(run_id=run_id)
+                if run is not None and run.confirmed_step >= request.number:
+                    return True
+            await asyncio.sleep(self._poll)
+        return False
+
+    async def _watch_cancel(self, run_id: int, cancel: asyncio.Event) -> None:
+        while not cancel.is_set():
+            await asyncio.sleep(self._poll)
+            async with self._database.unit_of_work() as uow:
+                run = await uow.runs.get(run_id=run_id)
+                if run is not None and run.cancel_requested:
+                    cancel.set()
+
+    async def _finish(self, run_id: int, result: RunResult) -> None:
+        status = str(result.status)
+        if status == "failed" and result.rolled_back:
+            status = "rolled_back"
+        async with self._database.unit_of_work() as uow:
+            run = await uow.runs.get(run_id=run_id, for_update=True)
+            if run is None:
+                return
+            detail = run.detail
+            failed = result.failed_step
+            if failed is not None and status in ("failed", "rolled_back"):
+                detail = (
+                    f"Step {failed.number} ({failed.name}) {failed.status}: {failed.error or ''}"
+                )
+            touch(
+                run,
+                status=status,
+                finished_at=self._clock(),
+                detail=detail,
+                steps={**run.steps, "current": None, "waiting": None},
+            )
+            text = f"{run_ref(run.id)} ({run.runbook}) {status.replace('_', ' ')}"
+            await self._event(uow, run.incident_id, text, run.id, outcome=status)
+        self._on_change()
+
+    async def _interrupt(self, run_id: int, detail: str) -> None:
+        with contextlib.suppress(Exception):
+            async with self._database.unit_of_work() as uow:
+                run = await uow.runs.get(run_id=run_id, for_update=True)
+                if run is not None and run.status in ("approved", "running"):
+                    touch(run, status="interrupted", finished_at=self._clock(), detail=detail)
+            self._on_change()
+
+    async def _event(
+        self, uow: UnitOfWork, incident_id: int | None, text: str, run_id: int, **data: Any
+    ) -> None:
+        if incident_id is not None:
+            await uow.incidents.add_event(
+                incident_id=incident_id,
+                kind="runbook",
+                text=text,
+                at=self._clock(),
+                data={"run": run_id, **data},
+            )

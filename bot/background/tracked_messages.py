@@ -1,0 +1,77 @@
+"""Kinds of tracked message: ones Lookout posts once, where they were asked (the incident's
+thread when there is one), and then edits in place whenever their source's revision moves
+past the one last rendered. The notifier runs one delivery step for every kind.
+
+* a runbook run's progress (`run`, keyed by run id);
+* a live blast-radius tracker on an incident (`blast`, keyed by tracker id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from skills.contract import Reply
+from skills.views.blast_tracker import tracker_message
+from skills.views.run_card import run_message
+from storage.runs import RUN_MESSAGE
+from storage.trackers import BLAST_MESSAGE
+from storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class TrackedWork:
+    """One message of a kind whose chat copy on a platform is missing or out of date."""
+
+    key: str
+    revision: int
+    channel: str  # where it was asked
+    thread: str | None
+    incident_id: int | None
+    reply: Reply
+
+
+class TrackedKind(Protocol):
+    kind: str  # `chat_messages.kind`
+
+    async def behind(self, uow: UnitOfWork, *, platform: str) -> list[TrackedWork]:
+        """What this platform's copy lacks, rendered now."""
+        ...
+
+
+class RunMessages:
+    kind = RUN_MESSAGE
+
+    async def behind(self, uow: UnitOfWork, *, platform: str) -> list[TrackedWork]:
+        return [
+            TrackedWork(
+                key=str(run.id),
+                revision=run.revision,
+                channel=run.channel,
+                thread=run.thread,
+                incident_id=run.incident_id,
+                reply=run_message(run),
+            )
+            for run in await uow.runs.behind(platform=platform)
+        ]
+
+
+class BlastTrackerMessages:
+    kind = BLAST_MESSAGE
+
+    async def behind(self, uow: UnitOfWork, *, platform: str) -> list[TrackedWork]:
+        return [
+            TrackedWork(
+                key=str(tracker.id),
+                revision=tracker.revision,
+                channel=tracker.channel,
+                thread=tracker.thread_id,
+                incident_id=tracker.incident_id,
+                reply=tracker_message(tracker),
+            )
+            for tracker in await uow.trackers.behind(platform=platform)
+        ]
+
+
+def tracked_kinds() -> list[TrackedKind]:
+    return [RunMessages(), BlastTrackerMessages()]

@@ -1,0 +1,137 @@
+"""`lookout`: serve, demo, db upgrade, version."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from bot import __version__
+from bot.config import ConfigError
+from bot.logs import configure_logging
+from bot.settings import Settings
+
+log = logging.getLogger("lookout")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lookout", description="ChatOps-first SRE assistant")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the bot (HTTP, console, notifier)")
+    serve.add_argument("--demo", action="store_true", help="seed demo data and replay a storm")
+    serve.add_argument("--host", help="bind address (default LOOKOUT_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default LOOKOUT_PORT or 8080)")
+    demo = commands.add_parser("demo", help="send the demo alert storm to a running Lookout")
+    demo.add_argument("--url", help="Lookout's base URL (default http://HOST:PORT)")
+    demo.add_argument("--speed", type=float, default=1.0, help="replay faster (2 = twice as fast)")
+    db = commands.add_parser("db", help="database tasks")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply migrations up to the latest")
+    runbooks = commands.add_parser("runbooks", help="runbook tasks")
+    runbook_commands = runbooks.add_subparsers(dest="runbooks_command", required=True)
+    validate = runbook_commands.add_parser("validate", help="check runbook files (for CI)")
+    validate.add_argument("path", type=Path, help="a runbook file or a folder of them")
+    runbook_commands.add_parser("sync", help="pull and validate the configured runbook repo")
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def serve(settings: Settings, *, demo: bool) -> int:
+    from bot.main import http_server
+
+    _, server = http_server(settings, demo=demo)
+    log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}"})
+    server.run()
+    return 0
+
+
+async def send_demo(settings: Settings, url: str, speed: float = 1.0) -> int:
+    from datetime import UTC, datetime
+
+    from bot.demo import storm
+
+    headers = {}
+    if settings.webhook_token is not None:
+        headers["Authorization"] = f"Bearer {settings.webhook_token.get_secret_value()}"
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as client:
+        for delay, body in storm(datetime.now(UTC)):
+            await asyncio.sleep(delay / max(speed, 0.01))
+            response = await client.post("/webhooks/alertmanager", json=body)
+            if response.status_code != 200:
+                print(f"{url} answered {response.status_code}: {response.text}", file=sys.stderr)
+                return 1
+            print(response.json())
+    return 0
+
+
+async def sync_runbooks(settings: Settings) -> int:
+    from bot.config import load_config
+    from bot.runbook_setup import runbook_catalog
+
+    catalog = runbook_catalog(load_config(settings.config))
+    if catalog.sync is None:
+        print("lookout: no runbook directory is configured (runbooks.directory)", file=sys.stderr)
+        return 2
+    report = await catalog.sync.sync()
+    print(report.summary())
+    for problem in report.rejected:
+        print(problem, file=sys.stderr)
+    return 1 if report.error or report.rejected else 0
+
+
+async def upgrade(settings: Settings) -> int:
+    from storage.database import Database
+
+    database = Database(settings.resolved_database_url())
+    try:
+        await database.upgrade()
+        print(f"database at revision {await database.current_revision()}")
+    finally:
+        await database.dispose()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        print(f"lookout {__version__}")
+        return 0
+    if args.command == "runbooks" and args.runbooks_command == "validate":
+        from runbooks.validate import validate_command
+
+        code, text = validate_command(args.path)
+        print(text, file=sys.stdout if code == 0 else sys.stderr)
+        return code
+    overrides = {
+        k: v
+        for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
+        if v is not None
+    }
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level)
+    try:
+        if args.command == "serve":
+            return serve(settings, demo=args.demo)
+        if args.command == "demo":
+            url = args.url or f"http://{settings.host}:{settings.port}"
+            return asyncio.run(send_demo(settings, url, args.speed))
+        if args.command == "db":
+            return asyncio.run(upgrade(settings))
+        if args.command == "runbooks":
+            return asyncio.run(sync_runbooks(settings))
+    except ConfigError as error:
+        print(f"lookout: {error}", file=sys.stderr)
+        return 2
+    except httpx.HTTPError as error:
+        print(f"lookout: cannot reach Lookout: {error}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

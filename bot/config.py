@@ -1,0 +1,124 @@
+"""The YAML file behind LOOKOUT_CONFIG: service catalog, routing, access, grouping, health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.grouping_rules import GroupingRules
+from core.service_health import HealthRules
+from runbooks.config import ExecutionConfig
+from skills.contract import Role
+
+
+class ServiceConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    team: str | None = None
+    tier: int = Field(default=3, ge=1, le=3)
+    depends_on: list[str] = Field(default_factory=list)
+    channel: str | None = None
+    channels: dict[str, str] = Field(
+        default_factory=dict, description="per-platform channel, e.g. {slack: C0123, teams: …}"
+    )
+    runbooks: list[str] = Field(default_factory=list)
+    annotations: dict[str, Any] = Field(default_factory=dict)
+
+
+class RoutingConfig(BaseModel):
+    default_channel: str = "#incidents"
+    admin_channel: str | None = Field(
+        default=None, description="where admins hear about rejected runbooks (default: default)"
+    )
+    platforms: dict[str, str] = Field(
+        default_factory=dict, description="per-platform default channel, e.g. {slack: C0123}"
+    )
+
+
+class AccessConfig(BaseModel):
+    default_role: str = "responder"
+    admins: list[str] = Field(default_factory=list)
+
+    def role(self) -> Role:
+        return Role.parse(self.default_role)
+
+
+# --- incident intelligence: the `grouping:` section is `core.GroupingRules` ---
+class CatalogConfig(BaseModel):
+    """Where the service topology comes from besides `services:` (see bot/service_catalog)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backstage: list[str] = Field(
+        default_factory=list,
+        description="catalog-info.yaml paths or globs, relative to the config file",
+    )
+    service_graph: bool = Field(
+        default=True, description="read service-graph metrics when PROMETHEUS_URL is set"
+    )
+    refresh_minutes: float = Field(default=10, gt=0, le=24 * 60)
+
+
+# --- end incident intelligence ---
+
+
+class RunbooksConfig(BaseModel):
+    """Where runbooks come from and what they may touch when they run."""
+
+    library: bool = Field(default=True, description="offer the runbooks Lookout ships")
+    directory: Path | None = Field(default=None, description="a git checkout of your runbooks")
+    sync_minutes: float = Field(default=5, gt=0, description="how often to pull it")
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+
+
+class LookoutConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    services: list[ServiceConfig] = Field(default_factory=list)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    grouping: GroupingRules = Field(default_factory=GroupingRules)
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    health: HealthRules = Field(default_factory=HealthRules)  # core.service_health
+    runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+
+    def channel_for(self, platform: str, service: str | None) -> str:
+        """Where `service`'s incidents go on `platform`: the service's own channel for that
+        platform, else its channel, else the platform's default, else the default."""
+        for entry in self.services:
+            if entry.name == service:
+                if platform in entry.channels:
+                    return entry.channels[platform]
+                if entry.channel:
+                    return entry.channel
+        return self.routing.platforms.get(platform, self.routing.default_channel)
+
+    def admin_channel_for(self, platform: str) -> str:
+        return self.routing.admin_channel or self.channel_for(platform, None)
+
+    def channels(self) -> list[str]:
+        named = {entry.channel for entry in self.services if entry.channel}
+        return [self.routing.default_channel, *sorted(named - {self.routing.default_channel})]
+
+
+class ConfigError(ValueError):
+    """The config file is unreadable or invalid; the message says where."""
+
+
+def load_config(path: Path | None) -> LookoutConfig:
+    if path is None:
+        return LookoutConfig()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+    try:
+        config = LookoutConfig.model_validate(data)
+        config.access.role()
+    except (ValidationError, ValueError) as error:
+        raise ConfigError(f"{path} is not a valid Lookout config: {error}") from error
+    return config

@@ -1,0 +1,145 @@
+"""The console's page and JSON API (`/` and `/console/api/…`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from bot.console.platform import message_json, parse_message_id
+from bot.console.render import render_reply
+from skills.contract import Actor, Conversation, Reply
+
+if TYPE_CHECKING:
+    from bot.main import Lookout
+
+STATIC = Path(__file__).parent / "static"
+
+
+class CommandIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4000, description="`/lookout <skill> [args]`")
+    user: str = Field(default="console", min_length=1, max_length=64, pattern=r"^[\w.@+-]+$")
+    channel: str = Field(default="#incidents", min_length=1, max_length=255)
+    thread: str | None = Field(default=None, description="root message id, e.g. m-12")
+
+
+def _message_id(value: str) -> int:
+    try:
+        return parse_message_id(value)
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+
+
+def console_routes(lookout: Lookout) -> APIRouter:
+    router = APIRouter()
+    database = lookout.database
+    platform = lookout.console
+
+    @router.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @router.get("/console/api/channels", tags=["console"])
+    async def channels() -> list[str]:
+        async with database.unit_of_work() as uow:
+            used = await uow.console.channels()
+        configured = lookout.config.channels()
+        return configured + sorted(set(used) - set(configured))
+
+    @router.get("/console/api/messages", tags=["console"])
+    async def messages(
+        channel: str = Query(default="#incidents", max_length=255),
+        thread: str | None = None,
+        limit: int = Query(default=200, ge=1, le=1000),
+    ) -> list[dict[str, Any]]:
+        thread_id = _message_id(thread) if thread else None
+        async with database.unit_of_work() as uow:
+            rows = await uow.console.in_channel(channel=channel, thread_id=thread_id, limit=limit)
+            counts = await uow.console.reply_counts(message_ids=[row.id for row in rows])
+        return [message_json(row, counts.get(row.id, 0)) for row in rows]
+
+    @router.get("/console/api/incidents", tags=["console"])
+    async def incidents(
+        status: Literal["open", "all", "resolved"] = "open",
+        limit: int = Query(default=200, ge=1, le=1000),
+    ) -> list[dict[str, Any]]:
+        async with database.unit_of_work() as uow:
+            rows = await uow.incidents.find(status=status, limit=limit)
+            fingerprints = await uow.alerts.fingerprints(incident_ids=[row.id for row in rows])
+        return [
+            {
+                "id": row.id,
+                "ref": f"INC-{row.id}",
+                "title": row.title,
+                "status": row.status,
+                "severity": row.severity,
+                "service": row.service,
+                "alert_fingerprints": sorted(fingerprints[row.id]),
+                "created_at": row.created_at.isoformat(),
+                "acknowledged_at": row.acknowledged_at.isoformat() if row.acknowledged_at else None,
+                "acknowledged_by": row.acknowledged_by,
+                "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+                "resolved_by": row.resolved_by,
+            }
+            for row in rows
+        ]
+
+    @router.post("/console/api/command", tags=["console"])
+    async def command(body: CommandIn) -> dict[str, Any]:
+        """Run a command as a console user; the answer lands where Slack would put it."""
+        thread_id = _message_id(body.thread) if body.thread else None
+        incident_id = None
+        if thread_id is not None:
+            async with database.unit_of_work() as uow:
+                root = await uow.console.get(message_id=thread_id)
+            if root is None:
+                raise HTTPException(404, f"no console message {body.thread}")
+            incident_id = root.incident_id
+        actor = Actor(platform="console", user_id=body.user, display_name=body.user)
+        conversation = Conversation(
+            platform="console",
+            channel=body.channel,
+            thread=str(thread_id) if thread_id is not None else None,
+            incident_id=incident_id,
+        )
+        reply = await lookout.dispatcher.run(body.text, actor=actor, conversation=conversation)
+        rendered = render_reply(reply)
+        if reply.visibility == "ephemeral":
+            return {"ok": True, "ephemeral": True, **rendered, "message": None}
+        channel, target = await _placement(reply, body.channel, thread_id)
+        await platform.add(
+            channel=channel,
+            author=body.user,
+            author_kind="user",
+            reply=Reply.text(body.text, incident_id=reply.incident_id),
+            thread_id=target,
+        )
+        row = await platform.add(
+            channel=channel, author="Lookout", author_kind="bot", reply=reply, thread_id=target
+        )
+        return {"ok": True, "ephemeral": False, **rendered, "message": message_json(row)}
+
+    async def _placement(
+        reply: Reply, channel: str, thread_id: int | None
+    ) -> tuple[str, int | None]:
+        """An answer about an incident goes to that incident's thread, wherever it was asked."""
+        if reply.incident_id is not None and reply.visibility == "thread":
+            async with database.unit_of_work() as uow:
+                row = await uow.threads.get(incident_id=reply.incident_id, platform="console")
+            if row is not None and row.message_id is not None:
+                return row.channel, int(row.message_id)
+        return channel, thread_id
+
+    @router.get("/console/api/stream", tags=["console"])
+    async def stream(request: Request) -> StreamingResponse:
+        """Server-sent events: `message` (created or updated) as they happen."""
+        return StreamingResponse(
+            lookout.hub.stream(request.is_disconnected),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return router

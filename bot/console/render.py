@@ -1,0 +1,45 @@
+"""Reply → the console's JSON blocks (the page renders them; see static/app.js)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from skills.contract import Actions, Block, Context, Fields, Image, Reply, Table, Text
+
+
+def render_block(block: Block) -> dict[str, Any]:
+    if isinstance(block, Text):
+        return {"type": "text", "text": block.text}
+    if isinstance(block, Fields):
+        return {
+            "type": "fields",
+            "fields": [{"label": label, "value": value} for label, value in block.fields],
+        }
+    if isinstance(block, Table):
+        return {
+            "type": "table",
+            "columns": list(block.columns),
+            "rows": [list(row) for row in block.rows],
+        }
+    if isinstance(block, Actions):
+        return {
+            "type": "actions",
+            "buttons": [
+                {"label": b.label, "command": b.command, "style": b.style} for b in block.buttons
+            ],
+        }
+    if isinstance(block, Image):
+        encoded = base64.b64encode(block.png).decode()
+        return {"type": "image", "url": f"data:image/png;base64,{encoded}", "alt": block.alt}
+    if isinstance(block, Context):
+        return {"type": "context", "text": block.text}
+    raise TypeError(f"no console rendering for {type(block).__name__}")
+
+
+def render_reply(reply: Reply) -> dict[str, Any]:
+    return {
+        "blocks": [render_block(block) for block in reply.blocks],
+        "color": reply.color,
+        "text": reply.plain_text,
+    }

@@ -1,0 +1,328 @@
+"""The demo: a small catalog, some history, and an alert storm replayed as it would arrive.
+
+The storm's alerts are modelled on the public Alertmanager payloads in shared/fixtures
+(prometheus-msteams' `high_memory_load` on docker nodes, alertmonitor's `ICMP ping failed`
+from blackbox-icmp, prom2teams' `CPUThrottlingHigh`), plus a database outage with its
+symptoms upstream — the kind of night an on-call engineer recognises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.config import LookoutConfig, RoutingConfig, ServiceConfig
+from core.alerts import fingerprint, parse_webhook
+from core.incidents import IncidentStatus
+
+if TYPE_CHECKING:
+    from bot.main import Lookout
+
+log = logging.getLogger(__name__)
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def demo_config() -> LookoutConfig:
+    services = [
+        ServiceConfig(name="postgres-primary", team="data", tier=1, channel="#incidents"),
+        ServiceConfig(
+            name="checkout", team="payments", tier=1, depends_on=["postgres-primary", "payments"]
+        ),
+        ServiceConfig(name="payments", team="payments", tier=1, depends_on=["postgres-primary"]),
+        ServiceConfig(name="docker_nodes", team="platform", tier=2, channel="#platform"),
+        ServiceConfig(name="blackbox-icmp", team="network", tier=2, channel="#platform"),
+        ServiceConfig(name="monitoring", team="platform", tier=3, channel="#platform"),
+    ]
+    return LookoutConfig(services=services, routing=RoutingConfig(default_channel="#incidents"))
+
+
+def _alert(
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    starts_at: datetime,
+    *,
+    status: str = "firing",
+    ends_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": starts_at.isoformat().replace("+00:00", "Z"),
+        "endsAt": ends_at.isoformat().replace("+00:00", "Z") if ends_at else ZERO_TIME,
+        "generatorURL": "http://prometheus.demo:9090/graph",
+        "fingerprint": fingerprint(labels),
+    }
+
+
+def _payload(
+    group_key: str, alerts: list[dict[str, Any]], status: str = "firing"
+) -> dict[str, Any]:
+    return {
+        "version": "4",
+        "groupKey": group_key,
+        "status": status,
+        "receiver": "lookout",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.demo:9093",
+        "alerts": alerts,
+    }
+
+
+def storm(now: datetime) -> list[tuple[float, dict[str, Any]]]:
+    """(delay in seconds before sending, webhook body) in the order Alertmanager would send."""
+    t0 = now - timedelta(minutes=3)
+    db = {"service": "postgres-primary", "cluster": "prod-eu1", "job": "postgres"}
+    steps: list[tuple[float, dict[str, Any]]] = [
+        (
+            0.5,
+            _payload(
+                '{}:{service="postgres-primary"}',
+                [
+                    _alert(
+                        {
+                            **db,
+                            "alertname": "PostgresDown",
+                            "severity": "critical",
+                            "instance": "pg-0:9187",
+                        },
+                        {
+                            "summary": "PostgreSQL primary is not answering",
+                            "description": "pg_up == 0 on pg-0 for 1 minute",
+                            "runbook_url": "https://runbooks.demo/postgres-down",
+                        },
+                        t0,
+                    ),
+                    _alert(
+                        {
+                            **db,
+                            "alertname": "PostgresConnectionsExhausted",
+                            "severity": "critical",
+                            "instance": "pg-0:9187",
+                        },
+                        {"summary": "Connection slots exhausted (max_connections=200)"},
+                        t0 + timedelta(seconds=12),
+                    ),
+                ],
+            ),
+        ),
+    ]
+    for offset, (service, name, summary, severity) in enumerate(
+        [
+            ("checkout", "HighErrorRate", "5xx ratio 23% on POST /checkout", "critical"),
+            (
+                "payments",
+                "TransactionFailures",
+                "Payment transactions failing: db timeout",
+                "error",
+            ),
+            ("checkout", "LatencyP99High", "p99 latency 4.2 s (SLO 800 ms)", "warning"),
+            ("payments", "QueueBacklog", "Settlement queue backlog 12k messages", "warning"),
+        ]
+    ):
+        steps.append(
+            (
+                1.5,
+                _payload(
+                    f'{{}}:{{service="{service}"}}',
+                    [
+                        _alert(
+                            {
+                                "alertname": name,
+                                "service": service,
+                                "severity": severity,
+                                "cluster": "prod-eu1",
+                                "namespace": service,
+                            },
+                            {"summary": summary},
+                            t0 + timedelta(seconds=30 + 15 * offset),
+                        )
+                    ],
+                ),
+            )
+        )
+    memory_nodes = [f"10.80.40.{n}" for n in range(11, 23)]
+    steps.append(
+        (
+            1.5,
+            _payload(
+                '{}:{alertname="high_memory_load"}',
+                [
+                    _alert(
+                        {
+                            "alertname": "high_memory_load",
+                            "instance": ip,
+                            "job": "docker_nodes",
+                            "monitor": "master",
+                            "severity": "warning",
+                        },
+                        {
+                            "summary": "Server High Memory usage",
+                            "description": f"{ip} reported high memory usage with {70 + i}.28%.",
+                        },
+                        t0 + timedelta(seconds=60 + i),
+                    )
+                    for i, ip in enumerate(memory_nodes)
+                ],
+            ),
+        )
+    )
+    icmp_key = '{}/{severity=~"^(critical|major)$"}:{alertname="ICMP ping failed"}'
+    targets = ["172.29.254.30", "172.29.254.50", "172.29.254.66"]
+
+    def icmp(ip: str, **kwargs: Any) -> dict[str, Any]:
+        return _alert(
+            {
+                "alertname": "ICMP ping failed",
+                "instance": ip,
+                "job": "blackbox-icmp",
+                "monitor": "monis",
+                "severity": "major",
+            },
+            {"description": f"{ip} does not reply to ICMP pings"},
+            t0 + timedelta(seconds=90),
+            **kwargs,
+        )
+
+    steps.append((1.5, _payload(icmp_key, [icmp(ip) for ip in targets])))
+    steps.append(
+        (
+            1.0,
+            _payload(
+                '{}/{}:{alertname="CPUThrottlingHigh"}',
+                [
+                    _alert(
+                        {
+                            "alertname": "CPUThrottlingHigh",
+                            "container_name": "config-reloader",
+                            "namespace": "monitoring",
+                            "severity": "warning",
+                            "pod_name": "alertmanager-main-0",
+                        },
+                        {
+                            "message": "27% throttling of CPU in namespace monitoring for "
+                            "container config-reloader in pod alertmanager-main-0.",
+                            "summary": "CPU throttling",
+                        },
+                        t0 + timedelta(seconds=100),
+                    )
+                ],
+            ),
+        )
+    )
+    # A re-delivery (Alertmanager repeats) changes nothing; then the pings recover.
+    steps.append((1.0, steps[0][1]))
+    ended = now
+    steps.append(
+        (
+            4.0,
+            _payload(
+                icmp_key,
+                [icmp(ip, status="resolved", ends_at=ended) for ip in targets],
+                status="resolved",
+            ),
+        )
+    )
+    return steps
+
+
+PAST_INCIDENTS = [
+    (
+        "postgres-primary",
+        "PostgresReplicationLag",
+        "critical",
+        9,
+        42,
+        "Replica fell 40 min behind after a vacuum; throttled the batch job",
+    ),
+    ("checkout", "HighErrorRate", "critical", 5, 18, "Bad deploy of checkout v2.31 rolled back"),
+    (
+        "docker_nodes",
+        "DiskWillFillIn4Hours",
+        "warning",
+        2,
+        95,
+        "Rotated and compressed container logs on node-7",
+    ),
+]
+
+
+async def seed_history(lookout: Lookout) -> None:
+    """A few resolved incidents from the past week, unless the database already has some."""
+    now = datetime.now(UTC)
+    async with lookout.database.unit_of_work() as uow:
+        if await uow.incidents.find(status="all", limit=1):
+            return
+        for service, name, severity, days_ago, minutes, note in PAST_INCIDENTS:
+            started = now - timedelta(days=days_ago)
+            alerts = parse_webhook(
+                _payload(
+                    f'{{}}:{{service="{service}"}}',
+                    [
+                        _alert(
+                            {"alertname": name, "service": service, "severity": severity},
+                            {"summary": note},
+                            started,
+                            status="resolved",
+                            ends_at=started + timedelta(minutes=minutes),
+                        )
+                    ],
+                    status="resolved",
+                )
+            )
+            incident = await uow.incidents.create(
+                title=f"{service}: {name}",
+                severity=severity,
+                service=service,
+                first_alert_at=started,
+                now=started,
+            )
+            row = await uow.alerts.add(alert=alerts[0], incident_id=incident.id, now=started)
+            await uow.flush()
+            await uow.incidents.link_alert(
+                incident_id=incident.id, alert_id=row.id, reason="first alert", now=started
+            )
+            acked = started + timedelta(minutes=3)
+            resolved = started + timedelta(minutes=minutes)
+            incident.status = IncidentStatus.RESOLVED.value
+            incident.acknowledged_at, incident.acknowledged_by = acked, "sam"
+            incident.resolved_at, incident.resolved_by = resolved, "sam"
+            for at, kind, text in (
+                (started, "opened", f"Opened by alert {name}"),
+                (acked, "acknowledged", "Acknowledged by sam"),
+                (resolved, "resolved", f"Resolved by sam: {note}"),
+            ):
+                await uow.incidents.add_event(
+                    incident_id=incident.id, kind=kind, text=text, at=at, actor="sam"
+                )
+            # History is not news: mark it rendered so the notifier does not post it.
+            thread = await uow.threads.claim(
+                incident_id=incident.id, platform="console", channel="#incidents", now=now
+            )
+            if thread is not None:
+                await uow.threads.record_rendered(row=thread, revision=incident.revision, now=now)
+
+
+async def run_demo(lookout: Lookout) -> None:
+    """Seed history, then replay the storm through the same path as the webhook."""
+    try:
+        await seed_history(lookout)
+        for delay, body in storm(datetime.now(UTC)):
+            await asyncio.sleep(delay)
+            result = await lookout.accept(parse_webhook(body))
+            log.info(
+                "demo delivery",
+                extra={
+                    "new_alerts": result.new_alerts,
+                    "incidents_created": result.created_incidents,
+                },
+            )
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("the demo failed; Lookout keeps running")

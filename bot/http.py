@@ -1,0 +1,155 @@
+"""HTTP routes for machines: the Alertmanager webhook and the operational endpoints."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import ValidationError
+
+from core.alerts import parse_webhook
+
+if TYPE_CHECKING:
+    from bot.main import Lookout
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
+
+
+def _validation_reason(error: ValidationError) -> str:
+    reasons = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(part) for part in item["loc"]) or "body"
+        reasons.append(f"{where}: {item['msg']}")
+    more = f" (and {error.error_count() - 5} more)" if error.error_count() > 5 else ""
+    return "; ".join(reasons) + more
+
+
+def machine_routes(lookout: Lookout) -> APIRouter:
+    router = APIRouter()
+    metrics = lookout.metrics
+    token = lookout.settings.webhook_token
+
+    def authorize(request: Request) -> JSONResponse | None:
+        if token is None:
+            client = request.client.host if request.client else None
+            if is_loopback(client):
+                return None
+            return _problem(
+                401,
+                "no LOOKOUT_WEBHOOK_TOKEN is configured, so only loopback clients may post alerts",
+            )
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            return _problem(401, "missing bearer token", **{"WWW-Authenticate": "Bearer"})
+        if not hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode()):
+            return _problem(401, "invalid bearer token", **{"WWW-Authenticate": "Bearer"})
+        return None
+
+    @router.post("/webhooks/alertmanager", tags=["webhooks"])
+    async def alertmanager_webhook(request: Request) -> Response:
+        """Accept an Alertmanager webhook (v4). 200 only after the alerts are committed."""
+        started = time.perf_counter()
+        response = await _alertmanager(request)
+        metrics.webhook_requests.labels("alertmanager", str(response.status_code)).inc()
+        metrics.webhook_seconds.labels("alertmanager").observe(time.perf_counter() - started)
+        return response
+
+    async def _alertmanager(request: Request) -> Response:
+        if (denied := authorize(request)) is not None:
+            return denied
+        try:
+            body = await read_body(request)
+        except BodyTooLarge:
+            return _problem(413, f"body is larger than {MAX_BODY} bytes")
+        try:
+            document: Any = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return _problem(400, f"body is not valid JSON: {error}")
+        if not isinstance(document, dict):
+            return _problem(422, "body must be a JSON object (an Alertmanager webhook message)")
+        try:
+            alerts = parse_webhook(document)
+        except ValidationError as error:
+            return _problem(422, f"not an Alertmanager webhook: {_validation_reason(error)}")
+        except ValueError as error:
+            return _problem(422, f"not an Alertmanager webhook: {error}")
+        result = await lookout.accept(alerts)
+        return JSONResponse(
+            {
+                "status": "accepted",
+                "received": result.received,
+                "new": result.new_alerts,
+                "updated": result.updated_alerts,
+                "unchanged": result.unchanged_alerts,
+                "incidents_created": [f"INC-{i}" for i in result.created_incidents],
+                "incidents_changed": sorted(f"INC-{i}" for i in result.changed_incidents),
+            }
+        )
+
+    @router.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", tags=["operations"])
+    async def readyz() -> JSONResponse:
+        """The database answers and its schema is at the latest migration."""
+        try:
+            await lookout.database.ping()
+            current = await lookout.database.current_revision()
+        except Exception as error:
+            log.warning("readiness check failed", extra={"error": repr(error)})
+            return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, 503)
+        head = lookout.database.head_revision()
+        if current != head:
+            reason = f"database schema at {current}, expected {head}"
+            return JSONResponse({"status": "unavailable", "reason": reason}, 503)
+        return JSONResponse({"status": "ready", "schema": current})
+
+    @router.get("/metrics", tags=["operations"])
+    async def prometheus_metrics() -> Response:
+        await lookout.refresh_gauges()
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,309 @@
+"""The composition root: settings → database → repositories → skills → adapters → app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from bot import __version__
+from bot.background.blast_trackers import BlastTrackerWatcher
+from bot.background.ingest import AlertIngestor, IngestResult
+from bot.background.notifier import Notifier
+from bot.background.runs import RunManager
+from bot.config import ConfigError, LookoutConfig, load_config
+from bot.console.api import STATIC, console_routes
+from bot.console.platform import ConsoleHub, ConsolePlatform
+from bot.http import machine_routes
+from bot.metrics import Metrics
+from bot.platforms import ChatAdapter
+from bot.runbook_setup import runbook_catalog, runbook_executor
+from bot.service_catalog import ServiceCatalog
+from bot.settings import Settings
+from core.alerts import Alert
+from integrations.prometheus import PrometheusClient
+from integrations.service_health import PrometheusHealth
+from runbooks.catalog import RunbookCatalog
+from runbooks.sync import SyncReport
+from skills.catalog import default_registry
+from skills.context import SkillTools
+from skills.contract import Reply
+from skills.dispatcher import AccessPolicy, Dispatcher, Outcome
+from skills.registry import Registry
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Lookout:
+    """Everything the process is made of, assembled once."""
+
+    settings: Settings
+    config: LookoutConfig
+    database: Database
+    metrics: Metrics
+    registry: Registry
+    dispatcher: Dispatcher
+    ingestor: AlertIngestor
+    hub: ConsoleHub
+    console: ConsolePlatform
+    notifier: Notifier
+    http: httpx.AsyncClient
+    runs: RunManager
+    runbooks: RunbookCatalog
+    service_catalog: ServiceCatalog  # the service topology
+    trackers: BlastTrackerWatcher  # live blast-radius messages on incidents
+    adapters: list[ChatAdapter] = field(default_factory=list)
+    announced_sync_problems: list[str] = field(default_factory=list)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def accept(self, alerts: list[Alert]) -> IngestResult:
+        """Ingest alerts (committed when this returns) and let the notifier know."""
+        result = await self.ingestor.ingest(alerts)
+        self.metrics.alerts_received.labels("new").inc(result.new_alerts)
+        self.metrics.alerts_received.labels("updated").inc(result.updated_alerts)
+        self.metrics.alerts_received.labels("unchanged").inc(result.unchanged_alerts)
+        self.metrics.incidents_created.inc(len(result.created_incidents))
+        if result.changed_incidents:
+            self.incidents_changed()
+        return result
+
+    async def runbooks_synced(self, report: SyncReport) -> None:
+        """A sync of the team's runbook repository: log it; tell admins what was rejected."""
+        log.info("runbooks synced", extra={"summary": report.summary()})
+        problems = [str(problem) for problem in report.rejected[:10]]
+        if report.error:
+            problems.insert(0, f"pull failed: {report.error}")
+        # Say it once per distinct set of problems, not at every sync while they last.
+        if problems and problems != self.announced_sync_problems:
+            self.announced_sync_problems = problems
+            log.warning("runbook sync problems", extra={"problems": problems})
+            reply = Reply.text(
+                "⚠️ **Runbook sync**: "
+                + report.summary()
+                + "\n"
+                + "\n".join(f"• `{p}`" for p in problems),
+                visibility="channel",
+            )
+            await self.notifier.announce(reply, channel_for=self.config.admin_channel_for)
+
+    def incidents_changed(self) -> None:
+        self.notifier.wake()
+        self.trackers.wake()
+        self.hub.publish("incidents", {})
+
+    async def refresh_gauges(self) -> None:
+        async with self.database.unit_of_work() as uow:
+            self.metrics.incidents_open.set(await uow.incidents.count_open())
+
+
+def build(settings: Settings, *, demo: bool = False) -> Lookout:
+    if settings.config is None and demo:
+        from bot.demo import demo_config
+
+        config = demo_config()
+    else:
+        config = load_config(settings.config)
+    database = Database(settings.resolved_database_url())
+    metrics = Metrics()
+    hub = ConsoleHub()
+    console = ConsolePlatform(database, hub)
+    registry = default_registry()
+    lookout: Lookout
+
+    async def finished(outcome: Outcome) -> None:
+        metrics.skill_seconds.labels(outcome.skill, outcome.result).observe(outcome.seconds)
+        if outcome.result == "error":
+            metrics.errors.labels(where="skill").inc()
+        if outcome.changed_incidents:
+            lookout.incidents_changed()
+        for run_id in outcome.runs_to_start:
+            lookout.runs.launch(run_id)
+        if outcome.messages_changed:
+            lookout.notifier.wake()
+
+    http = httpx.AsyncClient(timeout=30, follow_redirects=False)
+    catalog = runbook_catalog(config)
+    executor = runbook_executor(settings, config, http)
+    runs = RunManager(database, executor, catalog, on_change=lambda: lookout.incidents_changed())
+    # Service topology: read by ingestion and skills through `current`.
+    try:
+        service_catalog = ServiceCatalog.from_config(
+            config, config_path=settings.config, prometheus_url=settings.prometheus_url
+        )
+    except ValueError as error:
+        raise ConfigError(f"{settings.config}: invalid service catalog: {error}") from error
+    health = service_health(settings, config, http)
+    dispatcher = Dispatcher(
+        registry=registry,
+        database=database,
+        access=AccessPolicy(
+            default_role=config.access.role(), admins=frozenset(config.access.admins)
+        ),
+        on_finished=finished,
+        tools=SkillTools(runbooks=catalog, planner=executor, health=health),
+        topology=service_catalog.current,
+    )
+    adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
+    notifier = Notifier(
+        database,
+        [console, *(adapter.platform for adapter in adapters)],
+        channel_for=config.channel_for,
+        metrics=metrics,
+    )
+    ingestor = AlertIngestor(database, rules=config.grouping, topology=service_catalog.current)
+    trackers = BlastTrackerWatcher(
+        database,
+        topology=service_catalog.current,
+        health=health,
+        on_change=notifier.wake,
+        metrics=metrics,
+    )
+    lookout = Lookout(
+        settings=settings,
+        config=config,
+        database=database,
+        metrics=metrics,
+        registry=registry,
+        dispatcher=dispatcher,
+        ingestor=ingestor,
+        hub=hub,
+        console=console,
+        notifier=notifier,
+        adapters=adapters,
+        http=http,
+        runs=runs,
+        runbooks=catalog,
+        service_catalog=service_catalog,
+        trackers=trackers,
+    )
+    return lookout
+
+
+def service_health(
+    settings: Settings, config: LookoutConfig, http: httpx.AsyncClient
+) -> PrometheusHealth | None:
+    """Service health from Prometheus, when PROMETHEUS_URL is set and `health:` is on."""
+    rules = config.health
+    if not settings.prometheus_url or not rules.active:
+        return None
+    client = PrometheusClient(settings.prometheus_url, http, timeout=rules.timeout_seconds)
+    return PrometheusHealth(client, rules)
+
+
+def _chat_adapters(
+    settings: Settings,
+    config: LookoutConfig,
+    dispatcher: Dispatcher,
+    database: Database,
+    metrics: Metrics,
+) -> list[ChatAdapter]:
+    """Slack and Teams join when their credentials are set; the console is always there."""
+    adapters: list[ChatAdapter] = []
+    if settings.slack_enabled:
+        from bot.slack.adapter import SlackAdapter
+
+        if settings.slack_channel:
+            config.routing.platforms.setdefault("slack", settings.slack_channel)
+        adapters.append(
+            SlackAdapter.from_settings(
+                settings, dispatcher=dispatcher, database=database, metrics=metrics
+            )
+        )
+    if settings.teams_enabled:
+        from bot.teams.adapter import TeamsAdapter
+
+        adapters.append(
+            TeamsAdapter.from_settings(
+                settings, dispatcher=dispatcher, database=database, metrics=metrics
+            )
+        )
+    return adapters
+
+
+def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await lookout.database.upgrade()
+        await lookout.runs.recover()
+        stop_sync = asyncio.Event()
+        sync = lookout.runbooks.sync
+        if sync is not None:
+            # The first sync before serving, so `run` knows the team's runbooks from the start.
+            await lookout.runbooks_synced(await sync.sync())
+            task = asyncio.create_task(
+                sync.sync_forever(
+                    lookout.config.runbooks.sync_minutes * 60, lookout.runbooks_synced, stop_sync
+                ),
+                name="lookout-runbook-sync",
+            )
+            lookout.background.add(task)
+            task.add_done_callback(lookout.background.discard)
+        if lookout.settings.webhook_token is None:
+            log.warning("LOOKOUT_WEBHOOK_TOKEN is not set: only loopback clients may post alerts")
+        for adapter in lookout.adapters:
+            await adapter.start()
+        lookout.notifier.start()
+        lookout.trackers.start()
+        lookout.service_catalog.start()
+        lookout.notifier.wake()
+        if demo:
+            from bot.demo import run_demo
+
+            task = asyncio.create_task(run_demo(lookout), name="lookout-demo")
+            lookout.background.add(task)
+            task.add_done_callback(lookout.background.discard)
+        log.info("lookout started", extra={"version": __version__, "demo": demo})
+        try:
+            yield
+        finally:
+            stop_sync.set()
+            background = list(lookout.background)
+            for task in background:
+                task.cancel()
+            # Let them finish cancelling before the database they may be using goes away.
+            await asyncio.gather(*background, return_exceptions=True)
+            lookout.hub.close()
+            await lookout.runs.stop()
+            await lookout.trackers.stop()
+            await lookout.notifier.stop()
+            await lookout.service_catalog.stop()
+            for adapter in lookout.adapters:
+                await adapter.stop()
+            await lookout.http.aclose()
+            await lookout.database.dispose()
+
+    app = FastAPI(
+        title="Lookout",
+        version=__version__,
+        description="ChatOps-first SRE assistant",
+        lifespan=lifespan,
+    )
+    app.include_router(machine_routes(lookout))
+    app.include_router(console_routes(lookout))
+    for adapter in lookout.adapters:
+        app.include_router(adapter.routes())
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+    return app
+
+
+def http_server(settings: Settings, *, demo: bool = False) -> tuple[Lookout, uvicorn.Server]:
+    """The assembled process behind uvicorn, as `lookout serve` runs it (and tests do)."""
+    lookout = build(settings, demo=demo)
+    config = uvicorn.Config(
+        create_app(lookout, demo=demo),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        # Open console streams would otherwise hold a shutdown forever.
+        timeout_graceful_shutdown=3,
+    )
+    return lookout, uvicorn.Server(config)

@@ -1,0 +1,70 @@
+"""Settings from the environment, read once by the composition root (nothing else reads env)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.database import sqlite_url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOOKOUT_", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite under the data dir"
+    )
+    data_dir: Path = Field(default=Path("var"), description="where the SQLite file lives")
+    config: Path | None = Field(default=None, description="YAML: catalog, routing, access")
+    webhook_token: SecretStr | None = Field(
+        default=None, description="bearer token Alertmanager must send"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    # Machines Lookout asks (the LOOKOUT_ prefix does not apply to these design names).
+    prometheus_url: str | None = Field(default=None, validation_alias="PROMETHEUS_URL")
+    alertmanager_url: str | None = Field(default=None, validation_alias="ALERTMANAGER_URL")
+    loki_url: str | None = Field(default=None, validation_alias="LOKI_URL")
+
+    # Slack, under Slack's own names (the LOOKOUT_ prefix does not apply).
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias="SLACK_SIGNING_SECRET"
+    )
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str | None = Field(
+        default=None, validation_alias="SLACK_API_URL", description="Web API base URL override"
+    )
+    slack_channel: str | None = Field(
+        default=None, validation_alias="SLACK_CHANNEL", description="default Slack channel"
+    )
+
+    # Microsoft Teams (Bot Framework).
+    teams_app_id: str | None = Field(default=None, validation_alias="TEAMS_APP_ID")
+    teams_app_password: SecretStr | None = Field(
+        default=None, validation_alias="TEAMS_APP_PASSWORD"
+    )
+    teams_tenant_id: str | None = Field(default=None, validation_alias="TEAMS_TENANT_ID")
+    teams_insecure_dev: bool = Field(
+        default=False,
+        validation_alias="LOOKOUT_TEAMS_INSECURE_DEV",
+        description="turn off Bot Framework auth for a local emulator only",
+    )
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    @property
+    def teams_enabled(self) -> bool:
+        return self.teams_app_id is not None or self.teams_insecure_dev
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return sqlite_url(self.data_dir)

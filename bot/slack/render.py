@@ -1,0 +1,168 @@
+"""Reply → Block Kit, within Slack's limits, so a long answer is cut short — never an API error.
+
+Limits (api.slack.com/reference/block-kit): 50 blocks per message, 3,000 characters per
+section text, 10 fields per section (2,000 characters each), 25 elements per actions block,
+75 characters per button label, 2,000 per button value, 255 per action_id, and a fallback
+`text` kept under 4,000 characters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from skills.contract import Actions, Block, Context, Fields, Image, Reply, Table, Text
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_FIELDS = 10
+MAX_FIELD = 2000
+MAX_BUTTONS = 25
+MAX_LABEL = 75
+MAX_VALUE = 2000
+MAX_FALLBACK = 3900
+ACTION_PREFIX = "lookout"
+MONOSPACE_WIDTH = 100  # wider tables are listed row by row instead
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_LINK = re.compile(r"\[([^\]]+)\]\(((?:https?://|mailto:)[^)\s]+)\)")
+
+
+def mrkdwn(text: str) -> str:
+    """Lookout's markdown subset in Slack's mrkdwn: escape &, <, >; **b** → *b*; links."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = _BOLD.sub(r"*\1*", escaped)
+    return _LINK.sub(lambda m: f"<{m[2]}|{m[1]}>", escaped)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _split(text: str, limit: int = MAX_SECTION) -> list[str]:
+    """Split at line ends so each part fits a section; a single huge line is cut."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        line = _cut(line, limit)
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    parts.append(current)
+    return [part for part in parts if part] or [""]
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text or " "}}
+
+
+def _table(block: Table) -> list[dict[str, Any]]:
+    """Narrow tables as a monospace code block; wide ones as one line per row (a code block
+    would wrap or cut them). Rows that do not fit become "…and N more rows"."""
+    rows = [[str(cell) for cell in row] for row in block.rows]
+    widths = [
+        max([len(block.columns[i]), *(len(row[i]) for row in rows)])
+        for i in range(len(block.columns))
+    ]
+    if sum(widths) + 2 * (len(widths) - 1) <= MONOSPACE_WIDTH:
+        header = ["  ".join(c.ljust(w) for c, w in zip(block.columns, widths, strict=True))]
+        header.append("  ".join("─" * w for w in widths))
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        ]
+        shown = _fit(header, lines, MAX_SECTION - 6)
+        sections = [_section("```" + "\n".join([*header, *lines[:shown]]) + "```")]
+    else:
+        lines = [
+            f"*{mrkdwn(row[0])}*  " + "  ·  ".join(mrkdwn(cell) for cell in row[1:] if cell)
+            for row in rows
+        ]
+        shown = _fit([], lines, MAX_SECTION * 8)
+        sections = [_context("  ·  ".join(mrkdwn(column) for column in block.columns))]
+        sections += [_section(part) for part in _split("\n".join(lines[:shown]))]
+    hidden = len(rows) - shown
+    if hidden:
+        sections.append(_context(f"…and {hidden} more row{'s' if hidden > 1 else ''}"))
+    return sections
+
+
+def _fit(header: list[str], lines: list[str], budget: int) -> int:
+    """How many of `lines` fit in `budget` characters after `header`."""
+    used = sum(len(line) + 1 for line in header)
+    for count, line in enumerate(lines):
+        used += len(line) + 1
+        if used > budget:
+            return count
+    return len(lines)
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}]}
+
+
+def button_value(command: str) -> str:
+    return json.dumps({"command": command})
+
+
+def _actions(block: Actions) -> list[dict[str, Any]]:
+    elements = []
+    for index, button in enumerate(block.buttons[:MAX_BUTTONS]):
+        value = button_value(button.command)
+        if len(value) > MAX_VALUE:
+            continue  # a command this long cannot ride on a button; the typed form still works
+        element: dict[str, Any] = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": _cut(button.label, MAX_LABEL), "emoji": True},
+            "action_id": f"{ACTION_PREFIX}:{index}:{button.skill}"[:255],
+            "value": value,
+        }
+        if button.style != "default":
+            element["style"] = button.style
+        elements.append(element)
+    return [{"type": "actions", "elements": elements}] if elements else []
+
+
+def render_block(block: Block) -> list[dict[str, Any]]:
+    if isinstance(block, Text):
+        return [_section(part) for part in _split(mrkdwn(block.text))]
+    if isinstance(block, Fields):
+        sections = []
+        for start in range(0, len(block.fields), MAX_FIELDS):
+            chunk = block.fields[start : start + MAX_FIELDS]
+            fields = [
+                {"type": "mrkdwn", "text": _cut(f"*{mrkdwn(label)}*\n{mrkdwn(value)}", MAX_FIELD)}
+                for label, value in chunk
+            ]
+            sections.append({"type": "section", "fields": fields})
+        return sections
+    if isinstance(block, Table):
+        return _table(block)
+    if isinstance(block, Actions):
+        return _actions(block)
+    if isinstance(block, Context):
+        return [_context(mrkdwn(block.text))]
+    if isinstance(block, Image):
+        return []  # uploaded as a file into the thread (see SlackPlatform)
+    raise TypeError(f"no Block Kit rendering for {type(block).__name__}")
+
+
+def render_blocks(reply: Reply) -> list[dict[str, Any]]:
+    """At most 50 blocks; what does not fit is named in a last context line."""
+    blocks = [item for block in reply.blocks for item in render_block(block)]
+    if len(blocks) <= MAX_BLOCKS:
+        return blocks
+    kept = blocks[: MAX_BLOCKS - 1]
+    return [*kept, _context(f"…and {len(blocks) - len(kept)} more blocks; ask for less")]
+
+
+def fallback_text(reply: Reply) -> str:
+    """The notification and screen-reader text every message must carry."""
+    return _cut(mrkdwn(reply.plain_text) or "Lookout", MAX_FALLBACK)
+
+
+def images(reply: Reply) -> list[Image]:
+    return [block for block in reply.blocks if isinstance(block, Image)]

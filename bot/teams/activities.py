@@ -1,0 +1,143 @@
+"""Reading Teams activities: the command typed, who typed it, and where Lookout may speak later.
+
+Pure functions of an `Activity`; the bot and the platform do the I/O.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.schema import Activity, ActivityTypes, ConversationReference
+
+from skills.contract import Actor
+
+PLATFORM = "teams"
+GENERAL_CHANNEL = "General"
+THREAD_MARK = ";messageid="
+
+_AT_TAG = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+
+
+def command_text(activity: Activity) -> str:
+    """The typed text without the bot's @mention: `<at>Lookout</at> ack 3` → `ack 3`.
+
+    The bot's mention entities say exactly which `<at>…</at>` names the bot, so only those are
+    removed; another person's mention keeps its name, as an argument (`assign <at>Ana</at>`).
+    """
+    text = activity.text or ""
+    bot_id = activity.recipient.id if activity.recipient else None
+    bot_names = (
+        {activity.recipient.name} if activity.recipient and activity.recipient.name else set()
+    )
+    for mention in TurnContext.get_mentions(activity):
+        properties = mention.additional_properties or {}
+        mentioned = properties.get("mentioned") or {}
+        if bot_id is None or mentioned.get("id") != bot_id:
+            continue
+        if mentioned.get("name"):
+            bot_names.add(mentioned["name"])
+        tag = properties.get("text")
+        if tag:
+            text = text.replace(tag, " ", 1)
+
+    def other_mention(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return " " if name in bot_names else name
+
+    text = _AT_TAG.sub(other_mention, text)
+    return " ".join(html.unescape(text).split())
+
+
+def actor(activity: Activity) -> Actor:
+    """Teams users are known by their AAD object id: stable across chats, teams and renames."""
+    sender = activity.from_property
+    user_id = getattr(sender, "aad_object_id", None) or sender.id
+    return Actor(platform=PLATFORM, user_id=user_id, display_name=sender.name or user_id)
+
+
+def _channel_data(activity: Activity) -> dict[str, Any]:
+    data = activity.channel_data
+    return data if isinstance(data, dict) else {}
+
+
+def is_channel(activity: Activity) -> bool:
+    conversation = activity.conversation
+    return bool(conversation and conversation.conversation_type == "channel")
+
+
+def conversation_key(activity: Activity) -> str:
+    """A channel's id without the `;messageid=` of the thread it arrived in; a 1:1 or group
+    chat's conversation id."""
+    channel = _channel_data(activity).get("channel") or {}
+    if is_channel(activity) and channel.get("id"):
+        return str(channel["id"])
+    return str(activity.conversation.id).split(THREAD_MARK, 1)[0]
+
+
+def thread_root(activity: Activity) -> str | None:
+    """The id of the post whose reply chain this activity arrived in, if any."""
+    conversation_id = str(activity.conversation.id)
+    if THREAD_MARK in conversation_id:
+        return conversation_id.split(THREAD_MARK, 1)[1]
+    return None
+
+
+@dataclass(frozen=True)
+class CapturedReference:
+    key: str
+    name: str | None
+    reference: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        if self.name is not None:  # the column holds 255; Teams allows longer team names
+            object.__setattr__(self, "name", self.name[:255])
+
+
+def _reference(activity: Activity, conversation_id: str) -> dict[str, Any]:
+    reference: ConversationReference = TurnContext.get_conversation_reference(activity)
+    # Stored to start new posts: no activity id (that would make them replies) and no thread.
+    reference.activity_id = None
+    reference.conversation.id = conversation_id
+    serialized: dict[str, Any] = reference.serialize()
+    return serialized
+
+
+def captured_references(activity: Activity) -> list[CapturedReference]:
+    """Where this activity lets Lookout post later: its channel (by id, named by its display
+    name; the General channel shares the team's id and often comes without a name) and its team
+    (`team:<id>`, named by the team's name, posting to General); or the 1:1/group chat."""
+    if not activity.conversation or not activity.conversation.id or not activity.service_url:
+        return []
+    if activity.type not in (
+        ActivityTypes.message,
+        ActivityTypes.invoke,
+        ActivityTypes.conversation_update,
+        ActivityTypes.installation_update,
+    ):
+        return []
+    key = conversation_key(activity)
+    if not is_channel(activity):
+        name = activity.conversation.name or None
+        return [CapturedReference(key, name, _reference(activity, key))]
+    data = _channel_data(activity)
+    team = data.get("team") or {}
+    channel = data.get("channel") or {}
+    name = channel.get("name") or (GENERAL_CHANNEL if key == team.get("id") else None)
+    captured = [CapturedReference(key, name, _reference(activity, key))]
+    if team.get("id"):
+        team_id = str(team["id"])
+        captured.append(
+            CapturedReference(f"team:{team_id}", team.get("name"), _reference(activity, team_id))
+        )
+    return captured
+
+
+def request_id(activity: Activity) -> str | None:
+    """What makes a delivery unique: the activity id within its conversation."""
+    if not activity.id:
+        return None
+    return f"{activity.id}@{activity.conversation.id}"[:255]

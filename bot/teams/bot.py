@@ -1,0 +1,178 @@
+"""The Teams bot: every typed command, card submit and card invoke runs the one dispatcher.
+
+`@Lookout ack INC-3` in a channel, `ack INC-3` in a 1:1 chat, and a click on the card's
+Acknowledge button all become `dispatcher.run("ack INC-3", …)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import Activity, ActivityTypes
+
+from bot.teams import activities
+from bot.teams.activities import PLATFORM
+from bot.teams.platform import TeamsPlatform
+from bot.teams.render import command_from_value, render_activity
+from bot.teams.retry import RetryPolicy, own_the_retries
+from skills.contract import Conversation, Reply
+from skills.dispatcher import Dispatcher
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+class LookoutTeamsBot(TeamsActivityHandler):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        dispatcher: Dispatcher,
+        database: Database,
+        platform: TeamsPlatform,
+        retry: RetryPolicy,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__()
+        self._dispatcher = dispatcher
+        self._database = database
+        self._platform = platform
+        self._retry = retry
+        self._clock = clock
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        """Remember where we were spoken to (first message, install, every later activity:
+        Teams may move a conversation to another service URL), then dispatch by type."""
+        own_the_retries(turn_context)
+        captured = activities.captured_references(turn_context.activity)
+        if captured:
+            async with self._database.unit_of_work() as uow:
+                for reference in captured:
+                    await uow.conversations.save(
+                        platform=PLATFORM,
+                        key=reference.key,
+                        reference=reference.reference,
+                        name=reference.name,
+                        now=self._clock(),
+                    )
+        await super().on_turn(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if activity.value is not None and not (activity.text or "").strip():
+            # A card's Action.Submit arrives as a message whose `value` is the button's data.
+            command = command_from_value(activity.value)
+            if command is None:
+                log.info("ignoring a card submit that is not from a Lookout button")
+                return
+        else:
+            command = activities.command_text(activity)
+        await self.run(turn_context, command)
+
+    async def on_teams_card_action_invoke(self, turn_context: TurnContext) -> InvokeResponse:
+        """An invoke with no name: a card action posted as an invoke; answer it with 200."""
+        command = command_from_value(turn_context.activity.value)
+        if command is not None:
+            await self.run(turn_context, command)
+        return InvokeResponse(status=200)
+
+    async def on_adaptive_card_invoke(
+        self, turn_context: TurnContext, invoke_value: object
+    ) -> None:
+        """Action.Execute (`adaptiveCard/action`): run the command, post the reply in the
+        thread, and answer the invoke with a message Teams shows on the card.
+
+        The answer is sent here rather than returned: the SDK's AdaptiveCardInvokeResponse
+        model types `value` as an object and cannot serialize the message string."""
+        command = command_from_value(turn_context.activity.value)
+        if command is None:
+            body: dict[str, object] = {
+                "statusCode": 400,
+                "type": "application/vnd.microsoft.error",
+                "value": {"code": "BadRequest", "message": "not a Lookout button"},
+            }
+        else:
+            reply = await self.run(turn_context, command)
+            body = {
+                "statusCode": 200,
+                "type": "application/vnd.microsoft.activity.message",
+                "value": reply.plain_text.split("\n", 1)[0] if reply else "Done.",
+            }
+        await turn_context.send_activity(
+            Activity(
+                type=ActivityTypes.invoke_response, value=InvokeResponse(status=200, body=body)
+            )
+        )
+
+    async def run(self, turn_context: TurnContext, command: str) -> Reply | None:
+        """Run `command` as the sender, and answer; None when Teams redelivered an activity
+        whose command already ran (the dispatcher records its id with the skill's work)."""
+        activity = turn_context.activity
+        conversation = Conversation(
+            platform=PLATFORM,
+            channel=activities.conversation_key(activity),
+            thread=activities.thread_root(activity),
+            incident_id=await self._incident_for(activity),
+        )
+        actor = activities.actor(activity)
+        raw = activity.serialize()
+        request = activities.request_id(activity)
+        reply: Reply | None
+        if request is None:
+            reply = await self._dispatcher.run(
+                command, actor=actor, conversation=conversation, raw=raw
+            )
+        else:
+            reply = await self._dispatcher.run_once(
+                request, command, actor=actor, conversation=conversation, raw=raw
+            )
+            if reply is None:
+                log.info("ignoring a redelivered Teams activity", extra={"request": request})
+                return None
+        await self._answer(turn_context, reply)
+        return reply
+
+    async def _incident_for(self, activity: Activity) -> int | None:
+        """The incident whose card this is about: a submit's `replyToId` is the card; a message
+        in a reply chain names the chain's root post in its conversation id."""
+        candidates = [activity.reply_to_id, activities.thread_root(activity)]
+        async with self._database.unit_of_work() as uow:
+            for message_id in filter(None, candidates):
+                row = await uow.threads.find_by_message(platform=PLATFORM, message_id=message_id)
+                if row is not None:
+                    return row.incident_id
+        return None
+
+    async def _answer(self, turn_context: TurnContext, reply: Reply) -> None:
+        """An answer about an incident, given in a channel, goes to that incident card's reply
+        chain; anything else is a reply where the command was given. Ephemeral answers too:
+        Teams channels cannot show a message to one person only, so they stay short."""
+        card_thread = await self._card_thread_elsewhere(turn_context.activity, reply)
+        if card_thread is not None:
+            channel, root = card_thread
+            await self._platform.post_in_thread(channel=channel, thread_id=root, reply=reply)
+            return
+        await self._retry.run(
+            lambda: turn_context.send_activity(render_activity(reply)), what="reply"
+        )
+
+    async def _card_thread_elsewhere(
+        self, activity: Activity, reply: Reply
+    ) -> tuple[str, str] | None:
+        """(channel key, root post id) of the incident's card, unless we are already there."""
+        if (
+            reply.incident_id is None
+            or reply.visibility == "ephemeral"
+            or not activities.is_channel(activity)
+        ):
+            return None
+        async with self._database.unit_of_work() as uow:
+            row = await uow.threads.get(incident_id=reply.incident_id, platform=PLATFORM)
+        if row is None or row.message_id is None:
+            return None
+        if row.message_id in (activity.reply_to_id, activities.thread_root(activity)):
+            return None
+        return row.channel, row.thread_id or row.message_id

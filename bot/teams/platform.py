@@ -1,0 +1,130 @@
+"""Teams as a ChatPlatform: proactive posts through stored conversation references.
+
+A post starts a new thread in the channel (POST …/conversations/{channel}/activities), an
+update replaces that card in place (PUT …/activities/{id}), and a thread reply goes to the
+channel's `{channel};messageid={root}` conversation — the Bot Connector REST API, reached
+through botbuilder's CloudAdapter.continue_conversation and its connector client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from copy import copy
+from typing import Any, TypeVar
+
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, ConversationReference
+
+from bot.platforms import PostedMessage
+from bot.teams.activities import PLATFORM, THREAD_MARK
+from bot.teams.render import render_activity
+from bot.teams.retry import RetryPolicy, own_the_retries
+from skills.contract import Reply
+from storage.database import Database
+
+T = TypeVar("T")
+
+
+class NoConversationError(LookupError):
+    """Teams has not introduced Lookout to that channel yet, so it cannot post there."""
+
+
+class TeamsPlatform:
+    name = PLATFORM
+
+    def __init__(
+        self,
+        *,
+        adapter: CloudAdapter,
+        app_id: str | None,
+        database: Database,
+        retry: RetryPolicy,
+    ) -> None:
+        self._adapter = adapter
+        self._app_id = app_id
+        self._database = database
+        self._retry = retry
+
+    async def post(self, *, channel: str, reply: Reply) -> PostedMessage:
+        key, reference = await self._reference(channel)
+        activity = self._addressed(render_activity(reply), reference, reference.conversation.id)
+        response = await self._send(reference, activity, what="post")
+        return PostedMessage(message_id=response.id, thread_id=response.id, channel=key)
+
+    async def update(self, *, channel: str, message_id: str, reply: Reply) -> None:
+        _key, reference = await self._reference(channel)
+        activity = self._addressed(render_activity(reply), reference, reference.conversation.id)
+        activity.id = message_id
+
+        async def put(client: Any) -> Any:
+            return await client.conversations.update_activity(
+                activity.conversation.id, message_id, activity
+            )
+
+        await self._connector_call(reference, put, what="update")
+
+    async def post_in_thread(self, *, channel: str, thread_id: str, reply: Reply) -> PostedMessage:
+        key, reference = await self._reference(channel)
+        conversation_id = reference.conversation.id
+        if reference.conversation.conversation_type == "channel":
+            conversation_id = f"{conversation_id.split(THREAD_MARK, 1)[0]}{THREAD_MARK}{thread_id}"
+        activity = self._addressed(render_activity(reply), reference, conversation_id)
+        response = await self._send(reference, activity, what="thread reply")
+        return PostedMessage(message_id=response.id, thread_id=thread_id, channel=key)
+
+    async def _reference(self, channel: str) -> tuple[str, ConversationReference]:
+        async with self._database.unit_of_work() as uow:
+            row = await uow.conversations.find(platform=PLATFORM, key_or_name=channel)
+            if row is None:
+                raise NoConversationError(
+                    f"Lookout knows no Teams conversation {channel!r} yet: add the Lookout app "
+                    "to that team (or @mention Lookout in that channel) so Teams introduces "
+                    "it, or route to a channel id Lookout has seen."
+                )
+            return row.key, ConversationReference().deserialize(row.reference)
+
+    @staticmethod
+    def _addressed(
+        activity: Activity, reference: ConversationReference, conversation_id: str
+    ) -> Activity:
+        TurnContext.apply_conversation_reference(activity, reference)
+        activity.conversation = copy(reference.conversation)
+        activity.conversation.id = conversation_id
+        return activity
+
+    async def _send(
+        self, reference: ConversationReference, activity: Activity, *, what: str
+    ) -> Any:
+        async def send(client: Any) -> Any:
+            return await client.conversations.send_to_conversation(
+                activity.conversation.id, activity
+            )
+
+        response = await self._connector_call(reference, send, what=what)
+        if response is None or not response.id:
+            raise RuntimeError(f"the Bot Connector accepted the {what} but gave no activity id")
+        return response
+
+    async def _connector_call(
+        self,
+        reference: ConversationReference,
+        call: Callable[[Any], Awaitable[T]],
+        *,
+        what: str,
+    ) -> T:
+        """Run `call(connector_client)` inside a proactive turn for `reference`.
+
+        The connector is called directly rather than through `turn_context.send_activity`,
+        which would make a new post a reply to the continuation event.
+        """
+        results: list[T] = []
+
+        async def in_turn(turn_context: TurnContext) -> None:
+            client = own_the_retries(turn_context)
+            results.append(await self._retry.run(lambda: call(client), what=what))
+
+        await self._adapter.continue_conversation(reference, in_turn, bot_app_id=self._app_id)
+        if not results:
+            raise RuntimeError(f"the Teams {what} did not run")
+        return results[0]

@@ -1,0 +1,1 @@
+"""Clients of machines Lookout talks to (Prometheus, …)."""

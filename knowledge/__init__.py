@@ -1,0 +1,1 @@
+"""What Lookout remembers and retrieves about past incidents."""

@@ -1,5 +1,0 @@
-import sys
-
-from lookout.bot.cli import main
-
-sys.exit(main())

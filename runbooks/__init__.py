@@ -1,0 +1,1 @@
+"""Runbooks as code: schema, loader and git sync, planner, executor, the shipped library."""

@@ -1,0 +1,52 @@
+"""Every skill Lookout ships, registered explicitly (no import-time discovery)."""
+
+from __future__ import annotations
+
+from skills.commands.ack import AckSkill
+from skills.commands.approve import ApproveSkill
+from skills.commands.blast_radius import BlastRadiusSkill
+from skills.commands.cancel import CancelSkill
+from skills.commands.confirm import ConfirmSkill
+from skills.commands.help import HelpSkill
+from skills.commands.incidents import IncidentsSkill
+from skills.commands.merge import MergeSkill
+from skills.commands.note import NoteSkill
+from skills.commands.reject import RejectSkill
+from skills.commands.resolve import ResolveSkill
+from skills.commands.run import RunSkill
+from skills.commands.runbooks import RunbooksSkill
+from skills.commands.show import ShowSkill
+from skills.commands.similar import SimilarSkill
+from skills.commands.split import SplitSkill
+from skills.commands.stats import StatsSkill
+from skills.commands.status import StatusSkill
+from skills.commands.timeline import TimelineSkill
+from skills.commands.topology import TopologySkill
+from skills.registry import Registry
+
+
+def default_registry() -> Registry:
+    registry = Registry()
+    registry.register(HelpSkill())
+    registry.register(IncidentsSkill())
+    registry.register(ShowSkill())
+    registry.register(AckSkill())
+    registry.register(ResolveSkill())
+    registry.register(SimilarSkill())
+    # runbooks
+    registry.register(RunbooksSkill())
+    registry.register(RunSkill())
+    registry.register(ApproveSkill())
+    registry.register(RejectSkill())
+    registry.register(CancelSkill())
+    registry.register(ConfirmSkill())
+    # incident intelligence
+    registry.register(TimelineSkill())
+    registry.register(NoteSkill())
+    registry.register(StatusSkill())
+    registry.register(MergeSkill())
+    registry.register(SplitSkill())
+    registry.register(BlastRadiusSkill())
+    registry.register(TopologySkill())
+    registry.register(StatsSkill())
+    return registry

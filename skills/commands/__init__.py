@@ -1,0 +1,1 @@
+"""One module per command (`ack.py` is `ack`), plus what several commands share."""

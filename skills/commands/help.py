@@ -1,0 +1,57 @@
+"""`help [skill]`: what Lookout can do, with usage derived from each skill's grammar."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from skills import grammar
+from skills.context import SkillContext
+from skills.contract import Block, Context, Fields, Reply, Table, Text
+from skills.errors import UsageError
+from skills.grammar import Positional
+from skills.registry import Skill
+
+
+class HelpArgs(BaseModel):
+    skill: Annotated[str | None, Positional()] = Field(
+        default=None, description="a command to explain"
+    )
+
+
+class HelpSkill(Skill[HelpArgs]):
+    verb = "help"
+    aliases = ("?", "commands")
+    summary = "List the commands, or explain one."
+    args_model = HelpArgs
+
+    async def handle(self, ctx: SkillContext, args: HelpArgs) -> Reply:
+        if args.skill:
+            skill = ctx.registry.get(args.skill)
+            if skill is None:
+                suggestions = ctx.registry.suggest(args.skill)
+                hint = f" Did you mean `{suggestions[0]}`?" if suggestions else ""
+                raise UsageError(f"There is no command `{args.skill}`.{hint}")
+            described = grammar.describe(skill.args_model)
+            blocks: list[Block] = [
+                Text(f"**{skill.verb}** — {skill.summary}"),
+                Text(f"`/lookout {skill.usage}`"),
+            ]
+            if described:
+                blocks.append(Fields(tuple((name, text or "—") for name, text in described)))
+            extra = f"Aliases: {', '.join(skill.aliases)} · " if skill.aliases else ""
+            blocks.append(Context(f"{extra}Needs the {skill.role.label} role."))
+            return Reply(blocks=list(blocks), visibility="ephemeral")
+        rows = tuple(
+            (f"/lookout {skill.usage}", skill.summary, skill.role.label)
+            for skill in ctx.registry.skills
+        )
+        return Reply(
+            blocks=[
+                Text("**Lookout commands**"),
+                Table(columns=("Command", "What it does", "Role"), rows=rows),
+                Context(f"Your role: {ctx.role.label}. `help <command>` explains one command."),
+            ],
+            visibility="ephemeral",
+        )

@@ -1,0 +1,96 @@
+"""`stats [--days 30] [--service S]`: how fast incidents are taken and fixed, and how much
+noise grouping saved — MTTA and MTTR percentiles, alerts per incident."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+
+from core.incident_stats import IncidentTimes, ResponseStats, Spread, response_stats
+from skills.context import SkillContext
+from skills.contract import Block, Context, Fields, Reply, Table, Text
+from skills.formatting import duration
+from skills.registry import Skill
+
+TOP_SERVICES = 10
+
+
+class StatsArgs(BaseModel):
+    days: int = Field(default=30, ge=1, le=365, description="how many days back")
+    service: str | None = Field(default=None, max_length=255, description="only this service")
+
+
+class StatsSkill(Skill[StatsArgs]):
+    verb = "stats"
+    aliases = ("mttr", "mtta")
+    summary = "MTTA and MTTR percentiles and alerts per incident over the last days."
+    args_model = StatsArgs
+
+    async def handle(self, ctx: SkillContext, args: StatsArgs) -> Reply:
+        since = ctx.now - timedelta(days=args.days)
+        rows = await ctx.incidents.created_between(since=since, until=ctx.now, service=args.service)
+        scope = f"last {args.days} days" + (f", {args.service}" if args.service else "")
+        if not rows:
+            return Reply.text(f"No incidents in the {scope}.")
+        counts = await ctx.alerts.counts(incident_ids=[row.id for row in rows])
+        times = {
+            row.id: IncidentTimes(
+                row.created_at, row.acknowledged_at, row.resolved_at, counts[row.id]
+            )
+            for row in rows
+        }
+        overall = response_stats(list(times.values()))
+        blocks: list[Block] = [Text(f"**Incident response, {scope}**"), _fields(overall)]
+        by_service: dict[str, list[IncidentTimes]] = defaultdict(list)
+        for row in rows:
+            by_service[row.service].append(times[row.id])
+        if not args.service and len(by_service) > 1:
+            ranked = sorted(by_service.items(), key=lambda item: (-len(item[1]), item[0]))
+            blocks.append(
+                Table(
+                    columns=("Service", "Incidents", "Alerts", "MTTA p50", "MTTR p50"),
+                    rows=tuple(
+                        (
+                            name,
+                            str(stats.incidents),
+                            str(stats.alerts),
+                            _time(stats.mtta.p50),
+                            _time(stats.mttr.p50),
+                        )
+                        for name, items in ranked[:TOP_SERVICES]
+                        for stats in (response_stats(items),)
+                    ),
+                )
+            )
+        blocks.append(
+            Context(
+                "MTTA: opened → acknowledged; MTTR: opened → resolved; merged incidents "
+                "count in the one they joined."
+            )
+        )
+        return Reply(blocks=blocks)
+
+
+def _fields(stats: ResponseStats) -> Fields:
+    return Fields(
+        (
+            ("Incidents", str(stats.incidents)),
+            ("Alerts", str(stats.alerts)),
+            ("Alerts per incident", f"{stats.alerts_per_incident:.1f}"),
+            ("Noise reduction", f"{stats.noise_reduction:.0%}"),
+            ("MTTA p50 / p90", _spread(stats.mtta, "acknowledged")),
+            ("MTTR p50 / p90", _spread(stats.mttr, "resolved")),
+        )
+    )
+
+
+def _spread(spread: Spread, done: str) -> str:
+    if not spread.count:
+        return f"— (none {done})"
+    return f"{_time(spread.p50)} / {_time(spread.p90)} ({spread.count} {done})"
+
+
+def _time(span: timedelta | None) -> str:
+    return "—" if span is None else duration(span)

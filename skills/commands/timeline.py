@@ -1,0 +1,115 @@
+"""`timeline [incident]`: the incident's events, oldest first, the way a postmortem tells it.
+
+```
+INC-42 timeline · checkout: HighErrorRate
+03:00:00 ─┬─ 📋 OPENED  Opened by alert PostgresDown: primary is not answering
+03:00:25 ─┬─ 🚨 ALERT  Alert HighErrorRate joined: depends on postgres-primary, 1 hop, 25 s after
+03:04:10 ─┬─ 👤 ACKNOWLEDGED by sam
+```
+
+Runs of alike alert events in a storm are folded ("… 37 more alerts joined"), so the
+decisions people took stay readable next to the alerts that forced them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from core.incidents import display_id
+from skills.context import SkillContext
+from skills.contract import Block, Context, Reply, Text
+from skills.formatting import clock_time, duration
+from skills.grammar import Positional
+from skills.lookups import load_incident
+from skills.registry import Skill
+from storage.models import IncidentEventRow, IncidentRow
+
+KINDS = {
+    "opened": ("📋", "OPENED"),
+    "alert_joined": ("🚨", "ALERT"),
+    "alert_suppressed": ("🔕", "SUPPRESSED"),
+    "alert_resolved": ("✅", "ALERT RESOLVED"),
+    "acknowledged": ("👤", "ACKNOWLEDGED"),
+    "investigating": ("🔍", "INVESTIGATING"),
+    "mitigated": ("🩹", "MITIGATED"),
+    "resolved": ("✅", "RESOLVED"),
+    "reopened": ("🔁", "REOPENED"),
+    "note": ("💬", "NOTE"),
+    "merged": ("🔗", "MERGED"),
+    "split": ("✂️", "SPLIT"),
+    "change": ("🔄", "CHANGE"),
+    "notification": ("🔔", "NOTIFICATION"),
+}
+FOLDED = {"alert_joined", "alert_suppressed", "alert_resolved"}
+KEEP_OF_RUN = 3
+MAX_LINES = 60
+
+
+class TimelineArgs(BaseModel):
+    incident: Annotated[str | None, Positional()] = Field(
+        default=None, description="incident id (INC-42); defaults to the thread's incident"
+    )
+
+
+class TimelineSkill(Skill[TimelineArgs]):
+    verb = "timeline"
+    aliases = ("events",)
+    summary = "An incident's timeline: alerts, decisions, notes and who did what, in order."
+    args_model = TimelineArgs
+
+    async def handle(self, ctx: SkillContext, args: TimelineArgs) -> Reply:
+        incident = await load_incident(ctx, args.incident)
+        events = await ctx.incidents.events(incident_id=incident.id)
+        lines = render_timeline(events)
+        blocks: list[Block] = [
+            Text(f"**{display_id(incident.id)} timeline** · {incident.title}"),
+            Text("\n".join(lines) if lines else "_No events yet._"),
+        ]
+        blocks.append(Context(_figures(incident, len(events))))
+        return Reply(blocks=blocks, incident_id=incident.id)
+
+
+def event_line(event: IncidentEventRow) -> str:
+    mark, label = KINDS.get(event.kind, ("⚡", "RUNBOOK"))
+    if event.kind not in KINDS and not event.kind.startswith("runbook"):
+        mark, label = "•", event.kind.replace("_", " ").upper()
+    who = f" by {event.actor}" if event.actor and event.kind not in FOLDED else ""
+    return f"`{event.at.strftime('%H:%M:%S')}` ─┬─ {mark} **{label}**{who}  {event.text}"
+
+
+def render_timeline(events: Sequence[IncidentEventRow]) -> list[str]:
+    """One line per event; a run of more than `KEEP_OF_RUN` alike alert events keeps its
+    first ones and says how many more there were, and when."""
+    lines: list[str] = []
+    index = 0
+    while index < len(events):
+        event = events[index]
+        end = index + 1
+        if event.kind in FOLDED:
+            while end < len(events) and events[end].kind == event.kind:
+                end += 1
+        run = events[index:end]
+        lines.extend(event_line(item) for item in run[:KEEP_OF_RUN])
+        if len(run) > KEEP_OF_RUN:
+            rest = run[KEEP_OF_RUN:]
+            noun = KINDS[event.kind][1].lower().replace("alert ", "")
+            lines.append(
+                f"`{rest[0].at.strftime('%H:%M:%S')}` ─┴─ … {len(rest)} more "
+                f"({noun}) until {rest[-1].at.strftime('%H:%M:%S')}"
+            )
+        index = end
+    if len(lines) > MAX_LINES:
+        lines = [f"… {len(lines) - MAX_LINES} earlier lines", *lines[-MAX_LINES:]]
+    return lines
+
+
+def _figures(incident: IncidentRow, events: int) -> str:
+    parts = [f"Opened {clock_time(incident.created_at)}", f"{events} events"]
+    if incident.acknowledged_at:
+        parts.append(f"MTTA {duration(incident.acknowledged_at - incident.created_at)}")
+    if incident.resolved_at:
+        parts.append(f"MTTR {duration(incident.resolved_at - incident.created_at)}")
+    return " · ".join(parts)

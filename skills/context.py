@@ -1,0 +1,71 @@
+"""What a skill may use: the invocation, repositories of one unit of work, the clock, config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from core.topology import Topology
+from integrations.service_health import PrometheusHealth
+from runbooks.catalog import RunbookCatalog
+from runbooks.executor import Executor
+from skills.contract import Actor, Conversation, Invocation, Role
+from storage.alerts import AlertRepository
+from storage.audit import AuditRepository
+from storage.incidents import IncidentRepository
+from storage.models import IncidentRow
+from storage.runs import RunRepository
+from storage.trackers import BlastTrackerRepository
+from storage.users import UserRepository
+
+if TYPE_CHECKING:
+    from skills.registry import Registry
+
+
+@dataclass(frozen=True)
+class SkillTools:
+    """Process-wide things skills may use besides the database, built once by the
+    composition root."""
+
+    runbooks: RunbookCatalog = field(default_factory=RunbookCatalog)
+    planner: Executor | None = None  # plans runbook runs with the configured allowlists
+    # Service health from Prometheus (the `health:` queries) when PROMETHEUS_URL is set.
+    health: PrometheusHealth | None = None
+
+
+@dataclass
+class SkillContext:
+    invocation: Invocation
+    now: datetime
+    incidents: IncidentRepository
+    alerts: AlertRepository
+    users: UserRepository
+    audit: AuditRepository
+    registry: Registry
+    runs: RunRepository
+    trackers: BlastTrackerRepository
+    tools: SkillTools = field(default_factory=SkillTools)
+    changed_incidents: set[int] = field(default_factory=set)
+    runs_to_start: set[int] = field(default_factory=set)
+    # A tracked message (a blast tracker) was opened or changed: the notifier should look.
+    messages_changed: bool = False
+    # The service topology as of this invocation; empty without a catalog.
+    topology: Topology = field(default_factory=Topology)
+
+    @property
+    def actor(self) -> Actor:
+        return self.invocation.actor
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.invocation.conversation
+
+    @property
+    def role(self) -> Role:
+        return self.actor.role or Role.VIEWER
+
+    def incident_changed(self, incident: IncidentRow) -> None:
+        """Mark the incident's chat message stale; it is re-rendered after the commit."""
+        incident.revision += 1
+        self.changed_incidents.add(incident.id)

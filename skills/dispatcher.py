@@ -1,0 +1,253 @@
+"""The dispatcher: parse, check the role, run, map errors — once, for every platform."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from core.topology import Topology
+from skills import grammar
+from skills.context import SkillContext, SkillTools
+from skills.contract import Actor, Conversation, Invocation, Reply, Role
+from skills.errors import PermissionDeniedError, UsageError, UserError
+from skills.registry import Registry
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+COMMAND_PREFIXES = ("/lookout", "@lookout", "lookout")
+
+
+class UnitOfWorkFactory(Protocol):
+    def unit_of_work(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Roles from config: `admins` are platform user ids; everyone else starts at `default_role`."""
+
+    default_role: Role = Role.RESPONDER
+    admins: frozenset[str] = field(default_factory=frozenset)
+
+    def initial_role(self, actor: Actor) -> Role:
+        return Role.ADMIN if actor.user_id in self.admins else self.default_role
+
+
+@dataclass(frozen=True)
+class Outcome:
+    skill: str
+    result: str
+    seconds: float
+    changed_incidents: frozenset[int]
+    runs_to_start: frozenset[int] = frozenset()
+    messages_changed: bool = False
+
+
+def strip_prefix(text: str) -> str:
+    stripped = text.strip()
+    lowered = stripped.lower()
+    for prefix in COMMAND_PREFIXES:
+        if lowered == prefix or lowered.startswith(prefix + " "):
+            return stripped[len(prefix) :].strip()
+    return stripped
+
+
+def new_ref() -> str:
+    return secrets.token_hex(3).upper()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        database: UnitOfWorkFactory,
+        access: AccessPolicy,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_finished: Callable[[Outcome], Awaitable[None]] | None = None,
+        tools: SkillTools | None = None,
+        topology: Callable[[], Topology] = Topology,
+    ) -> None:
+        self.registry = registry
+        self._database = database
+        self._access = access
+        self._clock = clock
+        self._on_finished = on_finished
+        self._tools = tools or SkillTools()
+        self._topology = topology  # the current service topology, read per invocation
+
+    async def run(
+        self, text: str, *, actor: Actor, conversation: Conversation, raw: Any = None
+    ) -> Reply:
+        """Run a typed command or a button's command; always returns a Reply, never raises."""
+        reply = await self._run(text, actor=actor, conversation=conversation, raw=raw)
+        assert reply is not None  # only a request id can make a run a repeat
+        return reply
+
+    async def run_once(
+        self,
+        request_id: str,
+        text: str,
+        *,
+        actor: Actor,
+        conversation: Conversation,
+        raw: Any = None,
+    ) -> Reply | None:
+        """Like `run`, for platforms that redeliver: a request id already taken (a retry)
+        runs nothing and returns None. The id is recorded in the skill's own transaction,
+        so a run that failed may be retried."""
+        return await self._run(
+            text, actor=actor, conversation=conversation, raw=raw, request_id=request_id
+        )
+
+    async def _run(
+        self,
+        text: str,
+        *,
+        actor: Actor,
+        conversation: Conversation,
+        raw: Any = None,
+        request_id: str | None = None,
+    ) -> Reply | None:
+        started = time.perf_counter()
+        command = strip_prefix(text)
+        verb = "help"
+        changed: set[int] = set()
+        to_start: set[int] = set()
+        messages_changed = False
+        result = "ok"
+        try:
+            words = grammar.split(command)
+            verb = words[0].lower() if words else "help"
+            skill = self.registry.get(verb)
+            if skill is None:
+                raise UsageError(self._unknown(verb))
+            verb = skill.verb
+            args = grammar.parse(verb, skill.args_model, words[1:])
+            async with self._database.unit_of_work() as uow:
+                if request_id is not None and not await uow.requests.first_time(
+                    platform=actor.platform, request_id=request_id, now=self._clock()
+                ):
+                    result = "repeat"
+                    log.info("ignoring a repeated request", extra={"request": request_id})
+                    return None
+                actor = await self._resolve(uow, actor)
+                invocation = Invocation(
+                    skill=verb,
+                    args=args,
+                    argv=tuple(words[1:]),
+                    actor=actor,
+                    conversation=conversation,
+                    raw=raw,
+                )
+                if (actor.role or Role.VIEWER) < skill.role:
+                    raise PermissionDeniedError(
+                        f"`{verb}` needs the {skill.role.label} role and you are a "
+                        f"{(actor.role or Role.VIEWER).label}; ask a Lookout admin for access."
+                    )
+                ctx = self._context(uow, invocation)
+                reply = await skill.handle(ctx, args)
+                changed, to_start = ctx.changed_incidents, ctx.runs_to_start
+                messages_changed = ctx.messages_changed
+                await self._audit(uow, actor, verb, command, "ok", reply.incident_id)
+            if reply.incident_id is None and conversation.incident_id is not None:
+                reply.incident_id = conversation.incident_id
+            return reply
+        except UserError as error:
+            result = error.outcome
+            await self._audit_separately(actor, verb, command, result)
+            return Reply.text(str(error), visibility="ephemeral")
+        except Exception:
+            result = "error"
+            ref = new_ref()
+            log.exception("skill failed", extra={"ref": ref, "skill": verb, "command": command})
+            await self._audit_separately(actor, verb, command, result, ref=ref)
+            return Reply.text(
+                f"Something went wrong (ref {ref}); the details are in Lookout's log.",
+                visibility="ephemeral",
+            )
+        finally:
+            if self._on_finished is not None:
+                outcome = Outcome(
+                    verb,
+                    result,
+                    time.perf_counter() - started,
+                    frozenset(changed),
+                    frozenset(to_start),
+                    messages_changed,
+                )
+                await self._on_finished(outcome)
+
+    def _unknown(self, verb: str) -> str:
+        suggestions = self.registry.suggest(verb)
+        if suggestions:
+            return f"I don't know `{verb}`. Did you mean `{suggestions[0]}`? Try `help`."
+        return f"I don't know `{verb}`. Try `help` for the list of commands."
+
+    async def _resolve(self, uow: UnitOfWork, actor: Actor) -> Actor:
+        user = await uow.users.ensure(
+            platform=actor.platform,
+            platform_user_id=actor.user_id,
+            display_name=actor.display_name,
+            default_role=self._access.initial_role(actor).label,
+            now=self._clock(),
+        )
+        role = Role.parse(user.role)
+        if actor.user_id in self._access.admins and role < Role.ADMIN:
+            role = Role.ADMIN
+            user.role = role.label
+        return actor.with_role(role)
+
+    def _context(self, uow: UnitOfWork, invocation: Invocation) -> SkillContext:
+        return SkillContext(
+            invocation=invocation,
+            now=self._clock(),
+            incidents=uow.incidents,
+            alerts=uow.alerts,
+            users=uow.users,
+            audit=uow.audit,
+            registry=self.registry,
+            runs=uow.runs,
+            trackers=uow.trackers,
+            tools=self._tools,
+            topology=self._topology(),
+        )
+
+    async def _audit(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        verb: str,
+        command: str,
+        outcome: str,
+        incident_id: int | None = None,
+        ref: str | None = None,
+    ) -> None:
+        detail: dict[str, Any] = {"command": command}
+        if ref:
+            detail["ref"] = ref
+        await uow.audit.record(
+            at=self._clock(),
+            platform=actor.platform,
+            user_id=actor.user_id,
+            user_name=actor.display_name,
+            action=verb,
+            target=f"INC-{incident_id}" if incident_id else None,
+            detail=detail,
+            outcome=outcome,
+        )
+
+    async def _audit_separately(
+        self, actor: Actor, verb: str, command: str, outcome: str, ref: str | None = None
+    ) -> None:
+        """Failed runs are rolled back, so their audit entry gets a transaction of its own."""
+        try:
+            async with self._database.unit_of_work() as uow:
+                await self._audit(uow, actor, verb, command, outcome, ref=ref)
+        except Exception:
+            log.exception("could not write the audit log", extra={"skill": verb})

@@ -1,0 +1,139 @@
+"""Command grammar from a pydantic model: `verb <positional> [rest…] [--option VALUE] [--flag]`.
+
+Fields marked `Positional()` are taken in order; the rest are `--options` named after the
+field (underscores become hyphens); `bool` fields are flags. Usage text derives from the model,
+so the grammar a user sees and the one the parser applies cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import shlex
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from skills.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Positional:
+    """Marks a field as positional; `rest=True` takes all remaining words (a list or a str)."""
+
+    rest: bool = False
+
+
+def _positional(info: FieldInfo) -> Positional | None:
+    for item in info.metadata:
+        if isinstance(item, Positional):
+            return item
+    return None
+
+
+def _is_bool(info: FieldInfo) -> bool:
+    annotation = info.annotation
+    return annotation is bool or (
+        typing.get_origin(annotation) in (typing.Union, type(int | None))
+        and bool in typing.get_args(annotation)
+    )
+
+
+def _is_list(info: FieldInfo) -> bool:
+    return typing.get_origin(info.annotation) is list
+
+
+def option_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def usage(verb: str, model: type[BaseModel]) -> str:
+    parts = [verb]
+    for name, info in model.model_fields.items():
+        marker = _positional(info)
+        metavar = name.replace("_", "-")
+        if marker is not None:
+            word = f"<{metavar}>" if info.is_required() else f"[{metavar}]"
+            if marker.rest:
+                word = f"<{metavar}…>" if info.is_required() else f"[{metavar}…]"
+            parts.append(word)
+        elif _is_bool(info):
+            parts.append(f"[{option_name(name)}]")
+        else:
+            word = f"{option_name(name)} {metavar.upper()}"
+            parts.append(word if info.is_required() else f"[{word}]")
+    return " ".join(parts)
+
+
+def describe(model: type[BaseModel]) -> list[tuple[str, str]]:
+    """(argument, description) pairs for `help <skill>`."""
+    rows = []
+    for name, info in model.model_fields.items():
+        label = name.replace("_", "-") if _positional(info) else option_name(name)
+        rows.append((label, info.description or ""))
+    return rows
+
+
+def split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        raise UsageError("That command has an unclosed quote; close it and try again.") from None
+
+
+def parse(verb: str, model: type[BaseModel], words: list[str]) -> BaseModel:
+    """Bind words to the model's fields and validate; errors become one `UsageError`."""
+    fields = model.model_fields
+    options = {option_name(name): name for name, info in fields.items() if not _positional(info)}
+    positionals = [name for name, info in fields.items() if _positional(info)]
+    values: dict[str, Any] = {}
+    loose: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word.startswith("--") and len(word) > 2:
+            key, _, inline = word.partition("=")
+            name = options.get(key)
+            if name is None:
+                raise UsageError(
+                    f"`{key}` is not an option of `{verb}`. Usage: `{usage(verb, model)}`"
+                )
+            if _is_bool(fields[name]):
+                values[name] = inline.lower() not in ("false", "no", "0") if inline else True
+            elif inline:
+                values[name] = inline
+            elif index + 1 < len(words):
+                index += 1
+                values[name] = words[index]
+            else:
+                raise UsageError(f"`{key}` needs a value. Usage: `{usage(verb, model)}`")
+        else:
+            loose.append(word)
+        index += 1
+    for name in positionals:
+        if not loose:
+            break
+        info = fields[name]
+        marker = _positional(info)
+        if marker is not None and marker.rest:
+            values[name] = list(loose) if _is_list(info) else " ".join(loose)
+            loose = []
+        else:
+            values[name] = loose.pop(0)
+    if loose:
+        extra = " ".join(loose)
+        raise UsageError(f"`{verb}` did not expect `{extra}`. Usage: `{usage(verb, model)}`")
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = first["loc"][0] if first["loc"] else verb
+        label = str(where)
+        if label in fields and not _positional(fields[label]):
+            label = option_name(label)
+        problem = "is missing" if first["type"] == "missing" else f": {first['msg']}"
+        problem = problem.replace("Value error, ", "")
+        raise UsageError(
+            f"`{label}`{' ' if problem[0] != ':' else ''}{problem}. Usage: `{usage(verb, model)}`"
+        ) from None

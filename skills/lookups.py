@@ -1,0 +1,25 @@
+"""Finding what a command names, with the error a user can act on."""
+
+from __future__ import annotations
+
+from core.incidents import display_id, parse_incident_id
+from skills.context import SkillContext
+from skills.errors import NotFoundError, UsageError
+from storage.models import IncidentRow
+
+
+async def load_incident(ctx: SkillContext, reference: str | None) -> IncidentRow:
+    """The incident named by `reference`, or the one whose thread we are in."""
+    if reference is None:
+        if ctx.conversation.incident_id is None:
+            raise UsageError("Which incident? Give its id, e.g. `INC-42`, or ask in its thread.")
+        incident_id = ctx.conversation.incident_id
+    else:
+        try:
+            incident_id = parse_incident_id(reference)
+        except ValueError as error:
+            raise UsageError(f"{error}.") from None
+    incident = await ctx.incidents.get(incident_id=incident_id, for_update=True)
+    if incident is None:
+        raise NotFoundError(f"There is no incident {display_id(incident_id)}.")
+    return incident

@@ -1,0 +1,117 @@
+"""The incident's root message: one per incident, re-rendered in place on every change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.incident_summary import root_cause_from_record
+from core.incidents import display_id, main_alert
+from skills.contract import Actions, Button, Context, Fields, Reply, Text
+from skills.formatting import clock_time, duration, mark
+from storage.alerts import AlertRepository
+from storage.models import IncidentRow
+
+
+def status_line(incident: IncidentRow) -> str:
+    # --- incident intelligence: merged, investigating, mitigated ---
+    if incident.merged_into is not None:
+        return f"Merged into {display_id(incident.merged_into)}"
+    if incident.status == "mitigated" and incident.mitigated_at:
+        return f"Mitigated at {clock_time(incident.mitigated_at)}"
+    if incident.status == "investigating":
+        by = f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""
+        return f"Investigating{by}"
+    # --- end incident intelligence ---
+    if incident.status == "resolved" and incident.resolved_at:
+        by = f" by {incident.resolved_by}" if incident.resolved_by else ""
+        return f"Resolved{by} at {clock_time(incident.resolved_at)}"
+    if incident.status == "acknowledged" and incident.acknowledged_at:
+        return (
+            f"Acknowledged by {incident.acknowledged_by} at {clock_time(incident.acknowledged_at)}"
+        )
+    return "Triggered — not acknowledged"
+
+
+def incident_buttons(incident: IncidentRow) -> Actions:
+    ref = display_id(incident.id)
+    buttons: list[Button] = []
+    if incident.status == "triggered":
+        buttons.append(Button("Acknowledge", "ack", (ref,), style="primary"))
+    buttons.append(Button("Details", "show", (ref,)))
+    if incident.status != "resolved":
+        buttons.append(Button("Run runbook", "runbooks", ("--incident", ref)))
+    buttons.append(Button("Similar", "similar", (ref,)))
+    if incident.merged_into is None and (incident.root_cause or {}).get("in_catalog"):
+        buttons.append(Button("Blast radius", "blast-radius", ("--incident", ref)))
+    if incident.status != "resolved":
+        buttons.append(Button("Resolve", "resolve", (ref,), style="danger"))
+    return Actions(tuple(buttons))
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What the root message says about an incident's alerts."""
+
+    alerts: int
+    firing: int
+    services: tuple[str, ...]
+    summary: str | None
+
+
+async def card_facts(alerts: AlertRepository, incident_ids: list[int]) -> dict[int, CardFacts]:
+    """Facts for many incidents from two summarizing queries, however many alerts they hold."""
+    briefs = await alerts.briefs(incident_ids=incident_ids)
+    mains = {i: main_alert(b) for i, b in briefs.items() if b}
+    annotations = await alerts.annotations(keys=[(i, m.fingerprint) for i, m in mains.items()])
+    facts = {}
+    for incident_id in incident_ids:
+        group = briefs.get(incident_id, [])
+        notes = annotations.get(incident_id, {})
+        facts[incident_id] = CardFacts(
+            alerts=sum(b.count for b in group),
+            firing=sum(b.count for b in group if b.firing),
+            services=tuple(sorted({b.service for b in group if b.service})),
+            summary=notes.get("summary") or notes.get("description") or notes.get("message"),
+        )
+    return facts
+
+
+def incident_message(incident: IncidentRow, facts: CardFacts, now: datetime) -> Reply:
+    """The root message for `incident`, as of `now`."""
+    sign = mark(incident.severity, incident.status)
+    headline = f"{sign} **{display_id(incident.id)} · {incident.title}**"
+    blocks: list[Text | Fields | Context | Actions] = [Text(headline)]
+    if facts.summary:
+        blocks.append(Text(facts.summary))
+    cause = root_cause_from_record(incident.root_cause)  # stored by ingestion
+    if cause is not None and incident.merged_into is None:
+        blocks.append(Text(f"🎯 {cause.headline()}"))
+    blocks.append(
+        Fields(
+            (
+                ("Status", status_line(incident)),
+                ("Severity", incident.severity),
+                ("Service", incident.service),
+                ("Alerts", f"{facts.alerts} ({facts.firing} firing)"),
+                ("Started", clock_time(incident.first_alert_at)),
+                (
+                    "Services",
+                    ", ".join(facts.services[:6]) + (" …" if len(facts.services) > 6 else ""),
+                ),
+            )
+        )
+    )
+    if incident.status == "resolved":
+        took = duration((incident.resolved_at or now) - incident.created_at)
+        blocks.append(Context(f"Opened {clock_time(incident.created_at)} · resolved after {took}"))
+    else:
+        blocks.append(
+            Context(
+                f"Opened {clock_time(incident.created_at)} · "
+                f"last alert {clock_time(incident.last_alert_at)}"
+            )
+        )
+    blocks.append(incident_buttons(incident))
+    color = "resolved" if incident.status == "resolved" else incident.severity
+    return Reply(blocks=list(blocks), visibility="channel", incident_id=incident.id, color=color)

@@ -1,0 +1,64 @@
+"""Bookkeeping shared by every message Lookout posts once and then keeps current."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Base
+
+
+async def insert_once(session: AsyncSession, row: Base) -> bool:
+    """Insert `row` unless a unique key says it exists already (another replica, a retry);
+    only the savepoint is rolled back then, not the caller's transaction."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
+class Delivered(Protocol):
+    channel: str
+    message_id: str | None
+    thread_id: str | None
+    rendered_revision: int
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+
+class DeliveryRecords:
+    """What happened when the message was posted or updated."""
+
+    async def record_posted(
+        self,
+        *,
+        row: Delivered,
+        message_id: str,
+        thread_id: str,
+        revision: int,
+        now: datetime,
+        channel: str | None = None,
+    ) -> None:
+        if channel:
+            row.channel = channel
+        row.message_id = message_id
+        row.thread_id = thread_id
+        row.rendered_revision = revision
+        row.last_error = None
+        row.updated_at = now
+
+    async def record_rendered(self, *, row: Delivered, revision: int, now: datetime) -> None:
+        row.rendered_revision = max(row.rendered_revision, revision)
+        row.last_error = None
+        row.updated_at = now
+
+    async def record_failure(self, *, row: Delivered, error: str, now: datetime) -> None:
+        row.attempts += 1
+        row.last_error = error[:2000]
+        row.updated_at = now

@@ -1,0 +1,77 @@
+"""What chat platforms need remembered: handled request ids and conversation references."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.delivery import insert_once
+from storage.models import ConversationRefRow, PlatformRequestRow
+
+
+class PlatformRequestRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def first_time(self, *, platform: str, request_id: str, now: datetime) -> bool:
+        """Record the request; False when it was recorded before (a retry or a duplicate).
+
+        The unique key makes this hold across replicas sharing one database.
+        """
+        row = PlatformRequestRow(platform=platform, request_id=request_id, received_at=now)
+        return await insert_once(self._session, row)
+
+
+class ConversationRefRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def save(
+        self,
+        *,
+        platform: str,
+        key: str,
+        reference: dict[str, Any],
+        now: datetime,
+        name: str | None = None,
+    ) -> ConversationRefRow:
+        row = await self.get(platform=platform, key=key)
+        if row is None:
+            row = ConversationRefRow(
+                platform=platform, key=key, name=name, reference=reference, updated_at=now
+            )
+            self._session.add(row)
+        else:
+            row.reference = reference
+            row.name = name or row.name
+            row.updated_at = now
+        await self._session.flush()
+        return row
+
+    async def get(self, *, platform: str, key: str) -> ConversationRefRow | None:
+        query = select(ConversationRefRow).where(
+            ConversationRefRow.platform == platform, ConversationRefRow.key == key
+        )
+        return (await self._session.scalars(query)).one_or_none()
+
+    async def find(self, *, platform: str, key_or_name: str) -> ConversationRefRow | None:
+        """By key, else by display name (config may name a channel either way)."""
+        row = await self.get(platform=platform, key=key_or_name)
+        if row is not None:
+            return row
+        query = (
+            select(ConversationRefRow)
+            .where(
+                ConversationRefRow.platform == platform,
+                ConversationRefRow.name == key_or_name.lstrip("#"),
+            )
+            .order_by(ConversationRefRow.updated_at.desc())
+        )
+        return (await self._session.scalars(query)).first()
+
+    async def all(self, *, platform: str) -> list[ConversationRefRow]:
+        query = select(ConversationRefRow).where(ConversationRefRow.platform == platform)
+        return list((await self._session.scalars(query)).all())

@@ -1,0 +1,140 @@
+"""Runbook runs: requests, approvals, progress and outcomes (the audit trail of every fix)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ChatMessageRow, RunbookRunRow
+
+ACTIVE = ("pending_approval", "approved", "running")
+RUN_MESSAGE = "run"
+
+
+class RunRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def create(
+        self,
+        *,
+        runbook: str,
+        version: str,
+        title: str,
+        risk: str,
+        arguments: dict[str, str],
+        incident_id: int | None,
+        requested_by: str,
+        requested_by_name: str,
+        platform: str,
+        channel: str,
+        thread: str | None,
+        status: str,
+        approvals_needed: int,
+        dry_run: bool,
+        plan: list[str],
+        now: datetime,
+    ) -> RunbookRunRow:
+        row = RunbookRunRow(
+            runbook=runbook,
+            version=version,
+            title=title,
+            risk=risk,
+            arguments=arguments,
+            incident_id=incident_id,
+            requested_by=requested_by,
+            requested_by_name=requested_by_name,
+            platform=platform,
+            channel=channel,
+            thread=thread,
+            requested_at=now,
+            status=status,
+            approvals_needed=approvals_needed,
+            approvals={"by": []},
+            dry_run=dry_run,
+            plan={"steps": plan},
+            steps={"steps": []},
+            cancel_requested=False,
+            confirmed_step=0,
+            revision=1,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return row
+
+    async def get(self, *, run_id: int, for_update: bool = False) -> RunbookRunRow | None:
+        query = select(RunbookRunRow).where(RunbookRunRow.id == run_id)
+        if for_update:
+            query = query.with_for_update()
+        return (await self._session.scalars(query)).one_or_none()
+
+    async def starts_since(self, *, runbook: str, since: datetime) -> list[datetime]:
+        """When runs of `runbook` were requested since `since` (for the hourly limit)."""
+        query = select(RunbookRunRow.requested_at).where(
+            RunbookRunRow.runbook == runbook,
+            RunbookRunRow.requested_at >= since,
+            RunbookRunRow.status.not_in(("rejected", "expired")),
+            RunbookRunRow.dry_run.is_(False),
+        )
+        return list((await self._session.scalars(query)).all())
+
+    async def with_status(self, *, statuses: Sequence[str]) -> list[RunbookRunRow]:
+        query = select(RunbookRunRow).where(RunbookRunRow.status.in_(list(statuses)))
+        return list((await self._session.scalars(query.order_by(RunbookRunRow.id))).all())
+
+    async def recent(
+        self, *, limit: int = 20, incident_id: int | None = None
+    ) -> list[RunbookRunRow]:
+        query = select(RunbookRunRow)
+        if incident_id is not None:
+            query = query.where(RunbookRunRow.incident_id == incident_id)
+        query = query.order_by(RunbookRunRow.id.desc()).limit(limit)
+        return list((await self._session.scalars(query)).all())
+
+    async def outcomes(self) -> dict[str, tuple[int, int]]:
+        """Per runbook: (succeeded, finished) over real (not dry) runs — its success rate."""
+        query = (
+            select(RunbookRunRow.runbook, RunbookRunRow.status, func.count())
+            .where(
+                RunbookRunRow.dry_run.is_(False),
+                RunbookRunRow.status.in_(("succeeded", "failed", "rolled_back")),
+            )
+            .group_by(RunbookRunRow.runbook, RunbookRunRow.status)
+        )
+        totals: dict[str, tuple[int, int]] = {}
+        for name, status, count in (await self._session.execute(query)).all():
+            good, done = totals.get(name, (0, 0))
+            totals[name] = (good + (count if status == "succeeded" else 0), done + count)
+        return totals
+
+    async def behind(self, *, platform: str, limit: int = 50) -> list[RunbookRunRow]:
+        """Runs asked on `platform` whose progress message is missing or out of date."""
+        query = (
+            select(RunbookRunRow)
+            .outerjoin(
+                ChatMessageRow,
+                (ChatMessageRow.kind == RUN_MESSAGE)
+                & (ChatMessageRow.key == cast(RunbookRunRow.id, String))
+                & (ChatMessageRow.platform == platform),
+            )
+            .where(
+                RunbookRunRow.platform == platform,
+                RunbookRunRow.dry_run.is_(False),
+                (ChatMessageRow.id.is_(None))
+                | (ChatMessageRow.rendered_revision < RunbookRunRow.revision),
+            )
+            .order_by(RunbookRunRow.id)
+            .limit(limit)
+        )
+        return list((await self._session.scalars(query)).all())
+
+
+def touch(run: RunbookRunRow, **changes: Any) -> None:
+    """Apply changes and mark the run's progress message stale."""
+    for name, value in changes.items():
+        setattr(run, name, value)
+    run.revision += 1

@@ -1,0 +1,47 @@
+"""Chat threads: where each incident's one root message lives, per platform."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.delivery import DeliveryRecords, insert_once
+from storage.models import ChatThreadRow
+
+
+class ChatThreadRepository(DeliveryRecords):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, *, incident_id: int, platform: str) -> ChatThreadRow | None:
+        query = select(ChatThreadRow).where(
+            ChatThreadRow.incident_id == incident_id, ChatThreadRow.platform == platform
+        )
+        return (await self._session.scalars(query)).one_or_none()
+
+    async def find_by_message(self, *, platform: str, message_id: str) -> ChatThreadRow | None:
+        query = select(ChatThreadRow).where(
+            ChatThreadRow.platform == platform,
+            (ChatThreadRow.message_id == message_id) | (ChatThreadRow.thread_id == message_id),
+        )
+        return (await self._session.scalars(query)).first()
+
+    async def claim(
+        self, *, incident_id: int, platform: str, channel: str, now: datetime
+    ) -> ChatThreadRow | None:
+        """Reserve the right to post the incident's root message; None if someone already has.
+
+        The unique key (incident_id, platform) makes this safe across replicas.
+        """
+        row = ChatThreadRow(
+            incident_id=incident_id,
+            platform=platform,
+            channel=channel,
+            rendered_revision=0,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        return row if await insert_once(self._session, row) else None

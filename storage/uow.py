@@ -1,0 +1,48 @@
+"""A unit of work: one transaction and the repositories bound to it."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.alerts import AlertRepository
+from storage.audit import AuditRepository
+from storage.console import ConsoleMessageRepository
+from storage.grouping_states import GroupingStateRepository
+from storage.incidents import IncidentRepository
+from storage.messages import TrackedMessageRepository
+from storage.platform import ConversationRefRepository, PlatformRequestRepository
+from storage.runs import RunRepository
+from storage.threads import ChatThreadRepository
+from storage.trackers import BlastTrackerRepository
+from storage.users import UserRepository
+
+
+class UnitOfWork:
+    def __init__(self, session: AsyncSession, *, dialect: str) -> None:
+        self.session = session
+        self.dialect = dialect
+        self.alerts = AlertRepository(session)
+        self.incidents = IncidentRepository(session)
+        self.threads = ChatThreadRepository(session)
+        self.users = UserRepository(session)
+        self.audit = AuditRepository(session)
+        self.console = ConsoleMessageRepository(session)
+        self.requests = PlatformRequestRepository(session)
+        self.conversations = ConversationRefRepository(session)
+        self.runs = RunRepository(session)
+        self.messages = TrackedMessageRepository(session)
+        self.grouping = GroupingStateRepository(session)
+        self.trackers = BlastTrackerRepository(session)
+
+    async def lock(self, key: int) -> None:
+        """Serialize this transaction with every other holder of `key`, across replicas.
+
+        PostgreSQL: a transaction-scoped advisory lock. SQLite: the database already runs
+        one unit of work at a time, so there is nothing more to take.
+        """
+        if self.dialect == "postgresql":
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    async def flush(self) -> None:
+        await self.session.flush()

@@ -1,0 +1,52 @@
+"""Users: a platform identity and the role Lookout gives it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import UserRow
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, *, platform: str, platform_user_id: str) -> UserRow | None:
+        query = select(UserRow).where(
+            UserRow.platform == platform, UserRow.platform_user_id == platform_user_id
+        )
+        return (await self._session.scalars(query)).one_or_none()
+
+    async def ensure(
+        self,
+        *,
+        platform: str,
+        platform_user_id: str,
+        display_name: str,
+        default_role: str,
+        now: datetime,
+    ) -> UserRow:
+        """The stored user, created with `default_role` the first time we see them."""
+        row = await self.get(platform=platform, platform_user_id=platform_user_id)
+        if row is None:
+            row = UserRow(
+                platform=platform,
+                platform_user_id=platform_user_id,
+                display_name=display_name,
+                role=default_role,
+                created_at=now,
+            )
+            self._session.add(row)
+            await self._session.flush()
+        elif display_name and row.display_name != display_name:
+            row.display_name = display_name
+        return row
+
+    async def set_role(self, *, platform: str, platform_user_id: str, role: str) -> None:
+        row = await self.get(platform=platform, platform_user_id=platform_user_id)
+        if row is None:
+            raise LookupError(f"no user {platform_user_id} on {platform}")
+        row.role = role
