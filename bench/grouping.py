@@ -97,10 +97,9 @@ def replay_lookout(storm: Storm, topology: Topology, rules: GroupingRules) -> Ru
     for at, starts, index in events:
         if not starts:
             incident_id = assignment[index]
-            incidents[incident_id].ended(storm.alerts[index].alert)
             firing[incident_id].discard(index)
             if not firing[incident_id]:
-                incidents[incident_id].resolved_at = at
+                incidents[incident_id].resolve(at=at)
             continue
         alert = storm.alerts[index].alert
         live = [

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import LookoutConfig, RoutingConfig, ServiceConfig
 from core.alerts import fingerprint, parse_webhook
-from core.incidents import IncidentStatus
 
 if TYPE_CHECKING:
     from bot.main import Lookout
@@ -289,9 +288,10 @@ async def seed_history(lookout: Lookout) -> None:
             )
             acked = started + timedelta(minutes=3)
             resolved = started + timedelta(minutes=minutes)
-            incident.status = IncidentStatus.RESOLVED.value
-            incident.acknowledged_at, incident.acknowledged_by = acked, "sam"
-            incident.resolved_at, incident.resolved_by = resolved, "sam"
+            await uow.episodes.acknowledged(incident=incident, by="sam", at=acked)
+            await uow.episodes.resolved(
+                incident=incident, by="sam", at=resolved, resolution="manual", ended_at=resolved
+            )
             for at, kind, text in (
                 (started, "opened", f"Opened by alert {name}"),
                 (acked, "acknowledged", "Acknowledged by sam"),

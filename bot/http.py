@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
-from core.alerts import parse_webhook
+from core.alerts import parse_delivery
 
 if TYPE_CHECKING:
     from bot.main import Lookout
@@ -68,6 +68,7 @@ def machine_routes(lookout: Lookout) -> APIRouter:
     router = APIRouter()
     metrics = lookout.metrics
     token = lookout.settings.webhook_token
+    service_labels = lookout.config.grouping.service_labels
 
     def authorize(request: Request) -> JSONResponse | None:
         if token is None:
@@ -109,23 +110,32 @@ def machine_routes(lookout: Lookout) -> APIRouter:
         if not isinstance(document, dict):
             return _problem(422, "body must be a JSON object (an Alertmanager webhook message)")
         try:
-            alerts = parse_webhook(document)
+            delivery = parse_delivery(document, service_labels=service_labels)
         except ValidationError as error:
             return _problem(422, f"not an Alertmanager webhook: {_validation_reason(error)}")
         except ValueError as error:
             return _problem(422, f"not an Alertmanager webhook: {error}")
-        result = await lookout.accept(alerts)
-        return JSONResponse(
-            {
-                "status": "accepted",
-                "received": result.received,
-                "new": result.new_alerts,
-                "updated": result.updated_alerts,
-                "unchanged": result.unchanged_alerts,
-                "incidents_created": [f"INC-{i}" for i in result.created_incidents],
-                "incidents_changed": sorted(f"INC-{i}" for i in result.changed_incidents),
-            }
-        )
+        result = await lookout.accept(delivery.alerts, truncated_alerts=delivery.truncated_alerts)
+        answer: dict[str, Any] = {
+            "status": "accepted",
+            "received": result.received,
+            "new": result.new_alerts,
+            "updated": result.updated_alerts,
+            "unchanged": result.unchanged_alerts,
+            "incidents_created": [f"INC-{i}" for i in result.created_incidents],
+            "incidents_changed": sorted(f"INC-{i}" for i in result.changed_incidents),
+        }
+        if delivery.rejected:
+            # The readable alerts are stored; the others are named, so nothing healthy waits
+            # behind one broken alert (Alertmanager would retry the whole body forever).
+            answer["rejected"] = [
+                {"index": item.index, "reason": item.reason} for item in delivery.rejected
+            ]
+            log.warning(
+                "alerts rejected from a delivery",
+                extra={"rejected": answer["rejected"][:5], "accepted": len(delivery.alerts)},
+            )
+        return JSONResponse(answer)
 
     @router.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -65,9 +65,10 @@ class Lookout:
     announced_sync_problems: list[str] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def accept(self, alerts: list[Alert]) -> IngestResult:
-        """Ingest alerts (committed when this returns) and let the notifier know."""
-        result = await self.ingestor.ingest(alerts)
+    async def accept(self, alerts: list[Alert], *, truncated_alerts: int = 0) -> IngestResult:
+        """Ingest alerts (committed when this returns) and let the notifier know;
+        `truncated_alerts` is how many the sender said it left out."""
+        result = await self.ingestor.ingest(alerts, truncated_alerts=truncated_alerts)
         self.metrics.alerts_received.labels("new").inc(result.new_alerts)
         self.metrics.alerts_received.labels("updated").inc(result.updated_alerts)
         self.metrics.alerts_received.labels("unchanged").inc(result.unchanged_alerts)

@@ -1,23 +1,46 @@
-"""Alert normalization: an Alertmanager webhook body becomes a list of `Alert`s.
+"""Alert normalization: an Alertmanager (or Grafana) webhook body becomes a `Delivery`.
 
-Parsing is lenient where Alertmanager versions differ (missing `fingerprint`, `status` or
-`groupKey`; extra fields such as `truncatedAlerts` or `notification_reason`) and strict where
-a missing value would make the alert meaningless (labels, `startsAt`).
+Parsing is lenient where senders differ (missing `fingerprint`, `status`, `groupKey` or
+`groupLabels`; extra fields such as `notification_reason`; numbers or booleans where strings
+belong) and strict where a missing value would make the alert meaningless (labels, `startsAt`).
+One broken alert does not sink its batch: the others are accepted and the broken one is named
+with its reason. Every text is made storable on any database: NUL characters and lone UTF-16
+surrogates (which JSON can carry and PostgreSQL refuses) become U+FFFD.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.severity import Severity, parse_severity
+from core.text import GROUP_KEY_LIMIT, bounded
 
-SERVICE_LABELS = ("service", "job", "namespace")
+# Which label names the service an alert is about, first match wins: the common conventions
+# (Prometheus `service`/`job`, OpenTelemetry `service.name` and its Prometheus spelling
+# `service_name`, the Kubernetes recommended `app.kubernetes.io/name` and its Prometheus
+# spelling, the older `app`/`k8s_app`), then the namespace as a last resort.
+DEFAULT_SERVICE_LABELS = (
+    "service",
+    "service.name",
+    "service_name",
+    "app.kubernetes.io/name",
+    "app_kubernetes_io_name",
+    "app",
+    "k8s_app",
+    "job",
+    "namespace",
+)
 SUMMARY_ANNOTATIONS = ("summary", "message", "description")
+_UNSET = "\x00unset"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# `name="value"` pairs as Go's %q writes them in a groupKey's last `{…}`.
+_GROUP_PAIR = re.compile(r'([^\s{},=]+)="((?:[^"\\]|\\.)*)"')
 
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
@@ -59,6 +82,31 @@ def parse_timestamp(text: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def storable(text: str) -> str:
+    """`text` with NUL characters and lone UTF-16 surrogates replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
+
+
+def _text_map(value: Any) -> Any:
+    """Label and annotation maps as senders write them: scalar values become text (vmalert
+    and hand-written payloads send numbers and booleans), null values are dropped, and every
+    key and value is made storable. Anything that is not a map is left for validation."""
+    if not isinstance(value, dict):
+        return value
+    result: dict[str, str] = {}
+    for key, item in value.items():
+        if item is None:
+            continue
+        if isinstance(item, bool):
+            item = "true" if item else "false"
+        elif isinstance(item, int | float):
+            item = str(item)
+        if not isinstance(item, str) or not isinstance(key, str):
+            return value  # a nested object: let validation name it
+        result[storable(key)] = storable(item)
+    return result
+
+
 class WebhookAlert(BaseModel):
     """One alert of an Alertmanager webhook (v4). Unknown fields are ignored."""
 
@@ -71,6 +119,17 @@ class WebhookAlert(BaseModel):
     ends_at: str | None = Field(default=None, alias="endsAt")
     generator_url: str | None = Field(default=None, alias="generatorURL")
     fingerprint: str | None = Field(default=None, max_length=64)
+
+    @field_validator("labels", "annotations", mode="before")
+    @classmethod
+    def _texts(cls, value: Any) -> Any:
+        return _text_map(value)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        # Grafana and some proxies write "Firing"/"RESOLVED"; an unknown word is left to fail.
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("labels")
     @classmethod
@@ -86,26 +145,57 @@ class WebhookAlert(BaseModel):
             parse_timestamp(value)
         return value
 
+    @field_validator("generator_url")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        return storable(value) if value is not None else None
+
 
 class WebhookPayload(BaseModel):
-    """Alertmanager's webhook body (`notify/webhook.Message`)."""
+    """Alertmanager's webhook body (`notify/webhook.Message`); `alerts` are validated one by
+    one by `parse_delivery`, so a broken one does not reject the others."""
 
     model_config = ConfigDict(extra="ignore")
 
     version: str | None = None
     group_key: str | None = Field(default=None, alias="groupKey")
+    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts")
     status: Literal["firing", "resolved"] | None = None
     receiver: str | None = None
-    group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
+    group_labels: dict[str, str] | None = Field(default=None, alias="groupLabels")
     common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
     common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
     external_url: str | None = Field(default=None, alias="externalURL")
-    alerts: list[WebhookAlert] = Field(min_length=1)
+    alerts: list[Any] = Field(min_length=1)
+
+    @field_validator("group_labels", "common_labels", "common_annotations", mode="before")
+    @classmethod
+    def _texts(cls, value: Any) -> Any:
+        return _text_map(value)
+
+    @field_validator("group_key", "receiver")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        return storable(value) if value is not None else None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("truncated_alerts", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> Any:
+        return 0 if value is None else value
 
 
 @dataclass(frozen=True)
 class Alert:
-    """An alert as Lookout understands it. Times are event times (UTC)."""
+    """An alert as Lookout understands it. Times are event times (UTC).
+
+    `service` is the first of the configured service labels the alert carries (computed from
+    `DEFAULT_SERVICE_LABELS` when not given); `group_labels` are the labels of its
+    Alertmanager group (`groupLabels`, or read from the `groupKey`), None when unknown."""
 
     fingerprint: str
     status: Literal["firing", "resolved"]
@@ -116,18 +206,20 @@ class Alert:
     group_key: str | None = None
     generator_url: str | None = None
     receiver: str | None = None
+    service: str | None = _UNSET
+    group_labels: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.service == _UNSET:
+            object.__setattr__(self, "service", service_of(self.labels))
 
     @property
     def name(self) -> str:
-        return self.labels.get("alertname", "unnamed alert")
+        return self.labels.get("alertname") or "unnamed alert"
 
     @property
     def severity(self) -> Severity:
         return parse_severity(self.labels.get("severity"))
-
-    @property
-    def service(self) -> str | None:
-        return service_of(self.labels)
 
     @property
     def summary(self) -> str:
@@ -141,12 +233,58 @@ class Alert:
         return self.status == "firing"
 
 
-def service_of(labels: dict[str, str]) -> str | None:
-    """The service an alert is about: `service`, else `job`, else `namespace`."""
-    for key in SERVICE_LABELS:
+def service_of(labels: dict[str, str], names: Sequence[str] = DEFAULT_SERVICE_LABELS) -> str | None:
+    """The service an alert is about: the value of the first of `names` it carries."""
+    for key in names:
         if labels.get(key):
             return labels[key]
     return None
+
+
+def group_labels_of(group_key: str | None) -> dict[str, str] | None:
+    """The group labels written in an Alertmanager groupKey (`{route…}:{name="value", …}`),
+    or None when the key has no such part (a sender that invents its own keys)."""
+    if not group_key or not group_key.endswith("}"):
+        return None
+    start = group_key.rfind(":{")
+    if start < 0:
+        return None
+    inner = group_key[start + 2 : -1]
+    pairs = _GROUP_PAIR.findall(inner)
+    if not pairs and inner.strip():
+        return None
+    return {name: _unquote(value) for name, value in pairs}
+
+
+def _unquote(value: str) -> str:
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An alert of a delivery that could not be read: its index in `alerts`, the field at
+    fault ("" for the alert as a whole) and why."""
+
+    index: int
+    message: str
+    field: str = ""
+
+    @property
+    def reason(self) -> str:
+        """`alerts.3.startsAt: Field required`, the way the body names the field."""
+        where = f"alerts.{self.index}" + (f".{self.field}" if self.field else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook body: its readable alerts, the ones it could not read, and how many
+    alerts Alertmanager left out of it (`truncatedAlerts`, its `max_alerts` setting)."""
+
+    alerts: list[Alert]
+    rejected: list[Rejected] = field(default_factory=list)
+    truncated_alerts: int = 0
+    group_key: str | None = None
 
 
 def _fingerprints(items: list[WebhookAlert]) -> list[str]:
@@ -164,20 +302,55 @@ def _fingerprints(items: list[WebhookAlert]) -> list[str]:
             if seen != item.labels:
                 clashing.add(item.fingerprint)
     return [
-        item.fingerprint.lower()
+        storable(item.fingerprint.lower())
         if item.fingerprint and item.fingerprint not in clashing
         else fingerprint(item.labels)
         for item in items
     ]
 
 
-def normalize(payload: WebhookPayload) -> list[Alert]:
-    """Turn a parsed webhook body into alerts, filling what older Alertmanagers left out."""
+def _rejected(index: int, error: ValidationError) -> Rejected:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return Rejected(index, message, where)
+
+
+def parse_delivery(
+    body: Any, *, service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS
+) -> Delivery:
+    """Validate a decoded JSON body and normalize its alerts.
+
+    Raises pydantic.ValidationError when the envelope is not a webhook message, and
+    ValueError when no alert of it can be read; otherwise broken alerts are in `rejected`."""
+    payload = WebhookPayload.model_validate(body)
+    read: list[tuple[int, WebhookAlert]] = []
+    rejected: list[Rejected] = []
+    for index, raw in enumerate(payload.alerts):
+        try:
+            item = WebhookAlert.model_validate(raw)
+            if parse_timestamp(item.starts_at) is None:
+                raise ValueError("startsAt must be a real time, not Go's zero time")
+        except ValidationError as error:
+            rejected.append(_rejected(index, error))
+            continue
+        except ValueError as error:
+            rejected.append(Rejected(index, str(error), "startsAt"))
+            continue
+        read.append((index, item))
+    if not read:
+        reasons = "; ".join(item.reason for item in rejected[:3])
+        more = f" and {len(rejected) - 3} more" if len(rejected) > 3 else ""
+        raise ValueError(f"no alert of the body can be read: {reasons}{more}")
+    group_labels = payload.group_labels
+    if group_labels is None:
+        group_labels = group_labels_of(payload.group_key)
+    group_key = bounded(payload.group_key, GROUP_KEY_LIMIT) if payload.group_key else None
+    items = [item for _, item in read]
     alerts = []
-    for item, identity in zip(payload.alerts, _fingerprints(payload.alerts), strict=True):
+    for item, identity in zip(items, _fingerprints(items), strict=True):
         starts_at = parse_timestamp(item.starts_at)
-        if starts_at is None:
-            raise ValueError("startsAt must be a real time, not Go's zero time")
+        assert starts_at is not None
         ends_at = parse_timestamp(item.ends_at) if item.ends_at else None
         status = item.status or payload.status or "firing"
         alerts.append(
@@ -188,14 +361,25 @@ def normalize(payload: WebhookPayload) -> list[Alert]:
                 ends_at=ends_at,
                 labels=dict(item.labels),
                 annotations=dict(item.annotations),
-                group_key=payload.group_key,
+                group_key=group_key,
                 generator_url=item.generator_url,
                 receiver=payload.receiver,
+                service=service_of(item.labels, service_labels),
+                group_labels=group_labels,
             )
         )
-    return alerts
+    return Delivery(
+        alerts=alerts,
+        rejected=rejected,
+        truncated_alerts=payload.truncated_alerts,
+        group_key=group_key,
+    )
 
 
 def parse_webhook(body: Any) -> list[Alert]:
-    """Validate a decoded JSON body and normalize it (raises pydantic.ValidationError)."""
-    return normalize(WebhookPayload.model_validate(body))
+    """Every alert of a body, or an error: pydantic.ValidationError for a body that is not a
+    webhook message, ValueError when any alert of it cannot be read."""
+    delivery = parse_delivery(body)
+    if delivery.rejected:
+        raise ValueError(delivery.rejected[0].reason)
+    return delivery.alerts

@@ -3,8 +3,9 @@
 An alert joins an open incident when it matches
 
 1. by identity: a fingerprint the incident holds (whatever the time), or its Alertmanager
-   `groupKey` while that group is alive (an alert of it still fires in the incident, or
-   alerted within `window`);
+   `groupKey` — only when the group's labels identify a service or an instance (a coarse
+   route's key, `{}:{}` or `{alertname="…"}`, says nothing), within `window` of that group's
+   last alert in the incident, with the `topology_equal` labels among the group's;
 2. by labels: the same service (or host, or namespace — `label_dimensions`) as one of the
    incident's alerts, within `window` of that service's last alert there;
 3. by topology: its service is within `topology_hops` dependency hops, either way, of a
@@ -19,10 +20,14 @@ it (`Decision.merged`) — also when that alert reopens a resolved incident (a f
 cause whose symptoms opened incidents while it was briefly resolved). Resolved
 incidents never absorb new alerts, except that a late alert matching a resolved incident by
 `reopen_on` evidence within `reopen_grace` of its resolution reopens it (a flapping alert must
-not open a second incident). Anything else opens a new incident.
+not open a second incident). The grace is kept on both clocks, each compared with itself: the
+alert's event time against the incident's end in event time, and — when the caller passes
+`now` — Lookout's clock against when it resolved the incident, so an incident resolved days
+ago is never reopened by an alert that arrives days later with an old `startsAt`. Anything
+else opens a new incident.
 
 Pure and deterministic: time is the alert's event time; the caller passes the incidents it
-knows (`IncidentState`, kept up to date with `absorb`) and the topology.
+knows (`IncidentState`, kept up to date with `absorb`), the topology, and its own clock.
 """
 
 from __future__ import annotations
@@ -93,10 +98,17 @@ def correlate(
     *,
     topology: Topology,
     rules: GroupingRules = DEFAULT_RULES,
+    now: datetime | None = None,
 ) -> Decision:
-    """Decide where `alert` goes among `incidents` (open and recently resolved ones)."""
+    """Decide where `alert` goes among `incidents` (open and recently resolved ones).
+    `now` is the caller's clock (arrival time); None in a replay, where only event time counts."""
     known = list(incidents)
-    keys = label_keys(alert.labels, rules.label_dimensions)
+    keys = label_keys(alert.labels, rules.label_dimensions, alert.service)
+    group_key = (
+        alert.group_key
+        if rules.group_key and alert.group_key and rules.identifies(alert.group_labels)
+        else None
+    )
     service = alert.service
     near = _Near({}, {})
     if service is not None and service in topology:
@@ -106,7 +118,7 @@ def correlate(
         )
     best: tuple[tuple[int, bool, int, datetime, int], IncidentState, _Candidate] | None = None
     for incident in known:
-        candidate = _match(alert, incident, keys, near, rules, topology)
+        candidate = _match(alert, incident, keys, group_key, near, rules, topology, now)
         if candidate is None:
             continue
         rank = (
@@ -124,8 +136,7 @@ def correlate(
     texts = {incident.id: candidate.text}
     if not incident.is_open:
         assert incident.resolved_at is not None
-        late = duration(alert.starts_at - incident.resolved_at)
-        texts[incident.id] += f", {late} after it resolved"
+        texts[incident.id] += f", {_gap(alert.starts_at - incident.resolved_at)} it resolved"
     # A cause that alerts again (or late) links the incidents its symptoms opened meanwhile.
     linked = _linked(alert, incident, known, near, rules, topology) if rules.merge_linked else []
     texts |= {other.id: text for other, text in linked}
@@ -157,9 +168,11 @@ def _match(
     alert: Alert,
     incident: IncidentState,
     keys: list[tuple[str, ...]],
+    group_key: str | None,
     near: _Near,
     rules: GroupingRules,
     topology: Topology,
+    now: datetime | None,
 ) -> _Candidate | None:
     at = alert.starts_at
     window = rules.window
@@ -168,22 +181,23 @@ def _match(
         in_window = incident.first_alert_at - window <= at <= incident.last_alert_at + window
     else:
         allowed = rules.reopen_on
-        in_window = at <= incident.resolved_at + rules.reopen_grace
+        seen = incident.resolved_seen_at
+        in_window = (
+            incident.first_alert_at - window <= at <= incident.resolved_at + rules.reopen_grace
+            and (now is None or seen is None or now <= seen + rules.reopen_grace)
+        )
         if not in_window:
             return None
     if Evidence.FINGERPRINT in allowed and alert.fingerprint in incident.fingerprints:
         return _Candidate(Evidence.FINGERPRINT, "same alert fingerprint")
-    # Alertmanager's group lives while its alerts fire (PagerDuty's integration dedups on
-    # the groupKey for as long): once over, a later outage re-using the key is another one.
-    if (
-        Evidence.GROUP_KEY in allowed
-        and rules.group_key
-        and alert.group_key
-        and incident.group_alive(alert.group_key, at, window)
-    ):
-        return _Candidate(Evidence.GROUP_KEY, "same Alertmanager group")
     if not in_window:
         return None
+    if (
+        Evidence.GROUP_KEY in allowed
+        and group_key is not None
+        and incident.group_match(group_key, alert, window, rules.topology_equal)
+    ):
+        return _Candidate(Evidence.GROUP_KEY, "same Alertmanager group")
     if Evidence.LABELS in allowed:
         for key in keys:
             last = incident.label_keys.get(key)

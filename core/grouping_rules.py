@@ -10,15 +10,26 @@ grouping:
   label_dimensions:           # each: the first label names the thing, the rest qualify it
     - [service, cluster]      # "service" is the service label, else job, else namespace
     - [host]
-  group_key: true             # the same Alertmanager groupKey joins while the group lives
+  group_key: true             # the same Alertmanager groupKey joins, within the window, when
+                              # its group labels name a service or an instance (below)
+  service_labels: [service, service.name, service_name, app.kubernetes.io/name,
+                   app_kubernetes_io_name, app, k8s_app, job, namespace]
+  instance_labels: [instance, host, hostname, node, pod]
   merge_linked: true          # a cause alerting after its symptoms merges their incidents
   reopen_grace_minutes: 10    # a resolved incident takes a late alert back within this
+                              # (in event time and in arrival time both)
   reopen_on: [fingerprint, group_key]
   inhibit:
     source_min_severity: critical
     target_max_severity: warning
     equal: [cluster]
 ```
+
+A group key is only as good as its route's `group_by`: a route without one sends every
+alert with the key `{}:{}`, and `group_by: [alertname]` puts a whole fleet's alerts of one
+name together. So a key counts as evidence only when its group labels include one of
+`service_labels` or `instance_labels`; otherwise it is ignored and the labels and topology
+decide, as for an alert with no key at all.
 
 A namespace is no default dimension: teams often share one among many services, and a
 namespace-wide match pulls unrelated alerts together (an alert without a `service` or `job`
@@ -36,6 +47,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.alerts import DEFAULT_SERVICE_LABELS
 from core.severity import Severity, severity_from_name
 
 
@@ -96,6 +108,8 @@ class GroupingRules(BaseModel):
     topology_equal: tuple[str, ...] = ("cluster",)
     label_dimensions: tuple[tuple[str, ...], ...] = (("service", "cluster"), ("host",))
     group_key: bool = True
+    service_labels: tuple[str, ...] = Field(default=DEFAULT_SERVICE_LABELS, min_length=1)
+    instance_labels: tuple[str, ...] = ("instance", "host", "hostname", "node", "pod")
     merge_linked: bool = True
     reopen_grace_minutes: float = Field(default=10, ge=0, le=7 * 24 * 60)
     reopen_on: frozenset[Evidence] = frozenset({Evidence.FINGERPRINT, Evidence.GROUP_KEY})
@@ -124,6 +138,13 @@ class GroupingRules(BaseModel):
         """Labels whose values an incident remembers per service (topology and inhibition
         compare them)."""
         return tuple(dict.fromkeys(self.topology_equal + self.inhibit.equal))
+
+    def identifies(self, group_labels: Mapping[str, str] | None) -> bool:
+        """Whether an Alertmanager group with these group labels is about one service or
+        instance, so that sharing its key says something (None: the labels are unknown)."""
+        if not group_labels:
+            return False
+        return any(group_labels.get(name) for name in (*self.service_labels, *self.instance_labels))
 
     @classmethod
     def from_yaml(cls, data: Mapping[str, Any] | None) -> GroupingRules:

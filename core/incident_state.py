@@ -8,12 +8,11 @@ looked up later, so deciding for an alert never needs the incident's alert list.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.alerts import Alert, service_of
+from core.alerts import Alert
 from core.grouping_rules import DEFAULT_RULES, GroupingRules
 from core.severity import Severity
 
@@ -42,19 +41,31 @@ class ServiceState:
 
 
 @dataclass
+class GroupState:
+    """An Alertmanager group's alerts in an incident: when one last started, and the values of
+    the rules' scope labels over them (a group without a cluster label may span clusters)."""
+
+    last_alert_at: datetime
+    scope: dict[str, set[str]] = field(default_factory=dict)
+
+
+@dataclass
 class IncidentState:
     """What the engine needs to know about an incident; `resolved_at` None means open.
-    `label_keys` maps each label-dimension key of its alerts, and `group_keys` each
-    Alertmanager group of its alerts, to the last time it alerted; `firing_groups` counts each
-    group's alerts still firing (`ended` takes one away)."""
+
+    Two clocks, never mixed: `resolved_at` is when the incident ended in event time (its last
+    alert's `endsAt`, or when a person resolved it), `resolved_seen_at` when Lookout resolved
+    it by its own clock (None when unknown, as in a replay). `label_keys` maps each
+    label-dimension key of its alerts, and `groups` each Alertmanager group that identifies a
+    service or instance, to the last time it alerted."""
 
     id: int
     first_alert_at: datetime
     last_alert_at: datetime
     resolved_at: datetime | None = None
+    resolved_seen_at: datetime | None = None
     fingerprints: set[str] = field(default_factory=set)
-    group_keys: dict[str, datetime] = field(default_factory=dict)
-    firing_groups: Counter[str] = field(default_factory=Counter)
+    groups: dict[str, GroupState] = field(default_factory=dict)
     label_keys: dict[tuple[str, ...], datetime] = field(default_factory=dict)
     services: dict[str, ServiceState] = field(default_factory=dict)
 
@@ -78,11 +89,15 @@ class IncidentState:
         self.last_alert_at = max(self.last_alert_at, at)
         if alert.firing:
             self.resolved_at = None
+            self.resolved_seen_at = None
         self.fingerprints.add(alert.fingerprint)
-        if alert.group_key:
-            self.group_keys[alert.group_key] = max(self.group_keys.get(alert.group_key, at), at)
-            self.firing_groups[alert.group_key] += alert.firing
-        for key in label_keys(alert.labels, rules.label_dimensions):
+        if alert.group_key and rules.identifies(alert.group_labels):
+            group = self.groups.get(alert.group_key)
+            if group is None:
+                group = self.groups[alert.group_key] = GroupState(at)
+            group.last_alert_at = max(group.last_alert_at, at)
+            _remember(group.scope, alert.labels, rules.topology_equal)
+        for key in label_keys(alert.labels, rules.label_dimensions, alert.service):
             self.label_keys[key] = max(self.label_keys.get(key, at), at)
         service = alert.service
         if service is None:
@@ -104,15 +119,20 @@ class IncidentState:
         self.last_alert_at = max(self.last_alert_at, other.last_alert_at)
         if other.is_open:
             self.resolved_at = None
+            self.resolved_seen_at = None
         self.fingerprints |= other.fingerprints
-        for group, at in other.group_keys.items():
-            self.group_keys[group] = max(self.group_keys.get(group, at), at)
-        self.firing_groups.update(other.firing_groups)
+        for group_key, theirs in other.groups.items():
+            mine = self.groups.get(group_key)
+            if mine is None:
+                mine = self.groups[group_key] = GroupState(theirs.last_alert_at)
+            mine.last_alert_at = max(mine.last_alert_at, theirs.last_alert_at)
+            for label, values in theirs.scope.items():
+                mine.scope.setdefault(label, set()).update(values)
         for key, at in other.label_keys.items():
             self.label_keys[key] = max(self.label_keys.get(key, at), at)
         for name, state in other.services.items():
-            mine = self.services.get(name)
-            if mine is None:
+            mine_service = self.services.get(name)
+            if mine_service is None:
                 self.services[name] = ServiceState(
                     state.first_alert_at,
                     state.last_alert_at,
@@ -122,20 +142,25 @@ class IncidentState:
                     {label: set(values) for label, values in state.severe_scope.items()},
                 )
             else:
-                mine.merge(state)
+                mine_service.merge(state)
 
-    def ended(self, alert: Alert) -> None:
-        """One of its firing alerts resolved (its Alertmanager group may be over)."""
-        if alert.group_key and self.firing_groups[alert.group_key] > 0:
-            self.firing_groups[alert.group_key] -= 1
+    def resolve(self, *, at: datetime, seen_at: datetime | None = None) -> None:
+        """Every alert ended (at `at`, event time); Lookout saw it at `seen_at`."""
+        self.resolved_at = at
+        self.resolved_seen_at = seen_at
 
-    def group_alive(self, group_key: str, at: datetime, window: timedelta) -> bool:
-        """Whether Alertmanager's group is still one at `at`: it has an alert firing in the
-        incident, or alerted within `window` (a resolve and a quick re-fire)."""
-        last = self.group_keys.get(group_key)
-        if last is None:
+    def group_match(
+        self, group_key: str, alert: Alert, window: timedelta, scope_labels: Iterable[str]
+    ) -> bool:
+        """Whether `alert` shares a group of the incident that alerted within `window` of it,
+        with the scope labels (cluster…) among the values the group's alerts had."""
+        group = self.groups.get(group_key)
+        if group is None or alert.starts_at > group.last_alert_at + window:
             return False
-        return self.firing_groups[group_key] > 0 or at <= last + window
+        return all(
+            alert.labels.get(label, "") in group.scope.get(label, {alert.labels.get(label, "")})
+            for label in scope_labels
+        )
 
     def first_alerts(self) -> dict[str, datetime]:
         """Each failing service's first alert time (the input of root cause and propagation)."""
@@ -143,15 +168,15 @@ class IncidentState:
 
 
 def label_keys(
-    labels: Mapping[str, str], dimensions: Iterable[tuple[str, ...]]
+    labels: Mapping[str, str], dimensions: Iterable[tuple[str, ...]], service: str | None
 ) -> list[tuple[str, ...]]:
     """The keys an alert is known by per label dimension, e.g. `("service=api",
     "cluster=eu")`. A dimension applies when its first label (`service` meaning the alert's
-    service: `service`, else `job`, else `namespace`) is set; the others qualify it, a missing
-    one counting as empty."""
+    `service`, as the configured service labels name it) is set; the others qualify it, a
+    missing one counting as empty."""
     keys = []
     for first, *qualifiers in dimensions:
-        value = service_of(dict(labels)) if first == "service" else labels.get(first)
+        value = service if first == "service" else labels.get(first)
         if value:
             keys.append((f"{first}={value}", *(f"{q}={labels.get(q, '')}" for q in qualifiers)))
     return keys

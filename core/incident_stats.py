@@ -1,8 +1,9 @@
 """Response figures over many incidents: MTTA and MTTR percentiles, noise reduction.
 
-MTTA is the time from an incident's opening to its acknowledgement, MTTR to its resolution
-(both as the ack and resolve skills report them per incident). Percentiles are nearest-rank,
-so p50 and p90 are times some incident really took.
+MTTA is the time from an incident's opening to its acknowledgement, MTTR to its resolution,
+per episode (each opening of an incident: a reopened one counts again, from its reopening),
+both by Lookout's clock. Percentiles are nearest-rank, so p50 and p90 are times some incident
+really took.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ from datetime import datetime, timedelta
 
 @dataclass(frozen=True)
 class IncidentTimes:
+    """One episode: when it opened, was acknowledged and resolved, and the alerts it brings
+    to the count (an incident's alerts are counted with one of its episodes only)."""
+
     created_at: datetime
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     alerts: int
+    incident_id: int | None = None
 
     @property
     def mtta(self) -> timedelta | None:
@@ -49,6 +54,7 @@ class ResponseStats:
     alerts: int
     mtta: Spread
     mttr: Spread
+    episodes: int = 0
 
     @property
     def alerts_per_incident(self) -> float:
@@ -68,8 +74,12 @@ def percentile(ordered: Sequence[timedelta], share: float) -> timedelta | None:
 
 
 def response_stats(incidents: Sequence[IncidentTimes]) -> ResponseStats:
+    """Figures over episodes; `incidents` counts distinct incidents where ids are known."""
+    ids = {item.incident_id for item in incidents if item.incident_id is not None}
+    unknown = sum(1 for item in incidents if item.incident_id is None)
     return ResponseStats(
-        incidents=len(incidents),
+        incidents=len(ids) + unknown,
+        episodes=len(incidents),
         alerts=sum(item.alerts for item in incidents),
         mtta=Spread.of([t for item in incidents if (t := item.mtta) is not None]),
         mttr=Spread.of([t for item in incidents if (t := item.mttr) is not None]),

@@ -74,14 +74,29 @@ def root_cause_from_record(record: Mapping[str, Any] | None) -> RootCause | None
     )
 
 
-def summarize(briefs: Sequence[AlertBrief], topology: Topology) -> IncidentSummary:
-    """The summary of an incident with at least one alert."""
+def naming_alerts(briefs: Sequence[AlertBrief], since: datetime | None = None) -> list[AlertBrief]:
+    """The alerts that name an incident: those seen firing, and of those the ones of its
+    current episode (alerting since `since`) — an alert that arrived already resolved, or one
+    merged in from days before, must not give the incident its title, service or cause.
+    Falls back to the wider set when the narrower one is empty."""
+    seen = [brief for brief in briefs if brief.seen_firing] or list(briefs)
+    if since is None:
+        return seen
+    return [brief for brief in seen if brief.last_at >= since] or seen
+
+
+def summarize(
+    briefs: Sequence[AlertBrief], topology: Topology, *, since: datetime | None = None
+) -> IncidentSummary:
+    """The summary of an incident with at least one alert; `since` is when its current
+    episode's alerts began (event time, less the grouping window), None for all of them."""
     alerts = list(briefs)
-    cause = probable_root_cause(service_failures(alerts), topology)
+    naming = naming_alerts(alerts, since)
+    cause = probable_root_cause(service_failures(naming), topology)
     return IncidentSummary(
-        title=title_for(alerts)[:500],
-        severity=worst_severity(alerts),
-        service=primary_service(alerts),
+        title=title_for(naming)[:500],
+        severity=worst_severity(naming),
+        service=primary_service(naming),
         first_alert_at=min(alert.starts_at for alert in alerts),
         last_alert_at=max(alert.last_at for alert in alerts),
         root_cause=root_cause_record(cause, topology),

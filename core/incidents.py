@@ -70,7 +70,8 @@ def parse_incident_id(text: str) -> int:
 class AlertBrief:
     """The few facts an incident's title and severity derive from: one alert, or `count`
     alike alerts (same name, severity, service and state) started from `starts_at` to
-    `latest_at` — the database summarizes big incidents that way."""
+    `latest_at` — the database summarizes big incidents that way. `seen_firing` is False
+    for alerts that arrived resolved and were never seen firing."""
 
     fingerprint: str
     name: str
@@ -80,6 +81,7 @@ class AlertBrief:
     starts_at: datetime
     count: int = 1
     latest_at: datetime | None = None
+    seen_firing: bool = True
 
     @property
     def last_at(self) -> datetime:

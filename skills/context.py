@@ -13,6 +13,7 @@ from runbooks.executor import Executor
 from skills.contract import Actor, Conversation, Invocation, Role
 from storage.alerts import AlertRepository
 from storage.audit import AuditRepository
+from storage.episodes import EpisodeRepository
 from storage.incidents import IncidentRepository
 from storage.models import IncidentRow
 from storage.runs import RunRepository
@@ -39,6 +40,7 @@ class SkillContext:
     invocation: Invocation
     now: datetime
     incidents: IncidentRepository
+    episodes: EpisodeRepository
     alerts: AlertRepository
     users: UserRepository
     audit: AuditRepository

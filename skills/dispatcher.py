@@ -208,6 +208,7 @@ class Dispatcher:
             invocation=invocation,
             now=self._clock(),
             incidents=uow.incidents,
+            episodes=uow.episodes,
             alerts=uow.alerts,
             users=uow.users,
             audit=uow.audit,

@@ -1,20 +1,32 @@
-"""Alerts: one row per (fingerprint, startsAt) — a re-delivery finds its row again."""
+"""Alerts: one row per occurrence — the n-th time a fingerprint fired (or arrived resolved).
+
+A re-delivery finds the fingerprint's latest occurrence again and changes nothing; an alert
+that fires again after it resolved is a new occurrence (see `bot.background.ingest`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.alerts import Alert
 from core.incidents import AlertBrief, IncidentStatus
 from core.severity import Severity, parse_severity
+from core.text import GROUP_KEY_LIMIT, bounded, bounded_or_none
 from storage.models import AlertRow, IncidentRow
 
 AlertKey = tuple[str, datetime]
+
+
+def _utc(value: datetime | str) -> datetime:
+    """An aggregate over a UTC column, as the driver returns it (SQLite: naive, or text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def to_alert(row: AlertRow) -> Alert:
@@ -32,26 +44,39 @@ def to_alert(row: AlertRow) -> Alert:
     )
 
 
-def _values(
-    alert: Alert, incident_id: int | None, now: datetime, suppressed_by: str | None = None
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class NewAlert:
+    """An occurrence to insert: the alert, its occurrence number, the incident it joins (None:
+    kept without one), whether it was seen firing, and the service inhibiting it if any."""
+
+    alert: Alert
+    occurrence: int
+    incident_id: int | None
+    seen_firing: bool = True
+    suppressed_by: str | None = None
+
+
+def _values(new: NewAlert, now: datetime) -> dict[str, Any]:
+    alert = new.alert
     return {
         "fingerprint": alert.fingerprint,
+        "occurrence": new.occurrence,
+        "seen_firing": new.seen_firing,
         "starts_at": alert.starts_at,
         "ends_at": alert.ends_at,
         "status": alert.status,
-        "name": alert.name,
+        "name": bounded(alert.name),
         "severity": alert.severity.label,
-        "service": alert.service,
+        "service": bounded_or_none(alert.service),
         "labels": alert.labels,
         "annotations": alert.annotations,
-        "group_key": alert.group_key,
+        "group_key": bounded_or_none(alert.group_key, GROUP_KEY_LIMIT),
         "generator_url": alert.generator_url,
-        "receiver": alert.receiver,
-        "incident_id": incident_id,
+        "receiver": bounded_or_none(alert.receiver),
+        "incident_id": new.incident_id,
         "received_at": now,
         "updated_at": now,
-        "suppressed_by": suppressed_by,
+        "suppressed_by": bounded_or_none(new.suppressed_by),
     }
 
 
@@ -59,52 +84,52 @@ class AlertRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def find(self, *, keys: Iterable[AlertKey]) -> dict[AlertKey, AlertRow]:
-        """The stored alerts among `keys`, by key."""
-        wanted = list(set(keys))
-        found: dict[AlertKey, AlertRow] = {}
+    async def latest(self, *, fingerprints: Iterable[str]) -> dict[str, AlertRow]:
+        """Each fingerprint's latest occurrence (the only one that may be firing), by
+        fingerprint; fingerprints never seen are absent."""
+        wanted = sorted(set(fingerprints))
+        found: dict[str, AlertRow] = {}
         for start in range(0, len(wanted), 400):
             chunk = wanted[start : start + 400]
-            query = select(AlertRow).where(
-                tuple_(AlertRow.fingerprint, AlertRow.starts_at).in_(chunk)
+            newest = (
+                select(AlertRow.fingerprint, func.max(AlertRow.occurrence).label("occurrence"))
+                .where(AlertRow.fingerprint.in_(chunk))
+                .group_by(AlertRow.fingerprint)
+                .subquery()
+            )
+            query = select(AlertRow).join(
+                newest,
+                (AlertRow.fingerprint == newest.c.fingerprint)
+                & (AlertRow.occurrence == newest.c.occurrence),
             )
             for row in (await self._session.scalars(query)).all():
-                found[(row.fingerprint, row.starts_at)] = row
+                found[row.fingerprint] = row
         return found
 
-    async def add_many(
-        self,
-        *,
-        alerts: Sequence[tuple[Alert, int | None]],
-        now: datetime,
-        suppressed_by: Sequence[str | None] = (),
-    ) -> list[int]:
-        """Insert (alert, incident id) pairs; their ids, in the same order.
-        `suppressed_by[i]`, when given, is the service that inhibits the i-th alert.
+    async def add_many(self, *, alerts: Sequence[NewAlert], now: datetime) -> list[int]:
+        """Insert occurrences; their ids, in the same order.
 
         One multi-row INSERT, then the ids read back by their unique key: an INSERT …
         RETURNING that must keep the parameters' order runs row by row on SQLite (it cannot
         promise RETURNING's order), a round trip per alert."""
         if not alerts:
             return []
-        sources = list(suppressed_by) + [None] * (len(alerts) - len(suppressed_by))
-        values = [
-            _values(alert, incident_id, now, source)
-            for (alert, incident_id), source in zip(alerts, sources, strict=True)
-        ]
-        await self._session.execute(insert(AlertRow), values)
-        keys = [(alert.fingerprint, alert.starts_at) for alert, _ in alerts]
-        ids: dict[AlertKey, int] = {}
+        await self._session.execute(insert(AlertRow), [_values(new, now) for new in alerts])
+        keys = [(new.alert.fingerprint, new.occurrence) for new in alerts]
+        ids: dict[tuple[str, int], int] = {}
         for start in range(0, len(keys), 400):
-            query = select(AlertRow.id, AlertRow.fingerprint, AlertRow.starts_at).where(
-                tuple_(AlertRow.fingerprint, AlertRow.starts_at).in_(keys[start : start + 400])
+            query = select(AlertRow.id, AlertRow.fingerprint, AlertRow.occurrence).where(
+                tuple_(AlertRow.fingerprint, AlertRow.occurrence).in_(keys[start : start + 400])
             )
-            for alert_id, fingerprint, starts_at in await self._session.execute(query):
-                ids[(fingerprint, starts_at)] = alert_id
+            for alert_id, fingerprint, occurrence in await self._session.execute(query):
+                ids[(fingerprint, occurrence)] = alert_id
         return [ids[key] for key in keys]
 
-    async def add(self, *, alert: Alert, incident_id: int | None, now: datetime) -> AlertRow:
-        row = AlertRow(**_values(alert, incident_id, now))
+    async def add(
+        self, *, alert: Alert, incident_id: int | None, now: datetime, occurrence: int = 1
+    ) -> AlertRow:
+        """Add one occurrence (seen firing); the caller chooses its number."""
+        row = AlertRow(**_values(NewAlert(alert, occurrence, incident_id), now))
         self._session.add(row)
         return row
 
@@ -122,6 +147,7 @@ class AlertRepository:
             AlertRow.severity,
             AlertRow.service,
             AlertRow.status,
+            AlertRow.seen_firing,
         )
         query = (
             select(
@@ -134,7 +160,7 @@ class AlertRepository:
             .where(AlertRow.incident_id.in_(ids))
             .group_by(*alike)
         )
-        for incident_id, name, severity, service, status, fp, first, last, count in (
+        for incident_id, name, severity, service, status, seen, fp, first, last, count in (
             await self._session.execute(query)
         ).all():
             if incident_id is None:
@@ -149,9 +175,39 @@ class AlertRepository:
                     starts_at=first,
                     count=int(count),
                     latest_at=last,
+                    seen_firing=bool(seen),
                 )
             )
         return grouped
+
+    async def close_firing(self, *, incident_id: int, at: datetime) -> int:
+        """End the incident's firing occurrences at `at` (a person resolved it); how many."""
+        query = (
+            update(AlertRow)
+            .where(AlertRow.incident_id == incident_id, AlertRow.status == "firing")
+            .values(status="resolved", ends_at=at, updated_at=at)
+        )
+        result = await self._session.execute(query)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def ended_at(self, *, incident_ids: Sequence[int]) -> dict[int, datetime]:
+        """When each incident's alerts ended in event time: the latest `endsAt` (or, for an
+        alert that has none, its start) over its alerts."""
+        found: dict[int, datetime] = {}
+        ids = list(set(incident_ids))
+        for start in range(0, len(ids), 400):
+            query = (
+                select(
+                    AlertRow.incident_id,
+                    func.max(func.coalesce(AlertRow.ends_at, AlertRow.starts_at)),
+                )
+                .where(AlertRow.incident_id.in_(ids[start : start + 400]))
+                .group_by(AlertRow.incident_id)
+            )
+            for incident_id, ended in await self._session.execute(query):
+                if incident_id is not None and ended is not None:
+                    found[incident_id] = _utc(ended)
+        return found
 
     async def annotations(self, *, keys: Sequence[tuple[int, str]]) -> dict[int, dict[str, Any]]:
         """The annotations of one alert per (incident id, fingerprint)."""

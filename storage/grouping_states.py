@@ -15,7 +15,11 @@ can match. Three small queries:
    has no time limit: an alert joining a quiet incident by its group key may still be a
    symptom of its database). Reading every alert's JSON would cost a table read and a parse
    per alert of every open incident, on every batch;
-3. the batch's own fingerprints and group keys (identity matches need nothing else).
+3. the batch's own fingerprints, and its group keys that identify a service or instance with
+   each group's last alert and scope labels (identity matches need nothing else).
+
+Resolved candidates are those Lookout resolved within the reopen grace by its own clock;
+their end in event time (`resolved_event_at`) is what the engine compares alerts with.
 
 The states differ from absorbing every alert in ways that cannot change a decision but one:
 a service's scope labels (`topology_equal`) come from its recent and severe alerts only, not
@@ -28,11 +32,11 @@ from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.grouping_rules import GroupingRules
-from core.incident_state import IncidentState, ServiceState, label_keys
+from core.incident_state import GroupState, IncidentState, ServiceState, label_keys
 from core.incidents import IncidentStatus
 from core.severity import Severity, parse_severity
 from storage.models import AlertRow, IncidentRow
@@ -61,10 +65,13 @@ class GroupingStateRepository:
         earliest: datetime,
         latest: datetime,
         inhibitors: Collection[str],
+        now: datetime,
         with_services: bool = True,
     ) -> list[IncidentState]:
         """Candidates for a batch of alerts starting from `earliest` to `latest`: open
-        incidents, and incidents resolved within the reopen grace that were not merged.
+        incidents, and incidents Lookout resolved within the reopen grace before `now` that
+        were not merged. `group_keys` are the batch's keys that identify a service or an
+        instance (stored form, see `core.text.GROUP_KEY_LIMIT`).
         `inhibitors` are the services whose severe alerts could inhibit one of the batch
         (`core.inhibition.possible_inhibitors`); other services' severe scope is left out.
         Without `with_services` (no alert of the batch is in the topology, so neither
@@ -75,20 +82,24 @@ class GroupingStateRepository:
             IncidentRow.last_alert_at,
             IncidentRow.status,
             IncidentRow.resolved_at,
+            IncidentRow.resolved_event_at,
         ).where(
             (IncidentRow.status != RESOLVED)
             | (
-                (IncidentRow.resolved_at >= earliest - rules.reopen_grace)
+                (IncidentRow.resolved_at >= now - rules.reopen_grace)
                 & IncidentRow.merged_into.is_(None)
             )
         )
         states: dict[int, IncidentState] = {}
-        for incident_id, first, last, status, resolved_at in await self._session.execute(query):
+        rows = await self._session.execute(query)
+        for incident_id, first, last, status, resolved_at, ended_at in rows:
+            resolved = status == RESOLVED
             states[incident_id] = IncidentState(
                 id=incident_id,
                 first_alert_at=first,
                 last_alert_at=last,
-                resolved_at=(resolved_at or last) if status == RESOLVED else None,
+                resolved_at=(ended_at or resolved_at or last) if resolved else None,
+                resolved_seen_at=(resolved_at or now) if resolved else None,
             )
         if not states:
             return []
@@ -106,7 +117,7 @@ class GroupingStateRepository:
         await self._add_labels(
             states, rules, since=earliest - window, inhibitors=inhibitors if with_services else ()
         )
-        await self._add_identities(states, fingerprints, group_keys)
+        await self._add_identities(states, fingerprints, group_keys, rules)
         return list(states.values())
 
     async def _add_services(self, states: dict[int, IncidentState], ids: list[int]) -> None:
@@ -166,6 +177,7 @@ class GroupingStateRepository:
         states: dict[int, IncidentState],
         fingerprints: Iterable[str],
         group_keys: Iterable[str],
+        rules: GroupingRules,
     ) -> None:
         for chunk in _chunks(sorted(set(fingerprints))):
             query = (
@@ -176,22 +188,25 @@ class GroupingStateRepository:
             for incident_id, value in await self._session.execute(query):
                 if incident_id in states and value:
                     states[incident_id].fingerprints.add(value)
+        scope = list(rules.topology_equal)
+        values: list[ColumnElement[Any]] = [AlertRow.labels[name].as_string() for name in scope]
         for chunk in _chunks(sorted(set(group_keys))):
-            firing = func.sum(case((AlertRow.status == "firing", 1), else_=0))
+            keys = (AlertRow.incident_id, AlertRow.group_key, *values)
             by_group = (
-                select(
-                    AlertRow.incident_id,
-                    AlertRow.group_key,
-                    func.max(AlertRow.starts_at),
-                    firing,
-                )
-                .where(AlertRow.group_key.in_(chunk))
-                .group_by(AlertRow.incident_id, AlertRow.group_key)
+                select(*keys, func.max(AlertRow.starts_at))
+                .where(AlertRow.group_key.in_(chunk), AlertRow.seen_firing.is_(True))
+                .group_by(*keys)
             )
-            for incident_id, key, last, count in await self._session.execute(by_group):
-                if incident_id in states and key:
-                    states[incident_id].group_keys[key] = last
-                    states[incident_id].firing_groups[key] = int(count or 0)
+            for incident_id, key, *found, last in await self._session.execute(by_group):
+                state = states.get(incident_id)
+                if state is None or not key:
+                    continue
+                group = state.groups.get(key)
+                if group is None:
+                    group = state.groups[key] = GroupState(last)
+                group.last_alert_at = max(group.last_alert_at, last)
+                for name, value in zip(scope, found, strict=True):
+                    group.scope.setdefault(name, set()).add(value or "")
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
@@ -226,7 +241,7 @@ def _account(
     last: datetime,
 ) -> None:
     """Fold one row of label values into the state, as `IncidentState.absorb` does."""
-    for key in label_keys(labels, rules.label_dimensions):
+    for key in label_keys(labels, rules.label_dimensions, service):
         state.label_keys[key] = max(state.label_keys.get(key, last), last)
     found = state.services.get(service) if service is not None else None
     if found is None:

@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.incident_summary import IncidentSummary
 from core.incidents import IncidentStatus
+from core.text import bounded
 from storage.models import (
     AlertRow,
     ChatThreadRow,
     IncidentAlertRow,
+    IncidentEpisodeRow,
     IncidentEventRow,
     IncidentRow,
 )
@@ -42,9 +44,9 @@ class NewEvent:
 
 def apply_summary(incident: IncidentRow, summary: IncidentSummary) -> None:
     """Write what the incident's alerts say about it onto its row."""
-    incident.title = summary.title
+    incident.title = bounded(summary.title, 500)
     incident.severity = summary.severity.label
-    incident.service = summary.service
+    incident.service = bounded(summary.service)
     incident.first_alert_at = summary.first_alert_at
     incident.last_alert_at = summary.last_alert_at
     incident.root_cause = summary.root_cause
@@ -63,18 +65,31 @@ class IncidentRepository:
         first_alert_at: datetime,
         now: datetime,
     ) -> IncidentRow:
+        """A new triggered incident, flushed (its id is known), with its first episode."""
         row = IncidentRow(
-            title=title,
+            title=bounded(title, 500),
             status=IncidentStatus.TRIGGERED.value,
             severity=severity,
-            service=service,
+            service=bounded(service),
             first_alert_at=first_alert_at,
             last_alert_at=first_alert_at,
             created_at=now,
             revision=1,
+            episode=1,
+            opened_at=now,
+            episode_started_at=first_alert_at,
         )
         self._session.add(row)
         await self._session.flush()
+        self._session.add(
+            IncidentEpisodeRow(
+                incident_id=row.id,
+                number=1,
+                opened_at=now,
+                started_at=first_alert_at,
+                counted=True,
+            )
+        )
         return row
 
     async def get(self, *, incident_id: int, for_update: bool = False) -> IncidentRow | None:
@@ -131,10 +146,27 @@ class IncidentRepository:
             )
         row = await self.get(incident_id=source)
         if row is not None:
+            if row.status != IncidentStatus.RESOLVED:
+                row.resolved_at = now
+                row.resolved_by = actor
+                row.resolved_event_at = at
             row.status = IncidentStatus.RESOLVED.value
-            row.resolved_at = now
-            row.resolved_by = actor
             row.merged_into = target
+            # Its episodes are the target's now: they count there, not here.
+            await self._session.execute(
+                update(IncidentEpisodeRow)
+                .where(IncidentEpisodeRow.incident_id == source)
+                .values(counted=False)
+            )
+            await self._session.execute(
+                update(IncidentEpisodeRow)
+                .where(
+                    IncidentEpisodeRow.incident_id == source,
+                    IncidentEpisodeRow.number == row.episode,
+                    IncidentEpisodeRow.resolved_at.is_(None),
+                )
+                .values(resolved_at=now, resolved_by=actor, resolution="merged")
+            )
         for incident_id in (target, source):
             await self.add_event(
                 incident_id=incident_id,

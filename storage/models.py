@@ -49,9 +49,15 @@ class Base(DeclarativeBase):
 
 
 class AlertRow(Base):
+    """One occurrence of an alert: the n-th time its fingerprint fired (or arrived resolved).
+
+    An alert is its fingerprint, as in Alertmanager; it fires again only after it resolved,
+    so at most one occurrence per fingerprint is firing, and it is the latest. Text columns
+    that are indexed hold `bounded` values; the labels keep everything as sent."""
+
     __tablename__ = "alerts"
     __table_args__ = (
-        UniqueConstraint("fingerprint", "starts_at", name="uq_alerts_fingerprint_starts_at"),
+        UniqueConstraint("fingerprint", "occurrence", name="uq_alerts_fingerprint_occurrence"),
         Index("ix_alerts_incident_id", "incident_id"),
         # Covers what grouping reads per open incident (per-service first/last alert) and
         # what titles, severities and chat messages derive from (`AlertRepository.briefs`),
@@ -63,6 +69,7 @@ class AlertRow(Base):
             "severity",
             "name",
             "status",
+            "seen_firing",
             "starts_at",
             "fingerprint",
         ),
@@ -71,6 +78,10 @@ class AlertRow(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
+    occurrence: Mapped[int] = mapped_column(Integer, default=1)
+    # False for an alert that arrived resolved and was never seen firing: it is kept, but
+    # it names nothing and opens nothing.
+    seen_firing: Mapped[bool] = mapped_column(default=True)
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))
@@ -113,6 +124,43 @@ class IncidentRow(Base):
     root_cause: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     # Set when the incident was merged into another one (it is then resolved).
     merged_into: Mapped[int | None] = mapped_column(Id, default=None)
+    # The current episode (an incident that reopens starts a new one): its number, when it
+    # opened by Lookout's clock, and its first alert's event time. `acknowledged_*` and
+    # `resolved_*` above are the current episode's; `incident_episodes` keeps every one.
+    episode: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[datetime]
+    episode_started_at: Mapped[datetime]
+    # When the incident ended in event time (its last alert's endsAt, or the resolve).
+    resolved_event_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The most alerts Alertmanager said it left out of a delivery to this incident.
+    truncated_alerts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IncidentEpisodeRow(Base):
+    """One opening of an incident, with its own acknowledgement and resolution (MTTA, MTTR).
+
+    `resolution` says how it ended: `manual` (a person), `alerts` (every alert resolved),
+    `merged` (folded into another incident), `split` (made of alerts taken from another
+    incident). `counted` is False for episodes whose times say nothing about a response
+    (merged into another, or split off already resolved)."""
+
+    __tablename__ = "incident_episodes"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "number", name="uq_incident_episodes_number"),
+        Index("ix_incident_episodes_opened_at", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[datetime]
+    started_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    resolution: Mapped[str | None] = mapped_column(String(32), default=None)
+    counted: Mapped[bool] = mapped_column(default=True)
 
 
 class IncidentAlertRow(Base):
@@ -152,6 +200,12 @@ class ChatThreadRow(Base):
     rendered_revision: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set before a first post is sent (a token the post carries where the platform keeps
+    # one, as Slack's message metadata), so that after a crash the post is looked for, not
+    # repeated.
+    intent: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Why the platform refused the full message for good; a compact one is shown instead.
+    degraded: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -280,6 +334,12 @@ class ChatMessageRow(Base):
     rendered_revision: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set before a first post is sent (a token the post carries where the platform keeps
+    # one, as Slack's message metadata), so that after a crash the post is looked for, not
+    # repeated.
+    intent: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Why the platform refused the full message for good; a compact one is shown instead.
+    degraded: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

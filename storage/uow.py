@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.alerts import AlertRepository
 from storage.audit import AuditRepository
 from storage.console import ConsoleMessageRepository
+from storage.episodes import EpisodeRepository
 from storage.grouping_states import GroupingStateRepository
 from storage.incidents import IncidentRepository
 from storage.messages import TrackedMessageRepository
@@ -24,6 +25,7 @@ class UnitOfWork:
         self.dialect = dialect
         self.alerts = AlertRepository(session)
         self.incidents = IncidentRepository(session)
+        self.episodes = EpisodeRepository(session)
         self.threads = ChatThreadRepository(session)
         self.users = UserRepository(session)
         self.audit = AuditRepository(session)

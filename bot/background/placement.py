@@ -14,6 +14,7 @@ from datetime import datetime
 from core.alerts import Alert
 from core.correlation import Decision, DecisionKind
 from core.incidents import display_id
+from storage.alerts import NewAlert
 from storage.incidents import AlertLink, NewEvent
 from storage.uow import UnitOfWork
 
@@ -21,11 +22,13 @@ from storage.uow import UnitOfWork
 @dataclass(frozen=True)
 class _Placed:
     alert: Alert
+    occurrence: int
     incident_id: int
     kind: str
     text: str
     reason: str
     suppressed_by: str | None = None
+    seen_firing: bool = True
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,11 @@ class _Merge:
 class Placement:
     def __init__(self) -> None:
         self._placed: list[_Placed] = []
-        self._orphans: list[Alert] = []
+        self._orphans: list[tuple[Alert, int]] = []
         self._merges: list[_Merge] = []
         self.merges: dict[int, int] = {}
-        self.reopened: set[int] = set()
+        # Reopened incidents, and the event time of the first alert that reopened each.
+        self.reopened: dict[int, datetime] = {}
 
     @property
     def count(self) -> int:
@@ -54,25 +58,40 @@ class Placement:
             incident_id = self.merges[incident_id]
         return incident_id
 
-    def orphan(self, alert: Alert) -> None:
-        self._orphans.append(alert)
+    def orphan(self, alert: Alert, occurrence: int) -> None:
+        """Kept without an incident: it arrived resolved and nothing claims it."""
+        self._orphans.append((alert, occurrence))
 
-    def opened(self, alert: Alert, incident_id: int) -> None:
+    def opened(self, alert: Alert, occurrence: int, incident_id: int) -> None:
         text = f"Opened by alert {alert.name}: {alert.summary}"
-        self._placed.append(_Placed(alert, incident_id, "opened", text, "first alert"))
+        self._placed.append(_Placed(alert, occurrence, incident_id, "opened", text, "first alert"))
 
-    def joined(self, alert: Alert, decision: Decision, *, reopens: bool) -> None:
+    def joined(self, alert: Alert, occurrence: int, decision: Decision, *, reopens: bool) -> None:
         assert decision.incident_id is not None
         kind, text = "alert_joined", f"Alert {alert.name} {decision.reason}"
         source = None
         if reopens:
             kind = "reopened"
-            self.reopened.add(decision.incident_id)
+            self.reopened.setdefault(decision.incident_id, alert.starts_at)
+        elif not alert.firing:
+            kind = "alert_resolved"
+            text = (
+                f"Alert {alert.name} fired and resolved between notifications ({decision.reason})"
+            )
         elif decision.inhibition is not None and decision.kind is DecisionKind.JOIN:
             kind, source = "alert_suppressed", decision.inhibition.source
             text += f" — {decision.inhibition.reason}"
         self._placed.append(
-            _Placed(alert, decision.incident_id, kind, text, decision.reason, source)
+            _Placed(
+                alert,
+                occurrence,
+                decision.incident_id,
+                kind,
+                text,
+                decision.reason,
+                source,
+                seen_firing=alert.firing,
+            )
         )
 
     def merged(self, source: int, target: int, reason: str, at: datetime) -> None:
@@ -86,17 +105,6 @@ class Placement:
         found |= {merge.target for merge in self._merges}
         return found
 
-    def quiet(self) -> set[int]:
-        """Incidents that only took suppressed alerts: no re-notification for them."""
-        loud = {
-            self.final(placed.incident_id)
-            for placed in self._placed
-            if placed.kind != "alert_suppressed"
-        }
-        loud |= {self.final(incident_id) for incident_id in self.reopened}
-        loud |= {merge.source for merge in self._merges} | set(self.merges.values())
-        return self.touched() - loud
-
     async def write(self, uow: UnitOfWork, now: datetime) -> None:
         for merge in self._merges:
             target = self.final(merge.target)
@@ -109,9 +117,20 @@ class Placement:
             )
         placed = self._placed
         ids = await uow.alerts.add_many(
-            alerts=[(item.alert, self.final(item.incident_id)) for item in placed]
-            + [(alert, None) for alert in self._orphans],
-            suppressed_by=[item.suppressed_by for item in placed],
+            alerts=[
+                NewAlert(
+                    item.alert,
+                    item.occurrence,
+                    self.final(item.incident_id),
+                    seen_firing=item.seen_firing,
+                    suppressed_by=item.suppressed_by,
+                )
+                for item in placed
+            ]
+            + [
+                NewAlert(alert, occurrence, None, seen_firing=False)
+                for alert, occurrence in self._orphans
+            ],
             now=now,
         )
         await uow.incidents.link_alerts(

@@ -41,16 +41,16 @@ class AckSkill(Skill[AckArgs]):
         if incident.status == IncidentStatus.RESOLVED:
             raise ConflictError(f"{ref} is already resolved; nothing to acknowledge.")
         incident.status = IncidentStatus.ACKNOWLEDGED.value
-        incident.acknowledged_at = ctx.now
-        incident.acknowledged_by = ctx.actor.display_name
-        mtta = duration(ctx.now - incident.created_at)
+        await ctx.episodes.acknowledged(incident=incident, by=ctx.actor.display_name, at=ctx.now)
+        took = ctx.now - incident.opened_at
+        mtta = duration(took)
         await ctx.incidents.add_event(
             incident_id=incident.id,
             kind="acknowledged",
             text=f"Acknowledged by {ctx.actor.display_name} (MTTA {mtta})",
             at=ctx.now,
             actor=ctx.actor.display_name,
-            data={"mtta_seconds": (ctx.now - incident.created_at).total_seconds()},
+            data={"mtta_seconds": took.total_seconds(), "episode": incident.episode},
         )
         ctx.incident_changed(incident)
         return Reply.text(

@@ -9,14 +9,22 @@ from storage.incidents import apply_summary
 from storage.models import IncidentRow
 
 
-async def rederive(ctx: SkillContext, incident: IncidentRow) -> None:
-    """Title, severity, times and root cause from the incident's alerts; an incident left
-    with no firing alert resolves (as ingestion would), and its chat message is marked stale."""
+async def rederive(ctx: SkillContext, incident: IncidentRow, *, split_off: bool = False) -> None:
+    """Title, severity, times and root cause from the incident's alerts — named by those of
+    its current episode — and its chat message marked stale. An incident left with no firing
+    alert resolves as ingestion would: by its alerts, not by whoever ran the command; one
+    `split_off` that way is not counted in response figures (nobody responded to it)."""
     briefs = (await ctx.alerts.briefs(incident_ids=[incident.id]))[incident.id]
     if briefs:
-        apply_summary(incident, summarize(briefs, ctx.topology))
+        apply_summary(incident, summarize(briefs, ctx.topology, since=incident.episode_started_at))
         if incident.status != IncidentStatus.RESOLVED and not any(b.firing for b in briefs):
-            incident.status = IncidentStatus.RESOLVED.value
-            incident.resolved_at = ctx.now
-            incident.resolved_by = ctx.actor.display_name
+            ended = (await ctx.alerts.ended_at(incident_ids=[incident.id])).get(incident.id)
+            await ctx.episodes.resolved(
+                incident=incident,
+                by="Alertmanager",
+                at=ctx.now,
+                resolution="split" if split_off else "alerts",
+                ended_at=ended,
+                counted=not split_off,
+            )
     ctx.incident_changed(incident)

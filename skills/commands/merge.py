@@ -1,12 +1,16 @@
 """`merge <incident> <other…>`: the others were the same incident; fold them into the first.
 
 Their alerts and timelines move into the first incident, which re-derives its title,
-severity and root cause; each other one is resolved as "merged into INC-n", and both
-timelines say who merged them (the dispatcher audits the command itself).
+severity and root cause from its current episode's alerts (so an old incident merged in never
+names it); each other one is resolved as "merged into INC-n", its episodes no longer counted on
+their own, and both timelines say who merged them (the dispatcher audits the command itself).
+Incidents whose alerts are hours apart are not one incident: that is refused unless `--force`
+says it is meant.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -16,9 +20,14 @@ from skills.commands.membership import rederive
 from skills.context import SkillContext
 from skills.contract import Reply, Role
 from skills.errors import ConflictError, UsageError
+from skills.formatting import duration
 from skills.grammar import Positional
 from skills.lookups import load_incident
 from skills.registry import Skill
+from storage.models import IncidentRow
+
+# Alerts further apart than this are two incidents, not one (refused without --force).
+MAX_GAP = timedelta(hours=2)
 
 
 class MergeArgs(BaseModel):
@@ -26,6 +35,14 @@ class MergeArgs(BaseModel):
     others: Annotated[list[str], Positional(rest=True)] = Field(
         description="the incidents to merge into it"
     )
+    force: bool = Field(default=False, description="merge even incidents hours apart")
+
+
+def _gap(one: IncidentRow, other: IncidentRow) -> timedelta:
+    """Time between two incidents' alert spans (zero when they overlap)."""
+    later, earlier = (one, other) if one.first_alert_at >= other.first_alert_at else (other, one)
+    ended = max(earlier.last_alert_at, earlier.resolved_event_at or earlier.last_alert_at)
+    return max(later.first_alert_at - ended, timedelta(0))
 
 
 class MergeSkill(Skill[MergeArgs]):
@@ -52,6 +69,12 @@ class MergeSkill(Skill[MergeArgs]):
                 raise ConflictError(
                     f"{display_id(source.id)} is already merged into "
                     f"{display_id(source.merged_into)}."
+                )
+            gap = _gap(target, source)
+            if gap > MAX_GAP and not args.force:
+                raise ConflictError(
+                    f"{display_id(source.id)} and {ref} are {duration(gap)} apart, so they "
+                    "look like two incidents; add `--force` to merge them anyway."
                 )
             sources.append(source)
         who = ctx.actor.display_name

@@ -37,10 +37,14 @@ class ResolveSkill(Skill[ResolveArgs]):
         ref = display_id(incident.id)
         if incident.status == IncidentStatus.RESOLVED:
             raise ConflictError(f"{ref} is already resolved.")
-        incident.status = IncidentStatus.RESOLVED.value
-        incident.resolved_at = ctx.now
-        incident.resolved_by = ctx.actor.display_name
-        mttr = duration(ctx.now - incident.created_at)
+        await ctx.episodes.resolved(
+            incident=incident, by=ctx.actor.display_name, at=ctx.now, resolution="manual"
+        )
+        # Alerts still firing end here: should Alertmanager send them again, they fire anew
+        # (reopening this incident within the grace, or opening a new one), never unseen.
+        still_firing = await ctx.alerts.close_firing(incident_id=incident.id, at=ctx.now)
+        took = ctx.now - incident.opened_at
+        mttr = duration(took)
         text = f"Resolved by {ctx.actor.display_name} (MTTR {mttr})"
         if args.note:
             text += f": {args.note}"
@@ -51,12 +55,21 @@ class ResolveSkill(Skill[ResolveArgs]):
             at=ctx.now,
             actor=ctx.actor.display_name,
             data={
-                "mttr_seconds": (ctx.now - incident.created_at).total_seconds(),
+                "mttr_seconds": took.total_seconds(),
                 "note": args.note,
+                "episode": incident.episode,
+                "still_firing": still_firing,
             },
         )
         ctx.incident_changed(incident)
         answer = f"✅ {ref} resolved by **{ctx.actor.display_name}** after {mttr}."
         if args.note:
             answer += f"\nNote: {args.note}"
+        if still_firing:
+            one = still_firing == 1
+            answer += (
+                f"\n{still_firing} alert{'' if one else 's'} still firing: if Alertmanager "
+                f"sends {'it' if one else 'them'} again, {ref} reopens (or a new incident "
+                "opens once the grace has passed)."
+            )
         return Reply.text(answer, incident_id=incident.id)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from core.incidents import AlertBrief, display_id, title_for
+from core.incidents import AlertBrief, IncidentStatus, display_id, title_for
 from skills.commands.membership import rederive
 from skills.context import SkillContext
 from skills.contract import Reply, Role
@@ -78,6 +78,18 @@ class SplitSkill(Skill[SplitArgs]):
             first_alert_at=min(row.starts_at for row in chosen),
             now=ctx.now,
         )
+        # The split-off alerts were being handled as part of the source since its opening:
+        # the new incident's episode starts there, acknowledged if the source was.
+        target.opened_at = source.opened_at
+        target.episode_started_at = target.first_alert_at
+        for episode in await ctx.episodes.of_incident(incident_id=target.id):
+            episode.opened_at = source.opened_at
+        if source.acknowledged_at is not None and source.acknowledged_by is not None:
+            await ctx.episodes.acknowledged(
+                incident=target, by=source.acknowledged_by, at=source.acknowledged_at
+            )
+            if target.status == IncidentStatus.TRIGGERED:
+                target.status = IncidentStatus.ACKNOWLEDGED.value
         fingerprints = {row.fingerprint for row in chosen}
         await ctx.incidents.move_alerts(
             alert_ids=[row.id for row in chosen],
@@ -105,7 +117,7 @@ class SplitSkill(Skill[SplitArgs]):
                 },
             )
         await rederive(ctx, source)
-        await rederive(ctx, target)
+        await rederive(ctx, target, split_off=True)
         return Reply.text(
             f"✂️ Split {count} ({names}) of {ref} into **{display_id(target.id)}**.",
             incident_id=source.id,

@@ -1,5 +1,9 @@
 """`stats [--days 30] [--service S]`: how fast incidents are taken and fixed, and how much
-noise grouping saved — MTTA and MTTR percentiles, alerts per incident."""
+noise grouping saved — MTTA and MTTR percentiles, alerts per incident.
+
+Response times are per episode: an incident that reopened was taken and fixed twice, and each
+time counts from that opening. Episodes nobody responded to (merged into another incident,
+split off already resolved) are left out."""
 
 from __future__ import annotations
 
@@ -30,22 +34,35 @@ class StatsSkill(Skill[StatsArgs]):
 
     async def handle(self, ctx: SkillContext, args: StatsArgs) -> Reply:
         since = ctx.now - timedelta(days=args.days)
-        rows = await ctx.incidents.created_between(since=since, until=ctx.now, service=args.service)
+        services = (args.service,) if args.service else ()
+        episodes = await ctx.episodes.opened_between(since=since, until=ctx.now, services=services)
         scope = f"last {args.days} days" + (f", {args.service}" if args.service else "")
-        if not rows:
+        if not episodes:
             return Reply.text(f"No incidents in the {scope}.")
-        counts = await ctx.alerts.counts(incident_ids=[row.id for row in rows])
-        times = {
-            row.id: IncidentTimes(
-                row.created_at, row.acknowledged_at, row.resolved_at, counts[row.id]
+        counts = await ctx.alerts.counts(incident_ids=[item.incident_id for item in episodes])
+        first_of: set[int] = set()
+        times: list[tuple[str, IncidentTimes]] = []
+        for item in episodes:
+            # Alerts count once per incident, with its first episode in the window.
+            alerts = 0 if item.incident_id in first_of else counts[item.incident_id]
+            first_of.add(item.incident_id)
+            times.append(
+                (
+                    item.service,
+                    IncidentTimes(
+                        item.opened_at,
+                        item.acknowledged_at,
+                        item.resolved_at,
+                        alerts,
+                        incident_id=item.incident_id,
+                    ),
+                )
             )
-            for row in rows
-        }
-        overall = response_stats(list(times.values()))
+        overall = response_stats([t for _, t in times])
         blocks: list[Block] = [Text(f"**Incident response, {scope}**"), _fields(overall)]
         by_service: dict[str, list[IncidentTimes]] = defaultdict(list)
-        for row in rows:
-            by_service[row.service].append(times[row.id])
+        for service, item_times in times:
+            by_service[service].append(item_times)
         if not args.service and len(by_service) > 1:
             ranked = sorted(by_service.items(), key=lambda item: (-len(item[1]), item[0]))
             blocks.append(
@@ -66,8 +83,9 @@ class StatsSkill(Skill[StatsArgs]):
             )
         blocks.append(
             Context(
-                "MTTA: opened → acknowledged; MTTR: opened → resolved; merged incidents "
-                "count in the one they joined."
+                "MTTA: opened → acknowledged; MTTR: opened → resolved, per opening (a "
+                "reopened incident counts each time); merged incidents count in the one they "
+                "joined."
             )
         )
         return Reply(blocks=blocks)
@@ -76,7 +94,7 @@ class StatsSkill(Skill[StatsArgs]):
 def _fields(stats: ResponseStats) -> Fields:
     return Fields(
         (
-            ("Incidents", str(stats.incidents)),
+            ("Incidents", _incidents(stats)),
             ("Alerts", str(stats.alerts)),
             ("Alerts per incident", f"{stats.alerts_per_incident:.1f}"),
             ("Noise reduction", f"{stats.noise_reduction:.0%}"),
@@ -84,6 +102,11 @@ def _fields(stats: ResponseStats) -> Fields:
             ("MTTR p50 / p90", _spread(stats.mttr, "resolved")),
         )
     )
+
+
+def _incidents(stats: ResponseStats) -> str:
+    reopened = stats.episodes - stats.incidents
+    return str(stats.incidents) + (f" ({reopened} reopened)" if reopened else "")
 
 
 def _spread(spread: Spread, done: str) -> str:

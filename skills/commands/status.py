@@ -60,8 +60,7 @@ class StatusSkill(Skill[StatusArgs]):
         who = ctx.actor.display_name
         text = f"{target.value.capitalize()} ({who})"
         if current is IncidentStatus.TRIGGERED:
-            incident.acknowledged_at = ctx.now
-            incident.acknowledged_by = who
+            await ctx.episodes.acknowledged(incident=incident, by=who, at=ctx.now)
             text += "; acknowledged"
         incident.status = target.value
         if target is IncidentStatus.MITIGATED:

@@ -107,7 +107,7 @@ def test_unknown_fields_are_ignored() -> None:
         {"alerts": [{"labels": {}, "startsAt": "2024-01-01T00:00:00Z"}]},
         {"alerts": [{"labels": {"a": "b"}}]},
         {"alerts": [{"labels": {"a": "b"}, "startsAt": "not a time"}]},
-        {"alerts": [{"labels": {"a": 1}, "startsAt": "2024-01-01T00:00:00Z"}]},
+        {"alerts": [{"labels": {"a": {"nested": 1}}, "startsAt": "2024-01-01T00:00:00Z"}]},
         {
             "status": "exploded",
             "alerts": [{"labels": {"a": "b"}, "startsAt": "2024-01-01T00:00:00Z"}],

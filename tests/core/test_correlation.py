@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from core.alerts import Alert, fingerprint
+from core.alerts import Alert, fingerprint, group_labels_of
 from core.correlation import Decision, DecisionKind, correlate
 from core.grouping_rules import DEFAULT_RULES, Evidence, GroupingRules
 from core.incident_state import IncidentState, label_keys
@@ -56,6 +56,7 @@ def alert(
         ends_at=None,
         labels=all_labels,
         group_key=group_key,
+        group_labels=group_labels_of(group_key),
     )
 
 
@@ -180,27 +181,45 @@ def test_identity_joins_an_open_incident_whatever_the_time() -> None:
     assert replay.send(again).reason == "joined: same alert fingerprint"
 
 
-def test_the_same_alertmanager_group_joins_while_the_group_lives() -> None:
-    """Like Alertmanager's own group (and PagerDuty's dedup on the groupKey): one while an
-    alert of it fires, or alerted within the window; once over, a later outage re-using the
-    key is another incident."""
+def test_a_group_key_that_names_no_service_or_instance_counts_for_nothing() -> None:
+    """A route without `group_by` (`{}:{}`) or with `group_by: [alertname]` puts unrelated
+    alerts in one Alertmanager group; with an always-firing Watchdog in it, trusting the key
+    would pull every alert of the day into one incident."""
+    for key in ("{}:{}", '{}:{alertname="X"}', '{}/{severity="critical"}:{}'):
+        replay = Replay()
+        replay.send(alert("Watchdog", "prometheus", 0, group_key=key))
+        other_cluster = replay.send(alert("X", "mailer", 30, cluster="us", group_key=key))
+        assert other_cluster.is_new, key
+        hours_later = replay.send(alert("X", "search-api", 3 * 3600, group_key=key))
+        assert hours_later.is_new, key
+
+
+def test_an_identifying_group_key_joins_within_the_window_of_its_last_alert() -> None:
+    """`group_by: [instance]` names a machine: its alerts are one group while they come close
+    together; a still-firing alert does not keep the group open for later outages."""
     replay = Replay()
-    key = '{}:{alertname="X"}'
-    first = alert("X", "reports", 0, group_key=key)
-    replay.send(first)
-    # Still firing 40 minutes later: the same group, whatever the time.
-    second = alert("X", "elasticsearch", 40 * 60, group_key=key)
-    grouped = replay.send(second)
-    assert grouped.evidence is Evidence.GROUP_KEY and grouped.incident_id == 1
-    assert grouped.reason == "joined: same Alertmanager group"
-    # Both resolve; a re-fire within the window of the group's last alert is still the group.
-    replay.incidents[1].ended(first)
-    replay.incidents[1].ended(second)
-    third = alert("X", "mailer", 45 * 60, group_key=key)
-    assert replay.send(third).incident_id == 1
-    replay.incidents[1].ended(third)
-    # Over, and quiet for longer than the window: a new incident.
-    assert replay.send(alert("X", "search-api", 60 * 60, group_key=key)).is_new
+    key = '{}:{instance="node-7:9100"}'
+    replay.send(alert("DiskFull", "reports", 0, group_key=key, instance="node-7:9100"))
+    joined = replay.send(alert("OOMKills", "mailer", 120, group_key=key, instance="node-7:9100"))
+    assert joined.evidence is Evidence.GROUP_KEY and joined.incident_id == 1
+    assert joined.reason == "joined: same Alertmanager group"
+    # 40 minutes after the group's last alert, nothing resolved: another incident.
+    later = replay.send(
+        alert("CPUHot", "search-api", 42 * 60, group_key=key, instance="node-7:9100")
+    )
+    assert later.is_new
+
+
+def test_a_group_key_join_keeps_to_its_cluster() -> None:
+    """`group_by: [service]` spans clusters: the key joins only alerts of a cluster the
+    group's alerts are in."""
+    replay = Replay()
+    key = '{}:{service="mailer"}'
+    replay.send(alert("QueueStuck", "mailer", 0, cluster="eu", group_key=key))
+    other = replay.send(alert("QueueStuck", "mailer", 60, cluster="us", group_key=key))
+    assert other.is_new
+    same = replay.send(alert("SMTPDown", "mailer", 90, cluster="eu", group_key=key))
+    assert same.incident_id == 1
 
 
 def test_a_resolved_incident_is_not_reused() -> None:
@@ -317,8 +336,8 @@ def test_fewer_hops_allowed_means_fewer_joins() -> None:
 
 def test_label_keys_need_their_first_label() -> None:
     dimensions = (("service", "cluster"), ("host",), ("namespace", "cluster"))
-    assert label_keys({"job": "node", "host": "n1"}, dimensions) == [
+    assert label_keys({"job": "node", "host": "n1"}, dimensions, "node") == [
         ("service=node", "cluster="),
         ("host=n1",),
     ]
-    assert label_keys({"alertname": "X"}, dimensions) == []
+    assert label_keys({"alertname": "X"}, dimensions, None) == []

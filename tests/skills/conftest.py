@@ -74,10 +74,7 @@ def text_of(reply: Reply) -> str:
     return reply.plain_text
 
 
-@pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    database = Database(sqlite_url(tmp_path))
-    await database.upgrade()
+def make_harness(database: Database) -> Harness:
     clock = Clock()
     outcomes: list[Outcome] = []
 
@@ -91,5 +88,19 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
         clock=clock,
         on_finished=finished,
     )
-    yield Harness(database, dispatcher, AlertIngestor(database, clock=clock), clock, outcomes)
+    return Harness(database, dispatcher, AlertIngestor(database, clock=clock), clock, outcomes)
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    """The harness on a SQLite file."""
+    database = Database(sqlite_url(tmp_path))
+    await database.upgrade()
+    yield make_harness(database)
     await database.dispose()
+
+
+@pytest.fixture
+def both_harness(database: Database) -> Harness:
+    """The harness on SQLite and, when it answers, PostgreSQL."""
+    return make_harness(database)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.background.ingest import AlertIngestor
-from core.alerts import Alert, fingerprint
+from core.alerts import Alert, fingerprint, group_labels_of
 from core.grouping_rules import GroupingRules
 from core.topology import Service, Topology
 from skills.views.incident_card import card_facts, incident_message
@@ -142,24 +142,30 @@ async def test_symptoms_that_alerted_first_are_merged_when_the_cause_alerts(
     assert [kind for kind, _ in await events(database, 2)] == ["merged"]
 
 
-async def test_downstream_warnings_are_attached_but_do_not_renotify(database: Database) -> None:
+async def test_downstream_warnings_are_attached_as_suppressed_and_the_card_stays_current(
+    database: Database,
+) -> None:
+    """A suppressed symptom pages nobody, but the card counts it: its revision moves (an
+    edit of the card notifies nobody), so the card never says fewer alerts than `show`."""
     engine = ingestor(database)
     await engine.ingest([alert("PostgresDown", "postgres-primary", 0, "critical")])
     before = (await incident_rows(database))[1].revision
     result = await engine.ingest([alert("LatencyHigh", "checkout", 40, "warning")])
-    assert result.changed_incidents == {1} and result.quiet_incidents == {1}
+    assert result.changed_incidents == {1}
     after = (await incident_rows(database))[1]
-    assert after.revision == before
+    assert after.revision == before + 1
     async with database.unit_of_work() as uow:
         [_, symptom] = await uow.alerts.for_incident(incident_id=1)
     assert symptom.suppressed_by == "postgres-primary"
     kind, text = (await events(database, 1))[-1]
     assert kind == "alert_suppressed"
     assert text.endswith("— suppressed: downstream of postgres-primary")
-    # An error on the same service is no symptom to hide: it re-notifies.
-    loud = await engine.ingest([alert("HighErrorRate", "checkout", 60, "error")])
-    assert loud.quiet_incidents == set()
-    assert (await incident_rows(database))[1].revision == before + 1
+    # An error on the same service is no symptom to hide.
+    await engine.ingest([alert("HighErrorRate", "checkout", 60, "error")])
+    async with database.unit_of_work() as uow:
+        rows = await uow.alerts.for_incident(incident_id=1)
+    assert [row.suppressed_by for row in rows] == [None, "postgres-primary", None]
+    assert (await incident_rows(database))[1].revision == before + 2
 
 
 async def test_a_late_alert_reopens_within_the_grace_period_only(database: Database) -> None:
@@ -216,23 +222,40 @@ async def test_a_flapping_cause_reopens_and_takes_back_its_symptoms_incident(
     assert "merged INC-2 (payments-api depends on it, 1 hop, 60 s after)" in text
 
 
-async def test_an_alertmanager_group_is_one_incident_while_it_fires(database: Database) -> None:
-    key = '{}:{alertname="DiskFull"}'
+async def test_a_coarse_group_key_never_joins_what_the_evidence_keeps_apart(
+    database: Database,
+) -> None:
+    """A route without `group_by` sends every alert as `{}:{}`: with an always-firing
+    Watchdog in that group, other clusters' alerts hours later still open incidents (and so
+    get messages) of their own."""
+    key = "{}:{}"
     engine = ingestor(database)
-    first = replace(alert("DiskFull", "search-api", 0), group_key=key)
+
+    def keyed(item: Alert) -> Alert:
+        return replace(item, group_key=key, group_labels=group_labels_of(key))
+
+    await engine.ingest([keyed(alert("Watchdog", "prometheus", 0, severity="none"))])
+    later = keyed(alert("DiskFull", "reports", 3 * 3600, cluster="us"))
+    assert (await engine.ingest([later])).created_incidents == [2]
+    other = keyed(alert("HighLatency", "search-api", 3 * 3600 + 60, cluster="ap"))
+    assert (await engine.ingest([other])).created_incidents == [3]
+
+
+async def test_a_group_key_naming_an_instance_joins_within_the_window(
+    database: Database,
+) -> None:
+    key = '{}:{instance="db-1:9100"}'
+    engine = ingestor(database)
+
+    def keyed(item: Alert) -> Alert:
+        return replace(item, group_key=key, group_labels=group_labels_of(key))
+
+    first = keyed(alert("DiskFull", "search-api", 0, instance="db-1:9100"))
     await engine.ingest([first])
-    # 40 minutes on, the group still has a firing alert: same incident, by its groupKey.
-    later = replace(alert("DiskFull", "reports", 40 * 60), group_key=key)
-    result = await engine.ingest([later])
-    assert result.created_incidents == []
+    near = keyed(alert("MemoryHigh", "mailer", 120, instance="db-1:9100"))
+    assert (await engine.ingest([near])).created_incidents == []
     text = next(t for k, t in reversed(await events(database, 1)) if k == "alert_joined")
     assert text.endswith("joined: same Alertmanager group")
-    # Both resolve (the incident with them); an hour later the key is a new outage.
-    await engine.ingest(
-        [
-            replace(item, status="resolved", ends_at=T0 + timedelta(minutes=50))
-            for item in (first, later)
-        ]
-    )
-    again = replace(alert("DiskFull", "elasticsearch", 110 * 60), group_key=key)
-    assert (await engine.ingest([again])).created_incidents == [2]
+    # Still firing, but the group has been quiet for longer than the window: a new outage.
+    late = keyed(alert("CPUHot", "elasticsearch", 40 * 60, instance="db-1:9100"))
+    assert (await engine.ingest([late])).created_incidents == [2]
