@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from fastapi import APIRouter
@@ -20,11 +21,29 @@ class PostedMessage:
     channel: str | None = None
 
 
+class DeliveryError(Exception):
+    """A platform refused a message, as its documented errors classify it.
+
+    `permanent`: asking again the same way will never work (a channel that is gone, a token
+    revoked); `refused_content`: this message was refused (too large, invalid blocks) and a
+    smaller one may pass. Anything else (rate limits, 5xx, timeouts) is transient: retried
+    with backoff, a bounded number of times."""
+
+    def __init__(
+        self, reason: str, *, permanent: bool = False, refused_content: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent or refused_content
+        self.refused_content = refused_content
+
+
 class ChatPlatform(Protocol):
     name: str
 
-    async def post(self, *, channel: str, reply: Reply) -> PostedMessage:
-        """Post a new root message in `channel`."""
+    async def post(self, *, channel: str, reply: Reply, intent: str | None = None) -> PostedMessage:
+        """Post a new root message in `channel`. `intent` is a token the message carries where
+        the platform keeps one (Slack's message metadata), so `find_posted` can find it."""
         ...
 
     async def update(self, *, channel: str, message_id: str, reply: Reply) -> None:
@@ -33,6 +52,13 @@ class ChatPlatform(Protocol):
 
     async def post_in_thread(self, *, channel: str, thread_id: str, reply: Reply) -> PostedMessage:
         """Answer in a message's thread."""
+        ...
+
+    async def find_posted(
+        self, *, channel: str, intent: str, since: datetime
+    ) -> PostedMessage | None:
+        """The root message posted with `intent` since `since`, if the platform can tell
+        (after a crash between posting and recording it); None when not found or not knowable."""
         ...
 
 

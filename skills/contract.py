@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from skills.markup import plain
+
 
 class Role(IntEnum):
     """Ordered: a role can do everything the roles below it can."""
@@ -110,12 +112,14 @@ Visibility = Literal["thread", "channel", "ephemeral"]
 
 @dataclass
 class Reply:
-    """What a skill answers. `incident_id` sends it to that incident's thread."""
+    """What a skill answers. `incident_id` sends it to that incident's thread; `more` says
+    where everything is when a platform must shorten it ("`show INC-4` for everything")."""
 
     blocks: list[Block] = field(default_factory=list)
     visibility: Visibility = "thread"
     incident_id: int | None = None
     color: str | None = None
+    more: str | None = None
 
     @classmethod
     def text(cls, text: str, **kwargs: Any) -> Reply:
@@ -123,7 +127,13 @@ class Reply:
 
     @property
     def plain_text(self) -> str:
-        """A plain-text rendering, for notifications and platforms' fallback text."""
+        """A plain-text rendering, for notifications and platforms' fallback text (marked
+        characters shown as themselves, see `skills.markup`)."""
+        return plain(self.markdown_text)
+
+    @property
+    def markdown_text(self) -> str:
+        """The reply's text as one markdown string (marks kept)."""
         parts: list[str] = []
         for block in self.blocks:
             if isinstance(block, Text | Context):

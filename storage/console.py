@@ -74,6 +74,21 @@ class ConsoleMessageRepository:
         )
         return {int(tid): int(n) for tid, n in (await self._session.execute(query)).all() if tid}
 
+    async def roots_since(self, *, channel: str, since: datetime) -> list[ConsoleMessageRow]:
+        """Lookout's root messages in `channel` created at or after `since`, newest first."""
+        query = (
+            select(ConsoleMessageRow)
+            .where(
+                ConsoleMessageRow.channel == channel,
+                ConsoleMessageRow.thread_id.is_(None),
+                ConsoleMessageRow.author_kind == "bot",
+                ConsoleMessageRow.created_at >= since,
+            )
+            .order_by(ConsoleMessageRow.id.desc())
+            .limit(500)
+        )
+        return list((await self._session.scalars(query)).all())
+
     async def channels(self) -> list[str]:
         query = select(ConsoleMessageRow.channel).distinct()
         return sorted((await self._session.scalars(query)).all())

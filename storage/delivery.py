@@ -30,6 +30,9 @@ class Delivered(Protocol):
     attempts: int
     last_error: str | None
     updated_at: datetime
+    intent: str | None
+    degraded: str | None
+    gave_up_revision: int | None
 
 
 class DeliveryRecords:
@@ -51,14 +54,34 @@ class DeliveryRecords:
         row.thread_id = thread_id
         row.rendered_revision = revision
         row.last_error = None
+        row.attempts = 0
+        row.intent = None
+        row.gave_up_revision = None
         row.updated_at = now
 
     async def record_rendered(self, *, row: Delivered, revision: int, now: datetime) -> None:
         row.rendered_revision = max(row.rendered_revision, revision)
         row.last_error = None
+        row.attempts = 0
+        row.gave_up_revision = None
         row.updated_at = now
 
-    async def record_failure(self, *, row: Delivered, error: str, now: datetime) -> None:
+    async def record_intent(self, *, row: Delivered, token: str, now: datetime) -> None:
+        """A first post is about to be sent carrying `token` (committed before sending)."""
+        row.intent = token
+        row.updated_at = now
+
+    async def record_failure(
+        self, *, row: Delivered, error: str, now: datetime, give_up_at: int | None = None
+    ) -> None:
+        """A failed attempt; `give_up_at` (the source's revision) ends the retries."""
         row.attempts += 1
         row.last_error = error[:2000]
+        row.updated_at = now
+        if give_up_at is not None:
+            row.gave_up_revision = give_up_at
+
+    async def record_degraded(self, *, row: Delivered, reason: str, now: datetime) -> None:
+        """The platform refused the full message for good: show a compact one from now on."""
+        row.degraded = reason[:2000]
         row.updated_at = now

@@ -206,6 +206,9 @@ class ChatThreadRow(Base):
     intent: Mapped[str | None] = mapped_column(String(64), default=None)
     # Why the platform refused the full message for good; a compact one is shown instead.
     degraded: Mapped[str | None] = mapped_column(Text, default=None)
+    # Delivery stopped for good at this revision of its source (a permanent error, or too
+    # many failed attempts); a later change of the source gets one more try.
+    gave_up_revision: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -340,6 +343,9 @@ class ChatMessageRow(Base):
     intent: Mapped[str | None] = mapped_column(String(64), default=None)
     # Why the platform refused the full message for good; a compact one is shown instead.
     degraded: Mapped[str | None] = mapped_column(Text, default=None)
+    # Delivery stopped for good at this revision of its source (a permanent error, or too
+    # many failed attempts); a later change of the source gets one more try.
+    gave_up_revision: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -5,37 +5,97 @@ Incidents carry a revision; a platform's chat thread row remembers the revision 
 rendered. The notifier renders whatever is behind, so a burst of changes to one incident
 becomes one update, and a crash between commit and post loses nothing: the next pass sees
 the incident still behind and catches up.
+
+A first post is never sent twice: before sending, the row records an intent token that the
+post carries (Slack message metadata, a field of the console's message). A later pass that
+finds the row with an intent and no message id — the process died between posting and
+recording — looks for that post and adopts it instead of posting again.
+
+Platforms say how they failed (`DeliveryError`): a refused message is replaced by a compact
+one; a permanent error, or `MAX_ATTEMPTS` transient ones, ends the retries until the source
+changes again. Nothing is retried forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.background.passes import BackgroundPass
-from bot.background.tracked_messages import TrackedKind, TrackedWork, tracked_kinds
+from bot.background.tracked_messages import TrackedKind, tracked_kinds
 from bot.metrics import Metrics
-from bot.platforms import ChatPlatform, PostedMessage
+from bot.platforms import ChatPlatform, DeliveryError, PostedMessage
 from skills.contract import Reply
+from skills.fit import compact
 from skills.views.incident_card import card_facts, incident_message
 from storage.database import Database
+from storage.delivery import Delivered, DeliveryRecords
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 IN_FLIGHT_GRACE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=10)
+MAX_ATTEMPTS = 12  # about 50 minutes of backoff, then the message waits for a change
+# How far before a row's claim a platform's clock may put the post it is looking for.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """Which delivery row a message has: an incident's root message, or a tracked one."""
+
+    platform: str
+    incident_id: int | None = None
+    kind: str | None = None
+    key: str | None = None
+
+    async def load(self, uow: UnitOfWork) -> Delivered | None:
+        if self.kind is None:
+            assert self.incident_id is not None
+            return await uow.threads.get(incident_id=self.incident_id, platform=self.platform)
+        assert self.key is not None
+        return await uow.messages.get(kind=self.kind, key=self.key, platform=self.platform)
+
+    def records(self, uow: UnitOfWork) -> DeliveryRecords:
+        return uow.threads if self.kind is None else uow.messages
 
 
 @dataclass(frozen=True)
 class _Work:
-    incident_id: int
+    """One message to deliver: where, what, and what its row knows of earlier attempts."""
+
+    slot: _Slot
     revision: int
     channel: str
     message_id: str | None
     reply: Reply
+    thread: str | None = None
+    intent: str | None = None
+    degraded: str | None = None
+    claimed_at: datetime | None = None
+
+    @property
+    def shown(self) -> Reply:
+        """What to send: the compact stand-in once the platform refused the full message."""
+        return compact(self.reply, self.degraded) if self.degraded else self.reply
+
+
+def _due(row: Delivered, revision: int, now: datetime) -> bool:
+    """Whether a row that is not done may be tried now: never while given up at this
+    revision; failed or stalled ones with exponential backoff."""
+    if row.gave_up_revision is not None and revision <= row.gave_up_revision:
+        return False
+    if row.message_id is not None and not row.last_error:
+        return True
+    if row.attempts == 0:
+        return row.message_id is not None or now - row.updated_at >= IN_FLIGHT_GRACE
+    wait = min(timedelta(seconds=2**row.attempts), MAX_BACKOFF)
+    return now - row.updated_at >= wait
 
 
 class Notifier:
@@ -98,13 +158,52 @@ class Notifier:
                 self._metrics.errors.labels(where=f"post:{platform.name}").inc()
                 log.exception("could not post an announcement", extra={"platform": platform.name})
 
+    # ----------------------------------------------------------------- incidents
+
+    async def _collect(self, platform: ChatPlatform) -> list[_Work]:
+        now = self._clock()
+        work: list[_Work] = []
+        async with self._database.unit_of_work() as uow:
+            incidents = await uow.incidents.changed_since(platform=platform.name)
+            if not incidents:
+                return []
+            facts = await card_facts(uow.alerts, [incident.id for incident in incidents])
+            for incident in incidents:
+                row = await uow.threads.get(incident_id=incident.id, platform=platform.name)
+                if row is None:
+                    row = await uow.threads.claim(
+                        incident_id=incident.id,
+                        platform=platform.name,
+                        channel=self._channel_for(platform.name, incident.service),
+                        now=now,
+                    )
+                    if row is None:  # another replica claimed it a moment ago
+                        continue
+                elif not _due(row, incident.revision, now):
+                    continue  # failed recently, given up, or another replica is posting it
+                work.append(
+                    _Work(
+                        slot=_Slot(platform.name, incident_id=incident.id),
+                        revision=incident.revision,
+                        channel=row.channel,
+                        message_id=row.message_id,
+                        reply=incident_message(incident, facts[incident.id], now),
+                        intent=row.intent,
+                        degraded=row.degraded,
+                        claimed_at=row.created_at,
+                    )
+                )
+        return work
+
+    # ----------------------------------------------------------- tracked messages
+
     async def _sync_tracked(self, platform: ChatPlatform, source: TrackedKind) -> int:
         """Messages of one kind (a run's progress, a blast tracker): each posted where it was
         asked (the incident's thread when there is one), then edited as its source changes."""
         now = self._clock()
         sent = 0
         kind = source.kind
-        work: list[tuple[TrackedWork, str, str | None, str | None]] = []
+        work: list[_Work] = []
         async with self._database.unit_of_work() as uow:
             for item in await source.behind(uow, platform=platform.name):
                 row = await uow.messages.get(kind=kind, key=item.key, platform=platform.name)
@@ -126,151 +225,154 @@ class Notifier:
                     )
                     if row is None:
                         continue
-                elif (row.message_id is None or row.last_error) and not self._due(
-                    row.updated_at, row.attempts, now
-                ):
+                elif not _due(row, item.revision, now):
                     continue
-                work.append((item, row.channel, row.thread_id, row.message_id))
-        for item, channel, thread, message_id in work:
-            try:
-                posted = await self._send(
-                    platform,
-                    channel=channel,
-                    reply=item.reply,
-                    message_id=message_id,
-                    thread=thread,
-                )
-            except Exception as error:
-                self._metrics.errors.labels(where=f"post:{platform.name}").inc()
-                log.exception(
-                    "could not deliver a tracked message", extra={"kind": kind, "key": item.key}
-                )
-                async with self._database.unit_of_work() as uow:
-                    row = await uow.messages.get(kind=kind, key=item.key, platform=platform.name)
-                    if row is not None:
-                        await uow.messages.record_failure(
-                            row=row, error=repr(error), now=self._clock()
-                        )
-                continue
-            async with self._database.unit_of_work() as uow:
-                row = await uow.messages.get(kind=kind, key=item.key, platform=platform.name)
-                if row is None:
-                    continue
-                if posted is not None:
-                    await uow.messages.record_posted(
-                        row=row,
-                        message_id=posted.message_id,
-                        thread_id=posted.thread_id,
-                        revision=item.revision,
-                        now=self._clock(),
-                        channel=posted.channel,
-                    )
-                else:
-                    await uow.messages.record_rendered(
-                        row=row, revision=item.revision, now=self._clock()
-                    )
-            sent += 1
-        return sent
-
-    async def _collect(self, platform: ChatPlatform) -> list[_Work]:
-        now = self._clock()
-        work: list[_Work] = []
-        async with self._database.unit_of_work() as uow:
-            incidents = await uow.incidents.changed_since(platform=platform.name)
-            if not incidents:
-                return []
-            facts = await card_facts(uow.alerts, [incident.id for incident in incidents])
-            for incident in incidents:
-                row = await uow.threads.get(incident_id=incident.id, platform=platform.name)
-                if row is None:
-                    row = await uow.threads.claim(
-                        incident_id=incident.id,
-                        platform=platform.name,
-                        channel=self._channel_for(platform.name, incident.service),
-                        now=now,
-                    )
-                    if row is None:  # another replica claimed it a moment ago
-                        continue
-                elif (row.message_id is None or row.last_error) and not self._due(
-                    row.updated_at, row.attempts, now
-                ):
-                    continue  # failed recently, or another replica is posting it
                 work.append(
                     _Work(
-                        incident_id=incident.id,
-                        revision=incident.revision,
+                        slot=_Slot(platform.name, kind=kind, key=item.key),
+                        revision=item.revision,
                         channel=row.channel,
                         message_id=row.message_id,
-                        reply=incident_message(incident, facts[incident.id], now),
+                        reply=item.reply,
+                        thread=row.thread_id,
+                        intent=row.intent,
+                        degraded=row.degraded,
+                        claimed_at=row.created_at,
                     )
                 )
-        return work
+        for item_work in work:
+            sent += await self._deliver(platform, item_work)
+        return sent
 
-    @staticmethod
-    def _due(updated_at: datetime, attempts: int, now: datetime) -> bool:
-        """Retry failed or stalled deliveries with exponential backoff."""
-        if attempts == 0:
-            return now - updated_at >= IN_FLIGHT_GRACE
-        wait = min(timedelta(seconds=2**attempts), MAX_BACKOFF)
-        return now - updated_at >= wait
-
-    @staticmethod
-    async def _send(
-        platform: ChatPlatform,
-        *,
-        channel: str,
-        reply: Reply,
-        message_id: str | None,
-        thread: str | None = None,
-    ) -> PostedMessage | None:
-        """Edit the message when it exists (None back), else post it, in `thread` if given."""
-        if message_id is not None:
-            await platform.update(channel=channel, message_id=message_id, reply=reply)
-            return None
-        if thread:
-            return await platform.post_in_thread(channel=channel, thread_id=thread, reply=reply)
-        return await platform.post(channel=channel, reply=reply)
+    # ------------------------------------------------------------------ delivery
 
     async def _deliver(self, platform: ChatPlatform, work: _Work) -> int:
-        try:
-            posted = await self._send(
-                platform, channel=work.channel, reply=work.reply, message_id=work.message_id
-            )
-        except Exception as error:
-            self._metrics.errors.labels(where=f"post:{platform.name}").inc()
-            log.exception(
-                "could not deliver an incident message",
-                extra={"platform": platform.name, "incident": work.incident_id},
-            )
+        """Post or update one message: its intent recorded before a first root post, its
+        outcome after. Returns 1 when a message was posted or updated."""
+        slot = work.slot
+        if work.message_id is None and work.thread is None:
+            if work.intent is not None and await self._adopt(platform, work):
+                return 1
+            token = work.intent or uuid.uuid4().hex
             async with self._database.unit_of_work() as uow:
-                row = await uow.threads.get(incident_id=work.incident_id, platform=platform.name)
-                if row is not None:
-                    await uow.threads.record_failure(row=row, error=repr(error), now=self._clock())
+                row = await slot.load(uow)
+                if row is None:
+                    return 0
+                await slot.records(uow).record_intent(row=row, token=token, now=self._clock())
+            work = replace(work, intent=token)
+        try:
+            posted = await self._send(platform, work)
+        except DeliveryError as error:
+            if error.refused_content and work.degraded is None:
+                log.warning(
+                    "the platform refused a message; showing a compact one",
+                    extra={"platform": platform.name, "slot": repr(slot), "reason": error.reason},
+                )
+                async with self._database.unit_of_work() as uow:
+                    row = await slot.load(uow)
+                    if row is not None:
+                        await slot.records(uow).record_degraded(
+                            row=row, reason=error.reason, now=self._clock()
+                        )
+                return await self._deliver(platform, replace(work, degraded=error.reason))
+            await self._failed(platform, work, error, give_up=True)
+            return 0
+        except Exception as error:
+            await self._failed(platform, work, error, give_up=False)
             return 0
         async with self._database.unit_of_work() as uow:
-            row = await uow.threads.get(incident_id=work.incident_id, platform=platform.name)
+            row = await slot.load(uow)
             if row is None:
                 return 0
-            if posted is not None:
-                await uow.threads.record_posted(
-                    row=row,
-                    message_id=posted.message_id,
-                    thread_id=posted.thread_id,
-                    revision=work.revision,
-                    now=self._clock(),
-                    channel=posted.channel,
-                )
-                await uow.incidents.add_event(
-                    incident_id=work.incident_id,
-                    kind="notified",
-                    text=f"Posted to {posted.channel or work.channel} on {platform.name}",
-                    at=self._clock(),
-                    data={"platform": platform.name, "message": posted.message_id},
-                )
-                self._metrics.chat_posts.labels(platform=platform.name).inc()
-            else:
-                await uow.threads.record_rendered(
+            if posted is None:
+                await slot.records(uow).record_rendered(
                     row=row, revision=work.revision, now=self._clock()
                 )
-                self._metrics.chat_updates.labels(platform=platform.name).inc()
+            else:
+                await self._posted(uow, platform, work, row, posted, revision=work.revision)
+        counter = self._metrics.chat_updates if posted is None else self._metrics.chat_posts
+        counter.labels(platform=platform.name).inc()
         return 1
+
+    async def _adopt(self, platform: ChatPlatform, work: _Work) -> bool:
+        """After a crash between posting and recording: find the post that carries the row's
+        intent and take it as the message (the next pass brings it up to date)."""
+        assert work.intent is not None
+        since = (work.claimed_at or self._clock()) - CLOCK_SKEW
+        try:
+            found = await platform.find_posted(
+                channel=work.channel, intent=work.intent, since=since
+            )
+        except Exception:
+            log.warning("could not look for an earlier post", exc_info=True)
+            return False
+        if found is None:
+            return False
+        log.info("adopted a post made before a restart", extra={"slot": repr(work.slot)})
+        async with self._database.unit_of_work() as uow:
+            row = await work.slot.load(uow)
+            if row is not None:
+                await self._posted(uow, platform, work, row, found, revision=0)
+        return True
+
+    async def _posted(
+        self,
+        uow: UnitOfWork,
+        platform: ChatPlatform,
+        work: _Work,
+        row: Delivered,
+        posted: PostedMessage,
+        *,
+        revision: int,
+    ) -> None:
+        await work.slot.records(uow).record_posted(
+            row=row,
+            message_id=posted.message_id,
+            thread_id=posted.thread_id,
+            revision=revision,
+            now=self._clock(),
+            channel=posted.channel,
+        )
+        if work.slot.incident_id is not None:
+            await uow.incidents.add_event(
+                incident_id=work.slot.incident_id,
+                kind="notified",
+                text=f"Posted to {posted.channel or work.channel} on {platform.name}",
+                at=self._clock(),
+                data={"platform": platform.name, "message": posted.message_id},
+            )
+
+    async def _failed(
+        self, platform: ChatPlatform, work: _Work, error: Exception, *, give_up: bool
+    ) -> None:
+        self._metrics.errors.labels(where=f"post:{platform.name}").inc()
+        last = give_up
+        async with self._database.unit_of_work() as uow:
+            row = await work.slot.load(uow)
+            if row is None:
+                return
+            last = give_up or row.attempts + 1 >= MAX_ATTEMPTS
+            await work.slot.records(uow).record_failure(
+                row=row,
+                error=str(error) if isinstance(error, DeliveryError) else repr(error),
+                now=self._clock(),
+                give_up_at=work.revision if last else None,
+            )
+        extra = {"platform": platform.name, "slot": repr(work.slot), "error": repr(error)}
+        if last:
+            log.error("gave up delivering a message until it changes again", extra=extra)
+        else:
+            log.warning("could not deliver a message; will retry", extra=extra)
+
+    @staticmethod
+    async def _send(platform: ChatPlatform, work: _Work) -> PostedMessage | None:
+        """Edit the message when it exists (None back), else post it, in its thread if any."""
+        reply = work.shown
+        if work.message_id is not None:
+            await platform.update(channel=work.channel, message_id=work.message_id, reply=reply)
+            return None
+        if work.thread:
+            return await platform.post_in_thread(
+                channel=work.channel, thread_id=work.thread, reply=reply
+            )
+        return await platform.post(channel=work.channel, reply=reply, intent=work.intent)

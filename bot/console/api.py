@@ -11,12 +11,25 @@ from pydantic import BaseModel, Field
 
 from bot.console.platform import message_json, parse_message_id
 from bot.console.render import render_reply
+from core.incident_summary import root_cause_from_record
 from skills.contract import Actor, Conversation, Reply
+from skills.views.incident_card import card_facts
 
 if TYPE_CHECKING:
     from bot.main import Lookout
 
 STATIC = Path(__file__).parent / "static"
+
+
+def _root_cause(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    cause = root_cause_from_record(record)
+    if cause is None:
+        return None
+    return {
+        "service": cause.service,
+        "confidence": round(cause.confidence, 3),
+        "factors": list(cause.factors),
+    }
 
 
 class CommandIn(BaseModel):
@@ -66,9 +79,13 @@ def console_routes(lookout: Lookout) -> APIRouter:
         status: Literal["open", "all", "resolved"] = "open",
         limit: int = Query(default=200, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
+        """Incidents, newest first, with what their cards show: the probable root cause
+        (service, confidence 0–1, factors), the services, and the alert counts."""
         async with database.unit_of_work() as uow:
             rows = await uow.incidents.find(status=status, limit=limit)
-            fingerprints = await uow.alerts.fingerprints(incident_ids=[row.id for row in rows])
+            ids = [row.id for row in rows]
+            fingerprints = await uow.alerts.fingerprints(incident_ids=ids)
+            facts = await card_facts(uow.alerts, ids)
         return [
             {
                 "id": row.id,
@@ -77,8 +94,16 @@ def console_routes(lookout: Lookout) -> APIRouter:
                 "status": row.status,
                 "severity": row.severity,
                 "service": row.service,
+                "services": list(facts[row.id].services),
+                "alerts": facts[row.id].alerts,
+                "firing": facts[row.id].firing,
+                "truncated_alerts": row.truncated_alerts,
+                "root_cause": _root_cause(row.root_cause),
+                "episode": row.episode,
+                "merged_into": f"INC-{row.merged_into}" if row.merged_into else None,
                 "alert_fingerprints": sorted(fingerprints[row.id]),
                 "created_at": row.created_at.isoformat(),
+                "opened_at": row.opened_at.isoformat(),
                 "acknowledged_at": row.acknowledged_at.isoformat() if row.acknowledged_at else None,
                 "acknowledged_by": row.acknowledged_by,
                 "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,

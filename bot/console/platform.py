@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.console.render import render_reply
-from bot.platforms import PostedMessage
+from bot.platforms import DeliveryError, PostedMessage
 from skills.contract import Reply
 from storage.database import Database
 from storage.models import ConsoleMessageRow
@@ -92,9 +92,20 @@ class ConsolePlatform:
         self._hub = hub
         self._clock = clock
 
-    async def post(self, *, channel: str, reply: Reply) -> PostedMessage:
-        row = await self.add(channel=channel, author=BOT_NAME, author_kind="bot", reply=reply)
+    async def post(self, *, channel: str, reply: Reply, intent: str | None = None) -> PostedMessage:
+        row = await self.add(
+            channel=channel, author=BOT_NAME, author_kind="bot", reply=reply, intent=intent
+        )
         return PostedMessage(message_id=str(row.id), thread_id=str(row.id))
+
+    async def find_posted(
+        self, *, channel: str, intent: str, since: datetime
+    ) -> PostedMessage | None:
+        async with self._database.unit_of_work() as uow:
+            for row in await uow.console.roots_since(channel=channel, since=since):
+                if row.body.get("intent") == intent:
+                    return PostedMessage(message_id=str(row.id), thread_id=str(row.id))
+        return None
 
     async def update(self, *, channel: str, message_id: str, reply: Reply) -> None:
         async with self._database.unit_of_work() as uow:
@@ -102,7 +113,7 @@ class ConsolePlatform:
                 message_id=int(message_id), body=render_reply(reply), now=self._clock()
             )
             if row is None:
-                raise LookupError(f"console message {message_id} is gone")
+                raise DeliveryError(f"console message {message_id} is gone", permanent=True)
             count = (await uow.console.reply_counts(message_ids=[row.id])).get(row.id, 0)
         self._hub.publish("message", message_json(row, count))
 
@@ -124,14 +135,18 @@ class ConsolePlatform:
         author_kind: str,
         reply: Reply,
         thread_id: int | None = None,
+        intent: str | None = None,
     ) -> ConsoleMessageRow:
         """Store a message and tell open pages; a thread reply also refreshes its root."""
+        body = render_reply(reply)
+        if intent:
+            body["intent"] = intent
         async with self._database.unit_of_work() as uow:
             row = await uow.console.add(
                 channel=channel,
                 author=author,
                 author_kind=author_kind,
-                body=render_reply(reply),
+                body=body,
                 now=self._clock(),
                 thread_id=thread_id,
                 incident_id=reply.incident_id,

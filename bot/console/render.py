@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from skills.contract import Actions, Block, Context, Fields, Image, Reply, Table, Text
+from skills.fit import CONSOLE, fit
 
 
 def render_block(block: Block) -> dict[str, Any]:
@@ -38,6 +39,8 @@ def render_block(block: Block) -> dict[str, Any]:
 
 
 def render_reply(reply: Reply) -> dict[str, Any]:
+    """The console's JSON for a reply, within the same bound as Slack (`skills.fit`)."""
+    reply = fit(reply, CONSOLE)
     return {
         "blocks": [render_block(block) for block in reply.blocks],
         "color": reply.color,

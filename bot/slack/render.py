@@ -13,6 +13,8 @@ import re
 from typing import Any
 
 from skills.contract import Actions, Block, Context, Fields, Image, Reply, Table, Text
+from skills.fit import SLACK, fit
+from skills.markup import protect, restore
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -29,11 +31,23 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _LINK = re.compile(r"\[([^\]]+)\]\(((?:https?://|mailto:)[^)\s]+)\)")
 
 
+def _literal(char: str) -> str:
+    """A markup character that is data. Slack has no escape, but it only formats with `*`,
+    `_` and `~` at a word boundary: a zero-width space before one makes it part of a word.
+    Inline code has no such rule, so a backtick becomes the look-alike U+02CB."""
+    if char in "*_~":
+        return "\u200b" + char
+    return "ˋ" if char == "`" else char
+
+
 def mrkdwn(text: str) -> str:
-    """Lookout's markdown subset in Slack's mrkdwn: escape &, <, >; **b** → *b*; links."""
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Lookout's markdown subset in Slack's mrkdwn: escape &, <, >; **b** → *b*; links;
+    characters marked as data (`skills.markup.literal`) shown as themselves."""
+    protected = protect(text)
+    escaped = protected.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     escaped = _BOLD.sub(r"*\1*", escaped)
-    return _LINK.sub(lambda m: f"<{m[2]}|{m[1]}>", escaped)
+    escaped = _LINK.sub(lambda m: f"<{m[2]}|{m[1]}>", escaped)
+    return restore(escaped, _literal)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -63,7 +77,8 @@ def _section(text: str) -> dict[str, Any]:
 def _table(block: Table) -> list[dict[str, Any]]:
     """Narrow tables as a monospace code block; wide ones as one line per row (a code block
     would wrap or cut them). Rows that do not fit become "…and N more rows"."""
-    rows = [[str(cell) for cell in row] for row in block.rows]
+    markdown = [[str(cell) for cell in row] for row in block.rows]
+    rows = [[_monospace(cell) for cell in row] for row in markdown]
     widths = [
         max([len(block.columns[i]), *(len(row[i]) for row in rows)])
         for i in range(len(block.columns))
@@ -79,7 +94,7 @@ def _table(block: Table) -> list[dict[str, Any]]:
     else:
         lines = [
             f"*{mrkdwn(row[0])}*  " + "  ·  ".join(mrkdwn(cell) for cell in row[1:] if cell)
-            for row in rows
+            for row in markdown
         ]
         shown = _fit([], lines, MAX_SECTION * 8)
         sections = [_context("  ·  ".join(mrkdwn(column) for column in block.columns))]
@@ -88,6 +103,13 @@ def _table(block: Table) -> list[dict[str, Any]]:
     if hidden:
         sections.append(_context(f"…and {hidden} more row{'s' if hidden > 1 else ''}"))
     return sections
+
+
+def _monospace(cell: str) -> str:
+    """A table cell inside a code block, where Slack formats nothing: marks dropped, bold
+    markers dropped, a backtick (which would end the block) shown as its look-alike."""
+    text = restore(_BOLD.sub(r"\1", protect(cell)), lambda char: "ˋ" if char == "`" else char)
+    return text.replace("`", "ˋ").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _fit(header: list[str], lines: list[str], budget: int) -> int:
@@ -151,7 +173,9 @@ def render_block(block: Block) -> list[dict[str, Any]]:
 
 
 def render_blocks(reply: Reply) -> list[dict[str, Any]]:
-    """At most 50 blocks; what does not fit is named in a last context line."""
+    """At most 50 blocks within Slack's text bounds (`skills.fit.SLACK`); what does not fit
+    is named in a context line."""
+    reply = fit(reply, SLACK)
     blocks = [item for block in reply.blocks for item in render_block(block)]
     if len(blocks) <= MAX_BLOCKS:
         return blocks
@@ -161,7 +185,7 @@ def render_blocks(reply: Reply) -> list[dict[str, Any]]:
 
 def fallback_text(reply: Reply) -> str:
     """The notification and screen-reader text every message must carry."""
-    return _cut(mrkdwn(reply.plain_text) or "Lookout", MAX_FALLBACK)
+    return _cut(mrkdwn(reply.markdown_text) or "Lookout", MAX_FALLBACK)
 
 
 def images(reply: Reply) -> list[Image]:

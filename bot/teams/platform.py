@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from copy import copy
+from datetime import datetime
 from typing import Any, TypeVar
 
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ConversationReference
 
-from bot.platforms import PostedMessage
+from bot.platforms import DeliveryError, PostedMessage
 from bot.teams.activities import PLATFORM, THREAD_MARK
 from bot.teams.render import render_activity
-from bot.teams.retry import RetryPolicy, own_the_retries
+from bot.teams.retry import RetryPolicy, http_status, own_the_retries
 from skills.contract import Reply
 from storage.database import Database
 
@@ -46,7 +47,7 @@ class TeamsPlatform:
         self._database = database
         self._retry = retry
 
-    async def post(self, *, channel: str, reply: Reply) -> PostedMessage:
+    async def post(self, *, channel: str, reply: Reply, intent: str | None = None) -> PostedMessage:
         key, reference = await self._reference(channel)
         activity = self._addressed(render_activity(reply), reference, reference.conversation.id)
         response = await self._send(reference, activity, what="post")
@@ -72,6 +73,13 @@ class TeamsPlatform:
         activity = self._addressed(render_activity(reply), reference, conversation_id)
         response = await self._send(reference, activity, what="thread reply")
         return PostedMessage(message_id=response.id, thread_id=thread_id, channel=key)
+
+    async def find_posted(
+        self, *, channel: str, intent: str, since: datetime
+    ) -> PostedMessage | None:
+        """The Bot Connector cannot list a conversation's activities, so a post whose
+        outcome a crash hid cannot be found again: None (it is posted anew)."""
+        return None
 
     async def _reference(self, channel: str) -> tuple[str, ConversationReference]:
         async with self._database.unit_of_work() as uow:
@@ -124,7 +132,19 @@ class TeamsPlatform:
             client = own_the_retries(turn_context)
             results.append(await self._retry.run(lambda: call(client), what=what))
 
-        await self._adapter.continue_conversation(reference, in_turn, bot_app_id=self._app_id)
+        try:
+            await self._adapter.continue_conversation(reference, in_turn, bot_app_id=self._app_id)
+        except Exception as error:
+            status = http_status(error)
+            if status in (400, 413):
+                raise DeliveryError(
+                    f"Teams refused the {what} ({status})", refused_content=True
+                ) from error
+            if status is not None and 400 <= status < 500 and status != 429:
+                raise DeliveryError(
+                    f"Teams cannot take the {what} ({status})", permanent=True
+                ) from error
+            raise
         if not results:
             raise RuntimeError(f"the Teams {what} did not run")
         return results[0]

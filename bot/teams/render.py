@@ -7,12 +7,15 @@ skill answered in a thread or the notifier posted it, and there is one renderer 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
 from skills.contract import Actions, Block, Context, Fields, Image, Reply, Table, Text
+from skills.fit import Bound, fit
+from skills.markup import has_literals, protect, restore
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -22,6 +25,9 @@ COMMAND_KEY = "lookout_command"
 # Teams rejects messages over ~28 KB; an inline PNG larger than this is left out with a note.
 MAX_IMAGE_BYTES = 20_000
 MAX_TABLE_ROWS = 50
+# The whole card, as JSON, stays under this (Teams' limit is about 28 KB per message).
+MAX_CARD_BYTES = 24_000
+TEAMS = Bound(block=2000, field=800, total=8000, table_rows=MAX_TABLE_ROWS)
 
 BUTTON_STYLES = {"primary": "positive", "danger": "destructive", "default": "default"}
 COLOR_STYLES = {
@@ -33,6 +39,12 @@ COLOR_STYLES = {
 }
 
 _CODE = re.compile(r"`([^`]+)`")
+_INLINE = re.compile(
+    r"\*\*(?P<bold>.+?)\*\*"
+    r"|`(?P<code>[^`]+)`"
+    r"|\[(?P<label>[^\]]+)\]\((?P<url>(?:https?://|mailto:)[^)\s]+)\)"
+    r"|(?<![\w])_(?P<italic>[^_\n]+)_(?![\w])"
+)
 
 
 def card_markdown(text: str) -> str:
@@ -46,8 +58,48 @@ def card_markdown(text: str) -> str:
     return "\n".join(lines)
 
 
+def text_runs(line: str, **style: Any) -> list[dict[str, Any]]:
+    """One line of our markdown as Adaptive Card TextRuns, which are never read as markdown:
+    the way to show text from alerts exactly (Teams clients differ on backslash escapes)."""
+    protected = protect(line)
+    runs: list[dict[str, Any]] = []
+
+    def run(text: str, **extra: Any) -> None:
+        if text:
+            runs.append({"type": "TextRun", "text": restore(text), **style, **extra})
+
+    position = 0
+    for match in _INLINE.finditer(protected):
+        run(protected[position : match.start()])
+        if match["bold"] is not None:
+            run(match["bold"], weight="Bolder")
+        elif match["code"] is not None:
+            run(match["code"], fontType="Monospace")
+        elif match["label"] is not None:
+            action = {"type": "Action.OpenUrl", "url": restore(match["url"])}
+            run(match["label"], selectAction=action)
+        else:
+            run(match["italic"], italic=True)
+        position = match.end()
+    run(protected[position:])
+    return runs
+
+
 def text_block(text: str, **style: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": card_markdown(text), "wrap": True, **style}
+    """A TextBlock for our markdown; text holding characters marked as data becomes a
+    RichTextBlock of TextRuns per line, so those characters show as themselves."""
+    if not has_literals(text):
+        return {"type": "TextBlock", "text": card_markdown(text), "wrap": True, **style}
+    size = {key: value for key, value in style.items() if key in ("size", "isSubtle", "weight")}
+    lines = [
+        {
+            "type": "RichTextBlock",
+            "inlines": text_runs(line, **size) or [{"type": "TextRun", "text": " "}],
+            "spacing": "None",
+        }
+        for line in text.split("\n")
+    ]
+    return lines[0] if len(lines) == 1 else {"type": "Container", "items": lines}
 
 
 def render_table(table: Table) -> list[dict[str, Any]]:
@@ -91,6 +143,8 @@ def render_block(block: Block) -> list[dict[str, Any]]:
     if isinstance(block, Text):
         return [text_block(block.text)]
     if isinstance(block, Fields):
+        if any(has_literals(label) or has_literals(value) for label, value in block.fields):
+            return [_columns(block)]
         return [
             {
                 "type": "FactSet",
@@ -119,7 +173,40 @@ def render_block(block: Block) -> list[dict[str, Any]]:
     raise TypeError(f"no Teams rendering for {type(block).__name__}")
 
 
+def _columns(block: Fields) -> dict[str, Any]:
+    """Fields as label/value rows of TextRuns (a FactSet's values would be read as markdown)."""
+    rows = [
+        {
+            "type": "ColumnSet",
+            "spacing": "None",
+            "columns": [
+                {"type": "Column", "width": "auto", "items": [text_block(label, weight="Bolder")]},
+                {"type": "Column", "width": "stretch", "items": [text_block(value)]},
+            ],
+        }
+        for label, value in block.fields
+    ]
+    return {"type": "Container", "items": rows}
+
+
 def render_card(reply: Reply) -> dict[str, Any]:
+    """The reply as one Adaptive Card of at most `MAX_CARD_BYTES` of JSON: shortened to the
+    Teams bound, and further, halving the bound, until the card fits."""
+    bound = TEAMS
+    card = _card(fit(reply, bound))
+    while len(json.dumps(card)) > MAX_CARD_BYTES and bound.total > 500:
+        bound = Bound(
+            block=max(bound.block // 2, 200),
+            field=max(bound.field // 2, 80),
+            total=bound.total // 2,
+            table_rows=max(bound.table_rows // 2, 5),
+            images=False,
+        )
+        card = _card(fit(reply, bound))
+    return card
+
+
+def _card(reply: Reply) -> dict[str, Any]:
     body: list[dict[str, Any]] = []
     for block in reply.blocks:
         body.extend(render_block(block))

@@ -9,6 +9,7 @@ from core.severity import severity_from_name
 from skills.context import SkillContext
 from skills.contract import Actions, Button, Context, Reply, Table, Text
 from skills.formatting import age, mark
+from skills.markup import literal
 from skills.registry import Skill
 
 LIMIT = 25
@@ -53,8 +54,8 @@ class IncidentsSkill(Skill[IncidentsArgs]):
                     f"{mark(row.severity, row.status)} {display_id(row.id)}",
                     row.severity,
                     row.status,
-                    row.service,
-                    row.title,
+                    literal(row.service),
+                    literal(row.title),
                     str(counts.get(row.id, 0)),
                     age(row.created_at, ctx.now),
                 )

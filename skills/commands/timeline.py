@@ -24,6 +24,7 @@ from skills.contract import Block, Context, Reply, Text
 from skills.formatting import clock_time, duration
 from skills.grammar import Positional
 from skills.lookups import load_incident
+from skills.markup import literal
 from skills.registry import Skill
 from storage.models import IncidentEventRow, IncidentRow
 
@@ -44,6 +45,8 @@ KINDS = {
     "notification": ("🔔", "NOTIFICATION"),
 }
 FOLDED = {"alert_joined", "alert_suppressed", "alert_resolved"}
+# Events whose text a person typed: shown as typed, their own markup included.
+TYPED = {"note"}
 KEEP_OF_RUN = 3
 MAX_LINES = 60
 
@@ -65,7 +68,7 @@ class TimelineSkill(Skill[TimelineArgs]):
         events = await ctx.incidents.events(incident_id=incident.id)
         lines = render_timeline(events)
         blocks: list[Block] = [
-            Text(f"**{display_id(incident.id)} timeline** · {incident.title}"),
+            Text(f"**{display_id(incident.id)} timeline** · {literal(incident.title)}"),
             Text("\n".join(lines) if lines else "_No events yet._"),
         ]
         blocks.append(Context(_figures(incident, len(events))))
@@ -77,7 +80,14 @@ def event_line(event: IncidentEventRow) -> str:
     if event.kind not in KINDS and not event.kind.startswith("runbook"):
         mark, label = "•", event.kind.replace("_", " ").upper()
     who = f" by {event.actor}" if event.actor and event.kind not in FOLDED else ""
-    return f"`{event.at.strftime('%H:%M:%S')}` ─┬─ {mark} **{label}**{who}  {event.text}"
+    who = literal(who)
+    return f"`{event.at.strftime('%H:%M:%S')}` ─┬─ {mark} **{label}**{who}  {event_text(event)}"
+
+
+def event_text(event: IncidentEventRow) -> str:
+    """An event's text as markdown: what people typed (notes) as they typed it; what Lookout
+    wrote around alert names and labels, as data."""
+    return event.text if event.kind in TYPED else literal(event.text)
 
 
 def render_timeline(events: Sequence[IncidentEventRow]) -> list[str]:

@@ -9,8 +9,11 @@ from core.incident_summary import root_cause_from_record
 from core.incidents import display_id, main_alert
 from skills.contract import Actions, Button, Context, Fields, Reply, Text
 from skills.formatting import clock_time, duration, mark
+from skills.markup import literal
 from storage.alerts import AlertRepository
 from storage.models import IncidentRow
+
+SUMMARY_CHARS = 600
 
 
 def status_line(incident: IncidentRow) -> str:
@@ -20,16 +23,15 @@ def status_line(incident: IncidentRow) -> str:
     if incident.status == "mitigated" and incident.mitigated_at:
         return f"Mitigated at {clock_time(incident.mitigated_at)}"
     if incident.status == "investigating":
-        by = f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""
+        by = f" by {literal(incident.acknowledged_by)}" if incident.acknowledged_by else ""
         return f"Investigating{by}"
     # --- end incident intelligence ---
     if incident.status == "resolved" and incident.resolved_at:
-        by = f" by {incident.resolved_by}" if incident.resolved_by else ""
+        by = f" by {literal(incident.resolved_by)}" if incident.resolved_by else ""
         return f"Resolved{by} at {clock_time(incident.resolved_at)}"
     if incident.status == "acknowledged" and incident.acknowledged_at:
-        return (
-            f"Acknowledged by {incident.acknowledged_by} at {clock_time(incident.acknowledged_at)}"
-        )
+        who = literal(incident.acknowledged_by or "someone")
+        return f"Acknowledged by {who} at {clock_time(incident.acknowledged_at)}"
     return "Triggered — not acknowledged"
 
 
@@ -78,30 +80,43 @@ async def card_facts(alerts: AlertRepository, incident_ids: list[int]) -> dict[i
 
 
 def incident_message(incident: IncidentRow, facts: CardFacts, now: datetime) -> Reply:
-    """The root message for `incident`, as of `now`."""
+    """The root message for `incident`, as of `now`. Everything from alerts is shown as data
+    (`skills.markup.literal`); the summary is cut to `SUMMARY_CHARS`, and any platform that
+    must shorten more points at `show`."""
     sign = mark(incident.severity, incident.status)
-    headline = f"{sign} **{display_id(incident.id)} · {incident.title}**"
+    ref = display_id(incident.id)
+    headline = f"{sign} **{ref} · {literal(incident.title)}**"
     blocks: list[Text | Fields | Context | Actions] = [Text(headline)]
     if facts.summary:
-        blocks.append(Text(facts.summary))
+        summary = facts.summary
+        if len(summary) > SUMMARY_CHARS:
+            blocks.append(Text(literal(summary[:SUMMARY_CHARS].rstrip()) + "…"))
+            blocks.append(Context(f"Summary truncated — `show {ref}` for everything"))
+        else:
+            blocks.append(Text(literal(summary)))
     cause = root_cause_from_record(incident.root_cause)  # stored by ingestion
     if cause is not None and incident.merged_into is None:
-        blocks.append(Text(f"🎯 {cause.headline()}"))
+        blocks.append(Text(f"🎯 {literal(cause.headline())}"))
+    services = ", ".join(facts.services[:6]) + (" …" if len(facts.services) > 6 else "")
     blocks.append(
         Fields(
             (
                 ("Status", status_line(incident)),
                 ("Severity", incident.severity),
-                ("Service", incident.service),
+                ("Service", literal(incident.service)),
                 ("Alerts", f"{facts.alerts} ({facts.firing} firing)"),
                 ("Started", clock_time(incident.first_alert_at)),
-                (
-                    "Services",
-                    ", ".join(facts.services[:6]) + (" …" if len(facts.services) > 6 else ""),
-                ),
+                ("Services", literal(services)),
             )
         )
     )
+    if incident.truncated_alerts:
+        blocks.append(
+            Context(
+                f"⚠ Alertmanager left up to {incident.truncated_alerts} alerts out of a "
+                f"notification (its `max_alerts`); `show {ref}` lists the ones that arrived."
+            )
+        )
     if incident.status == "resolved":
         took = duration((incident.resolved_at or now) - incident.created_at)
         blocks.append(Context(f"Opened {clock_time(incident.created_at)} · resolved after {took}"))
@@ -114,4 +129,10 @@ def incident_message(incident: IncidentRow, facts: CardFacts, now: datetime) -> 
         )
     blocks.append(incident_buttons(incident))
     color = "resolved" if incident.status == "resolved" else incident.severity
-    return Reply(blocks=list(blocks), visibility="channel", incident_id=incident.id, color=color)
+    return Reply(
+        blocks=list(blocks),
+        visibility="channel",
+        incident_id=incident.id,
+        color=color,
+        more=f"`show {ref}` for everything",
+    )

@@ -24,7 +24,7 @@ async def test_help_lists_every_skill_with_usage(harness: Harness) -> None:
     assert commands[:6] == [
         "/lookout help [skill]",
         "/lookout incidents [--service SERVICE] [--severity SEVERITY] [--all]",
-        "/lookout show [incident]",
+        "/lookout show [incident] [--alert ALERT]",
         "/lookout ack [incident]",
         "/lookout resolve [incident] [note…]",
         "/lookout similar [incident] [--limit LIMIT]",

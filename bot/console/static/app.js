@@ -81,9 +81,23 @@
       .join("");
   }
 
-  /** Escape HTML first, then apply the supported subset (bold, italic, code, links, bullets). */
+  // A backslash before one of these marks it as data: it shows as itself, never as markup.
+  const MARKED = /\\([\\`*_~\[\]])/g;
+  const LITERAL = /\u0001(\d+)\u0001/g;
+
+  /** Escape HTML first, then apply the supported subset (bold, italic, code, links, bullets);
+   * characters marked as data are set aside first and put back, as text, last. */
   function renderMarkdown(text) {
-    const escaped = escapeHtml(String(text ?? "").replace(/\u0000/g, ""));
+    const literals = [];
+    const marked = String(text ?? "").replace(/[\u0000\u0001]/g, "").replace(MARKED, (_, c) => {
+      literals.push(c);
+      return `\u0001${literals.length - 1}\u0001`;
+    });
+    const html = renderMarked(escapeHtml(marked));
+    return html.replace(LITERAL, (_, i) => escapeHtml(literals[Number(i)]));
+  }
+
+  function renderMarked(escaped) {
     // ```fenced``` blocks are kept verbatim; everything else gets the inline subset.
     const parts = escaped.split(/```(?:[a-z]*\n)?([\s\S]*?)```/);
     return parts

@@ -111,11 +111,13 @@ def upgrade() -> None:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column("intent", sa.String(length=64), nullable=True))
             batch_op.add_column(sa.Column("degraded", sa.Text(), nullable=True))
+            batch_op.add_column(sa.Column("gave_up_revision", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     for table in ("chat_messages", "chat_threads"):
         with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("gave_up_revision")
             batch_op.drop_column("degraded")
             batch_op.drop_column("intent")
     op.drop_index("ix_incident_episodes_opened_at", table_name="incident_episodes")

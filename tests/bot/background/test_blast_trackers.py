@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import pytest
 
@@ -60,10 +61,15 @@ class ThreadedPlatform:
         self.changed.set()
         return message_id
 
-    async def post(self, *, channel: str, reply: Reply) -> PostedMessage:
+    async def post(self, *, channel: str, reply: Reply, intent: str | None = None) -> PostedMessage:
         message_id = self._add(channel, None, reply)
         self.calls.append(("post", message_id))
         return PostedMessage(message_id=message_id, thread_id=message_id)
+
+    async def find_posted(
+        self, *, channel: str, intent: str, since: datetime
+    ) -> PostedMessage | None:
+        return None
 
     async def post_in_thread(self, *, channel: str, thread_id: str, reply: Reply) -> PostedMessage:
         message_id = self._add(channel, thread_id, reply)

@@ -33,7 +33,7 @@ class RecordingPlatform:
             self.fail_next -= 1
             raise ConnectionError("chat API unavailable (HTTP 503)")
 
-    async def post(self, *, channel: str, reply: Reply) -> PostedMessage:
+    async def post(self, *, channel: str, reply: Reply, intent: str | None = None) -> PostedMessage:
         self._maybe_fail()
         message_id = f"msg-{len(self.messages) + 1}"
         self.messages[message_id] = reply.plain_text
@@ -44,6 +44,11 @@ class RecordingPlatform:
         self._maybe_fail()
         self.messages[message_id] = reply.plain_text
         self.calls.append(("update", channel, message_id))
+
+    async def find_posted(
+        self, *, channel: str, intent: str, since: datetime
+    ) -> PostedMessage | None:
+        return None
 
     async def post_in_thread(self, *, channel: str, thread_id: str, reply: Reply) -> PostedMessage:
         raise NotImplementedError

@@ -143,3 +143,16 @@ async def test_live_stream_pushes_new_incident_messages(server: RunningServer) -
         await client.post("/webhooks/alertmanager", json=storm_payload(1))
     await asyncio.wait_for(listener, timeout=10)
     assert received[0]["incident_id"] == 1 and received[0]["channel"] == "#incidents"
+
+
+async def test_console_messages_keep_to_the_same_bound_as_slack(server: RunningServer) -> None:
+    """The console showed a 1 MB message for a 127,000-character annotation."""
+    body = storm_payload(1)
+    body["alerts"][0]["labels"]["alertname"] = "Disk_*usage*_`high`"
+    body["alerts"][0]["annotations"]["summary"] = "q" * 127_000
+    async with server.client() as client:
+        assert (await client.post("/webhooks/alertmanager", json=body)).status_code == 200
+    [message] = await wait_for_posts(server, 1)
+    assert len(json.dumps(message)) < 16_000
+    headline = message["blocks"][0]["text"]
+    assert "Disk\\_\\*usage\\*\\_\\`high\\`" in headline  # data, marked for the page

@@ -51,6 +51,8 @@ class FakeSlack:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     envelopes: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     socket_connected: asyncio.Event = field(default_factory=asyncio.Event)
+    # Messages as Slack keeps them, per channel id, oldest first (for conversations.history).
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -130,12 +132,33 @@ class FakeSlack:
             }
         if method in ("chat.postMessage", "chat.update"):
             ts = params.get("ts") or self.next_ts()
-            return {
-                "ok": True,
-                "channel": channel,
-                "ts": ts,
-                "message": {"text": params.get("text"), "ts": ts},
-            }
+            message: dict[str, Any] = {"type": "message", "text": params.get("text"), "ts": ts}
+            # The fake's ts are small fixed numbers; `oldest` is compared with when it was sent.
+            message["_sent"] = time.time()
+            if params.get("thread_ts"):
+                message["thread_ts"] = params["thread_ts"]
+            metadata = params.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            if method == "chat.postMessage":
+                if metadata:
+                    message["metadata"] = metadata
+                self.history.setdefault(str(channel), []).append(message)
+            shown = {k: v for k, v in message.items() if k != "_sent"}
+            return {"ok": True, "channel": channel, "ts": ts, "message": shown}
+        if method == "conversations.history":
+            oldest = float(params.get("oldest") or 0)
+            with_metadata = str(params.get("include_all_metadata")).lower() in ("1", "true")
+            hidden = {"_sent"} if with_metadata else {"_sent", "metadata"}
+            found = [
+                {k: v for k, v in m.items() if k not in hidden}
+                for m in reversed(self.history.get(str(channel), []))
+                if m["_sent"] >= oldest and "thread_ts" not in m
+            ]
+            return {"ok": True, "messages": found, "has_more": False}
+        if method == "conversations.list":
+            channels = [{"id": cid, "name": name.lstrip("#")} for name, cid in CHANNEL_IDS.items()]
+            return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self.next_ts()}
         if method == "files.getUploadURLExternal":

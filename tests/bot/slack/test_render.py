@@ -42,8 +42,11 @@ def test_more_than_fifty_blocks_end_with_how_many_were_left_out() -> None:
 def test_fields_are_chunked_by_ten() -> None:
     fields = Fields(tuple((f"L{n}", "v" * 3000) for n in range(23)))
     blocks = render_blocks(Reply(blocks=[fields]))
-    assert [len(b["fields"]) for b in blocks] == [10, 10, 3]
-    assert all(len(f["text"]) <= 2000 for b in blocks for f in b["fields"])
+    sections = [b for b in blocks if "fields" in b]
+    assert [len(b["fields"]) for b in sections] == [10, 10, 3]
+    assert all(len(f["text"]) <= 2000 for b in sections for f in b["fields"])
+    # 69,000 characters do not fit one message: cut, and it says so.
+    assert blocks[-1]["elements"][0]["text"] == "… truncated"
 
 
 def test_tables_are_monospace_and_say_how_many_rows_were_cut() -> None:

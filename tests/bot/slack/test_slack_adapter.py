@@ -232,14 +232,14 @@ async def test_rate_limits_are_waited_out_and_no_message_is_lost(slack: SlackWor
 async def test_a_slack_error_on_posting_is_retried_and_never_breaks_ingestion(
     slack: SlackWorld,
 ) -> None:
-    slack.fake.fail("chat.postMessage", Failure(error="channel_not_found"))
+    slack.fake.fail("chat.postMessage", Failure(error="internal_error"))
     await ingest(slack, storm_payload(1, "checkout"))  # the webhook still answered 200
     async with slack.server.lookout.database.unit_of_work() as uow:
         row = await uow.threads.get(incident_id=1, platform="slack")
         assert (
             row is not None
             and row.message_id is None
-            and "channel_not_found" in (row.last_error or "")
+            and "internal_error" in (row.last_error or "")
         )
         row.updated_at = row.updated_at.replace(year=2000)  # make the retry due now
     await slack.server.lookout.notifier.flush()
@@ -247,6 +247,27 @@ async def test_a_slack_error_on_posting_is_retried_and_never_breaks_ingestion(
     async with slack.server.lookout.database.unit_of_work() as uow:
         row = await uow.threads.get(incident_id=1, platform="slack")
     assert row is not None and row.message_id is not None and row.last_error is None
+
+
+async def test_a_permanent_slack_error_waits_for_a_change_instead_of_retrying(
+    slack: SlackWorld,
+) -> None:
+    """`channel_not_found` will not go away by asking again: no retries at that revision;
+    the next change of the incident (say, a new alert) gets one more try."""
+    slack.fake.fail("chat.postMessage", Failure(error="channel_not_found"))
+    await ingest(slack, storm_payload(1, "checkout"))
+    async with slack.server.lookout.database.unit_of_work() as uow:
+        row = await uow.threads.get(incident_id=1, platform="slack")
+        assert row is not None and row.gave_up_revision is not None
+        row.updated_at = row.updated_at.replace(year=2000)
+    for _ in range(3):
+        await slack.server.lookout.notifier.flush()
+    assert len(slack.fake.calls_to("chat.postMessage")) == 1
+    await ingest(slack, storm_payload(2, "checkout"))  # the incident changes
+    await slack.fake.wait_for("chat.postMessage", 2)
+    async with slack.server.lookout.database.unit_of_work() as uow:
+        row = await uow.threads.get(incident_id=1, platform="slack")
+    assert row is not None and row.message_id is not None and row.gave_up_revision is None
 
 
 def _now() -> Any:

@@ -3,12 +3,15 @@ stored conversation references, against the fake Bot Connector."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from bot.platforms import ChatPlatform
+from bot.platforms import ChatPlatform, DeliveryError
 from bot.teams.platform import NoConversationError
 from bot.teams.retry import http_status
-from skills.contract import Reply
+from skills.contract import Fields, Reply, Text
+from skills.markup import literal
 from tests.bot.teams.conftest import CHANNEL, TeamsWorld
 
 
@@ -100,3 +103,57 @@ async def test_a_retry_after_longer_than_a_turn_is_left_to_the_notifier(
         await teams_platform.post(channel=CHANNEL, reply=Reply.text("later"))
     assert http_status(raised.value) == 429
     assert len(teams.connector.requests) == 1  # not hammered, not slept on for two minutes
+
+
+async def test_a_huge_alert_makes_a_card_teams_takes_with_its_text_as_data(
+    teams: TeamsWorld,
+) -> None:
+    """A 127,000-character annotation made a 264 KiB card (Teams refuses ~28 KB); markup
+    characters in label values rendered as formatting."""
+    teams_platform = await platform(teams)
+    reply = Reply(
+        blocks=[
+            Text("🔴 **INC-1 · " + literal("Disk_*usage*_`high`") + "**"),
+            Text(literal("z" * 127_000)),
+            Fields(tuple((f"label {n}", literal("v*" * 2000)) for n in range(30))),
+        ],
+        more="`show INC-1` for everything",
+    )
+    await teams_platform.post(channel=CHANNEL, reply=reply)
+    (post,) = teams.connector.delivered("post")
+    card = post.body["attachments"][0]["content"]
+    assert len(json.dumps(post.body)) < 28_000
+    dumped = json.dumps(card, ensure_ascii=False)
+    assert "truncated — `show INC-1` for everything" in dumped
+    runs = [
+        item["text"]
+        for item in _walk(card)
+        if isinstance(item, dict) and item.get("type") == "TextRun"
+    ]
+    assert "INC-1 · Disk_*usage*_`high`" in runs  # a TextRun is never read as markdown
+
+
+async def test_a_413_from_teams_is_a_refusal_of_the_message_not_a_retry(
+    teams: TeamsWorld,
+) -> None:
+    teams_platform = await platform(teams)
+    teams.connector.fail_next(1, status=413)
+    with pytest.raises(DeliveryError) as raised:
+        await teams_platform.post(channel=CHANNEL, reply=Reply.text("too big"))
+    assert raised.value.refused_content and raised.value.permanent
+    assert len(teams.connector.requests) == 1
+    teams.connector.fail_next(1, status=403)
+    with pytest.raises(DeliveryError) as gone:
+        await teams_platform.post(channel=CHANNEL, reply=Reply.text("removed"))
+    assert gone.value.permanent and not gone.value.refused_content
+
+
+def _walk(node: object) -> list[object]:
+    found: list[object] = [node]
+    if isinstance(node, dict):
+        for value in node.values():
+            found += _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _walk(value)
+    return found
