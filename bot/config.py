@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.grouping_rules import GroupingRules
 from core.service_health import HealthRules
+from integrations.change_events import GitHubRules
 from runbooks.config import ExecutionConfig
 from skills.contract import Role
 
@@ -75,6 +76,14 @@ class RunbooksConfig(BaseModel):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
 
+class ChangesConfig(BaseModel):
+    """Where change events come from besides the generic webhook."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    github: GitHubRules = Field(default_factory=GitHubRules)
+
+
 class LookoutConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -85,6 +94,7 @@ class LookoutConfig(BaseModel):
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     health: HealthRules = Field(default_factory=HealthRules)  # core.service_health
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+    changes: ChangesConfig = Field(default_factory=ChangesConfig)
 
     def channel_for(self, platform: str, service: str | None) -> str:
         """Where `service`'s incidents go on `platform`: the service's own channel for that

@@ -13,6 +13,8 @@ from runbooks.executor import Executor
 from skills.contract import Actor, Conversation, Invocation, Role
 from storage.alerts import AlertRepository
 from storage.audit import AuditRepository
+from storage.changes import ChangeRepository
+from storage.contexts import IncidentContextRepository
 from storage.incidents import IncidentRepository
 from storage.models import IncidentRow
 from storage.runs import RunRepository
@@ -45,6 +47,8 @@ class SkillContext:
     registry: Registry
     runs: RunRepository
     trackers: BlastTrackerRepository
+    changes: ChangeRepository
+    contexts: IncidentContextRepository
     tools: SkillTools = field(default_factory=SkillTools)
     changed_incidents: set[int] = field(default_factory=set)
     runs_to_start: set[int] = field(default_factory=set)

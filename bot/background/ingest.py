@@ -18,13 +18,13 @@ from core.alerts import Alert
 from core.correlation import DecisionKind, correlate
 from core.grouping_rules import DEFAULT_RULES, GroupingRules
 from core.incident_state import IncidentState
-from core.incident_summary import summarize
 from core.incidents import AlertBrief, IncidentStatus, display_id, title_for
 from core.inhibition import possible_inhibitors
 from core.topology import Topology
 from storage.database import Database
 from storage.incidents import apply_summary
 from storage.models import AlertRow
+from storage.summaries import summarize_incidents
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -175,10 +175,13 @@ class AlertIngestor:
             return
         incidents = await uow.incidents.get_many(incident_ids=list(result.changed_incidents))
         briefs = await uow.alerts.briefs(incident_ids=list(incidents))
+        summaries = await summarize_incidents(
+            briefs, topology, changes=uow.changes, alerts=uow.alerts
+        )
         for incident_id, incident in incidents.items():
             alerts = briefs[incident_id]
-            if alerts:
-                apply_summary(incident, summarize(alerts, topology))
+            if incident_id in summaries:
+                apply_summary(incident, summaries[incident_id])
             if incident_id in result.reopened_incidents:
                 incident.status = IncidentStatus.TRIGGERED.value
                 incident.resolved_at = None

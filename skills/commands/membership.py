@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from core.incident_summary import summarize
 from core.incidents import IncidentStatus
 from skills.context import SkillContext
 from storage.incidents import apply_summary
 from storage.models import IncidentRow
+from storage.summaries import summarize_incidents
 
 
 async def rederive(ctx: SkillContext, incident: IncidentRow) -> None:
@@ -14,7 +14,10 @@ async def rederive(ctx: SkillContext, incident: IncidentRow) -> None:
     with no firing alert resolves (as ingestion would), and its chat message is marked stale."""
     briefs = (await ctx.alerts.briefs(incident_ids=[incident.id]))[incident.id]
     if briefs:
-        apply_summary(incident, summarize(briefs, ctx.topology))
+        summaries = await summarize_incidents(
+            {incident.id: briefs}, ctx.topology, changes=ctx.changes, alerts=ctx.alerts
+        )
+        apply_summary(incident, summaries[incident.id])
         if incident.status != IncidentStatus.RESOLVED and not any(b.firing for b in briefs):
             incident.status = IncidentStatus.RESOLVED.value
             incident.resolved_at = ctx.now

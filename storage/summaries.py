@@ -1,0 +1,52 @@
+"""Re-deriving incidents from what the database holds: their alerts and the changes before."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from core.change_correlation import CLOCK_SKEW, WINDOW, incident_environment
+from core.changes import ChangeEvent
+from core.incident_summary import IncidentSummary, summarize
+from core.incidents import AlertBrief
+from core.topology import Topology
+from storage.alerts import AlertRepository
+from storage.changes import ChangeRepository
+
+
+async def summarize_incidents(
+    briefs: Mapping[int, Sequence[AlertBrief]],
+    topology: Topology,
+    *,
+    changes: ChangeRepository,
+    alerts: AlertRepository,
+) -> dict[int, IncidentSummary]:
+    """`core.incident_summary.summarize` for each incident with alerts, with the changes in
+    the window before its first alert (one query for all of them). An incident's environment
+    (its alerts' `environment`/`env` label) is read only when there is a change to weigh."""
+    starts = {i: min(b.starts_at for b in group) for i, group in briefs.items() if group}
+    if not starts:
+        return {}
+    recent = await changes.between(
+        since=min(starts.values()) - WINDOW, until=max(starts.values()) + CLOCK_SKEW
+    )
+    summaries = {}
+    for incident_id, first in starts.items():
+        candidates = _around(recent, first)
+        environment = None
+        if candidates:
+            labels = await alerts.label_sets(incident_id=incident_id)
+            environment = incident_environment(labels)
+        summaries[incident_id] = summarize(
+            briefs[incident_id], topology, changes=candidates, environment=environment
+        )
+    return summaries
+
+
+def _around(changes: Sequence[ChangeEvent], first_alert: datetime) -> list[ChangeEvent]:
+    return [
+        change
+        for change in changes
+        if first_alert - WINDOW <= change.landed_at
+        and change.started_at <= first_alert + CLOCK_SKEW
+    ]
