@@ -6,6 +6,8 @@ from skills.commands.ack import AckSkill
 from skills.commands.approve import ApproveSkill
 from skills.commands.blast_radius import BlastRadiusSkill
 from skills.commands.cancel import CancelSkill
+from skills.commands.change import ChangeSkill
+from skills.commands.changes import ChangesSkill
 from skills.commands.confirm import ConfirmSkill
 from skills.commands.help import HelpSkill
 from skills.commands.incidents import IncidentsSkill
@@ -49,4 +51,7 @@ def default_registry() -> Registry:
     registry.register(BlastRadiusSkill())
     registry.register(TopologySkill())
     registry.register(StatsSkill())
+    # context: changes, metrics, logs, correlate
+    registry.register(ChangesSkill())
+    registry.register(ChangeSkill())
     return registry

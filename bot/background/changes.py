@@ -13,14 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from core.change_correlation import CLOCK_SKEW, WINDOW, ScoredChange
 from core.changes import ChangeEvent
 from core.incidents import display_id
 from core.topology import Topology
 from storage.changes import Recorded
 from storage.database import Database
-from storage.incidents import apply_summary
-from storage.summaries import summarize_incidents
+from storage.summaries import reweigh_for_change
 
 log = logging.getLogger(__name__)
 
@@ -52,38 +50,19 @@ class ChangeRecorder:
             result = ChangeResult(recorded)
             if recorded.outcome == "unchanged":
                 return result
-            change = recorded.event
-            incidents = await uow.incidents.open_started_between(
-                since=change.started_at - CLOCK_SKEW, until=change.landed_at + WINDOW
+            moved = await reweigh_for_change(
+                recorded.event,
+                self._topology(),
+                incidents=uow.incidents,
+                changes=uow.changes,
+                alerts=uow.alerts,
+                now=now,
             )
-            if not incidents:
-                return result
-            briefs = await uow.alerts.briefs(incident_ids=[i.id for i in incidents])
-            summaries = await summarize_incidents(
-                briefs, self._topology(), changes=uow.changes, alerts=uow.alerts
-            )
-            for incident in incidents:
-                summary = summaries.get(incident.id)
-                if summary is None:
-                    continue
-                before = (incident.suspect_change, incident.root_cause)
-                apply_summary(incident, summary)
-                if (incident.suspect_change, incident.root_cause) == before:
-                    continue
+            for incident in moved:
                 incident.revision += 1
                 result.changed_incidents.add(incident.id)
-                if summary.suspect_change is not None:
-                    suspect = ScoredChange.from_record(summary.suspect_change)
-                    await uow.incidents.add_event(
-                        incident_id=incident.id,
-                        kind="change",
-                        text=f"Suspect change: {suspect.change.summary()} "
-                        f"(score {suspect.score:.2f})",
-                        at=now,
-                        data={"change": suspect.change.id, "score": suspect.score},
-                    )
-                    log.info(
-                        "a change became an incident's suspect",
-                        extra={"incident": display_id(incident.id), "change": change.id},
-                    )
+                log.info(
+                    "a change moved an incident's suspect or root cause",
+                    extra={"incident": display_id(incident.id), "change": event.id},
+                )
         return result

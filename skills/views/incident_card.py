@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.change_correlation import ScoredChange
 from core.incident_summary import root_cause_from_record
 from core.incidents import display_id, main_alert
 from skills.contract import Actions, Button, Context, Fields, Reply, Text
@@ -87,6 +88,8 @@ def incident_message(incident: IncidentRow, facts: CardFacts, now: datetime) -> 
     cause = root_cause_from_record(incident.root_cause)  # stored by ingestion
     if cause is not None and incident.merged_into is None:
         blocks.append(Text(f"🎯 {cause.headline()}"))
+    if incident.suspect_change and incident.merged_into is None:
+        blocks.append(Text(ScoredChange.from_record(incident.suspect_change).headline()))
     blocks.append(
         Fields(
             (
