@@ -30,6 +30,8 @@ from bot.service_catalog import ServiceCatalog
 from bot.settings import Settings
 from core.alerts import Alert
 from core.changes import ChangeEvent
+from integrations.evidence import LogEvidenceReader, MetricEvidenceReader
+from integrations.loki import LokiClient
 from integrations.prometheus import PrometheusClient
 from integrations.service_health import PrometheusHealth
 from runbooks.catalog import RunbookCatalog
@@ -159,7 +161,13 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             default_role=config.access.role(), admins=frozenset(config.access.admins)
         ),
         on_finished=finished,
-        tools=SkillTools(runbooks=catalog, planner=executor, health=health),
+        tools=SkillTools(
+            runbooks=catalog,
+            planner=executor,
+            health=health,
+            metrics=metric_evidence(settings, config, http),
+            logs=log_evidence(settings, config, http),
+        ),
         topology=service_catalog.current,
     )
     adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
@@ -208,6 +216,27 @@ def service_health(
         return None
     client = PrometheusClient(settings.prometheus_url, http, timeout=rules.timeout_seconds)
     return PrometheusHealth(client, rules)
+
+
+def metric_evidence(
+    settings: Settings, config: LookoutConfig, http: httpx.AsyncClient
+) -> MetricEvidenceReader | None:
+    """Golden signals and service-graph health from Prometheus, when PROMETHEUS_URL is set."""
+    if not settings.prometheus_url:
+        return None
+    rules = config.signals
+    client = PrometheusClient(settings.prometheus_url, http, timeout=rules.timeout_seconds)
+    return MetricEvidenceReader(client, rules)
+
+
+def log_evidence(
+    settings: Settings, config: LookoutConfig, http: httpx.AsyncClient
+) -> LogEvidenceReader | None:
+    """Error-log patterns from Loki, when LOKI_URL is set."""
+    if not settings.loki_url:
+        return None
+    client = LokiClient(settings.loki_url, http, timeout=config.logs.timeout_seconds)
+    return LogEvidenceReader(client, config.logs)
 
 
 def _chat_adapters(

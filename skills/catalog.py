@@ -9,6 +9,7 @@ from skills.commands.cancel import CancelSkill
 from skills.commands.change import ChangeSkill
 from skills.commands.changes import ChangesSkill
 from skills.commands.confirm import ConfirmSkill
+from skills.commands.correlate import CorrelateSkill
 from skills.commands.help import HelpSkill
 from skills.commands.incidents import IncidentsSkill
 from skills.commands.merge import MergeSkill
@@ -54,4 +55,5 @@ def default_registry() -> Registry:
     # context: changes, metrics, logs, correlate
     registry.register(ChangesSkill())
     registry.register(ChangeSkill())
+    registry.register(CorrelateSkill())
     return registry

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.topology import Topology
+from integrations.evidence import LogEvidenceReader, MetricEvidenceReader
 from integrations.service_health import PrometheusHealth
 from runbooks.catalog import RunbookCatalog
 from runbooks.executor import Executor
@@ -34,6 +35,9 @@ class SkillTools:
     planner: Executor | None = None  # plans runbook runs with the configured allowlists
     # Service health from Prometheus (the `health:` queries) when PROMETHEUS_URL is set.
     health: PrometheusHealth | None = None
+    # Golden signals and service-graph health (PROMETHEUS_URL), error logs (LOKI_URL).
+    metrics: MetricEvidenceReader | None = None
+    logs: LogEvidenceReader | None = None
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.incidents import display_id
+from skills.commands.correlate import snapshot_blocks
 from skills.context import SkillContext
 from skills.contract import Block, Context, Fields, Reply, Table, Text
 from skills.formatting import clock_time, mark, stamp
@@ -81,5 +82,8 @@ class ShowSkill(Skill[ShowArgs]):
         if events:
             lines = [f"`{clock_time(event.at)}` {event.text}" for event in events[-MAX_EVENTS:]]
             blocks.append(Text("**Timeline**\n" + "\n".join(lines)))
+        context = await ctx.contexts.latest(incident_id=incident.id)
+        if context is not None:
+            blocks += snapshot_blocks(context.snapshot, stored=True)
         blocks.append(incident_buttons(incident))
         return Reply(blocks=blocks, incident_id=incident.id)

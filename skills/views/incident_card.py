@@ -43,6 +43,7 @@ def incident_buttons(incident: IncidentRow) -> Actions:
     if incident.status != "resolved":
         buttons.append(Button("Run runbook", "runbooks", ("--incident", ref)))
     buttons.append(Button("Similar", "similar", (ref,)))
+    buttons.append(Button("Correlate", "correlate", (ref,)))
     if incident.merged_into is None and (incident.root_cause or {}).get("in_catalog"):
         buttons.append(Button("Blast radius", "blast-radius", ("--incident", ref)))
     if incident.status != "resolved":
