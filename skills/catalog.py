@@ -12,7 +12,9 @@ from skills.commands.confirm import ConfirmSkill
 from skills.commands.correlate import CorrelateSkill
 from skills.commands.help import HelpSkill
 from skills.commands.incidents import IncidentsSkill
+from skills.commands.logs import LogsSkill
 from skills.commands.merge import MergeSkill
+from skills.commands.metrics import MetricsSkill
 from skills.commands.note import NoteSkill
 from skills.commands.reject import RejectSkill
 from skills.commands.resolve import ResolveSkill
@@ -56,4 +58,6 @@ def default_registry() -> Registry:
     registry.register(ChangesSkill())
     registry.register(ChangeSkill())
     registry.register(CorrelateSkill())
+    registry.register(MetricsSkill())
+    registry.register(LogsSkill())
     return registry
