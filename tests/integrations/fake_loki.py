@@ -18,7 +18,7 @@ _FILTER = re.compile(r'\|(=|~)\s*"((?:[^"\\]|\\.)*)"')
 
 
 def _unquote(text: str) -> str:
-    return json.loads(f'"{text}"')
+    return str(json.loads(f'"{text}"'))
 
 
 def select(entries: list[Entry], query: str, start: int, end: int, limit: int) -> list[Entry]:
@@ -64,16 +64,13 @@ def fake_loki(entries: list[Entry]) -> Iterator[str]:
                 int(params["end"]),
                 int(params.get("limit", "100")),
             )
-            streams: dict[str, dict[str, object]] = {}
+            streams: dict[str, tuple[dict[str, str], list[list[str]]]] = {}
             for labels, at, line in found:
                 key = json.dumps(labels, sort_keys=True)
-                stream = streams.setdefault(key, {"stream": labels, "values": []})
-                stream["values"].append([str(at), line])  # type: ignore[union-attr]
-            body = json.dumps(
-                {"status": "success",
-                 "data": {"resultType": "streams", "result": list(streams.values()),
-                          "stats": {"summary": {"bytesProcessedPerSecond": 1}}}}
-            ).encode()  # fmt: skip
+                streams.setdefault(key, (labels, []))[1].append([str(at), line])
+            result = [{"stream": k, "values": v} for k, v in streams.values()]
+            data = {"resultType": "streams", "result": result, "stats": {"summary": {}}}
+            body = json.dumps({"status": "success", "data": data}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
