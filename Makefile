@@ -18,12 +18,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/lookout serve --demo
 
-# Debian's chromium (browser test) and prometheus (integration tests): installed when we are
-# root and apt is there; otherwise those tests skip and say why.
+# Debian's chromium (browser test), prometheus and prometheus-alertmanager (integration tests):
+# installed when we are root and apt is there; otherwise those tests skip and say why.
 system-deps:
 	@missing=""; \
 	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing$$missing for the browser and integration tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
@@ -50,6 +51,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/slack_ack.py
 	$(BIN)/python bench/grouping.py
+	$(BIN)/python bench/rca.py
+	$(BIN)/python bench/logs.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -9,7 +9,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.grouping_rules import GroupingRules
+from core.log_lines import LogRules
+from core.metric_evidence import SignalRules
 from core.service_health import HealthRules
+from integrations.change_events import GitHubRules
 from runbooks.config import ExecutionConfig
 from skills.contract import Role
 
@@ -75,6 +78,14 @@ class RunbooksConfig(BaseModel):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
 
+class ChangesConfig(BaseModel):
+    """Where change events come from besides the generic webhook."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    github: GitHubRules = Field(default_factory=GitHubRules)
+
+
 class LookoutConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -85,6 +96,9 @@ class LookoutConfig(BaseModel):
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     health: HealthRules = Field(default_factory=HealthRules)  # core.service_health
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+    changes: ChangesConfig = Field(default_factory=ChangesConfig)
+    signals: SignalRules = Field(default_factory=SignalRules)  # core.metric_evidence
+    logs: LogRules = Field(default_factory=LogRules)  # core.log_lines
 
     def channel_for(self, platform: str, service: str | None) -> str:
         """Where `service`'s incidents go on `platform`: the service's own channel for that

@@ -1,4 +1,4 @@
-"""HTTP routes for machines: the Alertmanager webhook and the operational endpoints."""
+"""HTTP routes for machines: the Alertmanager and change webhooks, the operational endpoints."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import ipaddress
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
 from core.alerts import parse_delivery
+from core.changes import ChangeEvent
+from integrations.change_events import (
+    github_signature_valid,
+    parse_argocd,
+    parse_change,
+    parse_github,
+)
 
 if TYPE_CHECKING:
     from bot.main import Lookout
@@ -64,20 +72,30 @@ def _validation_reason(error: ValidationError) -> str:
     return "; ".join(reasons) + more
 
 
+def _decode(body: bytes) -> dict[str, Any] | JSONResponse:
+    try:
+        document: Any = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return _problem(400, f"body is not valid JSON: {error}")
+    if not isinstance(document, dict):
+        return _problem(422, "body must be a JSON object")
+    return document
+
+
 def machine_routes(lookout: Lookout) -> APIRouter:
     router = APIRouter()
     metrics = lookout.metrics
     token = lookout.settings.webhook_token
     service_labels = lookout.config.grouping.service_labels
 
-    def authorize(request: Request) -> JSONResponse | None:
+    def authorize(request: Request, what: str = "alerts") -> JSONResponse | None:
         if token is None:
             client = request.client.host if request.client else None
             if is_loopback(client):
                 return None
             return _problem(
                 401,
-                "no LOOKOUT_WEBHOOK_TOKEN is configured, so only loopback clients may post alerts",
+                f"no LOOKOUT_WEBHOOK_TOKEN is configured, so only loopback clients may post {what}",
             )
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
@@ -136,6 +154,85 @@ def machine_routes(lookout: Lookout) -> APIRouter:
                 extra={"rejected": answer["rejected"][:5], "accepted": len(delivery.alerts)},
             )
         return JSONResponse(answer)
+
+    async def _json_body(request: Request) -> Any:
+        """The body as a JSON object, or the 4xx response that says why not."""
+        try:
+            body = await read_body(request)
+        except BodyTooLarge:
+            return _problem(413, f"body is larger than {MAX_BODY} bytes")
+        return _decode(body)
+
+    async def _accept_change(event: ChangeEvent) -> JSONResponse:
+        result = await lookout.accept_change(event)
+        return JSONResponse(
+            {
+                "status": "accepted",
+                "change": event.id,
+                "outcome": result.recorded.outcome,
+                "incidents_changed": sorted(f"INC-{i}" for i in result.changed_incidents),
+            }
+        )
+
+    @router.post("/webhooks/changes", tags=["webhooks"])
+    async def change_webhook(request: Request) -> Response:
+        """Accept a change event (deploy, config, feature flag, scaling, manual) as JSON."""
+        if (denied := authorize(request, "changes")) is not None:
+            return denied
+        document = await _json_body(request)
+        if isinstance(document, Response):
+            return document
+        try:
+            event = parse_change(document)
+        except ValidationError as error:
+            return _problem(422, f"not a change event: {_validation_reason(error)}")
+        except ValueError as error:
+            return _problem(422, f"not a change event: {error}")
+        return await _accept_change(event)
+
+    @router.post("/webhooks/changes/github", tags=["webhooks"])
+    async def github_webhook(request: Request) -> Response:
+        """GitHub `deployment`, `deployment_status` and `workflow_run` deliveries, signed
+        with `X-Hub-Signature-256` (LOOKOUT_GITHUB_WEBHOOK_SECRET)."""
+        secret = lookout.settings.github_webhook_secret
+        if secret is None and (denied := authorize(request, "changes")) is not None:
+            return denied
+        try:
+            body = await read_body(request)
+        except BodyTooLarge:
+            return _problem(413, f"body is larger than {MAX_BODY} bytes")
+        if secret is not None and not github_signature_valid(
+            secret.get_secret_value(), body, request.headers.get("x-hub-signature-256")
+        ):
+            return _problem(401, "missing or invalid X-Hub-Signature-256")
+        document = _decode(body)
+        if isinstance(document, Response):
+            return document
+        event_type = request.headers.get("x-github-event", "")
+        if event_type == "ping":
+            return JSONResponse({"status": "ok", "reason": "pong"})
+        try:
+            event = parse_github(event_type, document, lookout.config.changes.github)
+        except ValueError as error:
+            return _problem(422, f"not a GitHub {event_type or 'event'}: {error}")
+        if event is None:
+            reason = f"GitHub event {event_type or '(no X-GitHub-Event)'} is not a change"
+            return JSONResponse({"status": "ignored", "reason": reason}, status_code=202)
+        return await _accept_change(event)
+
+    @router.post("/webhooks/changes/argocd", tags=["webhooks"])
+    async def argocd_webhook(request: Request) -> Response:
+        """An Argo CD notification (webhook service) rendered with Lookout's template."""
+        if (denied := authorize(request, "changes")) is not None:
+            return denied
+        document = await _json_body(request)
+        if isinstance(document, Response):
+            return document
+        try:
+            event = parse_argocd(document, now=datetime.now(UTC))
+        except ValueError as error:
+            return _problem(422, f"not an Argo CD notification: {error}")
+        return await _accept_change(event)
 
     @router.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from bot import __version__
 from bot.background.blast_trackers import BlastTrackerWatcher
+from bot.background.changes import ChangeRecorder, ChangeResult
 from bot.background.ingest import AlertIngestor, IngestResult
 from bot.background.notifier import Notifier
 from bot.background.runs import RunManager
@@ -28,6 +29,9 @@ from bot.runbook_setup import runbook_catalog, runbook_executor
 from bot.service_catalog import ServiceCatalog
 from bot.settings import Settings
 from core.alerts import Alert
+from core.changes import ChangeEvent
+from integrations.evidence import LogEvidenceReader, MetricEvidenceReader
+from integrations.loki import LokiClient
 from integrations.prometheus import PrometheusClient
 from integrations.service_health import PrometheusHealth
 from runbooks.catalog import RunbookCatalog
@@ -61,6 +65,7 @@ class Lookout:
     runbooks: RunbookCatalog
     service_catalog: ServiceCatalog  # the service topology
     trackers: BlastTrackerWatcher  # live blast-radius messages on incidents
+    changes: ChangeRecorder  # change events, and the open incidents they explain
     adapters: list[ChatAdapter] = field(default_factory=list)
     announced_sync_problems: list[str] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -73,6 +78,13 @@ class Lookout:
         self.metrics.alerts_received.labels("updated").inc(result.updated_alerts)
         self.metrics.alerts_received.labels("unchanged").inc(result.unchanged_alerts)
         self.metrics.incidents_created.inc(len(result.created_incidents))
+        if result.changed_incidents:
+            self.incidents_changed()
+        return result
+
+    async def accept_change(self, event: ChangeEvent) -> ChangeResult:
+        """Record a change event (committed when this returns); re-render what it moved."""
+        result = await self.changes.record(event)
         if result.changed_incidents:
             self.incidents_changed()
         return result
@@ -150,7 +162,13 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             default_role=config.access.role(), admins=frozenset(config.access.admins)
         ),
         on_finished=finished,
-        tools=SkillTools(runbooks=catalog, planner=executor, health=health),
+        tools=SkillTools(
+            runbooks=catalog,
+            planner=executor,
+            health=health,
+            metrics=metric_evidence(settings, config, http),
+            logs=log_evidence(settings, config, http),
+        ),
         topology=service_catalog.current,
     )
     adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
@@ -185,6 +203,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         runbooks=catalog,
         service_catalog=service_catalog,
         trackers=trackers,
+        changes=ChangeRecorder(database, topology=service_catalog.current),
     )
     return lookout
 
@@ -198,6 +217,27 @@ def service_health(
         return None
     client = PrometheusClient(settings.prometheus_url, http, timeout=rules.timeout_seconds)
     return PrometheusHealth(client, rules)
+
+
+def metric_evidence(
+    settings: Settings, config: LookoutConfig, http: httpx.AsyncClient
+) -> MetricEvidenceReader | None:
+    """Golden signals and service-graph health from Prometheus, when PROMETHEUS_URL is set."""
+    if not settings.prometheus_url:
+        return None
+    rules = config.signals
+    client = PrometheusClient(settings.prometheus_url, http, timeout=rules.timeout_seconds)
+    return MetricEvidenceReader(client, rules)
+
+
+def log_evidence(
+    settings: Settings, config: LookoutConfig, http: httpx.AsyncClient
+) -> LogEvidenceReader | None:
+    """Error-log patterns from Loki, when LOKI_URL is set."""
+    if not settings.loki_url:
+        return None
+    client = LokiClient(settings.loki_url, http, timeout=config.logs.timeout_seconds)
+    return LogEvidenceReader(client, config.logs)
 
 
 def _chat_adapters(

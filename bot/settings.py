@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     webhook_token: SecretStr | None = Field(
         default=None, description="bearer token Alertmanager must send"
     )
+    github_webhook_secret: SecretStr | None = Field(
+        default=None, description="the secret GitHub signs change deliveries with"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"

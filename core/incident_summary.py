@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.change_correlation import WINDOW, score_changes, strongest
+from core.changes import ChangeEvent
 from core.incidents import AlertBrief, primary_service, title_for, worst_severity
-from core.root_cause import RootCause, ServiceFailure, rank_root_causes
+from core.root_cause import RecentChange, RootCause, ServiceFailure, rank_root_causes
 from core.severity import Severity
 from core.topology import Topology
 
@@ -28,6 +30,8 @@ class IncidentSummary:
     last_alert_at: datetime
     root_cause: dict[str, Any] | None
     """`root_cause_record` of the top candidate, or None when there is nothing to say."""
+    suspect_change: dict[str, Any] | None = None
+    """`ScoredChange.record` of a strong change before the first alert, else None."""
 
 
 def service_failures(briefs: Sequence[AlertBrief]) -> dict[str, ServiceFailure]:
@@ -44,13 +48,18 @@ def service_failures(briefs: Sequence[AlertBrief]) -> dict[str, ServiceFailure]:
 
 
 def probable_root_cause(
-    failures: Mapping[str, ServiceFailure], topology: Topology
+    failures: Mapping[str, ServiceFailure],
+    topology: Topology,
+    changes: Sequence[RecentChange] = (),
 ) -> RootCause | None:
     """The top candidate when it says something: the incident spans more than one service,
-    or the catalog knows its service (then tier and dependents are worth reading)."""
-    if not failures or (len(failures) == 1 and not any(name in topology for name in failures)):
+    the catalog knows its service (then tier and dependents are worth reading), or a strong
+    change precedes it."""
+    if not failures or (
+        len(failures) == 1 and not changes and not any(name in topology for name in failures)
+    ):
         return None
-    return rank_root_causes(failures, topology)[0]
+    return rank_root_causes(failures, topology, changes=changes, change_lookback=WINDOW)[0]
 
 
 def root_cause_record(cause: RootCause | None, topology: Topology) -> dict[str, Any] | None:
@@ -86,18 +95,45 @@ def naming_alerts(briefs: Sequence[AlertBrief], since: datetime | None = None) -
 
 
 def summarize(
-    briefs: Sequence[AlertBrief], topology: Topology, *, since: datetime | None = None
+    briefs: Sequence[AlertBrief],
+    topology: Topology,
+    *,
+    since: datetime | None = None,
+    changes: Sequence[ChangeEvent] = (),
+    environment: str | None = None,
 ) -> IncidentSummary:
-    """The summary of an incident with at least one alert; `since` is when its current
-    episode's alerts began (event time, less the grouping window), None for all of them."""
-    alerts = list(briefs)
-    naming = naming_alerts(alerts, since)
-    cause = probable_root_cause(service_failures(naming), topology)
+    """The summary of an incident with at least one alert. `since` is when its current
+    episode's alerts began (event time, less the grouping window; None for all of them):
+    title, severity, service and cause come from those (`naming_alerts`). `changes` are the
+    recent changes (`core.change_correlation`): a strong one becomes the suspect change and
+    raises its service in the root-cause ranking; `environment` is the incident's, when its
+    alerts say."""
+    everything = list(briefs)
+    alerts = naming_alerts(everything, since)
+    failures = service_failures(alerts)
+    first_alert_at = min(alert.starts_at for alert in alerts)
+    scored = score_changes(
+        changes,
+        services=failures or [primary_service(alerts)],
+        first_alert_at=first_alert_at,
+        topology=topology,
+        environment=environment,
+    )
+    suspect = strongest(scored)
+    raised = [
+        RecentChange(
+            item.service, min(item.change.landed_at, first_alert_at), item.change.summary()
+        )
+        for item in scored
+        if item.strong and item.relation == "same"
+    ]
+    cause = probable_root_cause(failures, topology, raised)
     return IncidentSummary(
-        title=title_for(naming)[:500],
-        severity=worst_severity(naming),
-        service=primary_service(naming),
-        first_alert_at=min(alert.starts_at for alert in alerts),
-        last_alert_at=max(alert.last_at for alert in alerts),
+        title=title_for(alerts)[:500],
+        severity=worst_severity(alerts),
+        service=primary_service(alerts),
+        first_alert_at=min(alert.starts_at for alert in everything),
+        last_alert_at=max(alert.last_at for alert in everything),
         root_cause=root_cause_record(cause, topology),
+        suspect_change=suspect.record() if suspect is not None else None,
     )

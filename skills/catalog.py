@@ -6,10 +6,15 @@ from skills.commands.ack import AckSkill
 from skills.commands.approve import ApproveSkill
 from skills.commands.blast_radius import BlastRadiusSkill
 from skills.commands.cancel import CancelSkill
+from skills.commands.change import ChangeSkill
+from skills.commands.changes import ChangesSkill
 from skills.commands.confirm import ConfirmSkill
+from skills.commands.correlate import CorrelateSkill
 from skills.commands.help import HelpSkill
 from skills.commands.incidents import IncidentsSkill
+from skills.commands.logs import LogsSkill
 from skills.commands.merge import MergeSkill
+from skills.commands.metrics import MetricsSkill
 from skills.commands.note import NoteSkill
 from skills.commands.reject import RejectSkill
 from skills.commands.resolve import ResolveSkill
@@ -49,4 +54,10 @@ def default_registry() -> Registry:
     registry.register(BlastRadiusSkill())
     registry.register(TopologySkill())
     registry.register(StatsSkill())
+    # context: changes, metrics, logs, correlate
+    registry.register(ChangesSkill())
+    registry.register(ChangeSkill())
+    registry.register(CorrelateSkill())
+    registry.register(MetricsSkill())
+    registry.register(LogsSkill())
     return registry

@@ -7,12 +7,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.topology import Topology
+from integrations.evidence import LogEvidenceReader, MetricEvidenceReader
 from integrations.service_health import PrometheusHealth
 from runbooks.catalog import RunbookCatalog
 from runbooks.executor import Executor
 from skills.contract import Actor, Conversation, Invocation, Role
 from storage.alerts import AlertRepository
 from storage.audit import AuditRepository
+from storage.changes import ChangeRepository
+from storage.contexts import IncidentContextRepository
 from storage.episodes import EpisodeRepository
 from storage.incidents import IncidentRepository
 from storage.models import IncidentRow
@@ -33,6 +36,9 @@ class SkillTools:
     planner: Executor | None = None  # plans runbook runs with the configured allowlists
     # Service health from Prometheus (the `health:` queries) when PROMETHEUS_URL is set.
     health: PrometheusHealth | None = None
+    # Golden signals and service-graph health (PROMETHEUS_URL), error logs (LOKI_URL).
+    metrics: MetricEvidenceReader | None = None
+    logs: LogEvidenceReader | None = None
 
 
 @dataclass
@@ -47,6 +53,8 @@ class SkillContext:
     registry: Registry
     runs: RunRepository
     trackers: BlastTrackerRepository
+    changes: ChangeRepository
+    contexts: IncidentContextRepository
     tools: SkillTools = field(default_factory=SkillTools)
     changed_incidents: set[int] = field(default_factory=set)
     runs_to_start: set[int] = field(default_factory=set)

@@ -215,6 +215,8 @@ class Dispatcher:
             registry=self.registry,
             runs=uow.runs,
             trackers=uow.trackers,
+            changes=uow.changes,
+            contexts=uow.contexts,
             tools=self._tools,
             topology=self._topology(),
         )

@@ -293,3 +293,13 @@ class AlertRepository:
                 if incident_id is not None:
                     found[incident_id] = int(count)
         return found
+
+    async def label_sets(self, *, incident_id: int, limit: int = 200) -> list[dict[str, Any]]:
+        """The label sets of an incident's first `limit` alerts (what its environment is)."""
+        query = (
+            select(AlertRow.labels)
+            .where(AlertRow.incident_id == incident_id)
+            .order_by(AlertRow.starts_at, AlertRow.id)
+            .limit(limit)
+        )
+        return [dict(labels or {}) for labels in (await self._session.scalars(query)).all()]

@@ -50,6 +50,7 @@ def apply_summary(incident: IncidentRow, summary: IncidentSummary) -> None:
     incident.first_alert_at = summary.first_alert_at
     incident.last_alert_at = summary.last_alert_at
     incident.root_cause = summary.root_cause
+    incident.suspect_change = summary.suspect_change
 
 
 class IncidentRepository:
@@ -307,5 +308,23 @@ class IncidentRepository:
             )
             .order_by(IncidentRow.id)
             .limit(limit)
+        )
+        return list((await self._session.scalars(query)).all())
+
+    async def open_started_between(
+        self, *, since: datetime, until: datetime, limit: int = 200
+    ) -> list[IncidentRow]:
+        """Open incidents whose first alert is in [since, until], merged ones left out."""
+        query = (
+            select(IncidentRow)
+            .where(
+                IncidentRow.status != IncidentStatus.RESOLVED.value,
+                IncidentRow.merged_into.is_(None),
+                IncidentRow.first_alert_at >= since,
+                IncidentRow.first_alert_at <= until,
+            )
+            .order_by(IncidentRow.id)
+            .limit(limit)
+            .with_for_update()
         )
         return list((await self._session.scalars(query)).all())

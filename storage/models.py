@@ -124,6 +124,8 @@ class IncidentRow(Base):
     root_cause: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     # Set when the incident was merged into another one (it is then resolved).
     merged_into: Mapped[int | None] = mapped_column(Id, default=None)
+    # A strong change before the first alert (`core.change_correlation.ScoredChange.record`).
+    suspect_change: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     # The current episode (an incident that reopens starts a new one): its number, when it
     # opened by Lookout's clock, and its first alert's event time. `acknowledged_*` and
     # `resolved_*` above are the current episode's; `incident_episodes` keeps every one.
@@ -375,3 +377,47 @@ class BlastTrackerRow(Base):
     live: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ChangeRow(Base):
+    """A change event (deploy, config push, flag, scaling, manual step), one per source id."""
+
+    __tablename__ = "changes"
+    __table_args__ = (
+        UniqueConstraint("event_id", name="uq_changes_event_id"),
+        Index("ix_changes_landed_at", "landed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    services: Mapped[list[str]] = mapped_column(JSON)
+    environment: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(255))
+    previous_version: Mapped[str | None] = mapped_column(String(255))
+    author: Mapped[str | None] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    labels: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    # finished_at, else started_at: what time windows select on.
+    landed_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class IncidentContextRow(Base):
+    """What `correlate` found for an incident at one moment (Prometheus and Loki forget)."""
+
+    __tablename__ = "incident_contexts"
+    __table_args__ = (Index("ix_incident_contexts_incident_id", "incident_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"))
+    taken_at: Mapped[datetime]
+    requested_by: Mapped[str] = mapped_column(String(255))
+    # `skills.commands.correlate` snapshot: changes, metrics, log patterns, health, scores.
+    snapshot: Mapped[dict[str, Any]]

@@ -7,7 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.alerts import AlertRepository
 from storage.audit import AuditRepository
+from storage.changes import ChangeRepository
 from storage.console import ConsoleMessageRepository
+from storage.contexts import IncidentContextRepository
 from storage.episodes import EpisodeRepository
 from storage.grouping_states import GroupingStateRepository
 from storage.incidents import IncidentRepository
@@ -36,6 +38,8 @@ class UnitOfWork:
         self.messages = TrackedMessageRepository(session)
         self.grouping = GroupingStateRepository(session)
         self.trackers = BlastTrackerRepository(session)
+        self.changes = ChangeRepository(session)
+        self.contexts = IncidentContextRepository(session)
 
     async def lock(self, key: int) -> None:
         """Serialize this transaction with every other holder of `key`, across replicas.

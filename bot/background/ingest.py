@@ -20,7 +20,6 @@ from core.alerts import Alert
 from core.correlation import DecisionKind, correlate
 from core.grouping_rules import DEFAULT_RULES, Evidence, GroupingRules
 from core.incident_state import IncidentState
-from core.incident_summary import summarize
 from core.incidents import AlertBrief, IncidentStatus, display_id, title_for
 from core.inhibition import possible_inhibitors
 from core.lifecycle import Occurrence, Step, transition
@@ -28,6 +27,7 @@ from core.topology import Topology
 from storage.database import Database
 from storage.incidents import apply_summary
 from storage.models import AlertRow, IncidentRow
+from storage.summaries import summarize_incidents
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -244,11 +244,17 @@ class AlertIngestor:
             and not any(alert.firing for alert in briefs[incident_id])
         ]
         ended = await uow.alerts.ended_at(incident_ids=[incident.id for incident in done])
+        window = self._rules.window
+        summaries = await summarize_incidents(
+            briefs,
+            topology,
+            changes=uow.changes,
+            alerts=uow.alerts,
+            since={i: incident.episode_started_at - window for i, incident in incidents.items()},
+        )
         for incident_id, incident in incidents.items():
-            alerts = briefs[incident_id]
-            if alerts:
-                since = incident.episode_started_at - self._rules.window
-                apply_summary(incident, summarize(alerts, topology, since=since))
+            if incident_id in summaries:
+                apply_summary(incident, summaries[incident_id])
             incident.revision += 1
         for incident in done:
             await self._resolve(uow, incident, now, ended.get(incident.id))

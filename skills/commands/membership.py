@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from core.incident_summary import summarize
 from core.incidents import IncidentStatus
 from skills.context import SkillContext
 from storage.incidents import apply_summary
 from storage.models import IncidentRow
+from storage.summaries import summarize_incidents
 
 
 async def rederive(ctx: SkillContext, incident: IncidentRow, *, split_off: bool = False) -> None:
@@ -16,7 +16,14 @@ async def rederive(ctx: SkillContext, incident: IncidentRow, *, split_off: bool 
     `split_off` that way is not counted in response figures (nobody responded to it)."""
     briefs = (await ctx.alerts.briefs(incident_ids=[incident.id]))[incident.id]
     if briefs:
-        apply_summary(incident, summarize(briefs, ctx.topology, since=incident.episode_started_at))
+        summaries = await summarize_incidents(
+            {incident.id: briefs},
+            ctx.topology,
+            changes=ctx.changes,
+            alerts=ctx.alerts,
+            since={incident.id: incident.episode_started_at},
+        )
+        apply_summary(incident, summaries[incident.id])
         if incident.status != IncidentStatus.RESOLVED and not any(b.firing for b in briefs):
             ended = (await ctx.alerts.ended_at(incident_ids=[incident.id])).get(incident.id)
             await ctx.episodes.resolved(

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.incidents import display_id
+from skills.commands.correlate import snapshot_blocks
 from skills.commands.timeline import event_text
 from skills.context import SkillContext
 from skills.contract import Block, Context, Fields, Reply, Table, Text
@@ -103,6 +104,9 @@ class ShowSkill(Skill[ShowArgs]):
                 f"`{clock_time(event.at)}` {event_text(event)}" for event in events[-MAX_EVENTS:]
             ]
             blocks.append(Text("**Timeline**\n" + "\n".join(lines)))
+        context = await ctx.contexts.latest(incident_id=incident.id)
+        if context is not None:
+            blocks += snapshot_blocks(context.snapshot, stored=True)
         blocks.append(incident_buttons(incident))
         return Reply(blocks=blocks, incident_id=incident.id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.change_correlation import ScoredChange
 from core.incident_summary import root_cause_from_record
 from core.incidents import display_id, main_alert
 from skills.contract import Actions, Button, Context, Fields, Reply, Text
@@ -44,6 +45,7 @@ def incident_buttons(incident: IncidentRow) -> Actions:
     if incident.status != "resolved":
         buttons.append(Button("Run runbook", "runbooks", ("--incident", ref)))
     buttons.append(Button("Similar", "similar", (ref,)))
+    buttons.append(Button("Correlate", "correlate", (ref,)))
     if incident.merged_into is None and (incident.root_cause or {}).get("in_catalog"):
         buttons.append(Button("Blast radius", "blast-radius", ("--incident", ref)))
     if incident.status != "resolved":
@@ -97,6 +99,8 @@ def incident_message(incident: IncidentRow, facts: CardFacts, now: datetime) -> 
     cause = root_cause_from_record(incident.root_cause)  # stored by ingestion
     if cause is not None and incident.merged_into is None:
         blocks.append(Text(f"🎯 {literal(cause.headline())}"))
+    if incident.suspect_change and incident.merged_into is None:
+        blocks.append(Text(literal(ScoredChange.from_record(incident.suspect_change).headline())))
     services = ", ".join(facts.services[:6]) + (" …" if len(facts.services) > 6 else "")
     blocks.append(
         Fields(

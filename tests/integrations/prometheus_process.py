@@ -52,7 +52,12 @@ def exporter_server(page: Callable[[str], bytes | None]) -> Iterator[str]:
 
 @contextmanager
 def running_prometheus(
-    folder: Path, config: str, ready: Callable[[str], bool], *, waiting_for: str
+    folder: Path,
+    config: str,
+    ready: Callable[[str], bool],
+    *,
+    waiting_for: str,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """Start Prometheus with `config` (prometheus.yml text, files beside it in `folder`);
     yield its URL once `ready(url)` holds; stop it afterwards."""
@@ -67,6 +72,7 @@ def running_prometheus(
                 f"--config.file={folder / 'prometheus.yml'}",
                 f"--storage.tsdb.path={folder / 'data'}",
                 f"--web.listen-address=127.0.0.1:{port}",
+                *extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -134,6 +134,7 @@ async def test_a_button_click_runs_the_same_code_as_the_typed_command(harness: H
         "Details",
         "Run runbook",
         "Similar",
+        "Correlate",
         "Resolve",
     ]
     ack = actions.buttons[0]

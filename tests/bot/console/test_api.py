@@ -33,6 +33,7 @@ async def test_incident_message_buttons_and_thread_replies(server: RunningServer
             ("Details", "show INC-1"),
             ("Run runbook", "runbooks --incident INC-1"),
             ("Similar", "similar INC-1"),
+            ("Correlate", "correlate INC-1"),
             ("Resolve", "resolve INC-1"),
         ]
         # A click sends the button's command; the answer goes to the incident's thread.

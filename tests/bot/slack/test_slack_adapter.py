@@ -132,6 +132,7 @@ async def test_a_button_click_acks_and_updates_the_message(slack: SlackWorld) ->
         "Details",
         "Run runbook",
         "Similar",
+        "Correlate",
         "Resolve",
     ]  # no Acknowledge button once acknowledged
     assert "Acknowledged by w111" in json.dumps(update.params["blocks"])

@@ -121,6 +121,7 @@ async def test_an_incident_gets_one_card_and_a_submit_acks_it_in_place(teams: Te
         "show INC-1",
         "runbooks --incident INC-1",
         "similar INC-1",
+        "correlate INC-1",
         "resolve INC-1",
     ]
     card_id = card.answered_id

@@ -1,0 +1,196 @@
+"""Live evidence around a moment: the golden signals of services from Prometheus, their
+error-log patterns from Loki, and dependency health from service-graph metrics.
+
+Every read runs its queries concurrently under one deadline; what could not be read is
+said in one sentence (`problem`) and the rest still counts, so a slow Prometheus or a Loki
+that is down costs chat a few seconds and a sentence, never an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.log_lines import LogLine, LogRules, error_query, fold_stack_traces, trace_query
+from core.metric_evidence import Movement, SignalQuery, SignalRules, movement, render
+from integrations.loki import LokiClient, LokiError
+from integrations.prometheus import PrometheusClient, PrometheusError, Series
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SeriesEvidence:
+    """How one golden signal of one service moved at the change point `at`."""
+
+    service: str
+    signal: str
+    unit: str
+    moved: Movement
+    moved_at: datetime | None
+    points: list[tuple[float, float]]
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "signal": self.signal,
+            "unit": self.unit,
+            "score": round(self.moved.score, 2),
+            "direction": self.moved.direction,
+            "baseline": self.moved.baseline,
+            "peak": self.moved.peak,
+            "moved_at": self.moved_at.isoformat() if self.moved_at else None,
+            "points": [[round(t), v] for t, v in self.points[-120:]],
+        }
+
+
+@dataclass
+class MetricReport:
+    series: list[SeriesEvidence] = field(default_factory=list)
+    problem: str | None = None
+
+
+def split_at(
+    points: Sequence[tuple[float, float]], at: datetime
+) -> tuple[list[float], list[float], list[float]]:
+    """(baseline values, values from `at` on, the times of the latter)."""
+    moment = at.timestamp()
+    before = [value for t, value in points if t < moment]
+    after = [(t, value) for t, value in points if t >= moment]
+    return before, [value for _, value in after], [t for t, _ in after]
+
+
+class MetricEvidenceReader:
+    def __init__(self, client: PrometheusClient, rules: SignalRules) -> None:
+        self._client = client
+        self._rules = rules
+
+    @property
+    def rules(self) -> SignalRules:
+        return self._rules
+
+    async def around(self, services: Sequence[str], at: datetime) -> MetricReport:
+        """Each golden signal of each service over `lookback` before `at` and `after` past
+        it, scored by its robust z at `at` (strongest first)."""
+        rules = self._rules
+        start = at - timedelta(minutes=rules.lookback_minutes)
+        end = at + timedelta(minutes=rules.after_minutes)
+        jobs = [(service, query) for service in services for query in rules.queries]
+        answers = await self._gather(
+            [
+                self._client.query_range(
+                    render(query.expr, service), start=start, end=end, step=rules.step_seconds
+                )
+                for service, query in jobs
+            ]
+        )
+        report = MetricReport()
+        failed = 0
+        for (service, query), answer in zip(jobs, answers, strict=True):
+            if isinstance(answer, BaseException):
+                failed += 1
+                continue
+            report.series.extend(_evidence(service, query, answer, at))
+        if answers and failed == len(answers):
+            report.problem = _unreachable(answers)
+        elif failed:
+            report.problem = f"Prometheus did not answer {failed} of {len(answers)} signal queries."
+        report.series.sort(key=lambda item: -item.moved.score)
+        return report
+
+    async def range(self, expr: str, *, start: datetime, end: datetime) -> list[Series]:
+        """One range query with about 120 points; raises PrometheusError."""
+        step = max((end - start).total_seconds() / 120, 1.0)
+        async with asyncio.timeout(self._rules.timeout_seconds):
+            return await self._client.query_range(expr, start=start, end=end, step=step)
+
+    async def _gather(self, calls: list[Any]) -> list[Any]:
+        try:
+            async with asyncio.timeout(self._rules.timeout_seconds):
+                return list(await asyncio.gather(*calls, return_exceptions=True))
+        except TimeoutError:
+            return [TimeoutError("Prometheus did not answer in time")] * len(calls)
+
+
+def _evidence(
+    service: str, query: SignalQuery, answer: list[Series], at: datetime
+) -> list[SeriesEvidence]:
+    found = []
+    for series in answer[:1]:  # a signal query answers one series per service
+        before, after, times = split_at(series.points, at)
+        moved = movement(before, after)
+        if moved is None:
+            continue
+        moved_at = None
+        if moved.moved_index is not None and moved.moved_index < len(times):
+            moved_at = datetime.fromtimestamp(times[moved.moved_index], tz=at.tzinfo)
+        found.append(
+            SeriesEvidence(service, query.name, query.unit, moved, moved_at, series.points)
+        )
+    return found
+
+
+def _unreachable(answers: Sequence[object]) -> str:
+    reasons = {str(answer) for answer in answers if isinstance(answer, BaseException)}
+    log.warning("metric evidence unavailable", extra={"reasons": sorted(reasons)[:3]})
+    if any(isinstance(a, TimeoutError | PrometheusError) for a in answers):
+        return "Prometheus could not be reached, so there is no metric evidence."
+    return "Prometheus did not answer the signal queries."
+
+
+@dataclass
+class LogReport:
+    lines: list[LogLine] = field(default_factory=list)
+    problem: str | None = None
+
+
+class LogEvidenceReader:
+    def __init__(self, client: LokiClient, rules: LogRules) -> None:
+        self._client = client
+        self._rules = rules
+
+    async def errors(self, services: Sequence[str], start: datetime, end: datetime) -> LogReport:
+        """The error lines of `services` in [start, end], stack traces folded."""
+        queries = [error_query(self._rules, service) for service in services]
+        return await self._read(queries, start, end)
+
+    async def trace(self, trace_id: str, start: datetime, end: datetime) -> LogReport:
+        """Every line, of any service, that carries `trace_id`."""
+        return await self._read([trace_query(self._rules, trace_id)], start, end)
+
+    async def _read(self, queries: list[str], start: datetime, end: datetime) -> LogReport:
+        try:
+            async with asyncio.timeout(self._rules.timeout_seconds):
+                answers = await asyncio.gather(
+                    *(
+                        self._client.query_range(q, start=start, end=end, limit=self._rules.limit)
+                        for q in queries
+                    ),
+                    return_exceptions=True,
+                )
+        except TimeoutError:
+            return LogReport(problem="Loki did not answer in time, so there are no log patterns.")
+        report = LogReport()
+        lines: list[LogLine] = []
+        failures: list[str] = []
+        for answer in answers:
+            if isinstance(answer, LokiError):
+                failures.append(str(answer))
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                lines.extend(answer)
+        if failures:
+            log.warning("log queries failed", extra={"errors": failures[:3]})
+            report.problem = (
+                "Loki could not be reached, so there are no log patterns."
+                if len(failures) == len(answers)
+                else f"Loki did not answer {len(failures)} of {len(answers)} log queries."
+            )
+        lines.sort(key=lambda line: line.at)
+        report.lines = fold_stack_traces(lines)
+        return report

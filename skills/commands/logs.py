@@ -1,0 +1,95 @@
+"""`logs <service> [--since 15m]`: the service's error-log patterns (Drain templates) with
+counts, first seen and one example (stack traces folded, secrets redacted); `logs --trace
+<id>`: every line carrying that trace or correlation id, across services, as one timeline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from core.log_lines import first_line, redact
+from knowledge.log_patterns import mine
+from skills.context import SkillContext
+from skills.contract import Block, Context, Reply, Table, Text
+from skills.errors import NotFoundError, UsageError
+from skills.formatting import clock_time
+from skills.grammar import Positional
+from skills.registry import Skill
+from skills.spans import Span, span_text
+
+MAX_PATTERNS = 10
+MAX_TRACE_LINES = 40
+NO_LOKI = "Lookout reads logs from Loki: set LOKI_URL to use `logs`."
+
+
+class LogsArgs(BaseModel):
+    service: Annotated[str | None, Positional()] = Field(
+        default=None, max_length=255, description="the service"
+    )
+    since: Span = Field(default=timedelta(minutes=15), description="how far back: 15m, 1h")
+    trace: str | None = Field(
+        default=None, max_length=128, description="a trace or correlation id to follow"
+    )
+
+
+class LogsSkill(Skill[LogsArgs]):
+    verb = "logs"
+    aliases = ("log",)
+    summary = "A service's error-log patterns, or every line of one trace id."
+    args_model = LogsArgs
+
+    async def handle(self, ctx: SkillContext, args: LogsArgs) -> Reply:
+        reader = ctx.tools.logs
+        if reader is None:
+            raise NotFoundError(NO_LOKI)
+        start = ctx.now - args.since
+        if args.trace:
+            report = await reader.trace(args.trace, start, ctx.now)
+            if report.problem and not report.lines:
+                raise NotFoundError(report.problem)
+            if not report.lines:
+                return Reply.text(
+                    f"No line carries `{args.trace}` in the last {span_text(args.since)}."
+                )
+            rows = tuple(
+                (clock_time(line.at), line.service or "—", redact(first_line(line.text, 200)))
+                for line in report.lines[:MAX_TRACE_LINES]
+            )
+            services = sorted({line.service for line in report.lines if line.service})
+            blocks: list[Block] = [
+                Text(
+                    f"**Trace `{args.trace}`**: {len(report.lines)} lines across "
+                    + (", ".join(services) or "one stream")
+                ),
+                Table(columns=("Time", "Service", "Line"), rows=rows),
+            ]
+            if len(report.lines) > MAX_TRACE_LINES:
+                blocks.append(Context(f"…and {len(report.lines) - MAX_TRACE_LINES} more lines."))
+            return Reply(blocks=blocks)
+        if not args.service:
+            raise UsageError(
+                "Which service? `logs <service> [--since 15m]` or `logs --trace <id>`."
+            )
+        report = await reader.errors([args.service], start, ctx.now)
+        if report.problem and not report.lines:
+            raise NotFoundError(report.problem)
+        scope = f"{args.service}, last {span_text(args.since)}"
+        if not report.lines:
+            return Reply.text(f"No error lines for {scope}.")
+        patterns = mine(report.lines)
+        pattern_rows = tuple(
+            (str(p.count), clock_time(p.first_seen), p.template[:160], p.example[:200])
+            for p in patterns[:MAX_PATTERNS]
+        )
+        blocks = [
+            Text(
+                f"**Error-log patterns, {scope}**: "
+                f"{len(report.lines)} lines, {len(patterns)} patterns"
+            ),
+            Table(columns=("Count", "First seen", "Pattern", "Example"), rows=pattern_rows),
+        ]
+        if report.problem:
+            blocks.append(Context(report.problem))
+        return Reply(blocks=blocks)

@@ -1,0 +1,131 @@
+"""`metrics <promql> [--since 1h]`: a small table and a PNG sparkline of a PromQL range
+query; `metrics <service> --compare 1d|1w`: the service's golden signals now against the same
+window a day or a week earlier."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from core.metric_evidence import render
+from integrations.prometheus import PrometheusError, Series
+from skills.context import SkillContext
+from skills.contract import Block, Context, Image, Reply, Table, Text
+from skills.errors import NotFoundError, UsageError
+from skills.evidence_text import value_text
+from skills.grammar import Positional
+from skills.registry import Skill
+from skills.spans import Span, span_text
+from skills.views.sparkline import sparkline_png
+
+NO_PROMETHEUS = "Lookout reads metrics from Prometheus: set PROMETHEUS_URL to use `metrics`."
+MAX_ROWS = 10
+
+
+class MetricsArgs(BaseModel):
+    query: Annotated[str, Positional(rest=True)] = Field(
+        min_length=1, max_length=2000, description="PromQL, or a service with --compare"
+    )
+    since: Span = Field(default=timedelta(hours=1), description="how far back: 15m, 1h, 1d")
+    compare: Literal["1d", "1w"] | None = Field(
+        default=None, description="golden signals now against 1d or 1w ago"
+    )
+
+
+class MetricsSkill(Skill[MetricsArgs]):
+    verb = "metrics"
+    aliases = ("metric", "promql")
+    summary = "A PromQL range query as a table and sparkline, or a service's golden signals."
+    args_model = MetricsArgs
+
+    async def handle(self, ctx: SkillContext, args: MetricsArgs) -> Reply:
+        reader = ctx.tools.metrics
+        if reader is None:
+            raise NotFoundError(NO_PROMETHEUS)
+        start = ctx.now - args.since
+        if args.compare:
+            return await _compare(ctx, args, start)
+        try:
+            series = await reader.range(args.query, start=start, end=ctx.now)
+        except (PrometheusError, TimeoutError) as error:
+            raise NotFoundError(_sentence(error)) from None
+        if not series:
+            return Reply.text(
+                f"`{args.query}` returned no series in the last {span_text(args.since)}."
+            )
+        rows = tuple(_row(item) for item in series[:MAX_ROWS])
+        png = sparkline_png([(_name(s), s.points) for s in series[:6]], title=args.query[:80])
+        blocks: list[Block] = [
+            Text(f"**`{args.query[:200]}`**, last {span_text(args.since)}"),
+            Table(columns=("Series", "Last", "Min", "Max"), rows=rows),
+            Image(png=png, alt=f"{len(series)} series of {args.query[:80]}"),
+        ]
+        if len(series) > MAX_ROWS:
+            blocks.append(Context(f"…and {len(series) - MAX_ROWS} more series."))
+        return Reply(blocks=blocks)
+
+
+async def _compare(ctx: SkillContext, args: MetricsArgs, start: object) -> Reply:
+    reader = ctx.tools.metrics
+    assert reader is not None
+    service = args.query.strip()
+    if " " in service or "{" in service:
+        raise UsageError("`--compare` takes a service: `metrics checkout --compare 1d`.")
+    offset = timedelta(days=1 if args.compare == "1d" else 7)
+    rows = []
+    for query in reader.rules.queries:
+        expr = render(query.expr, service)
+        try:
+            now = await reader.range(expr, start=ctx.now - args.since, end=ctx.now)
+            then = await reader.range(
+                expr, start=ctx.now - args.since - offset, end=ctx.now - offset
+            )
+        except (PrometheusError, TimeoutError) as error:
+            raise NotFoundError(_sentence(error)) from None
+        current, before = _mean(now), _mean(then)
+        change = "—"
+        if math.isfinite(current) and math.isfinite(before) and before:
+            change = f"{(current - before) / abs(before) * 100:+.0f} %"
+        rows.append(
+            (query.name, value_text(current, query.unit), value_text(before, query.unit), change)
+        )
+    title = (
+        f"**{service}: golden signals, last {span_text(args.since)} against {args.compare} ago**"
+    )
+    return Reply(
+        blocks=[
+            Text(title),
+            Table(columns=("Signal", "Now", f"{args.compare} ago", "Change"), rows=tuple(rows)),
+        ]
+    )
+
+
+def _mean(series: list[Series]) -> float:
+    values = [v for s in series[:1] for _, v in s.points if math.isfinite(v)]
+    return statistics.fmean(values) if values else math.nan
+
+
+def _name(series: Series) -> str:
+    labels = {k: v for k, v in series.labels.items() if k != "__name__"}
+    inner = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    return (series.labels.get("__name__", "") + (f"{{{inner}}}" if inner else "")) or "value"
+
+
+def _row(series: Series) -> tuple[str, str, str, str]:
+    values = [v for _, v in series.points if math.isfinite(v)]
+    if not values:
+        return (_name(series), "—", "—", "—")
+    return (_name(series), f"{values[-1]:.4g}", f"{min(values):.4g}", f"{max(values):.4g}")
+
+
+def _sentence(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "Prometheus did not answer in time; try a shorter --since."
+    text = str(error)
+    if "unreachable" in text or "answered HTTP" in text:
+        return "Prometheus is not answering right now, so there are no metrics to show."
+    return f"Prometheus rejected the query: {text.removeprefix('query failed: ')}."
