@@ -24,8 +24,9 @@ The model, from a fixed seed:
   fingerprint with a later `startsAt`, and the same incident.
 
 Alerts carry the labels Alertmanager would send (`alertname`, `service`, `namespace`,
-`cluster`, `severity`, and `pod` for per-pod rules) and the groupKey of a
-`group_by: [alertname, cluster, service]` route.
+`cluster`, `severity`, and `pod` for per-pod rules) and the groupKey and group labels of a
+`group_by: [alertname, cluster, service]` route; `with_route` gives them those of another
+route shape (no `group_by`, `[alertname]`, `['...']`), as real configurations have.
 When a generated alert's fingerprint is still firing from earlier, no new alert exists (an
 alert cannot fire twice at once); the earlier one simply lasts longer.
 """
@@ -33,7 +34,7 @@ alert cannot fire twice at once); the earlier one simply lasts longer.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import accumulate
 
@@ -307,6 +308,7 @@ class StormGenerator:
                         ends_at=stop,
                         labels=period.labels,
                         group_key=_group_key(period.labels),
+                        group_labels=route_labels(period.labels, DEFAULT_ROUTE),
                     )
                     result.append(StormAlert(alert, period.incident, period.kind))
         result.sort(key=lambda item: (item.alert.starts_at, item.alert.fingerprint))
@@ -329,6 +331,38 @@ class StormGenerator:
         return periods
 
 
+DEFAULT_ROUTE = ("alertname", "cluster", "service")
+ALL_LABELS = ("...",)  # Alertmanager's `group_by: ['...']`: every label
+
+
+def route_labels(labels: dict[str, str], group_by: tuple[str, ...]) -> dict[str, str]:
+    """The group labels a route with `group_by` gives an alert with `labels`."""
+    if group_by == ALL_LABELS:
+        return dict(labels)
+    return {name: labels[name] for name in group_by if name in labels}
+
+
+def route_key(labels: dict[str, str], group_by: tuple[str, ...]) -> str:
+    """The groupKey Alertmanager sends for such an alert: `{route}:{name="value", …}`."""
+    grouped = route_labels(labels, group_by)
+    return "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(grouped.items())) + "}"
+
+
 def _group_key(labels: dict[str, str]) -> str:
-    keys = ("alertname", "cluster", "service")
-    return "{}:{" + ", ".join(f'{k}="{labels[k]}"' for k in keys) + "}"
+    return route_key(labels, DEFAULT_ROUTE)
+
+
+def with_route(storm: Storm, group_by: tuple[str, ...]) -> Storm:
+    """The same storm as a route with `group_by` would deliver it (`()`: no group_by)."""
+    alerts = [
+        replace(
+            item,
+            alert=replace(
+                item.alert,
+                group_key=route_key(item.alert.labels, group_by),
+                group_labels=route_labels(item.alert.labels, group_by),
+            ),
+        )
+        for item in storm.alerts
+    ]
+    return replace(storm, alerts=alerts)

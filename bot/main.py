@@ -17,6 +17,7 @@ from bot import __version__
 from bot.background.blast_trackers import BlastTrackerWatcher
 from bot.background.changes import ChangeRecorder, ChangeResult
 from bot.background.ingest import AlertIngestor, IngestResult
+from bot.background.intake import AlertIntake
 from bot.background.notifier import Notifier
 from bot.background.runs import RunManager
 from bot.config import ConfigError, LookoutConfig, load_config
@@ -57,6 +58,7 @@ class Lookout:
     registry: Registry
     dispatcher: Dispatcher
     ingestor: AlertIngestor
+    intake: AlertIntake
     hub: ConsoleHub
     console: ConsolePlatform
     notifier: Notifier
@@ -73,7 +75,7 @@ class Lookout:
     async def accept(self, alerts: list[Alert], *, truncated_alerts: int = 0) -> IngestResult:
         """Ingest alerts (committed when this returns) and let the notifier know;
         `truncated_alerts` is how many the sender said it left out."""
-        result = await self.ingestor.ingest(alerts, truncated_alerts=truncated_alerts)
+        result = await self.intake.submit(alerts, truncated_alerts=truncated_alerts)
         self.metrics.alerts_received.labels("new").inc(result.new_alerts)
         self.metrics.alerts_received.labels("updated").inc(result.updated_alerts)
         self.metrics.alerts_received.labels("unchanged").inc(result.unchanged_alerts)
@@ -194,6 +196,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         registry=registry,
         dispatcher=dispatcher,
         ingestor=ingestor,
+        intake=AlertIntake(ingestor),
         hub=hub,
         console=console,
         notifier=notifier,

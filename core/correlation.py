@@ -39,6 +39,7 @@ from enum import StrEnum
 
 from core.alerts import Alert
 from core.grouping_rules import DEFAULT_RULES, STRENGTH, Evidence, GroupingRules
+from core.incident_index import IncidentIndex
 from core.incident_state import IncidentState, label_keys
 from core.incidents import display_id
 from core.inhibition import Inhibition, find_inhibitor
@@ -94,15 +95,16 @@ class _Near:
 
 def correlate(
     alert: Alert,
-    incidents: Iterable[IncidentState],
+    incidents: Iterable[IncidentState] | IncidentIndex,
     *,
     topology: Topology,
     rules: GroupingRules = DEFAULT_RULES,
     now: datetime | None = None,
 ) -> Decision:
-    """Decide where `alert` goes among `incidents` (open and recently resolved ones).
-    `now` is the caller's clock (arrival time); None in a replay, where only event time counts."""
-    known = list(incidents)
+    """Decide where `alert` goes among `incidents` (open and recently resolved ones), a
+    plain collection or an `IncidentIndex` (the same decision, weighing only the incidents
+    that share something with the alert). `now` is the caller's clock (arrival time); None in
+    a replay, where only event time counts."""
     keys = label_keys(alert.labels, rules.label_dimensions, alert.service)
     group_key = (
         alert.group_key
@@ -116,8 +118,15 @@ def correlate(
             topology.upstream(service, rules.topology_hops),
             topology.downstream(service, rules.topology_hops),
         )
+    if isinstance(incidents, IncidentIndex):
+        pool = incidents.candidates(
+            alert, keys=keys, group_key=group_key, services=[*near.upstream, *near.downstream]
+        )
+        causes = incidents.with_services(near.downstream)
+    else:
+        pool = causes = list(incidents)
     best: tuple[tuple[int, bool, int, datetime, int], IncidentState, _Candidate] | None = None
-    for incident in known:
+    for incident in pool:
         candidate = _match(alert, incident, keys, group_key, near, rules, topology, now)
         if candidate is None:
             continue
@@ -138,7 +147,7 @@ def correlate(
         assert incident.resolved_at is not None
         texts[incident.id] += f", {_gap(alert.starts_at - incident.resolved_at)} it resolved"
     # A cause that alerts again (or late) links the incidents its symptoms opened meanwhile.
-    linked = _linked(alert, incident, known, near, rules, topology) if rules.merge_linked else []
+    linked = _linked(alert, incident, causes, near, rules, topology) if rules.merge_linked else []
     texts |= {other.id: text for other, text in linked}
     involved = [incident] + [other for other, _ in linked]
     survivor = min(involved, key=lambda item: (item.first_alert_at, item.id))
@@ -174,37 +183,39 @@ def _match(
     topology: Topology,
     now: datetime | None,
 ) -> _Candidate | None:
+    # Checks run cheapest first: this is called for every (alert, candidate) of a storm.
     at = alert.starts_at
     window = rules.window
+    by_fingerprint = alert.fingerprint in incident.fingerprints
     if incident.resolved_at is None:
-        allowed: Iterable[Evidence] = Evidence
-        in_window = incident.first_alert_at - window <= at <= incident.last_alert_at + window
+        if by_fingerprint:
+            return _Candidate(Evidence.FINGERPRINT, "same alert fingerprint")
+        if not incident.first_alert_at - window <= at <= incident.last_alert_at + window:
+            return None
+        reopen = None
     else:
-        allowed = rules.reopen_on
         seen = incident.resolved_seen_at
-        in_window = (
+        if not (
             incident.first_alert_at - window <= at <= incident.resolved_at + rules.reopen_grace
             and (now is None or seen is None or now <= seen + rules.reopen_grace)
-        )
-        if not in_window:
+        ):
             return None
-    if Evidence.FINGERPRINT in allowed and alert.fingerprint in incident.fingerprints:
-        return _Candidate(Evidence.FINGERPRINT, "same alert fingerprint")
-    if not in_window:
-        return None
+        reopen = rules.reopen_on
+        if by_fingerprint and Evidence.FINGERPRINT in reopen:
+            return _Candidate(Evidence.FINGERPRINT, "same alert fingerprint")
     if (
-        Evidence.GROUP_KEY in allowed
-        and group_key is not None
+        group_key is not None
+        and (reopen is None or Evidence.GROUP_KEY in reopen)
         and incident.group_match(group_key, alert, window, rules.topology_equal)
     ):
         return _Candidate(Evidence.GROUP_KEY, "same Alertmanager group")
-    if Evidence.LABELS in allowed:
+    if reopen is None or Evidence.LABELS in reopen:
         for key in keys:
             last = incident.label_keys.get(key)
             if last is not None and at <= last + window:
                 said = ", ".join(p.replace("=", " ") for p in key if not p.endswith("="))
                 return _Candidate(Evidence.LABELS, f"same {said}, {_gap(at - last)} its last alert")
-    if Evidence.TOPOLOGY in allowed:
+    if (near.upstream or near.downstream) and (reopen is None or Evidence.TOPOLOGY in reopen):
         return _nearest(alert, incident, near, rules, topology, causes_only=False)
     return None
 

@@ -107,14 +107,31 @@ class AlertRepository:
         return found
 
     async def add_many(self, *, alerts: Sequence[NewAlert], now: datetime) -> list[int]:
-        """Insert occurrences; their ids, in the same order.
+        """Insert occurrences; their ids, in the same order. The caller holds ingestion's
+        lock (`bot.background.ingest.INGEST_LOCK`), so no other insert interleaves.
 
-        One multi-row INSERT, then the ids read back by their unique key: an INSERT …
-        RETURNING that must keep the parameters' order runs row by row on SQLite (it cannot
-        promise RETURNING's order), a round trip per alert."""
+        SQLite: one executemany, whose rows get consecutive rowids in order; the ids are then
+        the newest ones. PostgreSQL: INSERT … RETURNING in parameter order."""
         if not alerts:
             return []
-        await self._session.execute(insert(AlertRow), [_values(new, now) for new in alerts])
+        values = [_values(new, now) for new in alerts]
+        if self._session.get_bind().dialect.name != "sqlite":
+            returning = insert(AlertRow).returning(AlertRow.id, sort_by_parameter_order=True)
+            return [int(row[0]) for row in await self._session.execute(returning, values)]
+        await self._session.execute(insert(AlertRow), values)
+        newest = (
+            select(AlertRow.id, AlertRow.fingerprint, AlertRow.occurrence)
+            .order_by(AlertRow.id.desc())
+            .limit(len(values))
+        )
+        rows = sorted((await self._session.execute(newest)).all())
+        if [(fp, n) for _, fp, n in rows] == [
+            (new.alert.fingerprint, new.occurrence) for new in alerts
+        ]:
+            return [int(alert_id) for alert_id, _, _ in rows]
+        return await self._ids(alerts)  # someone else wrote meanwhile: look each one up
+
+    async def _ids(self, alerts: Sequence[NewAlert]) -> list[int]:
         keys = [(new.alert.fingerprint, new.occurrence) for new in alerts]
         ids: dict[tuple[str, int], int] = {}
         for start in range(0, len(keys), 400):

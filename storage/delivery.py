@@ -30,7 +30,6 @@ class Delivered(Protocol):
     attempts: int
     last_error: str | None
     updated_at: datetime
-    intent: str | None
     degraded: str | None
     gave_up_revision: int | None
 
@@ -55,7 +54,6 @@ class DeliveryRecords:
         row.rendered_revision = revision
         row.last_error = None
         row.attempts = 0
-        row.intent = None
         row.gave_up_revision = None
         row.updated_at = now
 
@@ -64,11 +62,6 @@ class DeliveryRecords:
         row.last_error = None
         row.attempts = 0
         row.gave_up_revision = None
-        row.updated_at = now
-
-    async def record_intent(self, *, row: Delivered, token: str, now: datetime) -> None:
-        """A first post is about to be sent carrying `token` (committed before sending)."""
-        row.intent = token
         row.updated_at = now
 
     async def record_failure(

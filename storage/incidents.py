@@ -33,6 +33,16 @@ class AlertLink:
 
 
 @dataclass(frozen=True)
+class NewIncident:
+    """An incident to create: what its first alert says about it."""
+
+    title: str
+    severity: str
+    service: str
+    first_alert_at: datetime
+
+
+@dataclass(frozen=True)
 class NewEvent:
     incident_id: int
     kind: str
@@ -92,6 +102,59 @@ class IncidentRepository:
             )
         )
         return row
+
+    async def create_many(self, *, incidents: Sequence[NewIncident], now: datetime) -> list[int]:
+        """New triggered incidents with their first episodes, in few statements; their ids
+        in the same order."""
+        if not incidents:
+            return []
+        values = [
+            {
+                "title": bounded(item.title, 500),
+                "status": IncidentStatus.TRIGGERED.value,
+                "severity": item.severity,
+                "service": bounded(item.service),
+                "first_alert_at": item.first_alert_at,
+                "last_alert_at": item.first_alert_at,
+                "created_at": now,
+                "revision": 1,
+                "episode": 1,
+                "opened_at": now,
+                "episode_started_at": item.first_alert_at,
+                "truncated_alerts": 0,
+            }
+            for item in incidents
+        ]
+        if self._session.get_bind().dialect.name == "sqlite":
+            # One executemany; SQLite gives its rows consecutive rowids in order, and the
+            # caller holds the only writer, so the ids are the last ones after the insert.
+            await self._session.execute(insert(IncidentRow), values)
+            newest = (
+                select(IncidentRow.id, IncidentRow.title)
+                .order_by(IncidentRow.id.desc())
+                .limit(len(values))
+            )
+            rows = sorted((await self._session.execute(newest)).all())
+            if [title for _, title in rows] != [value["title"] for value in values]:
+                raise RuntimeError("another writer interleaved with ingestion's incidents")
+            ids = [int(incident_id) for incident_id, _ in rows]
+        else:
+            returning = insert(IncidentRow).returning(IncidentRow.id, sort_by_parameter_order=True)
+            ids = [int(row[0]) for row in await self._session.execute(returning, values)]
+        await self._session.execute(
+            insert(IncidentEpisodeRow),
+            [
+                {
+                    "incident_id": incident_id,
+                    "number": 1,
+                    "opened_at": now,
+                    "started_at": item.first_alert_at,
+                    "counted": True,
+                }
+                for incident_id, item in zip(ids, incidents, strict=True)
+            ],
+        )
+        return ids
 
     async def get(self, *, incident_id: int, for_update: bool = False) -> IncidentRow | None:
         query = select(IncidentRow).where(IncidentRow.id == incident_id)

@@ -202,10 +202,6 @@ class ChatThreadRow(Base):
     rendered_revision: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # Set before a first post is sent (a token the post carries where the platform keeps
-    # one, as Slack's message metadata), so that after a crash the post is looked for, not
-    # repeated.
-    intent: Mapped[str | None] = mapped_column(String(64), default=None)
     # Why the platform refused the full message for good; a compact one is shown instead.
     degraded: Mapped[str | None] = mapped_column(Text, default=None)
     # Delivery stopped for good at this revision of its source (a permanent error, or too
@@ -339,10 +335,6 @@ class ChatMessageRow(Base):
     rendered_revision: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # Set before a first post is sent (a token the post carries where the platform keeps
-    # one, as Slack's message metadata), so that after a crash the post is looked for, not
-    # repeated.
-    intent: Mapped[str | None] = mapped_column(String(64), default=None)
     # Why the platform refused the full message for good; a compact one is shown instead.
     degraded: Mapped[str | None] = mapped_column(Text, default=None)
     # Delivery stopped for good at this revision of its source (a permanent error, or too

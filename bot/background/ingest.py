@@ -11,7 +11,7 @@ of a batch are then written in bulk, and every incident the batch touched is re-
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,13 +19,14 @@ from bot.background.placement import Placement
 from core.alerts import Alert
 from core.correlation import DecisionKind, correlate
 from core.grouping_rules import DEFAULT_RULES, Evidence, GroupingRules
+from core.incident_index import IncidentIndex
 from core.incident_state import IncidentState
 from core.incidents import AlertBrief, IncidentStatus, display_id, title_for
 from core.inhibition import possible_inhibitors
 from core.lifecycle import Occurrence, Step, transition
 from core.topology import Topology
 from storage.database import Database
-from storage.incidents import apply_summary
+from storage.incidents import NewEvent, NewIncident, apply_summary
 from storage.models import AlertRow, IncidentRow
 from storage.summaries import summarize_incidents
 from storage.uow import UnitOfWork
@@ -49,6 +50,38 @@ class IngestResult:
     reopened_incidents: set[int] = field(default_factory=set)
 
 
+@dataclass
+class _Ledger:
+    """What each fingerprint of a batch did, so that deliveries ingested together each get
+    their own account: new or updated, the incidents it changed, the one it opened."""
+
+    new: set[str] = field(default_factory=set)
+    updated: set[str] = field(default_factory=set)
+    touched: dict[str, set[int]] = field(default_factory=dict)
+    opened: dict[str, int] = field(default_factory=dict)
+
+    def touch(self, fingerprint: str, *incident_ids: int) -> None:
+        self.touched.setdefault(fingerprint, set()).update(incident_ids)
+
+    def account(self, alerts: Sequence[Alert], result: IngestResult) -> IngestResult:
+        """One delivery's share of the batch's `result`."""
+        mine = IngestResult(received=len(alerts))
+        fingerprints = {alert.fingerprint for alert in alerts}
+        mine.new_alerts = len(fingerprints & self.new)
+        mine.updated_alerts = len(fingerprints & self.updated)
+        mine.unchanged_alerts = mine.received - mine.new_alerts - mine.updated_alerts
+        mine.created_incidents = sorted(self.opened[fp] for fp in fingerprints if fp in self.opened)
+        for fingerprint in fingerprints:
+            mine.changed_incidents |= self.touched.get(fingerprint, set())
+        mine.merged_incidents = {
+            source: target
+            for source, target in result.merged_incidents.items()
+            if source in mine.changed_incidents or target in mine.changed_incidents
+        }
+        mine.reopened_incidents = result.reopened_incidents & mine.changed_incidents
+        return mine
+
+
 class AlertIngestor:
     def __init__(
         self,
@@ -66,24 +99,41 @@ class AlertIngestor:
     async def ingest(self, alerts: list[Alert], *, truncated_alerts: int = 0) -> IngestResult:
         """Store one delivery. `truncated_alerts` is how many alerts the sender left out of
         it (Alertmanager's `truncatedAlerts`); the incidents it reached say so."""
-        result = IngestResult(received=len(alerts))
-        # Last word wins when a batch repeats an alert; event order drives grouping.
-        latest = {(a.fingerprint, a.starts_at): a for a in alerts}
+        [result] = await self.ingest_many([(alerts, truncated_alerts)])
+        return result
+
+    async def ingest_many(
+        self, deliveries: Sequence[tuple[list[Alert], int]]
+    ) -> list[IngestResult]:
+        """Store several deliveries (alerts, truncated count) in one transaction, as if one
+        after the other; each gets its own result. No fingerprint may be in two of them
+        (`shares_no_fingerprint`): then their order within the batch cannot matter."""
+        ledger = _Ledger()
+        total = IngestResult(received=sum(len(alerts) for alerts, _ in deliveries))
+        # An alert is its fingerprint: the last word of a delivery about one wins.
+        latest = {a.fingerprint: a for alerts, _ in deliveries for a in alerts}
         ordered = sorted(latest.values(), key=lambda a: (a.starts_at, a.fingerprint))
         topology = self._topology()
         async with self._database.unit_of_work() as uow:
             await uow.lock(INGEST_LOCK)
             now = self._clock()
-            fresh = await self._read(uow, ordered, now, result)
-            reopened_at = await self._group(uow, fresh, topology, now, result) if fresh else {}
-            if truncated_alerts:
-                await self._note_truncation(uow, ordered, truncated_alerts, result)
-            await self._refresh(uow, result, topology, now, reopened_at)
-        result.unchanged_alerts = result.received - result.new_alerts - result.updated_alerts
-        return result
+            fresh = await self._read(uow, ordered, now, total, ledger)
+            reopened_at = (
+                await self._group(uow, fresh, topology, now, total, ledger) if fresh else {}
+            )
+            for alerts, truncated in deliveries:
+                if truncated:
+                    await self._note_truncation(uow, alerts, truncated, total, ledger)
+            await self._refresh(uow, total, topology, now, reopened_at)
+        return [ledger.account(alerts, total) for alerts, _ in deliveries]
 
     async def _read(
-        self, uow: UnitOfWork, ordered: list[Alert], now: datetime, result: IngestResult
+        self,
+        uow: UnitOfWork,
+        ordered: list[Alert],
+        now: datetime,
+        result: IngestResult,
+        ledger: _Ledger,
     ) -> list[tuple[Alert, int]]:
         """Each notification against its fingerprint's latest occurrence; returns the new
         occurrences to group, with their numbers."""
@@ -92,6 +142,7 @@ class AlertIngestor:
             incident_ids=[row.incident_id for row in stored.values() if row.incident_id]
         )
         fresh: list[tuple[Alert, int]] = []
+        events: list[NewEvent] = []
         for alert in ordered:
             row = stored.get(alert.fingerprint)
             step = transition(_occurrence(row, incidents), alert)
@@ -101,28 +152,33 @@ class AlertIngestor:
                     # Firing inside an incident someone resolved: that occurrence is over.
                     self._end(row, step.alert.starts_at, now)
                 fresh.append((step.alert, step.occurrence))
-                # Later notifications of the batch for this fingerprint see this occurrence.
-                stored.pop(alert.fingerprint, None)
             elif step.step is Step.RESOLVE and row is not None:
                 assert step.ends_at is not None
                 self._end(row, step.ends_at, now, annotations=alert.annotations)
                 result.updated_alerts += 1
+                ledger.updated.add(alert.fingerprint)
                 if row.incident_id is not None:
                     result.changed_incidents.add(row.incident_id)
-                    await uow.incidents.add_event(
-                        incident_id=row.incident_id,
-                        kind="alert_resolved",
-                        text=f"Alert {row.name} resolved"
-                        + (f" ({row.service})" if row.service else ""),
-                        at=step.ends_at,
-                        data={"fingerprint": row.fingerprint},
+                    ledger.touch(alert.fingerprint, row.incident_id)
+                    events.append(
+                        NewEvent(
+                            incident_id=row.incident_id,
+                            kind="alert_resolved",
+                            text=f"Alert {row.name} resolved"
+                            + (f" ({row.service})" if row.service else ""),
+                            at=step.ends_at,
+                            data={"fingerprint": row.fingerprint},
+                        )
                     )
             elif step.step is Step.UPDATE and row is not None:
                 row.annotations = alert.annotations
                 row.updated_at = now
                 result.updated_alerts += 1
+                ledger.updated.add(alert.fingerprint)
                 if row.incident_id is not None:
                     result.changed_incidents.add(row.incident_id)
+                    ledger.touch(alert.fingerprint, row.incident_id)
+        await uow.incidents.add_events(events=events)
         return fresh
 
     @staticmethod
@@ -142,14 +198,14 @@ class AlertIngestor:
         topology: Topology,
         now: datetime,
         result: IngestResult,
+        ledger: _Ledger,
     ) -> dict[int, datetime]:
         """Place new occurrences; returns reopened incidents with the event time of the
         alert that reopened each."""
         rules = self._rules
         alerts = [alert for alert, _ in fresh]
-        states = {
-            state.id: state
-            for state in await uow.grouping.states(
+        states = IncidentIndex(
+            await uow.grouping.states(
                 rules=rules,
                 fingerprints=[a.fingerprint for a in alerts],
                 group_keys=[
@@ -160,13 +216,16 @@ class AlertIngestor:
                 inhibitors=possible_inhibitors(alerts, topology=topology, rules=rules),
                 with_services=any(a.service in topology for a in alerts if a.service),
                 now=now,
-            )
-        }
+            ),
+            rules,
+        )
         placement = Placement()
+        # New incidents get provisional (negative) ids and are created together at the end.
+        created: dict[int, NewIncident] = {}
+        opened_by: dict[int, str] = {}
+        merged_by: dict[str, set[int]] = {}
         for alert, occurrence in fresh:
-            decision = correlate(
-                alert, list(states.values()), topology=topology, rules=rules, now=now
-            )
+            decision = correlate(alert, states, topology=topology, rules=rules, now=now)
             if not alert.firing:
                 # Fired and resolved between notifications: it joins only the incident that
                 # holds its fingerprint, and never names, opens or reopens one.
@@ -175,24 +234,36 @@ class AlertIngestor:
                 else:
                     placement.orphan(alert, occurrence)
             elif decision.incident_id is None:
-                incident = await uow.incidents.create(
+                provisional = -1 - len(created)
+                created[provisional] = NewIncident(
                     title=title_for([AlertBrief.of(alert)]),
                     severity=alert.severity.label,
                     service=alert.service or "unknown",
                     first_alert_at=alert.starts_at,
-                    now=now,
                 )
-                states[incident.id] = IncidentState.start(incident.id, alert, rules)
-                result.created_incidents.append(incident.id)
-                placement.opened(alert, occurrence, incident.id)
+                states.add(IncidentState.start(provisional, alert, rules))
+                placement.opened(alert, occurrence, provisional)
+                opened_by[provisional] = alert.fingerprint
             else:
                 target = decision.incident_id
                 for merged in decision.merged:
-                    states[target].merge(states.pop(merged))
+                    states.merge(target, merged)
                     placement.merged(merged, target, decision.reason, alert.starts_at)
+                    merged_by.setdefault(alert.fingerprint, set()).update((merged, target))
                 reopens = decision.kind is DecisionKind.REOPEN
-                states[target].absorb(alert, rules)
+                states.absorb(target, alert)
                 placement.joined(alert, occurrence, decision, reopens=reopens)
+        ids = await uow.incidents.create_many(incidents=list(created.values()), now=now)
+        real = dict(zip(created, ids, strict=True))
+        placement.renumber(real)
+        result.created_incidents += ids
+        for provisional, fingerprint in opened_by.items():
+            ledger.opened[fingerprint] = real[provisional]
+        for fingerprint, involved in merged_by.items():
+            ledger.touch(fingerprint, *(real.get(i, i) for i in involved))
+        for fingerprint, incident_id in placement.placed():
+            ledger.touch(fingerprint, incident_id)
+        ledger.new |= {alert.fingerprint for alert, _ in fresh}
         await placement.write(uow, now)
         result.new_alerts += placement.count
         result.merged_incidents.update(placement.merges)
@@ -203,16 +274,24 @@ class AlertIngestor:
         return reopened
 
     async def _note_truncation(
-        self, uow: UnitOfWork, ordered: list[Alert], truncated: int, result: IngestResult
+        self,
+        uow: UnitOfWork,
+        alerts: list[Alert],
+        truncated: int,
+        result: IngestResult,
+        ledger: _Ledger,
     ) -> None:
         """The incidents this delivery reached hold up to `truncated` alerts fewer than
         Alertmanager knew of; the most said in the current episode is kept."""
-        stored = await uow.alerts.latest(fingerprints={a.fingerprint for a in ordered})
+        stored = await uow.alerts.latest(fingerprints={a.fingerprint for a in alerts})
         reached = {row.incident_id for row in stored.values() if row.incident_id is not None}
         for incident in (await uow.incidents.get_many(incident_ids=list(reached))).values():
             if truncated > incident.truncated_alerts:
                 incident.truncated_alerts = truncated
                 result.changed_incidents.add(incident.id)
+        for row in stored.values():
+            if row.incident_id is not None:
+                ledger.touch(row.fingerprint, row.incident_id)
 
     async def _refresh(
         self,
@@ -257,23 +336,26 @@ class AlertIngestor:
                 apply_summary(incident, summaries[incident_id])
             incident.revision += 1
         for incident in done:
-            await self._resolve(uow, incident, now, ended.get(incident.id))
-
-    @staticmethod
-    async def _resolve(
-        uow: UnitOfWork, incident: IncidentRow, now: datetime, ended_at: datetime | None
-    ) -> None:
-        await uow.episodes.resolved(
-            incident=incident, by="Alertmanager", at=now, resolution="alerts", ended_at=ended_at
+            await uow.episodes.resolved(
+                incident=incident,
+                by="Alertmanager",
+                at=now,
+                resolution="alerts",
+                ended_at=ended.get(incident.id),
+            )
+            log.info("incident resolved by its alerts", extra={"incident": display_id(incident.id)})
+        await uow.incidents.add_events(
+            events=[
+                NewEvent(
+                    incident_id=incident.id,
+                    kind="resolved",
+                    text="All alerts resolved; incident resolved automatically",
+                    at=now,
+                    actor="Alertmanager",
+                )
+                for incident in done
+            ]
         )
-        await uow.incidents.add_event(
-            incident_id=incident.id,
-            kind="resolved",
-            text="All alerts resolved; incident resolved automatically",
-            at=now,
-            actor="Alertmanager",
-        )
-        log.info("incident resolved by its alerts", extra={"incident": display_id(incident.id)})
 
 
 def _occurrence(row: AlertRow | None, incidents: dict[int, IncidentRow]) -> Occurrence | None:
@@ -288,3 +370,8 @@ def _occurrence(row: AlertRow | None, incidents: dict[int, IncidentRow]) -> Occu
         annotations=dict(row.annotations),
         in_open_incident=incident is not None and incident.status != IncidentStatus.RESOLVED,
     )
+
+
+def shares_no_fingerprint(alerts: Sequence[Alert], taken: set[str]) -> bool:
+    """Whether a delivery may join a batch whose fingerprints are `taken`."""
+    return not any(alert.fingerprint in taken for alert in alerts)

@@ -6,10 +6,11 @@ rendered. The notifier renders whatever is behind, so a burst of changes to one 
 becomes one update, and a crash between commit and post loses nothing: the next pass sees
 the incident still behind and catches up.
 
-A first post is never sent twice: before sending, the row records an intent token that the
-post carries (Slack message metadata, a field of the console's message). A later pass that
-finds the row with an intent and no message id — the process died between posting and
-recording — looks for that post and adopts it instead of posting again.
+A first post is never sent twice: it carries a token derived from its row (the claim is
+committed before anything is sent), in Slack's message metadata or a field of the console's
+message. A later pass that finds a row without a message id — the process may have died
+between posting and recording — looks for a post with that token and adopts it instead of
+posting again.
 
 Platforms say how they failed (`DeliveryError`): a refused message is replaced by a compact
 one; a permanent error, or `MAX_ATTEMPTS` transient ones, ends the retries until the source
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -75,7 +75,8 @@ class _Work:
     message_id: str | None
     reply: Reply
     thread: str | None = None
-    intent: str | None = None
+    intent: str | None = None  # the token a first post carries; set when one may be needed
+    fresh: bool = False  # the row was claimed in this pass: nothing can have been posted yet
     degraded: str | None = None
     claimed_at: datetime | None = None
 
@@ -170,6 +171,7 @@ class Notifier:
             facts = await card_facts(uow.alerts, [incident.id for incident in incidents])
             for incident in incidents:
                 row = await uow.threads.get(incident_id=incident.id, platform=platform.name)
+                fresh = row is None
                 if row is None:
                     row = await uow.threads.claim(
                         incident_id=incident.id,
@@ -179,6 +181,7 @@ class Notifier:
                     )
                     if row is None:  # another replica claimed it a moment ago
                         continue
+                    await uow.flush()  # its id is the post's token
                 elif not _due(row, incident.revision, now):
                     continue  # failed recently, given up, or another replica is posting it
                 work.append(
@@ -188,7 +191,8 @@ class Notifier:
                         channel=row.channel,
                         message_id=row.message_id,
                         reply=incident_message(incident, facts[incident.id], now),
-                        intent=row.intent,
+                        intent=_token(platform.name, "incident", row.id),
+                        fresh=fresh,
                         degraded=row.degraded,
                         claimed_at=row.created_at,
                     )
@@ -207,6 +211,7 @@ class Notifier:
         async with self._database.unit_of_work() as uow:
             for item in await source.behind(uow, platform=platform.name):
                 row = await uow.messages.get(kind=kind, key=item.key, platform=platform.name)
+                fresh = row is None
                 if row is None:
                     channel, thread = item.channel, item.thread
                     if item.incident_id is not None:
@@ -225,6 +230,7 @@ class Notifier:
                     )
                     if row is None:
                         continue
+                    await uow.flush()
                 elif not _due(row, item.revision, now):
                     continue
                 work.append(
@@ -235,7 +241,8 @@ class Notifier:
                         message_id=row.message_id,
                         reply=item.reply,
                         thread=row.thread_id,
-                        intent=row.intent,
+                        intent=_token(platform.name, kind, row.id),
+                        fresh=fresh,
                         degraded=row.degraded,
                         claimed_at=row.created_at,
                     )
@@ -247,19 +254,17 @@ class Notifier:
     # ------------------------------------------------------------------ delivery
 
     async def _deliver(self, platform: ChatPlatform, work: _Work) -> int:
-        """Post or update one message: its intent recorded before a first root post, its
-        outcome after. Returns 1 when a message was posted or updated."""
+        """Post or update one message, recording the outcome. Before posting anew a message
+        that may have been posted already (a retry, or the first pass after a crash), look
+        for it. Returns 1 when a message was posted or updated."""
         slot = work.slot
-        if work.message_id is None and work.thread is None:
-            if work.intent is not None and await self._adopt(platform, work):
-                return 1
-            token = work.intent or uuid.uuid4().hex
-            async with self._database.unit_of_work() as uow:
-                row = await slot.load(uow)
-                if row is None:
-                    return 0
-                await slot.records(uow).record_intent(row=row, token=token, now=self._clock())
-            work = replace(work, intent=token)
+        if (
+            work.message_id is None
+            and work.thread is None
+            and not work.fresh
+            and await self._adopt(platform, work)
+        ):
+            return 1
         try:
             posted = await self._send(platform, work)
         except DeliveryError as error:
@@ -274,7 +279,9 @@ class Notifier:
                         await slot.records(uow).record_degraded(
                             row=row, reason=error.reason, now=self._clock()
                         )
-                return await self._deliver(platform, replace(work, degraded=error.reason))
+                return await self._deliver(
+                    platform, replace(work, degraded=error.reason, fresh=True)
+                )
             await self._failed(platform, work, error, give_up=True)
             return 0
         except Exception as error:
@@ -375,4 +382,10 @@ class Notifier:
             return await platform.post_in_thread(
                 channel=work.channel, thread_id=work.thread, reply=reply
             )
-        return await platform.post(channel=work.channel, reply=reply, intent=work.intent)
+        intent = work.intent if work.thread is None else None
+        return await platform.post(channel=work.channel, reply=reply, intent=intent)
+
+
+def _token(platform: str, kind: str, row_id: int) -> str:
+    """The token a first post carries: its delivery row's, known as soon as it is claimed."""
+    return f"lookout:{platform}:{kind}:{row_id}"

@@ -8,7 +8,7 @@ then every new alert, its membership link and its timeline event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from core.alerts import Alert
@@ -97,6 +97,24 @@ class Placement:
     def merged(self, source: int, target: int, reason: str, at: datetime) -> None:
         self.merges[source] = target
         self._merges.append(_Merge(source, target, reason, at))
+
+    def renumber(self, ids: dict[int, int]) -> None:
+        """Provisional incident ids (of incidents created at the end of the batch) become
+        the real ones."""
+
+        def real(incident_id: int) -> int:
+            return ids.get(incident_id, incident_id)
+
+        self._placed = [replace(p, incident_id=real(p.incident_id)) for p in self._placed]
+        self._merges = [
+            replace(m, source=real(m.source), target=real(m.target)) for m in self._merges
+        ]
+        self.merges = {real(source): real(target) for source, target in self.merges.items()}
+        self.reopened = {real(i): at for i, at in self.reopened.items()}
+
+    def placed(self) -> list[tuple[str, int]]:
+        """(fingerprint, the incident it ended up in) for every alert placed in one."""
+        return [(item.alert.fingerprint, self.final(item.incident_id)) for item in self._placed]
 
     def touched(self) -> set[int]:
         """Every incident this batch changed, merged ones included."""

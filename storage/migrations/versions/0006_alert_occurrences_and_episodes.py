@@ -1,4 +1,4 @@
-"""alert occurrences, incident episodes, delivery intents
+"""alert occurrences, incident episodes, delivery outcomes
 
 Revision ID: 0006
 Revises: 0005
@@ -106,10 +106,9 @@ def upgrade() -> None:
         "merged_into IS NULL FROM incidents"
     )
 
-    # Delivery bookkeeping: a post's intent (crash safety) and a refused message's reason.
+    # Delivery bookkeeping: a refused message's reason, and where retries stopped.
     for table in ("chat_threads", "chat_messages"):
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column("intent", sa.String(length=64), nullable=True))
             batch_op.add_column(sa.Column("degraded", sa.Text(), nullable=True))
             batch_op.add_column(sa.Column("gave_up_revision", sa.Integer(), nullable=True))
 
@@ -119,7 +118,6 @@ def downgrade() -> None:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column("gave_up_revision")
             batch_op.drop_column("degraded")
-            batch_op.drop_column("intent")
     op.drop_index("ix_incident_episodes_opened_at", table_name="incident_episodes")
     op.drop_table("incident_episodes")
     with op.batch_alter_table("incidents", schema=None) as batch_op:

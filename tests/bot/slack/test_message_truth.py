@@ -137,19 +137,18 @@ async def test_dropped_alerts_are_named_on_the_card(slack: SlackWorld) -> None:
 
 async def test_a_post_made_before_a_crash_is_adopted_not_repeated(slack: SlackWorld) -> None:
     """The process died after Slack took the post and before Lookout recorded it: the row
-    has its intent and no message id. The next pass finds the post by its metadata."""
+    has no message id. The next pass finds the post by the token in its metadata."""
     notifier = slack.server.lookout.notifier
     await post_alerts(slack, payload())
     [post] = await slack.fake.wait_for("chat.postMessage")
-    intent = post.params["metadata"]["event_payload"]["intent"]
-    await recorded(slack)
+    row = await recorded(slack)
+    assert post.params["metadata"]["event_payload"]["intent"] == f"lookout:slack:incident:{row.id}"
     async with slack.server.lookout.database.unit_of_work() as uow:
         row = await uow.threads.get(incident_id=1, platform="slack")
         assert row is not None
         # What a crash right after the post leaves behind:
         row.message_id = None
         row.thread_id = None
-        row.intent = intent
         row.rendered_revision = 0
         row.updated_at = row.updated_at.replace(year=2000)
     await notifier.flush()
