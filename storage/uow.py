@@ -8,8 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.alerts import AlertRepository
 from storage.audit import AuditRepository
 from storage.console import ConsoleMessageRepository
+from storage.feedback import FeedbackRepository
 from storage.grouping_states import GroupingStateRepository
 from storage.incidents import IncidentRepository
+from storage.knowledge import KnowledgeRepository
 from storage.messages import TrackedMessageRepository
 from storage.platform import ConversationRefRepository, PlatformRequestRepository
 from storage.runs import RunRepository
@@ -34,6 +36,8 @@ class UnitOfWork:
         self.messages = TrackedMessageRepository(session)
         self.grouping = GroupingStateRepository(session)
         self.trackers = BlastTrackerRepository(session)
+        self.feedback = FeedbackRepository(session)
+        self.knowledge = KnowledgeRepository(session)
 
     async def lock(self, key: int) -> None:
         """Serialize this transaction with every other holder of `key`, across replicas.
