@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -75,6 +75,26 @@ class RunbooksConfig(BaseModel):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
 
+class KnowledgeConfig(BaseModel):
+    """Retrieval over past incidents, postmortems and runbooks (the `knowledge:` section)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    postmortems: Path | None = Field(
+        default=None, description="a folder of Markdown postmortems, relative to the config file"
+    )
+    embeddings: Literal["local", "openai"] = Field(
+        default="local", description="local: all-MiniLM-L6-v2 offline; openai: the endpoint"
+    )
+    embedding_model: str = "text-embedding-3-small"
+    embedding_dimension: int = Field(default=1536, ge=8, le=8192)
+    seen_before_similarity: float = Field(default=0.75, ge=0, le=1)
+    similar_min_similarity: float = Field(default=0.35, ge=0, le=1)
+    llm_timeout_seconds: float = Field(default=20, gt=0, le=300)
+    sync_seconds: float = Field(default=60, gt=0, le=24 * 3600)
+
+
 class LookoutConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -85,6 +105,7 @@ class LookoutConfig(BaseModel):
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     health: HealthRules = Field(default_factory=HealthRules)  # core.service_health
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
 
     def channel_for(self, platform: str, service: str | None) -> str:
         """Where `service`'s incidents go on `platform`: the service's own channel for that

@@ -16,12 +16,14 @@ from fastapi.staticfiles import StaticFiles
 from bot import __version__
 from bot.background.blast_trackers import BlastTrackerWatcher
 from bot.background.ingest import AlertIngestor, IngestResult
+from bot.background.knowledge import AnswerWriter, KnowledgeWorker
 from bot.background.notifier import Notifier
 from bot.background.runs import RunManager
 from bot.config import ConfigError, LookoutConfig, load_config
 from bot.console.api import STATIC, console_routes
 from bot.console.platform import ConsoleHub, ConsolePlatform
 from bot.http import machine_routes
+from bot.knowledge_setup import build_knowledge
 from bot.metrics import Metrics
 from bot.platforms import ChatAdapter
 from bot.runbook_setup import runbook_catalog, runbook_executor
@@ -30,6 +32,7 @@ from bot.settings import Settings
 from core.alerts import Alert
 from integrations.prometheus import PrometheusClient
 from integrations.service_health import PrometheusHealth
+from knowledge.service import Knowledge
 from runbooks.catalog import RunbookCatalog
 from runbooks.sync import SyncReport
 from skills.catalog import default_registry
@@ -64,6 +67,10 @@ class Lookout:
     adapters: list[ChatAdapter] = field(default_factory=list)
     announced_sync_problems: list[str] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # Retrieval: the index, its sync and "Seen before?", the LLM's answers (None: disabled).
+    knowledge: Knowledge | None = None
+    knowledge_worker: KnowledgeWorker | None = None
+    answer_writer: AnswerWriter | None = None
 
     async def accept(self, alerts: list[Alert]) -> IngestResult:
         """Ingest alerts (committed when this returns) and let the notifier know."""
@@ -98,6 +105,8 @@ class Lookout:
     def incidents_changed(self) -> None:
         self.notifier.wake()
         self.trackers.wake()
+        if self.knowledge_worker is not None:
+            self.knowledge_worker.wake()
         self.hub.publish("incidents", {})
 
     async def refresh_gauges(self) -> None:
@@ -129,6 +138,8 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             lookout.runs.launch(run_id)
         if outcome.messages_changed:
             lookout.notifier.wake()
+        if outcome.answers_requested and lookout.answer_writer is not None:
+            lookout.answer_writer.wake()
 
     http = httpx.AsyncClient(timeout=30, follow_redirects=False)
     catalog = runbook_catalog(config)
@@ -142,6 +153,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
     except ValueError as error:
         raise ConfigError(f"{settings.config}: invalid service catalog: {error}") from error
     health = service_health(settings, config, http)
+    knowledge = build_knowledge(settings, config, database, catalog)
     dispatcher = Dispatcher(
         registry=registry,
         database=database,
@@ -149,7 +161,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             default_role=config.access.role(), admins=frozenset(config.access.admins)
         ),
         on_finished=finished,
-        tools=SkillTools(runbooks=catalog, planner=executor, health=health),
+        tools=SkillTools(runbooks=catalog, planner=executor, health=health, knowledge=knowledge),
         topology=service_catalog.current,
     )
     adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
@@ -184,7 +196,20 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         runbooks=catalog,
         service_catalog=service_catalog,
         trackers=trackers,
+        knowledge=knowledge,
     )
+    if knowledge is not None:
+        lookout.knowledge_worker = KnowledgeWorker(
+            database,
+            knowledge,
+            on_change=notifier.wake,
+            metrics=metrics,
+            interval=config.knowledge.sync_seconds,
+        )
+        if knowledge.llm is not None:
+            lookout.answer_writer = AnswerWriter(
+                database, knowledge, on_change=notifier.wake, metrics=metrics
+            )
     return lookout
 
 
@@ -254,6 +279,9 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         lookout.notifier.start()
         lookout.trackers.start()
         lookout.service_catalog.start()
+        for worker in (lookout.knowledge_worker, lookout.answer_writer):
+            if worker is not None:
+                worker.start()
         lookout.notifier.wake()
         if demo:
             from bot.demo import run_demo
@@ -276,6 +304,11 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             await lookout.trackers.stop()
             await lookout.notifier.stop()
             await lookout.service_catalog.stop()
+            for worker in (lookout.knowledge_worker, lookout.answer_writer):
+                if worker is not None:
+                    await worker.stop()
+            if lookout.knowledge is not None and lookout.knowledge.llm is not None:
+                await lookout.knowledge.llm.close()
             for adapter in lookout.adapters:
                 await adapter.stop()
             await lookout.http.aclose()

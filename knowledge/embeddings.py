@@ -95,6 +95,15 @@ class ModelFiles:
 class LocalEmbedder:
     """all-MiniLM-L6-v2 on onnxruntime, loaded once on first use (about 0.3 s, ~150 MB)."""
 
+    _shared: LocalEmbedder | None = None
+
+    @classmethod
+    def shared(cls) -> LocalEmbedder:
+        """One model per process, however many indexes use it (it is thread-safe)."""
+        if cls._shared is None:
+            cls._shared = cls()
+        return cls._shared
+
     def __init__(self, files: ModelFiles | None = None, *, threads: int = 1) -> None:
         self._files = files
         self._threads = threads
@@ -213,4 +222,5 @@ class OpenAIEmbedder:
 
 def normalize(vectors: npt.NDArray[Any]) -> Vectors:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
+    unit: Vectors = (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
+    return unit

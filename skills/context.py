@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING
 
 from core.topology import Topology
 from integrations.service_health import PrometheusHealth
+from knowledge.service import Knowledge
 from runbooks.catalog import RunbookCatalog
 from runbooks.executor import Executor
 from skills.contract import Actor, Conversation, Invocation, Role
 from storage.alerts import AlertRepository
 from storage.audit import AuditRepository
+from storage.feedback import FeedbackRepository
 from storage.incidents import IncidentRepository
+from storage.knowledge import KnowledgeRepository
 from storage.models import IncidentRow
 from storage.runs import RunRepository
 from storage.trackers import BlastTrackerRepository
@@ -32,6 +35,8 @@ class SkillTools:
     planner: Executor | None = None  # plans runbook runs with the configured allowlists
     # Service health from Prometheus (the `health:` queries) when PROMETHEUS_URL is set.
     health: PrometheusHealth | None = None
+    # Retrieval over past incidents, postmortems and runbooks, and the optional LLM.
+    knowledge: Knowledge | None = None
 
 
 @dataclass
@@ -52,6 +57,11 @@ class SkillContext:
     messages_changed: bool = False
     # The service topology as of this invocation; empty without a catalog.
     topology: Topology = field(default_factory=Topology)
+    # Knowledge: votes, hints and answers (None only in contexts built without them).
+    feedback: FeedbackRepository | None = None
+    knowledge: KnowledgeRepository | None = None
+    # A written (LLM) answer was requested: the answer writer should look.
+    answers_requested: bool = False
 
     @property
     def actor(self) -> Actor:

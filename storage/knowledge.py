@@ -209,7 +209,7 @@ class KnowledgeRepository:
             )
             .where(
                 KnowledgeAnswerRow.platform == platform,
-                KnowledgeAnswerRow.status.in_(("pending", "answered", "failed")),
+                KnowledgeAnswerRow.status.in_(("pending", "writing", "answered", "failed")),
                 (ChatMessageRow.id.is_(None))
                 | (ChatMessageRow.rendered_revision < KnowledgeAnswerRow.revision),
             )
