@@ -31,7 +31,9 @@ MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MAX_TOKENS = 256
 DIMENSION = 384
-BATCH = 32
+# Small batches of similar length: attention memory grows with batch × length², and
+# padding to the longest text of a batch is wasted work.
+BATCH = 8
 
 
 class EmbeddingError(RuntimeError):
@@ -148,8 +150,12 @@ class LocalEmbedder:
         self.load()
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
-        parts = [self._batch(list(texts[i : i + BATCH])) for i in range(0, len(texts), BATCH)]
-        return np.vstack(parts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        for start in range(0, len(order), BATCH):
+            chosen = order[start : start + BATCH]
+            vectors[chosen] = self._batch([texts[i] for i in chosen])
+        return vectors
 
     def _batch(self, texts: list[str]) -> Vectors:
         encodings = self._tokenizer.encode_batch(texts)

@@ -13,8 +13,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
-
 from knowledge.documents import Document, to_meta
 
 CHUNK_CHARACTERS = 900
@@ -62,6 +60,12 @@ def read_folder(folder: Path) -> list[PostmortemFile]:
 
 def split_postmortem(file: PostmortemFile) -> list[Document]:
     """The file's sections as documents `postmortem:<slug>#<n>`, in reading order."""
+    # Imported here: langchain is only loaded where a postmortem folder is configured.
+    from langchain_text_splitters import (
+        MarkdownHeaderTextSplitter,
+        RecursiveCharacterTextSplitter,
+    )
+
     title_match = re.search(r"^#\s+(.+)$", file.text, flags=re.MULTILINE)
     title = title_match.group(1).strip() if title_match else file.path.stem
     incidents = ",".join(dict.fromkeys(f"INC-{n}" for n in _INCIDENT_REF.findall(file.text)))

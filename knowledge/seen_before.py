@@ -53,7 +53,9 @@ class SeenBefore:
                 target = await incident_target(uow, incident)
                 matches, _ = await similar_incidents(self.knowledge, uow, target, limit=3)
                 strong = [
-                    m for m in matches if (m.similarity or 0.0) >= threshold and m.shares_evidence
+                    m
+                    for m in matches
+                    if (m.similarity or 0.0) >= threshold and m.same_service and m.shares_alert
                 ]
                 if (
                     await uow.knowledge.add_hint(

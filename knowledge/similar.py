@@ -17,6 +17,26 @@ from knowledge.service import Knowledge, Reader
 from storage.models import IncidentRow
 
 MAX_WORDS = 4
+# Words of the documents' own layout ("Service:", "Alerts:", "and 2 other alerts"), not of
+# the incidents: sharing them says nothing.
+LAYOUT_WORDS = frozenset(
+    [
+        "service",
+        "services",
+        "alert",
+        "alerts",
+        "symptoms",
+        "other",
+        "probable",
+        "root",
+        "cause",
+        "fixed",
+        "runbooks",
+        "notes",
+        "worked",
+        "help",
+    ]
+)
 INCIDENTS: tuple[DocumentKind, ...] = ("incident",)
 
 
@@ -52,9 +72,12 @@ class Match:
         return incident_doc_id(self.incident_id)
 
     @property
-    def shares_evidence(self) -> bool:
-        """Shares an alert or the service: more than a resemblance of words."""
-        return any(r.startswith(("same service", "alert")) for r in self.reasons)
+    def same_service(self) -> bool:
+        return any(r.startswith("same service") for r in self.reasons)
+
+    @property
+    def shares_alert(self) -> bool:
+        return any(r.startswith("alert") for r in self.reasons)
 
 
 async def incident_target(reader: Reader, incident: IncidentRow) -> Target:
@@ -122,7 +145,11 @@ def reasons_for(target: Target, hit: Hit) -> list[str]:
     words = [
         w
         for w in dict.fromkeys(tokenize(target.text))
-        if w not in skip and len(w) > 2 and not w.isdigit() and w in theirs
+        if w not in skip
+        and w not in LAYOUT_WORDS
+        and len(w) > 2
+        and not w.isdigit()
+        and w in theirs
     ]
     if words:
         reasons.append("shared words: " + ", ".join(words[:MAX_WORDS]))
