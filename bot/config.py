@@ -89,7 +89,7 @@ class KnowledgeConfig(BaseModel):
     )
     embedding_model: str = "text-embedding-3-small"
     embedding_dimension: int = Field(default=1536, ge=8, le=8192)
-    seen_before_similarity: float = Field(default=0.75, ge=0, le=1)
+    seen_before_similarity: float = Field(default=0.45, ge=0, le=1)
     similar_min_similarity: float = Field(default=0.35, ge=0, le=1)
     llm_timeout_seconds: float = Field(default=20, gt=0, le=300)
     sync_seconds: float = Field(default=60, gt=0, le=24 * 3600)

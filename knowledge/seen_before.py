@@ -1,6 +1,7 @@
 """ "Seen before?": one reply in a new incident's thread when a resolved incident matches it
-strongly — close in description (`seen_before_similarity`) and sharing an alert or the
-service. Checked once per incident, after ingestion committed, never on the way in."""
+strongly: the same service, an alert in common, and close in description (cosine similarity
+at least `seen_before_similarity`). Checked once per incident, after ingestion committed,
+never on the way in."""
 
 from __future__ import annotations
 

@@ -33,9 +33,9 @@ class Reader(Protocol):
 class KnowledgeRules:
     """Thresholds from the `knowledge:` config section."""
 
-    # "Seen before?" replies only for a past incident at least this close (cosine similarity
-    # of the two incidents' descriptions) that also shares an alert or the service.
-    seen_before_similarity: float = 0.75
+    # "Seen before?" replies only for a past incident of the same service, with an alert in
+    # common, at least this close (cosine similarity of the two incidents' descriptions).
+    seen_before_similarity: float = 0.45
     # `similar` lists matches at least this close, or sharing words / alerts.
     similar_min_similarity: float = 0.35
     # How many past incidents `suggest` and `explain` look at.

@@ -21,6 +21,7 @@ from storage.feedback import TargetRecord
 GOOD_RUNS = ("succeeded",)
 BAD_RUNS = ("failed", "rolled_back")
 RUNBOOKS: tuple[DocumentKind, ...] = ("runbook",)
+LEXICAL_ONLY = 0.3
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,12 @@ async def suggestions(
     """(suggestions best first, hidden targets, notes). `triggered` names runbooks whose
     triggers match the incident's alerts; `matches` are its similar past incidents."""
     result = await knowledge.search(reader.knowledge, target.text, limit=8, kinds=RUNBOOKS)
-    best = max((h.score for h in result.hits), default=0.0) or 1.0
     relevance: dict[str, float] = {}
     for hit in result.hits:
-        relevance[hit.document.id] = max(relevance.get(hit.document.id, 0.0), hit.score / best)
+        # How close the runbook's description is to the incident's; a match on words only
+        # counts as a weak relevance.
+        close = max(hit.similarity or 0.0, LEXICAL_ONLY if hit.lexical else 0.0)
+        relevance[hit.document.id] = max(relevance.get(hit.document.id, 0.0), close)
     for name in triggered:
         relevance[f"runbook:{name}"] = 1.0
     titles: dict[str, str] = {k: runbook_titles.get(_runbook_name(k), k) for k in relevance}
