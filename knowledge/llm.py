@@ -105,6 +105,8 @@ def check_citations(text: str, allowed: Sequence[str]) -> tuple[str, list[str], 
         return "[" + ", ".join(good) + "]" if good else ""
 
     cleaned = _CITATION.sub(replace, text)
+    if removed:  # "as in [INC-1] and [INC-999]." must not end "as in [INC-1] and."
+        cleaned = re.sub(r"[ \t]+(?:and|or)(?=[ \t]*(?:[.,;:)]|$))", "", cleaned, flags=re.M)
     cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", cleaned)
     cleaned = re.sub(r"[ \t]{2,}", " ", cleaned)
     return cleaned.strip(), list(dict.fromkeys(kept)), list(dict.fromkeys(removed))
