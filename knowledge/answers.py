@@ -46,15 +46,17 @@ def evidence_from_record(record: dict[str, object]) -> list[Evidence]:
 
 
 def best_lines(text: str, question: str, count: int = 2) -> str:
-    """The lines of `text` sharing most words with `question` (its first line if none)."""
+    """The lines of `text` sharing most words with `question` (after its title line), and
+    what fixed it when the document says."""
     wanted = set(tokenize(question))
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in text.splitlines() if line.strip()][1:]
     if not lines:
         return ""
+    fixed = [i for i, line in enumerate(lines) if line.startswith("Fixed by:")]
     scored = sorted(
         enumerate(lines), key=lambda item: (-len(wanted & set(tokenize(item[1]))), item[0])
     )
-    chosen = sorted(index for index, _ in scored[:count])
+    chosen = sorted({*fixed[:1], *(index for index, _ in scored[: count - len(fixed[:1])])})
     return " … ".join(lines[i] for i in chosen)[:400]
 
 
