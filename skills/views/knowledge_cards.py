@@ -21,7 +21,7 @@ def _votes(target: str, incident_id: int | None) -> list[Button]:
 
 
 def hint_message(hint: KnowledgeHintRow) -> Reply:
-    """"Seen before?" with the strong matches, what fixed them and buttons to act or rate."""
+    """ "Seen before?" with the strong matches, what fixed them and buttons to act or rate."""
     ref = display_id(hint.incident_id)
     matches: list[dict[str, Any]] = list(hint.snapshot.get("matches", []))
     blocks: list[Block] = [Text(f"🔁 **Seen before?** {ref} looks like:")]
@@ -36,9 +36,7 @@ def hint_message(hint: KnowledgeHintRow) -> Reply:
             lines.append(f"Fixed by: _{match['fix']}_")
         runs = match.get("runs") or []
         if runs:
-            lines.append(
-                "Runbooks: " + "; ".join(f"`{n}` {RUN_WORDS.get(s, s)}" for n, s in runs)
-            )
+            lines.append("Runbooks: " + "; ".join(f"`{n}` {RUN_WORDS.get(s, s)}" for n, s in runs))
         blocks.append(Text("\n".join(lines)))
         blocks.append(
             Actions(

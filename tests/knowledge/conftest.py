@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import time
 import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 

@@ -27,11 +27,15 @@ class FakeOpenAI:
 
     async def chat(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.requests.append({"path": request.path, "body": body, "auth": request.headers.get("Authorization")})
+        self.requests.append(
+            {"path": request.path, "body": body, "auth": request.headers.get("Authorization")}
+        )
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.status != 200:
-            return web.json_response({"error": {"message": "boom", "type": "server_error"}}, status=self.status)
+            return web.json_response(
+                {"error": {"message": "boom", "type": "server_error"}}, status=self.status
+            )
         return web.json_response(
             {
                 "id": "chatcmpl-test",

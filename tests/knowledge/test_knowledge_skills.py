@@ -13,7 +13,9 @@ from tests.skills.conftest import make_alert, text_of
 
 
 def buttons(reply: Reply) -> list[str]:
-    return [b.command for block in reply.blocks if isinstance(block, Actions) for b in block.buttons]
+    return [
+        b.command for block in reply.blocks if isinstance(block, Actions) for b in block.buttons
+    ]
 
 
 async def past(
@@ -129,9 +131,14 @@ async def test_postmortem_draft_has_timeline_fix_and_follow_ups(kharness: Knowle
     await kharness.say("note INC-1 follow-up: add a canary check for the coupon client", user="sam")
     await kharness.say("resolve INC-1 rolled back checkout v2.31", user="sam")
     text = text_of(await kharness.say("postmortem INC-1"))
-    for part in ("# Postmortem: checkout: HighErrorRate (INC-1)", "## Timeline (UTC)",
-                 "| sam | Acknowledged by sam", "## What fixed it", "rolled back checkout v2.31",
-                 "- [ ] follow-up: add a canary check for the coupon client (sam)"):
+    for part in (
+        "# Postmortem: checkout: HighErrorRate (INC-1)",
+        "## Timeline (UTC)",
+        "| sam | Acknowledged by sam",
+        "## What fixed it",
+        "rolled back checkout v2.31",
+        "- [ ] follow-up: add a canary check for the coupon client (sam)",
+    ):
         assert part in text
 
 
@@ -170,6 +177,8 @@ async def test_sync_is_idempotent_and_drops_reopened_incidents(kharness: Knowled
         row = await uow.incidents.get(incident_id=3)
         assert row is not None
         row.status = "triggered"
-        await uow.incidents.add_event(incident_id=3, kind="reopened", text="x", at=kharness.clock.now)
+        await uow.incidents.add_event(
+            incident_id=3, kind="reopened", text="x", at=kharness.clock.now
+        )
     report = await kharness.knowledge.sync.catch_up()
     assert report.deleted == 1 and "incident:3" not in kharness.knowledge.index.ids("incident:")

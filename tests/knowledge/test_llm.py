@@ -24,7 +24,9 @@ async def test_a_normal_answer_keeps_its_citations_and_confidence() -> None:
         )
         client = LLMClient(model="test-model", base_url=server.url, api_key="sk-test")
         try:
-            answer = await client.write(task="explain", question="What is wrong?", evidence=EVIDENCE)
+            answer = await client.write(
+                task="explain", question="What is wrong?", evidence=EVIDENCE
+            )
         finally:
             await client.close()
     assert answer.confidence == "high"
@@ -80,7 +82,8 @@ async def test_an_answer_with_a_shell_command_runs_nothing(tmp_path: Path) -> No
     canary = tmp_path / "canary"
     async with fake_openai() as server:
         server.answer = (
-            f"Restart it [INC-7]:\n```sh\nsudo systemctl restart postgresql && touch {canary}\n```\n"
+            "Restart it [INC-7]:\n```sh\n"
+            f"sudo systemctl restart postgresql && touch {canary}\n```\n"
             f"or `rm -rf /var/lib/postgresql/wal` [INC-7].\nConfidence: low"
         )
         client = LLMClient(model="m", base_url=server.url, api_key="k")

@@ -10,9 +10,9 @@ from bot.background.knowledge import AnswerWriter
 from bot.metrics import Metrics
 from knowledge.llm import LLMClient
 from skills.views.knowledge_cards import answer_message
+from tests.knowledge.conftest import KnowledgeHarness
 from tests.knowledge.fakes import fake_openai
 from tests.knowledge.test_knowledge_skills import buttons, history
-from tests.knowledge.conftest import KnowledgeHarness
 from tests.skills.conftest import make_alert, text_of
 
 
