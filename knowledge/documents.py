@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -55,6 +56,28 @@ class Document:
     def excerpt(self, limit: int = 240) -> str:
         flat = " ".join(self.text.split())
         return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+_LABEL = re.compile(
+    r"^(Service|Services|Alerts|Symptoms|Fixed by|Runbooks|Notes|Tags|"
+    r"Suggested for alerts|Probable root cause): ",
+    re.M,
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def prose(text: str) -> str:
+    """Text as a sentence model reads best: no field labels, identifiers in words
+    (`PostgresConnectionsExhausted` → `Postgres Connections Exhausted`, `high_memory_load`
+    → `high memory load`). Used for embeddings only; BM25 keeps the identifiers."""
+    text = _LABEL.sub("", text)
+    text = _CAMEL.sub(" ", text)
+    return re.sub(r"(?<=\w)[_](?=\w)", " ", text)
+
+
+def embedding_text(document: Document) -> str:
+    """What the model embeds for a document: its title and text, in prose."""
+    return prose(f"{document.title}\n{document.text}")
 
 
 def incident_doc_id(incident_id: int) -> str:

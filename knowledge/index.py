@@ -13,7 +13,7 @@ import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from knowledge.documents import Document, DocumentKind
+from knowledge.documents import Document, DocumentKind, embedding_text, prose
 from knowledge.embeddings import Embedder, EmbeddingError
 from knowledge.fusion import reciprocal_rank_fusion
 from knowledge.lexical import LexicalIndex
@@ -22,6 +22,9 @@ from knowledge.vectors import ChromaStore, VectorHit, VectorStoreError
 log = logging.getLogger(__name__)
 
 CANDIDATES = 50
+# A lexical hit takes part in fusion only if it holds at least this share of the query's
+# information (IDF-weighted tokens): below it, it shares words with the query by chance.
+MIN_COVERAGE = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class KnowledgeIndex:
             stale = [d for d in unique.values() if self._stored.get(d.id) != d.digest]
             gone = [doc_id for doc_id in dict.fromkeys(deletions) if doc_id not in unique]
             if stale:
-                vectors = await self.embedder.embed([d.text for d in stale])
+                vectors = await self.embedder.embed([embedding_text(d) for d in stale])
                 await self.store.upsert(stale, vectors)
                 self._stored.update({d.id: d.digest for d in stale})
             if gone:
@@ -130,10 +133,14 @@ class KnowledgeIndex:
         """The documents that best answer `query`, fused from BM25 and vectors."""
         notes: list[str] = []
         extra = len(exclude)
-        lexical = self.lexical.search(query, limit=self.candidates + extra, kinds=kinds)
+        lexical = [
+            hit
+            for hit in self.lexical.search(query, limit=self.candidates + extra, kinds=kinds)
+            if hit.coverage >= MIN_COVERAGE
+        ]
         vector_hits: list[VectorHit] = []
         try:
-            vector = await self.embedder.embed([query])
+            vector = await self.embedder.embed([prose(query)])
             vector_hits = await self.store.query(
                 vector[0], limit=self.candidates + extra, kinds=kinds
             )
@@ -142,12 +149,12 @@ class KnowledgeIndex:
             notes.append("Vector search is unavailable right now; matched on words only.")
         fused = reciprocal_rank_fusion(
             {
-                "lexical": [doc_id for doc_id, _ in lexical if doc_id not in exclude],
+                "lexical": [h.doc_id for h in lexical if h.doc_id not in exclude],
                 "vector": [h.document.id for h in vector_hits if h.document.id not in exclude],
             }
         )[:limit]
         known = {h.document.id: h for h in vector_hits}
-        bm25 = dict(lexical)
+        bm25 = {h.doc_id: h.score for h in lexical}
         missing = [doc_id for doc_id, _, _ in fused if doc_id not in known]
         documents = {d.id: d for d in await self._fetch(missing, notes)}
         hits = []

@@ -6,6 +6,10 @@ identifiers whole *and* splits them: `PostgresConnectionsExhausted` gives
 `docker_nodes`, `docker`, `nodes`. Scoring is Lucene's BM25 (Robertson & Zaragoza 2009, "The
 Probabilistic Relevance Framework: BM25 and Beyond") as bm25s computes it (Lù 2024).
 
+Each hit also says how much of the query the document covers (the IDF-weighted share of
+the query's tokens it contains): a document sharing one incidental word with a question
+written in other words covers little of it, and the hybrid search does not let it compete.
+
 The index is rebuilt from token ids kept per document (in a worker thread, by the caller);
 a query reads whichever snapshot is current, so a rebuild never blocks one.
 """
@@ -103,6 +107,17 @@ class _Snapshot:
     ids: list[str]
     kinds: npt.NDArray[np.int8]
     retriever: bm25s.BM25 | None
+    tokens: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    idf: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    doc_id: str
+    score: float  # BM25
+    # Share of the query's information (its tokens' IDF, unknown tokens counting as the
+    # rarest) that the document contains: 1.0 when it has every word of the query.
+    coverage: float
 
 
 @dataclass
@@ -144,17 +159,23 @@ class LexicalIndex:
         vocab.setdefault("", len(vocab))  # bm25s scores documents without tokens with it
         corpus = [self._docs[i][1].tolist() or [vocab[""]] for i in ids]
         retriever.index((corpus, vocab), show_progress=False, create_empty_token=False)
-        self._snapshot = _Snapshot(ids, kinds, retriever)
+        # Lucene's IDF from each token's document frequency (the CSC matrix's column sizes).
+        frequency = np.diff(np.asarray(retriever.scores["indptr"])).astype(np.float64)
+        frequency = np.pad(frequency, (0, max(0, len(vocab) - len(frequency))))
+        idf = np.log1p((len(ids) - frequency + 0.5) / (frequency + 0.5)).astype(np.float32)
+        tokens = [self._docs[i][1] for i in ids]
+        self._snapshot = _Snapshot(ids, kinds, retriever, tokens, idf)
 
     def search(
         self, query: str, *, limit: int, kinds: Collection[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """Up to `limit` (document id, BM25 score > 0), best first."""
+    ) -> list[LexicalHit]:
+        """Up to `limit` hits with a BM25 score > 0, best first."""
         snapshot = self._snapshot
         if snapshot.retriever is None:
             return []
         vocab = snapshot.retriever.vocab_dict
-        token_ids = [vocab[t] for t in tokenize(query) if t in vocab]
+        words = list(dict.fromkeys(tokenize(query)))
+        token_ids = [vocab[t] for t in words if t in vocab]
         if not token_ids:
             return []
         scores = np.asarray(snapshot.retriever.get_scores(token_ids), dtype=np.float32)
@@ -164,4 +185,15 @@ class LexicalIndex:
         count = min(limit, len(scores))
         top = np.argpartition(-scores, count - 1)[:count]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(snapshot.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        weights = snapshot.idf[token_ids]
+        rarest = float(snapshot.idf.max()) if len(snapshot.idf) else 1.0
+        total = float(weights.sum()) + rarest * (len(words) - len(token_ids))
+        wanted = np.asarray(token_ids, dtype=np.int32)
+        hits = []
+        for i in top:
+            if scores[i] <= 0:
+                continue
+            present = np.isin(wanted, snapshot.tokens[i])
+            coverage = float(weights[present].sum()) / total if total else 0.0
+            hits.append(LexicalHit(snapshot.ids[i], float(scores[i]), coverage))
+        return hits

@@ -43,7 +43,7 @@ class FeedbackArgs(BaseModel):
 
 class FeedbackSkill(Skill[FeedbackArgs]):
     verb = "feedback"
-    aliases = ("rate",)
+    aliases = ("vote",)
     summary = "Rate a suggestion or answer (👍, 👎, this fixed it), or see how often they helped."
     args_model = FeedbackArgs
 

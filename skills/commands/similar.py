@@ -27,7 +27,7 @@ RUN_WORDS = {"succeeded": "worked", "failed": "did not help", "rolled_back": "fa
 
 
 class SimilarArgs(BaseModel):
-    words: Annotated[list[str], Positional(rest=True)] = Field(
+    incident_or_text: Annotated[list[str], Positional(rest=True)] = Field(
         default_factory=list,
         description="an incident id (INC-42; default: the thread's incident) or a description",
     )
@@ -43,14 +43,14 @@ class SimilarSkill(Skill[SimilarArgs]):
     async def handle(self, ctx: SkillContext, args: SimilarArgs) -> Reply:
         knowledge = knowledge_of(ctx)
         reader = reader_of(ctx)
-        reference = _incident_reference(args.words)
+        reference = _incident_reference(args.incident_or_text)
         incident = None
-        if reference is not None or (not args.words and ctx.conversation.incident_id):
+        if reference is not None or (not args.incident_or_text and ctx.conversation.incident_id):
             incident = await load_incident(ctx, reference)
             target = await target_of(ctx, incident)
             subject = f"{display_id(incident.id)} ({incident.title})"
-        elif args.words:
-            text = " ".join(args.words).strip()
+        elif args.incident_or_text:
+            text = " ".join(args.incident_or_text).strip()
             target = Target(text=text)
             subject = f"“{text[:120]}”"
         else:

@@ -36,13 +36,16 @@ def test_bm25_ranks_the_exact_alert_name_first_and_filters_kinds() -> None:
     index.put("incident:2", "incident", "high memory on docker nodes")
     index.put("runbook:x", "runbook", "HighErrorRate runbook: roll back")
     index.rebuild()
-    assert index.search("HighErrorRate", limit=5)[0][0] in {"incident:1", "runbook:x"}
+    assert index.search("HighErrorRate", limit=5)[0].doc_id in {"incident:1", "runbook:x"}
     # The whole identifier outranks a shared part of it ("high").
-    assert [d for d, _ in index.search("HighErrorRate", limit=5, kinds=["incident"])] == [
+    assert [h.doc_id for h in index.search("HighErrorRate", limit=5, kinds=["incident"])] == [
         "incident:1",
         "incident:2",
     ]
     assert index.search("nothing matches this", limit=5) == []
+    # Coverage: the whole alert name covers the query; sharing "high" covers little of it.
+    coverage = {h.doc_id: h.coverage for h in index.search("HighErrorRate", limit=5)}
+    assert coverage["incident:1"] == 1.0 and coverage["incident:2"] < 0.3
     index.remove(["incident:1"])
     index.rebuild()
-    assert [d for d, _ in index.search("HighErrorRate", limit=5)] == ["runbook:x", "incident:2"]
+    assert [h.doc_id for h in index.search("HighErrorRate", limit=5)] == ["runbook:x", "incident:2"]

@@ -44,7 +44,8 @@ async def test_similar_finds_past_incidents_with_reasons_fix_and_buttons(
     reply = await kharness.say("similar INC-4")
     text = text_of(reply)
     assert reply.incident_id == 4
-    assert text.index("INC-1 · checkout: HighErrorRate") < text.index("INC-3")
+    assert text.index("INC-1 · checkout: HighErrorRate") < text.index("Why:")
+    assert "INC-2" not in text  # a full disk has nothing to do with it
     assert "Why: same service checkout; alert in common: HighErrorRate" in text
     assert "Fixed by: _rolled back checkout v2.31_" in text
     assert "show INC-1" in buttons(reply)

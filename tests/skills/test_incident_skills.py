@@ -27,7 +27,7 @@ async def test_help_lists_every_skill_with_usage(harness: Harness) -> None:
         "/lookout show [incident]",
         "/lookout ack [incident]",
         "/lookout resolve [incident] [note…]",
-        "/lookout similar [incident] [--limit LIMIT]",
+        "/lookout similar [incident-or-text…] [--limit LIMIT]",
     ]
     assert "/lookout run <runbook> [arguments…] [--incident INCIDENT] [--dry-run]" in commands
     assert len(commands) == len(harness.dispatcher.registry.skills)
