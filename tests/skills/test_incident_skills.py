@@ -34,7 +34,7 @@ async def test_help_lists_every_skill_with_usage(harness: Harness) -> None:
     detail = text_of(await harness.say("help resolve"))
     assert "/lookout resolve [incident] [note…]" in detail
     assert "Needs the responder role" in detail
-    assert "Did you mean `ack`" in text_of(await harness.say("help akc"))
+    assert "Did you mean `resolve`" in text_of(await harness.say("help resovle"))
 
 
 async def test_incidents_lists_open_ones_with_filters(harness: Harness) -> None:
