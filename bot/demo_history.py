@@ -15,7 +15,7 @@ import yaml
 from core.alerts import Alert, fingerprint
 from core.incidents import IncidentStatus
 from knowledge.kinds import incident_kind
-from storage.runs import touch
+from storage.runs import RUN_MESSAGE, touch
 from storage.uow import UnitOfWork
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
@@ -126,6 +126,16 @@ async def seed_past(uow: UnitOfWork, now: datetime) -> list[int]:
                 now=at,
             )
             touch(run, status=outcome, started_at=at, finished_at=at + timedelta(minutes=2))
+            message = await uow.messages.claim(
+                kind=RUN_MESSAGE,
+                key=str(run.id),
+                platform="console",
+                channel="#incidents",
+                thread_id=None,
+                now=now,
+            )
+            if message is not None:  # old runs are not news either
+                await uow.messages.record_rendered(row=message, revision=run.revision, now=now)
             events.append((at, "runbook", f"R-{run.id} {runbook} {outcome}", {"run": run.id}))
         events.append(
             (

@@ -49,7 +49,9 @@ def best_lines(text: str, question: str, count: int = 2) -> str:
     """The lines of `text` sharing most words with `question` (after its title line), and
     what fixed it when the document says."""
     wanted = set(tokenize(question))
-    lines = [line.strip() for line in text.splitlines() if line.strip()][1:]
+    lines = [
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    ][1:]
     if not lines:
         return ""
     fixed = [i for i, line in enumerate(lines) if line.startswith("Fixed by:")]
@@ -77,7 +79,11 @@ def explain_incident(
             f"{cause.service} is the probable root cause ({cause.why}, confidence "
             f"{round(cause.confidence * 100)} %) [{ref}]."
         )
-    close = [m for m in matches if (m.similarity or 0.0) >= FAIR]
+    # The closest first, among those sharing the service and an alert before the others.
+    close = sorted(
+        (m for m in matches if (m.similarity or 0.0) >= FAIR),
+        key=lambda m: (not (m.same_service and m.shares_alert), -(m.similarity or 0.0)),
+    )
     for match in close[:2]:
         evidence.append(Evidence(match.ref, match.document.title, match.document.text))
         said = f"It looks like {match.ref} ({match.document.title}; {', '.join(match.reasons)})"

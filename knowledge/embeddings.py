@@ -12,7 +12,6 @@ WordPiece tokens (at most 256), mean pooling over the attention mask, L2 normali
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib.util
 import threading
@@ -23,6 +22,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from knowledge.threads import INDEXING, QUERY, in_thread, release_memory
 
 Vectors = npt.NDArray[np.float32]
 
@@ -144,6 +145,7 @@ class LocalEmbedder:
                 str(files.model), sess_options=options, providers=["CPUExecutionProvider"]
             )
             self._tokenizer = tokenizer
+        release_memory()  # what loading and optimizing the graph needed and freed
 
     def embed_now(self, texts: Sequence[str]) -> Vectors:
         """Embed in the calling thread (CPU-bound; onnxruntime releases the GIL)."""
@@ -155,6 +157,8 @@ class LocalEmbedder:
         for start in range(0, len(order), BATCH):
             chosen = order[start : start + BATCH]
             vectors[chosen] = self._batch([texts[i] for i in chosen])
+        if len(texts) > BATCH:
+            release_memory()
         return vectors
 
     def _batch(self, texts: list[str]) -> Vectors:
@@ -168,7 +172,9 @@ class LocalEmbedder:
         return normalize(pooled)
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        return await asyncio.to_thread(self.embed_now, list(texts))
+        # One text is a query: it must not wait behind an indexing batch.
+        executor = QUERY if len(texts) == 1 else INDEXING
+        return await in_thread(executor, self.embed_now, list(texts))
 
 
 class OpenAIEmbedder:

@@ -17,6 +17,7 @@ from knowledge.documents import Document, DocumentKind, embedding_text, prose
 from knowledge.embeddings import Embedder, EmbeddingError
 from knowledge.fusion import reciprocal_rank_fusion
 from knowledge.lexical import LexicalIndex
+from knowledge.threads import INDEXING, in_thread
 from knowledge.vectors import ChromaStore, VectorHit, VectorStoreError
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class KnowledgeIndex:
             self._stored = {d.id: d.digest for d in documents}
             for document in documents:
                 self._remember(document)
-            await asyncio.to_thread(self.lexical.rebuild)
+            await in_thread(INDEXING, self.lexical.rebuild)
             self.loaded = True
 
     async def apply(self, upserts: Sequence[Document], deletions: Sequence[str] = ()) -> int:
@@ -104,13 +105,13 @@ class KnowledgeIndex:
                 self._titles.pop(doc_id, None)
             self.lexical.remove(gone)
             if self.lexical.dirty:
-                await asyncio.to_thread(self.lexical.rebuild)
+                await in_thread(INDEXING, self.lexical.rebuild)
             return len(stale)
 
     async def reset(self) -> None:
         """Forget everything (Chroma's collection too): `lookout knowledge reindex`."""
         async with self._write_lock:
-            await asyncio.to_thread(self.store.drop_now)
+            await self.store.drop()
             self._stored.clear()
             self._seen.clear()
             self._titles.clear()

@@ -76,7 +76,9 @@ def split_postmortem(file: PostmortemFile) -> list[Document]:
     documents = []
     for number, piece in enumerate(pieces):
         heading = " › ".join(
-            str(piece.metadata[key]) for key in ("h1", "h2", "h3") if piece.metadata.get(key)
+            str(piece.metadata[key])
+            for key in ("h1", "h2", "h3")
+            if piece.metadata.get(key) and piece.metadata[key] != title
         )
         body = piece.page_content.strip()
         if not body:
@@ -85,7 +87,7 @@ def split_postmortem(file: PostmortemFile) -> list[Document]:
             Document(
                 id=f"postmortem:{file.slug}#{number}",
                 kind="postmortem",
-                title=f"{title} — {heading}" if heading and heading != title else title,
+                title=f"{title} — {heading}" if heading else title,
                 # The postmortem's title leads every piece, so each stands on its own.
                 text=f"{title}\n{body}" if not body.startswith(f"# {title}") else body,
                 meta=to_meta(

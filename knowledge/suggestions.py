@@ -10,7 +10,7 @@ lucky run does not outrank a fix that worked 4 times of 5, and an untried sugges
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from knowledge.documents import DocumentKind
@@ -59,12 +59,12 @@ async def suggestions(
     target: Target,
     *,
     matches: Sequence[Match],
-    triggered: Collection[str],
+    triggered: Mapping[str, float],
     runbook_titles: dict[str, str],
     limit: int = 6,
 ) -> tuple[list[Suggestion], list[str], list[str]]:
-    """(suggestions best first, hidden targets, notes). `triggered` names runbooks whose
-    triggers match the incident's alerts; `matches` are its similar past incidents."""
+    """(suggestions best first, hidden targets, notes). `triggered`: runbooks whose triggers
+    match the incident's alerts, with a relevance; `matches`: its similar past incidents."""
     result = await knowledge.search(reader.knowledge, target.text, limit=8, kinds=RUNBOOKS)
     relevance: dict[str, float] = {}
     for hit in result.hits:
@@ -72,8 +72,9 @@ async def suggestions(
         # counts as a weak relevance.
         close = max(hit.similarity or 0.0, LEXICAL_ONLY if hit.lexical else 0.0)
         relevance[hit.document.id] = max(relevance.get(hit.document.id, 0.0), close)
-    for name in triggered:
-        relevance[f"runbook:{name}"] = 1.0
+    for name, weight in triggered.items():
+        key = f"runbook:{name}"
+        relevance[key] = max(relevance.get(key, 0.0), weight)
     titles: dict[str, str] = {k: runbook_titles.get(_runbook_name(k), k) for k in relevance}
     details: dict[str, str] = {k: "" for k in relevance}
     counts: dict[str, list[int]] = {}

@@ -7,7 +7,6 @@ up ingestion or a command. It is idempotent: run it twice and the second embeds 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from knowledge.documents import Document
 from knowledge.index import KnowledgeIndex
 from knowledge.postmortems import read_folder, split_postmortem
 from knowledge.sources import incident_documents
+from knowledge.threads import INDEXING, in_thread
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,8 @@ class KnowledgeSync:
                 )
             upserts.extend(documents)
             deletions.extend(doc_id for doc_id in gone if index.digest(doc_id) is not None)
-        postmortems, stale_postmortems, digests = await asyncio.to_thread(
-            self._postmortem_documents
+        postmortems, stale_postmortems, digests = await in_thread(
+            INDEXING, self._postmortem_documents
         )
         upserts.extend(postmortems)
         deletions.extend(stale_postmortems)

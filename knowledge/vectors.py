@@ -8,7 +8,6 @@ telemetry is off. Chroma's client is synchronous: every call here runs in a work
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 
 from knowledge.documents import Document, DocumentKind, MetaValue
 from knowledge.embeddings import Vectors
+from knowledge.threads import INDEXING, QUERY, in_thread
 
 COLLECTION_PREFIX = "lookout-knowledge"
 PAGE = 1000
@@ -178,18 +178,22 @@ class ChromaStore:
 
     # --- async wrappers ---
     async def upsert(self, documents: Sequence[Document], vectors: Vectors) -> None:
-        await asyncio.to_thread(self.upsert_now, documents, vectors)
+        await in_thread(INDEXING, self.upsert_now, documents, vectors)
 
     async def delete(self, ids: Sequence[str]) -> None:
-        await asyncio.to_thread(self.delete_now, ids)
+        await in_thread(INDEXING, self.delete_now, ids)
 
     async def query(
         self, vector: Vectors, *, limit: int, kinds: Collection[str] | None = None
     ) -> list[VectorHit]:
-        return await asyncio.to_thread(self.query_now, vector, limit=limit, kinds=kinds)
+        return await in_thread(QUERY, self.query_now, vector, limit=limit, kinds=kinds)
 
     async def documents(self, ids: Sequence[str] | None = None) -> list[Document]:
-        return await asyncio.to_thread(self.documents_now, ids)
+        # All of them is the start-up load: indexing work.
+        return await in_thread(QUERY if ids is not None else INDEXING, self.documents_now, ids)
+
+    async def drop(self) -> None:
+        await in_thread(INDEXING, self.drop_now)
 
 
 class _LazyHttpClient:

@@ -42,7 +42,7 @@ class ExplainSkill(Skill[ExplainArgs]):
             knowledge, reader, target, limit=knowledge.rules.neighbours
         )
         entries = ctx.tools.runbooks.entries()
-        triggered = await triggered_runbooks(ctx, incident.id)
+        triggered = await triggered_runbooks(ctx, incident)
         ranked, _, _ = await suggestions(
             knowledge,
             reader,

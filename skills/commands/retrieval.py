@@ -76,14 +76,17 @@ def notes_block(notes: list[str]) -> list[Context]:
     return [Context("⚠️ " + " ".join(notes))] if notes else []
 
 
-async def triggered_runbooks(ctx: SkillContext, incident_id: int) -> list[str]:
-    """Runbooks whose triggers match one of the incident's alerts."""
-    alerts = await ctx.alerts.for_incident(incident_id=incident_id)
-    return [
-        name
-        for name, entry in ctx.tools.runbooks.entries().items()
-        if any(
-            entry.runbook.suggested_for(alertname=a.name, labels=dict(a.labels), service=a.service)
-            for a in alerts
-        )
-    ]
+async def triggered_runbooks(ctx: SkillContext, incident: IncidentRow) -> dict[str, float]:
+    """Runbooks whose triggers match one of the incident's alerts, with their relevance:
+    1.0 for an alert of the incident's own service (its probable cause is there), 0.6 for a
+    symptom elsewhere."""
+    alerts = await ctx.alerts.for_incident(incident_id=incident.id)
+    found: dict[str, float] = {}
+    for name, entry in ctx.tools.runbooks.entries().items():
+        for alert in alerts:
+            if entry.runbook.suggested_for(
+                alertname=alert.name, labels=dict(alert.labels), service=alert.service
+            ):
+                weight = 1.0 if alert.service in (None, incident.service) else 0.6
+                found[name] = max(found.get(name, 0.0), weight)
+    return found

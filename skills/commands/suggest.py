@@ -47,7 +47,7 @@ class SuggestSkill(Skill[SuggestArgs]):
             knowledge, reader, target, limit=knowledge.rules.neighbours
         )
         entries = ctx.tools.runbooks.entries()
-        triggered = await triggered_runbooks(ctx, incident.id)
+        triggered = await triggered_runbooks(ctx, incident)
         ranked, hidden, more_notes = await suggestions(
             knowledge,
             reader,
