@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from core.incident_summary import root_cause_from_record
 from core.incidents import AlertBrief, display_id
 from knowledge.documents import Document, DocumentKind, incident_doc_id
 from knowledge.index import Hit
@@ -81,21 +82,25 @@ class Match:
 
 
 async def incident_target(reader: Reader, incident: IncidentRow) -> Target:
-    """The incident described the way the index describes resolved ones (without the fix)."""
+    """The incident described the way the index describes resolved ones (without the fix),
+    its probable root cause's alerts first: symptoms elsewhere say less about what it is."""
     briefs = (await reader.alerts.briefs(incident_ids=[incident.id]))[incident.id]
-    return target_from(incident, briefs, await _summaries(reader, incident, briefs))
+    cause = root_cause_from_record(incident.root_cause)
+    focus = [b for b in briefs if cause is not None and b.service == cause.service]
+    return target_from(incident, briefs, await _summaries(reader, incident, focus or briefs))
 
 
 def target_from(
     incident: IncidentRow, briefs: Sequence[AlertBrief], summaries: list[str]
 ) -> Target:
-    names = list(dict.fromkeys(b.name for b in briefs))
+    cause = root_cause_from_record(incident.root_cause)
+    focus = [b for b in briefs if cause is not None and b.service == cause.service] or list(briefs)
+    main = list(dict.fromkeys(b.name for b in focus))
+    names = list(dict.fromkeys([*main, *(b.name for b in briefs)]))
     services = sorted({b.service for b in briefs if b.service} | {incident.service})
     lines = [incident.title, f"Service: {incident.service}"]
-    if len(services) > 1:
-        lines.append("Services: " + ", ".join(services))
-    if names:
-        lines.append("Alerts: " + ", ".join(names))
+    if main:
+        lines.append("Alerts: " + ", ".join(main))
     if summaries:
         lines.append("Symptoms: " + "; ".join(summaries))
     return Target(
@@ -151,6 +156,8 @@ def reasons_for(target: Target, hit: Hit) -> list[str]:
         and not w.isdigit()
         and w in theirs
     ]
+    # "postgresql" says it; its parts "postgre" and "sql" need not.
+    words = [w for w in words if not any(w != other and w in other for other in words)]
     if words:
         reasons.append("shared words: " + ", ".join(words[:MAX_WORDS]))
     if hit.similarity is not None:
