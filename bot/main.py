@@ -279,6 +279,8 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         lookout.notifier.start()
         lookout.trackers.start()
         lookout.service_catalog.start()
+        if lookout.knowledge is not None:
+            await _load_index(lookout.knowledge)
         for worker in (lookout.knowledge_worker, lookout.answer_writer):
             if worker is not None:
                 worker.start()
@@ -326,6 +328,16 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         app.include_router(adapter.routes())
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     return app
+
+
+async def _load_index(knowledge: Knowledge, *, seconds: float = 10.0) -> None:
+    """Read what the index holds before serving, so the first answers have it; a slow or
+    absent Chroma server does not hold the start (the knowledge worker loads it later)."""
+    try:
+        async with asyncio.timeout(seconds):
+            await knowledge.index.load()
+    except Exception as error:
+        log.warning("the knowledge index is not loaded yet", extra={"error": str(error)})
 
 
 def http_server(settings: Settings, *, demo: bool = False) -> tuple[Lookout, uvicorn.Server]:

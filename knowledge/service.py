@@ -15,6 +15,10 @@ from storage.alerts import AlertRepository
 from storage.feedback import FeedbackRepository
 from storage.knowledge import KnowledgeRepository
 
+# Timeline events that change what the index holds (a resolve, a note, a run, a merge, a
+# reopening); "notified" or an alert joining an open incident change no document.
+DOCUMENT_EVENTS = ("resolved", "note", "runbook", "merged", "split", "reopened")
+
 
 class Reader(Protocol):
     """The repositories retrieval reads: a unit of work, or a skill's slice of one."""
@@ -65,7 +69,9 @@ class Knowledge:
         if not self.index.loaded:
             notes.append("The knowledge index is still loading; results may be incomplete.")
         else:
-            behind = await repository.latest_event_id() - self.index.watermark
+            behind = await repository.changes_after(
+                after_event=self.index.watermark, kinds=DOCUMENT_EVENTS
+            )
             if behind > 0:
                 notes.append(
                     f"The index is catching up ({behind} timeline change"

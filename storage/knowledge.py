@@ -35,6 +35,13 @@ class KnowledgeRepository:
         found = (await self._session.execute(select(func.max(IncidentEventRow.id)))).scalar()
         return int(found or 0)
 
+    async def changes_after(self, *, after_event: int, kinds: Sequence[str]) -> int:
+        """How many timeline events of these kinds came after `after_event`."""
+        query = select(func.count()).where(
+            IncidentEventRow.id > after_event, IncidentEventRow.kind.in_(list(kinds))
+        )
+        return int((await self._session.execute(query)).scalar_one())
+
     async def changed_incidents(
         self, *, after_event: int, limit: int = 5000
     ) -> tuple[list[int], int]:
