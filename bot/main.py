@@ -281,6 +281,8 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         lookout.service_catalog.start()
         if lookout.knowledge is not None:
             await _load_index(lookout.knowledge)
+        if lookout.answer_writer is not None:
+            await lookout.answer_writer.recover()
         for worker in (lookout.knowledge_worker, lookout.answer_writer):
             if worker is not None:
                 worker.start()

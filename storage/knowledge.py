@@ -195,6 +195,17 @@ class KnowledgeRepository:
             query = query.with_for_update()
         return (await self._session.scalars(query)).one_or_none()
 
+    async def requeue_answers(self) -> int:
+        """Answers left "writing" by a process that stopped go back to "pending"."""
+        rows = (
+            await self._session.scalars(
+                select(KnowledgeAnswerRow).where(KnowledgeAnswerRow.status == "writing")
+            )
+        ).all()
+        for row in rows:
+            row.status = "pending"
+        return len(rows)
+
     async def pending_answers(self, *, limit: int = 10) -> list[KnowledgeAnswerRow]:
         query = (
             select(KnowledgeAnswerRow)

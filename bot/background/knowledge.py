@@ -102,6 +102,11 @@ class AnswerWriter:
     async def stop(self) -> None:
         await self._background.stop()
 
+    async def recover(self) -> None:
+        """At start: answers a stopped process was writing are written again."""
+        async with self._database.unit_of_work() as uow:
+            await uow.knowledge.requeue_answers()
+
     async def run_once(self) -> int:
         """Write every pending answer; returns how many were finished."""
         llm = self._knowledge.llm

@@ -79,3 +79,32 @@ async def test_a_timeout_leaves_the_evidence_answer_standing(kharness: Knowledge
         answer = await uow.knowledge.answer(answer_id=1)
     assert answer is not None and answer.status == "failed"
     assert "did not answer within 0.2 s" in text_of(answer_message(answer))
+
+
+async def test_an_answer_cut_short_by_a_restart_is_written_again(
+    kharness: KnowledgeHarness,
+) -> None:
+    await history(kharness)
+    async with fake_openai() as server:
+        server.answer = "Rolled back then [INC-1].\nConfidence: high"
+        llm = LLMClient(model="fake-llm", base_url=server.url, api_key="k")
+        kharness.knowledge.llm = llm
+        writer = AnswerWriter(
+            kharness.database, kharness.knowledge, on_change=lambda: None, metrics=Metrics()
+        )
+        try:
+            await kharness.say("ask how did we fix the checkout errors?")
+            async with kharness.database.unit_of_work() as uow:
+                row = await uow.knowledge.answer(answer_id=1)
+                assert row is not None
+                row.status = "writing"  # the process stopped while the model was writing
+            assert await writer.run_once() == 0
+            await writer.recover()
+            assert await writer.run_once() == 1
+        finally:
+            await llm.close()
+            kharness.knowledge.llm = None
+    async with kharness.database.unit_of_work() as uow:
+        answer = await uow.knowledge.answer(answer_id=1)
+    assert answer is not None and answer.status == "answered"
+    assert answer.text == "Rolled back then [INC-1]."
