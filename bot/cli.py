@@ -1,4 +1,4 @@
-"""`lookout`: serve, demo, db upgrade, version."""
+"""`lookout`: serve, demo, db upgrade, runbooks, knowledge reindex, version."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     validate = runbook_commands.add_parser("validate", help="check runbook files (for CI)")
     validate.add_argument("path", type=Path, help="a runbook file or a folder of them")
     runbook_commands.add_parser("sync", help="pull and validate the configured runbook repo")
+    knowledge = commands.add_parser("knowledge", help="retrieval tasks")
+    knowledge_commands = knowledge.add_subparsers(dest="knowledge_command", required=True)
+    knowledge_commands.add_parser(
+        "reindex", help="rebuild the index of incidents, postmortems and runbooks"
+    )
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -84,6 +89,27 @@ async def sync_runbooks(settings: Settings) -> int:
     return 1 if report.error or report.rejected else 0
 
 
+async def reindex(settings: Settings) -> int:
+    from bot.config import load_config
+    from bot.knowledge_setup import build_knowledge
+    from bot.runbook_setup import runbook_catalog
+    from storage.database import Database
+
+    config = load_config(settings.config)
+    database = Database(settings.resolved_database_url())
+    try:
+        await database.upgrade()
+        knowledge = build_knowledge(settings, config, database, runbook_catalog(config))
+        if knowledge is None:
+            print("lookout: retrieval is disabled (knowledge.enabled: false)", file=sys.stderr)
+            return 2
+        report = await knowledge.sync.reindex()
+        print(f"{report.summary()}; the index holds {len(knowledge.index)} documents")
+    finally:
+        await database.dispose()
+    return 0
+
+
 async def upgrade(settings: Settings) -> int:
     from storage.database import Database
 
@@ -124,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(upgrade(settings))
         if args.command == "runbooks":
             return asyncio.run(sync_runbooks(settings))
+        if args.command == "knowledge":
+            return asyncio.run(reindex(settings))
     except ConfigError as error:
         print(f"lookout: {error}", file=sys.stderr)
         return 2

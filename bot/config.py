@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -86,6 +86,26 @@ class ChangesConfig(BaseModel):
     github: GitHubRules = Field(default_factory=GitHubRules)
 
 
+class KnowledgeConfig(BaseModel):
+    """Retrieval over past incidents, postmortems and runbooks (the `knowledge:` section)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    postmortems: Path | None = Field(
+        default=None, description="a folder of Markdown postmortems, relative to the config file"
+    )
+    embeddings: Literal["local", "openai"] = Field(
+        default="local", description="local: all-MiniLM-L6-v2 offline; openai: the endpoint"
+    )
+    embedding_model: str = "text-embedding-3-small"
+    embedding_dimension: int = Field(default=1536, ge=8, le=8192)
+    seen_before_similarity: float = Field(default=0.45, ge=0, le=1)
+    similar_min_similarity: float = Field(default=0.35, ge=0, le=1)
+    llm_timeout_seconds: float = Field(default=20, gt=0, le=300)
+    sync_seconds: float = Field(default=60, gt=0, le=24 * 3600)
+
+
 class LookoutConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -99,6 +119,7 @@ class LookoutConfig(BaseModel):
     changes: ChangesConfig = Field(default_factory=ChangesConfig)
     signals: SignalRules = Field(default_factory=SignalRules)  # core.metric_evidence
     logs: LogRules = Field(default_factory=LogRules)  # core.log_lines
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
 
     def channel_for(self, platform: str, service: str | None) -> str:
         """Where `service`'s incidents go on `platform`: the service's own channel for that

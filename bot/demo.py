@@ -13,7 +13,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.config import LookoutConfig, RoutingConfig, ServiceConfig
+from bot.config import KnowledgeConfig, LookoutConfig, RoutingConfig, ServiceConfig
+from bot.demo_history import POSTMORTEMS, seed_past
 from core.alerts import fingerprint, parse_webhook
 
 if TYPE_CHECKING:
@@ -35,7 +36,11 @@ def demo_config() -> LookoutConfig:
         ServiceConfig(name="blackbox-icmp", team="network", tier=2, channel="#platform"),
         ServiceConfig(name="monitoring", team="platform", tier=3, channel="#platform"),
     ]
-    return LookoutConfig(services=services, routing=RoutingConfig(default_channel="#incidents"))
+    return LookoutConfig(
+        services=services,
+        routing=RoutingConfig(default_channel="#incidents"),
+        knowledge=KnowledgeConfig(postmortems=POSTMORTEMS),
+    )
 
 
 def _alert(
@@ -230,88 +235,34 @@ def storm(now: datetime) -> list[tuple[float, dict[str, Any]]]:
     return steps
 
 
-PAST_INCIDENTS = [
-    (
-        "postgres-primary",
-        "PostgresReplicationLag",
-        "critical",
-        9,
-        42,
-        "Replica fell 40 min behind after a vacuum; throttled the batch job",
-    ),
-    ("checkout", "HighErrorRate", "critical", 5, 18, "Bad deploy of checkout v2.31 rolled back"),
-    (
-        "docker_nodes",
-        "DiskWillFillIn4Hours",
-        "warning",
-        2,
-        95,
-        "Rotated and compressed container logs on node-7",
-    ),
-]
-
-
 async def seed_history(lookout: Lookout) -> None:
-    """A few resolved incidents from the past week, unless the database already has some."""
+    """The past incidents of `bot.demo_history`, unless the database already has incidents."""
     now = datetime.now(UTC)
     async with lookout.database.unit_of_work() as uow:
         if await uow.incidents.find(status="all", limit=1):
             return
-        for service, name, severity, days_ago, minutes, note in PAST_INCIDENTS:
-            started = now - timedelta(days=days_ago)
-            alerts = parse_webhook(
-                _payload(
-                    f'{{}}:{{service="{service}"}}',
-                    [
-                        _alert(
-                            {"alertname": name, "service": service, "severity": severity},
-                            {"summary": note},
-                            started,
-                            status="resolved",
-                            ends_at=started + timedelta(minutes=minutes),
-                        )
-                    ],
-                    status="resolved",
-                )
-            )
-            incident = await uow.incidents.create(
-                title=f"{service}: {name}",
-                severity=severity,
-                service=service,
-                first_alert_at=started,
-                now=started,
-            )
-            row = await uow.alerts.add(alert=alerts[0], incident_id=incident.id, now=started)
-            await uow.flush()
-            await uow.incidents.link_alert(
-                incident_id=incident.id, alert_id=row.id, reason="first alert", now=started
-            )
-            acked = started + timedelta(minutes=3)
-            resolved = started + timedelta(minutes=minutes)
-            await uow.episodes.acknowledged(incident=incident, by="sam", at=acked)
-            await uow.episodes.resolved(
-                incident=incident, by="sam", at=resolved, resolution="manual", ended_at=resolved
-            )
-            for at, kind, text in (
-                (started, "opened", f"Opened by alert {name}"),
-                (acked, "acknowledged", "Acknowledged by sam"),
-                (resolved, "resolved", f"Resolved by sam: {note}"),
-            ):
-                await uow.incidents.add_event(
-                    incident_id=incident.id, kind=kind, text=text, at=at, actor="sam"
-                )
-            # History is not news: mark it rendered so the notifier does not post it.
-            thread = await uow.threads.claim(
-                incident_id=incident.id, platform="console", channel="#incidents", now=now
-            )
-            if thread is not None:
-                await uow.threads.record_rendered(row=thread, revision=incident.revision, now=now)
+        await seed_past(uow, now)
+
+
+async def wait_for_index(lookout: Lookout, *, seconds: float = 60.0) -> None:
+    """Let the index take in the history first, so the storm can be "seen before"."""
+    worker = lookout.knowledge_worker
+    if worker is None:
+        return
+    worker.caught_up.clear()
+    worker.wake()
+    try:
+        async with asyncio.timeout(seconds):
+            await worker.caught_up.wait()
+    except TimeoutError:
+        log.warning("the knowledge index is still catching up; the demo goes on")
 
 
 async def run_demo(lookout: Lookout) -> None:
     """Seed history, then replay the storm through the same path as the webhook."""
     try:
         await seed_history(lookout)
+        await wait_for_index(lookout)
         for delay, body in storm(datetime.now(UTC)):
             await asyncio.sleep(delay)
             result = await lookout.accept(parse_webhook(body))

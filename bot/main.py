@@ -18,12 +18,14 @@ from bot.background.blast_trackers import BlastTrackerWatcher
 from bot.background.changes import ChangeRecorder, ChangeResult
 from bot.background.ingest import AlertIngestor, IngestResult
 from bot.background.intake import AlertIntake
+from bot.background.knowledge import AnswerWriter, KnowledgeWorker
 from bot.background.notifier import Notifier
 from bot.background.runs import RunManager
 from bot.config import ConfigError, LookoutConfig, load_config
 from bot.console.api import STATIC, console_routes
 from bot.console.platform import ConsoleHub, ConsolePlatform
 from bot.http import machine_routes
+from bot.knowledge_setup import build_knowledge
 from bot.metrics import Metrics
 from bot.platforms import ChatAdapter
 from bot.runbook_setup import runbook_catalog, runbook_executor
@@ -35,6 +37,7 @@ from integrations.evidence import LogEvidenceReader, MetricEvidenceReader
 from integrations.loki import LokiClient
 from integrations.prometheus import PrometheusClient
 from integrations.service_health import PrometheusHealth
+from knowledge.service import Knowledge
 from runbooks.catalog import RunbookCatalog
 from runbooks.sync import SyncReport
 from skills.catalog import default_registry
@@ -71,6 +74,10 @@ class Lookout:
     adapters: list[ChatAdapter] = field(default_factory=list)
     announced_sync_problems: list[str] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # Retrieval: the index, its sync and "Seen before?", the LLM's answers (None: disabled).
+    knowledge: Knowledge | None = None
+    knowledge_worker: KnowledgeWorker | None = None
+    answer_writer: AnswerWriter | None = None
 
     async def accept(self, alerts: list[Alert], *, truncated_alerts: int = 0) -> IngestResult:
         """Ingest alerts (committed when this returns) and let the notifier know;
@@ -113,6 +120,8 @@ class Lookout:
     def incidents_changed(self) -> None:
         self.notifier.wake()
         self.trackers.wake()
+        if self.knowledge_worker is not None:
+            self.knowledge_worker.wake()
         self.hub.publish("incidents", {})
 
     async def refresh_gauges(self) -> None:
@@ -144,6 +153,8 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             lookout.runs.launch(run_id)
         if outcome.messages_changed:
             lookout.notifier.wake()
+        if outcome.answers_requested and lookout.answer_writer is not None:
+            lookout.answer_writer.wake()
 
     http = httpx.AsyncClient(timeout=30, follow_redirects=False)
     catalog = runbook_catalog(config)
@@ -157,6 +168,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
     except ValueError as error:
         raise ConfigError(f"{settings.config}: invalid service catalog: {error}") from error
     health = service_health(settings, config, http)
+    knowledge = build_knowledge(settings, config, database, catalog)
     dispatcher = Dispatcher(
         registry=registry,
         database=database,
@@ -170,6 +182,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             health=health,
             metrics=metric_evidence(settings, config, http),
             logs=log_evidence(settings, config, http),
+            knowledge=knowledge,
         ),
         topology=service_catalog.current,
     )
@@ -207,7 +220,20 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         service_catalog=service_catalog,
         trackers=trackers,
         changes=ChangeRecorder(database, topology=service_catalog.current),
+        knowledge=knowledge,
     )
+    if knowledge is not None:
+        lookout.knowledge_worker = KnowledgeWorker(
+            database,
+            knowledge,
+            on_change=notifier.wake,
+            metrics=metrics,
+            interval=config.knowledge.sync_seconds,
+        )
+        if knowledge.llm is not None:
+            lookout.answer_writer = AnswerWriter(
+                database, knowledge, on_change=notifier.wake, metrics=metrics
+            )
     return lookout
 
 
@@ -298,6 +324,13 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         lookout.notifier.start()
         lookout.trackers.start()
         lookout.service_catalog.start()
+        if lookout.knowledge is not None:
+            await _load_index(lookout.knowledge)
+        if lookout.answer_writer is not None:
+            await lookout.answer_writer.recover()
+        for worker in (lookout.knowledge_worker, lookout.answer_writer):
+            if worker is not None:
+                worker.start()
         lookout.notifier.wake()
         if demo:
             from bot.demo import run_demo
@@ -320,6 +353,11 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             await lookout.trackers.stop()
             await lookout.notifier.stop()
             await lookout.service_catalog.stop()
+            for worker in (lookout.knowledge_worker, lookout.answer_writer):
+                if worker is not None:
+                    await worker.stop()
+            if lookout.knowledge is not None and lookout.knowledge.llm is not None:
+                await lookout.knowledge.llm.close()
             for adapter in lookout.adapters:
                 await adapter.stop()
             await lookout.http.aclose()
@@ -337,6 +375,16 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         app.include_router(adapter.routes())
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     return app
+
+
+async def _load_index(knowledge: Knowledge, *, seconds: float = 10.0) -> None:
+    """Read what the index holds before serving, so the first answers have it; a slow or
+    absent Chroma server does not hold the start (the knowledge worker loads it later)."""
+    try:
+        async with asyncio.timeout(seconds):
+            await knowledge.index.load()
+    except Exception as error:
+        log.warning("the knowledge index is not loaded yet", extra={"error": str(error)})
 
 
 def http_server(settings: Settings, *, demo: bool = False) -> tuple[Lookout, uvicorn.Server]:

@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     alertmanager_url: str | None = Field(default=None, validation_alias="ALERTMANAGER_URL")
     loki_url: str | None = Field(default=None, validation_alias="LOKI_URL")
 
+    # Retrieval and the optional LLM (OpenAI's own names for the endpoint and key).
+    chroma_url: str | None = Field(
+        default=None, description="a Chroma server (http://host:8000); default: embedded"
+    )
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    llm_model: str | None = Field(default=None, description="chat model; turns the LLM on")
+
     # Slack, under Slack's own names (the LOOKOUT_ prefix does not apply).
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(
@@ -61,6 +69,11 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    @property
+    def llm_enabled(self) -> bool:
+        """An LLM is configured: a model, or an endpoint or key to use the default model."""
+        return bool(self.llm_model or self.openai_base_url or self.openai_api_key)
 
     @property
     def teams_enabled(self) -> bool:

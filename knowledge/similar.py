@@ -1,128 +1,211 @@
-"""Similar past incidents, by what an on-call engineer would compare: the service, the alerts
-that fired, the words of the title — and what fixed it last time.
-
-Deterministic and offline: a weighted overlap of services and alert names plus a TF-IDF
-cosine over titles, so an answer can say exactly why each match was chosen.
+"""Past incidents like this one (or like a description), with why they match and what fixed
+them: the hybrid index finds them; the reasons an on-call engineer checks — shared alerts,
+the same service, shared words — are computed from the documents, so every match says why.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 
-from core.incidents import AlertBrief
-from storage.alerts import AlertRepository
-from storage.incidents import IncidentRepository
+from core.incident_summary import root_cause_from_record
+from core.incidents import AlertBrief, display_id
+from knowledge.documents import Document, DocumentKind, incident_doc_id
+from knowledge.index import Hit
+from knowledge.kinds import kind_of
+from knowledge.lexical import tokenize
+from knowledge.service import Knowledge, Reader
 from storage.models import IncidentRow
 
-CANDIDATES = 500
-WEIGHTS = {"service": 3.0, "services": 1.0, "alerts": 4.0, "title": 2.0}
-THRESHOLD = 1.0
-_WORD = re.compile(r"[a-z0-9]+")
+MAX_WORDS = 4
+# Words of the documents' own layout ("Service:", "Alerts:", "and 2 other alerts"), not of
+# the incidents: sharing them says nothing.
+LAYOUT_WORDS = frozenset(
+    [
+        "service",
+        "services",
+        "alert",
+        "alerts",
+        "symptoms",
+        "other",
+        "probable",
+        "root",
+        "cause",
+        "fixed",
+        "runbooks",
+        "notes",
+        "worked",
+        "help",
+    ]
+)
+INCIDENTS: tuple[DocumentKind, ...] = ("incident",)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is being matched: an incident's description, or free text."""
+
+    text: str
+    service: str | None = None
+    services: frozenset[str] = frozenset()
+    alerts: frozenset[str] = frozenset()
+    kind: str = ""
+    incident_id: int | None = None
 
 
 @dataclass(frozen=True)
 class Match:
-    incident: IncidentRow
+    document: Document
+    incident_id: int
     score: float
+    similarity: float | None
     reasons: tuple[str, ...]
-    resolution: str | None
+    fix: str
+    runs: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (runbook, status)
+
+    @property
+    def ref(self) -> str:
+        return display_id(self.incident_id)
+
+    @property
+    def target(self) -> str:
+        """The feedback target for this match."""
+        return incident_doc_id(self.incident_id)
+
+    @property
+    def same_service(self) -> bool:
+        return any(r.startswith("same service") for r in self.reasons)
+
+    @property
+    def shares_alert(self) -> bool:
+        return any(r.startswith("alert") for r in self.reasons)
 
 
-@dataclass(frozen=True)
-class _Profile:
-    service: str
-    services: frozenset[str]
-    alerts: frozenset[str]
-    words: Counter[str]
+async def incident_target(reader: Reader, incident: IncidentRow) -> Target:
+    """The incident described the way the index describes resolved ones (without the fix),
+    its probable root cause's alerts first: symptoms elsewhere say less about what it is."""
+    briefs = (await reader.alerts.briefs(incident_ids=[incident.id]))[incident.id]
+    cause = root_cause_from_record(incident.root_cause)
+    focus = [b for b in briefs if cause is not None and b.service == cause.service]
+    return target_from(incident, briefs, await _summaries(reader, incident, focus or briefs))
 
 
-def _profile(incident: IncidentRow, briefs: Iterable[AlertBrief]) -> _Profile:
-    group = list(briefs)
-    return _Profile(
+def target_from(
+    incident: IncidentRow, briefs: Sequence[AlertBrief], summaries: list[str]
+) -> Target:
+    cause = root_cause_from_record(incident.root_cause)
+    focus = [b for b in briefs if cause is not None and b.service == cause.service] or list(briefs)
+    main = list(dict.fromkeys(b.name for b in focus))
+    names = list(dict.fromkeys([*main, *(b.name for b in briefs)]))
+    services = sorted({b.service for b in briefs if b.service} | {incident.service})
+    lines = [incident.title, f"Service: {incident.service}"]
+    if main:
+        lines.append("Alerts: " + ", ".join(main))
+    if summaries:
+        lines.append("Symptoms: " + "; ".join(summaries))
+    return Target(
+        text="\n".join(lines),
         service=incident.service,
-        services=frozenset(b.service for b in group if b.service),
-        alerts=frozenset(b.name for b in group),
-        words=Counter(_WORD.findall(incident.title.lower())),
+        services=frozenset(services),
+        alerts=frozenset(names),
+        kind=kind_of(incident.service, briefs),
+        incident_id=incident.id,
     )
 
 
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a | b else 0.0
-
-
-def _cosine(a: Counter[str], b: Counter[str], idf: dict[str, float]) -> float:
-    dot = sum(a[w] * b[w] * idf.get(w, 0.0) ** 2 for w in a.keys() & b.keys())
-    norm_a = math.sqrt(sum((n * idf.get(w, 0.0)) ** 2 for w, n in a.items()))
-    norm_b = math.sqrt(sum((n * idf.get(w, 0.0)) ** 2 for w, n in b.items()))
-    return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0
-
-
-def _score(target: _Profile, other: _Profile, idf: dict[str, float]) -> tuple[float, list[str]]:
-    reasons: list[str] = []
-    score = 0.0
-    if target.service == other.service and target.service != "unknown":
-        score += WEIGHTS["service"]
-        reasons.append(f"same service {target.service}")
-    shared_services = target.services & other.services - {target.service}
-    if shared_services:
-        score += WEIGHTS["services"] * _jaccard(target.services, other.services)
-        reasons.append("also " + ", ".join(sorted(shared_services)[:3]))
-    shared_alerts = target.alerts & other.alerts
-    if shared_alerts:
-        score += WEIGHTS["alerts"] * _jaccard(target.alerts, other.alerts)
-        names = ", ".join(sorted(shared_alerts)[:3])
-        reasons.append(
-            f"{len(shared_alerts)} alert{'s' if len(shared_alerts) > 1 else ''} in common ({names})"
+async def _summaries(
+    reader: Reader, incident: IncidentRow, briefs: Sequence[AlertBrief]
+) -> list[str]:
+    keys = list(dict.fromkeys((incident.id, b.fingerprint) for b in briefs))[:20]
+    found: list[str] = []
+    for _, fingerprint in keys:
+        notes = (await reader.alerts.annotations(keys=[(incident.id, fingerprint)])).get(
+            incident.id, {}
         )
-    title = _cosine(target.words, other.words, idf)
-    if title > 0.3:
-        score += WEIGHTS["title"] * title
-        reasons.append(f"similar title ({title:.0%})")
-    return score, reasons
+        for key in ("summary", "description", "message"):
+            value = str(notes.get(key) or "")
+            if value and value not in found:
+                found.append(value)
+    return found[:4]
+
+
+def reasons_for(target: Target, hit: Hit) -> list[str]:
+    """Why `hit` matches `target`, in the words an engineer checks first."""
+    document = hit.document
+    reasons: list[str] = []
+    service = document.text_meta("service")
+    if target.service and service == target.service:
+        reasons.append(f"same service {service}")
+    else:
+        shared_services = target.services & set(document.list_meta("services"))
+        if shared_services:
+            reasons.append("also on " + ", ".join(sorted(shared_services)[:3]))
+    shared_alerts = target.alerts & set(document.list_meta("alerts"))
+    if shared_alerts:
+        names = ", ".join(sorted(shared_alerts)[:3])
+        plural = "s" if len(shared_alerts) > 1 else ""
+        reasons.append(f"alert{plural} in common: {names}")
+    skip = {t for name in target.alerts | target.services for t in tokenize(name)}
+    theirs = set(tokenize(document.text))
+    words = [
+        w
+        for w in dict.fromkeys(tokenize(target.text))
+        if w not in skip
+        and w not in LAYOUT_WORDS
+        and len(w) > 2
+        and not w.isdigit()
+        and w in theirs
+    ]
+    # "postgresql" says it; its parts "postgre" and "sql" need not.
+    words = [w for w in words if not any(w != other and w in other for other in words)]
+    if words:
+        reasons.append("shared words: " + ", ".join(words[:MAX_WORDS]))
+    if hit.similarity is not None:
+        reasons.append(f"described alike ({hit.similarity:.0%})")
+    return reasons
 
 
 async def similar_incidents(
+    knowledge: Knowledge,
+    reader: Reader,
+    target: Target,
     *,
-    incidents: IncidentRepository,
-    alerts: AlertRepository,
-    incident: IncidentRow,
     limit: int = 5,
-) -> list[Match]:
-    """The past incidents most like `incident`, best first, each with its reasons and how it
-    was resolved (the note of its "resolved" event)."""
-    pool = [
-        row for row in await incidents.find(status="all", limit=CANDIDATES) if row.id != incident.id
-    ]
-    if not pool:
-        return []
-    briefs = await alerts.briefs(incident_ids=[incident.id, *(row.id for row in pool)])
-    target = _profile(incident, briefs[incident.id])
-    profiles = {row.id: _profile(row, briefs[row.id]) for row in pool}
-    documents = [target.words, *(p.words for p in profiles.values())]
-    frequency = Counter(word for words in documents for word in words)
-    idf = {
-        word: math.log((1 + len(documents)) / (1 + count)) + 1 for word, count in frequency.items()
-    }
-    scored = []
-    for row in pool:
-        score, reasons = _score(target, profiles[row.id], idf)
-        if score >= THRESHOLD:
-            scored.append((score, row, reasons))
-    scored.sort(key=lambda item: (-item[0], -item[1].id))
-    top = scored[:limit]
-    resolutions = await incidents.events_of_kind(
-        incident_ids=[row.id for _, row, _ in top], kind="resolved"
+    hidden: Collection[str] = (),
+    exclude: Collection[str] = (),
+) -> tuple[list[Match], list[str]]:
+    """(matches best first, notes about the index). A match needs a reason beyond chance:
+    close enough (`similar_min_similarity`) or sharing an alert, the service or words."""
+    skip = set(exclude) | set(hidden)
+    if target.incident_id is not None:
+        skip.add(incident_doc_id(target.incident_id))
+    result = await knowledge.search(
+        reader.knowledge, target.text, limit=limit * 3, kinds=INCIDENTS, exclude=skip
     )
-    return [
-        Match(
-            incident=row,
-            score=score,
-            reasons=tuple(reasons),
-            resolution=resolutions[row.id][-1].text if resolutions[row.id] else None,
+    floor = knowledge.rules.similar_min_similarity
+    matches: list[Match] = []
+    for hit in result.hits:
+        document = hit.document
+        incident_id = int(document.meta.get("incident_id", document.id.partition(":")[2]))
+        reasons = reasons_for(target, hit)
+        close = hit.similarity is not None and hit.similarity >= floor
+        if not close and not any(not r.startswith("described") for r in reasons):
+            continue
+        runs = tuple(
+            (name, status)
+            for name, _, status in (item.partition(":") for item in document.list_meta("runs"))
         )
-        for score, row, reasons in top
-    ]
+        matches.append(
+            Match(
+                document=document,
+                incident_id=incident_id,
+                score=hit.score,
+                similarity=hit.similarity,
+                reasons=tuple(reasons),
+                fix=document.text_meta("fix"),
+                runs=runs,
+            )
+        )
+        if len(matches) == limit:
+            break
+    return matches, result.notes

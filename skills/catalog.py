@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from skills.commands.ack import AckSkill
 from skills.commands.approve import ApproveSkill
+from skills.commands.ask import AskSkill
 from skills.commands.blast_radius import BlastRadiusSkill
 from skills.commands.cancel import CancelSkill
 from skills.commands.change import ChangeSkill
 from skills.commands.changes import ChangesSkill
 from skills.commands.confirm import ConfirmSkill
 from skills.commands.correlate import CorrelateSkill
+from skills.commands.explain import ExplainSkill
+from skills.commands.feedback import FeedbackSkill
 from skills.commands.help import HelpSkill
 from skills.commands.incidents import IncidentsSkill
 from skills.commands.logs import LogsSkill
 from skills.commands.merge import MergeSkill
 from skills.commands.metrics import MetricsSkill
 from skills.commands.note import NoteSkill
+from skills.commands.postmortem import PostmortemSkill
 from skills.commands.reject import RejectSkill
 from skills.commands.resolve import ResolveSkill
 from skills.commands.run import RunSkill
@@ -25,6 +29,7 @@ from skills.commands.similar import SimilarSkill
 from skills.commands.split import SplitSkill
 from skills.commands.stats import StatsSkill
 from skills.commands.status import StatusSkill
+from skills.commands.suggest import SuggestSkill
 from skills.commands.timeline import TimelineSkill
 from skills.commands.topology import TopologySkill
 from skills.registry import Registry
@@ -60,4 +65,10 @@ def default_registry() -> Registry:
     registry.register(CorrelateSkill())
     registry.register(MetricsSkill())
     registry.register(LogsSkill())
+    # knowledge
+    registry.register(SuggestSkill())
+    registry.register(AskSkill())
+    registry.register(ExplainSkill())
+    registry.register(PostmortemSkill())
+    registry.register(FeedbackSkill())
     return registry

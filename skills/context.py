@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from core.topology import Topology
 from integrations.evidence import LogEvidenceReader, MetricEvidenceReader
 from integrations.service_health import PrometheusHealth
+from knowledge.service import Knowledge
 from runbooks.catalog import RunbookCatalog
 from runbooks.executor import Executor
 from skills.contract import Actor, Conversation, Invocation, Role
@@ -17,7 +18,9 @@ from storage.audit import AuditRepository
 from storage.changes import ChangeRepository
 from storage.contexts import IncidentContextRepository
 from storage.episodes import EpisodeRepository
+from storage.feedback import FeedbackRepository
 from storage.incidents import IncidentRepository
+from storage.knowledge import KnowledgeRepository
 from storage.models import IncidentRow
 from storage.runs import RunRepository
 from storage.trackers import BlastTrackerRepository
@@ -39,6 +42,8 @@ class SkillTools:
     # Golden signals and service-graph health (PROMETHEUS_URL), error logs (LOKI_URL).
     metrics: MetricEvidenceReader | None = None
     logs: LogEvidenceReader | None = None
+    # Retrieval over past incidents, postmortems and runbooks, and the optional LLM.
+    knowledge: Knowledge | None = None
 
 
 @dataclass
@@ -62,6 +67,11 @@ class SkillContext:
     messages_changed: bool = False
     # The service topology as of this invocation; empty without a catalog.
     topology: Topology = field(default_factory=Topology)
+    # Knowledge: votes, hints and answers (None only in contexts built without them).
+    feedback: FeedbackRepository | None = None
+    knowledge: KnowledgeRepository | None = None
+    # A written (LLM) answer was requested: the answer writer should look.
+    answers_requested: bool = False
 
     @property
     def actor(self) -> Actor:

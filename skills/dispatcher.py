@@ -46,6 +46,7 @@ class Outcome:
     changed_incidents: frozenset[int]
     runs_to_start: frozenset[int] = frozenset()
     messages_changed: bool = False
+    answers_requested: bool = False  # an LLM answer waits to be written
 
 
 def strip_prefix(text: str) -> str:
@@ -120,6 +121,7 @@ class Dispatcher:
         changed: set[int] = set()
         to_start: set[int] = set()
         messages_changed = False
+        answers_requested = False
         result = "ok"
         try:
             words = grammar.split(command)
@@ -153,7 +155,8 @@ class Dispatcher:
                 ctx = self._context(uow, invocation)
                 reply = await skill.handle(ctx, args)
                 changed, to_start = ctx.changed_incidents, ctx.runs_to_start
-                messages_changed = ctx.messages_changed
+                messages_changed = ctx.messages_changed or ctx.answers_requested
+                answers_requested = ctx.answers_requested
                 await self._audit(uow, actor, verb, command, "ok", reply.incident_id)
             if reply.incident_id is None and conversation.incident_id is not None:
                 reply.incident_id = conversation.incident_id
@@ -180,6 +183,7 @@ class Dispatcher:
                     frozenset(changed),
                     frozenset(to_start),
                     messages_changed,
+                    answers_requested,
                 )
                 await self._on_finished(outcome)
 
@@ -219,6 +223,8 @@ class Dispatcher:
             contexts=uow.contexts,
             tools=self._tools,
             topology=self._topology(),
+            feedback=uow.feedback,
+            knowledge=uow.knowledge,
         )
 
     async def _audit(

@@ -413,3 +413,79 @@ class IncidentContextRow(Base):
     requested_by: Mapped[str] = mapped_column(String(255))
     # `skills.commands.correlate` snapshot: changes, metrics, log patterns, health, scores.
     snapshot: Mapped[dict[str, Any]]
+
+
+# --- knowledge: feedback, "Seen before?" hints, written answers ---
+class FeedbackRow(Base):
+    """👍, 👎 or "This fixed it" on a suggestion or an answer, for a kind of incident.
+
+    `dedup_key` makes a click idempotent: a person's rating of one target in one incident
+    (or answer) is replaced by their next one; "fixed" counts once per incident and target.
+    """
+
+    __tablename__ = "knowledge_feedback"
+    __table_args__ = (
+        UniqueConstraint("dedup_key", name="uq_knowledge_feedback_dedup"),
+        Index("ix_knowledge_feedback_kind_target", "incident_kind", "target"),
+        Index("ix_knowledge_feedback_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(String(800))
+    at: Mapped[datetime]
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(255))
+    user_name: Mapped[str] = mapped_column(String(255))
+    incident_id: Mapped[int | None] = mapped_column(Id, ForeignKey("incidents.id"))
+    # What kind of incident it was (`knowledge.kinds.incident_kind`); "" for a free question.
+    incident_kind: Mapped[str] = mapped_column(String(255))
+    # What was rated: `runbook:<name>`, `incident:<id>` (a past incident and its fix),
+    # `answer:<id>` (an `ask` or `explain` answer).
+    target: Mapped[str] = mapped_column(String(255))
+    vote: Mapped[str] = mapped_column(String(16))  # up | down | fixed
+    detail: Mapped[dict[str, Any]]
+
+
+class KnowledgeHintRow(Base):
+    """Whether a new incident was seen before: checked once; posted in its thread if so."""
+
+    __tablename__ = "knowledge_hints"
+    __table_args__ = (UniqueConstraint("incident_id", name="uq_knowledge_hints_incident"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"))
+    matched: Mapped[bool] = mapped_column(default=False)
+    # `knowledge.seen_before.Hint.record()`: the strong matches and why.
+    snapshot: Mapped[dict[str, Any]]
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+
+
+class KnowledgeAnswerRow(Base):
+    """An `ask` or `explain` answer: the evidence it rests on, the deterministic answer and,
+    with an LLM configured, the written one (filled in after the reply, then posted)."""
+
+    __tablename__ = "knowledge_answers"
+    __table_args__ = (Index("ix_knowledge_answers_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    skill: Mapped[str] = mapped_column(String(32))
+    incident_id: Mapped[int | None] = mapped_column(Id, ForeignKey("incidents.id"))
+    incident_kind: Mapped[str] = mapped_column(String(255))
+    question: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]]
+    # pending (an LLM is writing it) | answered | failed (the LLM did not answer) | evidence
+    # (deterministic only: no LLM configured)
+    status: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]]
+    requested_by: Mapped[str] = mapped_column(String(255))
+    platform: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(255))
+    thread: Mapped[str | None] = mapped_column(String(255))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+
+
+# --- end knowledge ---

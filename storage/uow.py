@@ -11,8 +11,10 @@ from storage.changes import ChangeRepository
 from storage.console import ConsoleMessageRepository
 from storage.contexts import IncidentContextRepository
 from storage.episodes import EpisodeRepository
+from storage.feedback import FeedbackRepository
 from storage.grouping_states import GroupingStateRepository
 from storage.incidents import IncidentRepository
+from storage.knowledge import KnowledgeRepository
 from storage.messages import TrackedMessageRepository
 from storage.platform import ConversationRefRepository, PlatformRequestRepository
 from storage.runs import RunRepository
@@ -40,6 +42,8 @@ class UnitOfWork:
         self.trackers = BlastTrackerRepository(session)
         self.changes = ChangeRepository(session)
         self.contexts = IncidentContextRepository(session)
+        self.feedback = FeedbackRepository(session)
+        self.knowledge = KnowledgeRepository(session)
 
     async def lock(self, key: int) -> None:
         """Serialize this transaction with every other holder of `key`, across replicas.

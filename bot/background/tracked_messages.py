@@ -3,7 +3,9 @@ thread when there is one), and then edits in place whenever their source's revis
 past the one last rendered. The notifier runs one delivery step for every kind.
 
 * a runbook run's progress (`run`, keyed by run id);
-* a live blast-radius tracker on an incident (`blast`, keyed by tracker id).
+* a live blast-radius tracker on an incident (`blast`, keyed by tracker id);
+* a "Seen before?" reply in a new incident's thread (`seen`, keyed by incident id);
+* an answer an LLM writes after `ask` or `explain` (`answer`, keyed by answer id).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Protocol
 
 from skills.contract import Reply
 from skills.views.blast_tracker import tracker_message
+from skills.views.knowledge_cards import answer_message, hint_message
 from skills.views.run_card import run_message
+from storage.knowledge import ANSWER_MESSAGE, HINT_MESSAGE
 from storage.runs import RUN_MESSAGE
 from storage.trackers import BLAST_MESSAGE
 from storage.uow import UnitOfWork
@@ -73,5 +77,39 @@ class BlastTrackerMessages:
         ]
 
 
+class HintMessages:
+    kind = HINT_MESSAGE
+
+    async def behind(self, uow: UnitOfWork, *, platform: str) -> list[TrackedWork]:
+        return [
+            TrackedWork(
+                key=str(hint.incident_id),
+                revision=hint.revision,
+                channel="",  # always the incident's thread (`hints_behind` requires it)
+                thread=None,
+                incident_id=hint.incident_id,
+                reply=hint_message(hint),
+            )
+            for hint in await uow.knowledge.hints_behind(platform=platform)
+        ]
+
+
+class AnswerMessages:
+    kind = ANSWER_MESSAGE
+
+    async def behind(self, uow: UnitOfWork, *, platform: str) -> list[TrackedWork]:
+        return [
+            TrackedWork(
+                key=str(answer.id),
+                revision=answer.revision,
+                channel=answer.channel,
+                thread=answer.thread,
+                incident_id=answer.incident_id,
+                reply=answer_message(answer),
+            )
+            for answer in await uow.knowledge.answers_behind(platform=platform)
+        ]
+
+
 def tracked_kinds() -> list[TrackedKind]:
-    return [RunMessages(), BlastTrackerMessages()]
+    return [RunMessages(), BlastTrackerMessages(), HintMessages(), AnswerMessages()]

@@ -30,6 +30,7 @@ from core.incidents import display_id
 from core.metric_evidence import Movement, rank_services
 from knowledge.log_patterns import mine
 from knowledge.similar import similar_incidents
+from skills.commands.retrieval import reader_of, target_of
 from skills.context import SkillContext
 from skills.contract import Block, Context, Image, Reply, Text
 from skills.evidence_text import movement_text
@@ -53,7 +54,7 @@ class CorrelateArgs(BaseModel):
 
 class CorrelateSkill(Skill[CorrelateArgs]):
     verb = "correlate"
-    aliases = ("context", "why")
+    aliases = ("context",)
     summary = "Changes, moving metrics, log patterns and precedents around an incident."
     args_model = CorrelateArgs
 
@@ -121,18 +122,20 @@ async def take_snapshot(ctx: SkillContext, incident: IncidentRow) -> dict[str, A
             answered += 1
         patterns = [pattern.record() for pattern in mine(logs.lines)[:8]]
 
-    matches = await similar_incidents(
-        incidents=ctx.incidents, alerts=ctx.alerts, incident=incident, limit=3
-    )
-    similar = [
-        {
-            "incident": display_id(m.incident.id),
-            "title": m.incident.title,
-            "score": round(m.score, 2),
-            "resolution": m.resolution,
-        }
-        for m in matches
-    ]
+    similar: list[dict[str, Any]] = []
+    knowledge = ctx.tools.knowledge
+    if knowledge is not None:
+        target = await target_of(ctx, incident)
+        matches, _notes = await similar_incidents(knowledge, reader_of(ctx), target, limit=3)
+        similar = [
+            {
+                "incident": m.ref,
+                "title": m.document.title,
+                "score": round(m.score, 2),
+                "resolution": m.fix,
+            }
+            for m in matches
+        ]
     confidence = _confidence(scored[:1], metrics, similar, answered / asked)
     return {
         "incident": incident.id,

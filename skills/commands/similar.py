@@ -1,4 +1,5 @@
-"""`similar [incident]`: past incidents like this one, why they match, and what fixed them."""
+"""`similar [incident | free text…]`: past incidents like this one (or like a description),
+why they match, what fixed them, and a way to say whether the match helped."""
 
 from __future__ import annotations
 
@@ -6,65 +7,109 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from core.incidents import display_id
-from knowledge.similar import similar_incidents
+from core.incidents import display_id, parse_incident_id
+from knowledge.similar import Target, similar_incidents
+from skills.commands.retrieval import (
+    knowledge_of,
+    notes_block,
+    reader_of,
+    target_of,
+    vote_buttons,
+)
 from skills.context import SkillContext
 from skills.contract import Actions, Block, Button, Context, Reply, Text
-from skills.formatting import age, duration, mark
+from skills.errors import UsageError
 from skills.grammar import Positional
 from skills.lookups import load_incident
 from skills.registry import Skill
 
+RUN_WORDS = {"succeeded": "worked", "failed": "did not help", "rolled_back": "failed"}
+
 
 class SimilarArgs(BaseModel):
-    incident: Annotated[str | None, Positional()] = Field(
-        default=None, description="incident id (INC-42); defaults to the thread's incident"
+    incident_or_text: Annotated[list[str], Positional(rest=True)] = Field(
+        default_factory=list,
+        description="an incident id (INC-42; default: the thread's incident) or a description",
     )
     limit: int = Field(default=5, ge=1, le=10, description="how many to show")
 
 
 class SimilarSkill(Skill[SimilarArgs]):
     verb = "similar"
-    aliases = ("like", "history")
-    summary = "Past incidents like this one: why they match and how they were resolved."
+    aliases = ("like", "history", "seen")
+    summary = "Past incidents like this one (or a description): why they match, what fixed them."
     args_model = SimilarArgs
 
     async def handle(self, ctx: SkillContext, args: SimilarArgs) -> Reply:
-        incident = await load_incident(ctx, args.incident)
-        ref = display_id(incident.id)
-        matches = await similar_incidents(
-            incidents=ctx.incidents, alerts=ctx.alerts, incident=incident, limit=args.limit
+        knowledge = knowledge_of(ctx)
+        reader = reader_of(ctx)
+        reference = _incident_reference(args.incident_or_text)
+        incident = None
+        if reference is not None or (not args.incident_or_text and ctx.conversation.incident_id):
+            incident = await load_incident(ctx, reference)
+            target = await target_of(ctx, incident)
+            subject = f"{display_id(incident.id)} ({incident.title})"
+        elif args.incident_or_text:
+            text = " ".join(args.incident_or_text).strip()
+            target = Target(text=text)
+            subject = f"“{text[:120]}”"
+        else:
+            raise UsageError("Which incident? `similar INC-42`, or describe it: `similar <text…>`.")
+        votes = await reader.feedback.for_kind(incident_kind=target.kind) if target.kind else {}
+        hidden = {t for t, record in votes.items() if record.hidden}
+        merged: set[str] = set()
+        if incident is not None and incident.merged_into:
+            merged.add(f"incident:{incident.merged_into}")
+        matches, notes = await similar_incidents(
+            knowledge, reader, target, limit=args.limit, hidden=hidden, exclude=merged
         )
+        incident_id = incident.id if incident else None
         if not matches:
-            return Reply.text(
-                f"No past incident looks like {ref} (same service, alerts or title).",
-                incident_id=incident.id,
+            return Reply(
+                blocks=[
+                    Text(f"Nothing in past incidents looks like {subject}."),
+                    *notes_block(notes),
+                ],
+                incident_id=incident_id,
             )
-        blocks: list[Block] = [Text(f"**Incidents like {ref}** ({incident.title})")]
+        blocks: list[Block] = [Text(f"**Incidents like {subject}**")]
         for match in matches:
-            past = match.incident
-            took = (
-                f"resolved after {duration(past.resolved_at - past.created_at)}"
-                if past.resolved_at
-                else past.status
-            )
+            resolved = match.document.text_meta("resolved_at")[:10]
+            took = match.document.meta.get("minutes")
+            when = f"resolved {resolved}" + (f" after {took} min" if took is not None else "")
             lines = [
-                f"{mark(past.severity, past.status)} **{display_id(past.id)} · {past.title}** — "
-                f"{took}, {age(past.created_at, ctx.now)} ago",
+                f"✅ **{match.ref} · {match.document.title}** — {when}",
                 f"Why: {'; '.join(match.reasons)}",
             ]
-            if match.resolution:
-                lines.append(f"Fix: _{match.resolution}_")
+            if match.fix:
+                lines.append(f"Fixed by: _{match.fix}_")
+            if match.runs:
+                lines.append(
+                    "Runbooks: "
+                    + "; ".join(f"`{name}` {RUN_WORDS.get(s, s)}" for name, s in match.runs)
+                )
             blocks.append(Text("\n".join(lines)))
-        blocks.append(
-            Actions(
-                tuple(
-                    Button(
-                        f"Details {display_id(m.incident.id)}", "show", (display_id(m.incident.id),)
+            blocks.append(
+                Actions(
+                    (
+                        Button(f"Details {match.ref}", "show", (match.ref,)),
+                        *vote_buttons(match.target, incident_id=incident_id),
                     )
-                    for m in matches[:5]
                 )
             )
-        )
-        blocks.append(Context("Matched on service, alert names and title words; evidence above."))
-        return Reply(blocks=blocks, incident_id=incident.id)
+        blocks.extend(notes_block(notes))
+        footer = "Matched by meaning and by words (alerts, services, error text)."
+        if hidden:
+            footer += f" {len(hidden)} hidden after a 👎 for incidents like this."
+        blocks.append(Context(footer))
+        return Reply(blocks=blocks, incident_id=incident_id)
+
+
+def _incident_reference(words: list[str]) -> str | None:
+    if len(words) != 1:
+        return None
+    try:
+        parse_incident_id(words[0])
+    except ValueError:
+        return None
+    return words[0]

@@ -93,6 +93,15 @@ def run_message(run: RunbookRunRow) -> Reply:
         if run.steps.get("waiting"):
             buttons.append(Button("Confirm step", "confirm", (ref,), style="primary"))
         buttons.append(Button("Cancel", "cancel", (ref,), style="danger"))
+    elif run.status == "succeeded" and run.incident_id and not run.dry_run:
+        buttons.append(
+            Button(
+                "This fixed it",
+                "feedback",
+                ("fixed", f"runbook:{run.runbook}", "--incident", display_id(run.incident_id)),
+                style="primary",
+            )
+        )
     if buttons:
         blocks.append(Actions(tuple(buttons)))
     color = {"succeeded": "resolved", "failed": "critical", "rolled_back": "error"}.get(run.status)

@@ -27,14 +27,14 @@ async def test_help_lists_every_skill_with_usage(harness: Harness) -> None:
         "/lookout show [incident] [--alert ALERT]",
         "/lookout ack [incident]",
         "/lookout resolve [incident] [note…]",
-        "/lookout similar [incident] [--limit LIMIT]",
+        "/lookout similar [incident-or-text…] [--limit LIMIT]",
     ]
     assert "/lookout run <runbook> [arguments…] [--incident INCIDENT] [--dry-run]" in commands
     assert len(commands) == len(harness.dispatcher.registry.skills)
     detail = text_of(await harness.say("help resolve"))
     assert "/lookout resolve [incident] [note…]" in detail
     assert "Needs the responder role" in detail
-    assert "Did you mean `ack`" in text_of(await harness.say("help akc"))
+    assert "Did you mean `resolve`" in text_of(await harness.say("help resovle"))
 
 
 async def test_incidents_lists_open_ones_with_filters(harness: Harness) -> None:

@@ -1,0 +1,186 @@
+"""The hybrid index: dense vectors in Chroma and BM25 in memory, fused by reciprocal rank.
+
+Writes (`apply`) embed only documents whose digest changed, so indexing is idempotent and a
+re-sync of unchanged data costs no model time. Queries never wait for a write: the BM25
+snapshot is swapped when a rebuild finishes, and Chroma serves what it has. When one side
+fails (Chroma unreachable, the model not loaded) the other answers and the result says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from knowledge.documents import Document, DocumentKind, embedding_text, prose
+from knowledge.embeddings import Embedder, EmbeddingError
+from knowledge.fusion import reciprocal_rank_fusion
+from knowledge.lexical import LexicalIndex
+from knowledge.threads import INDEXING, in_thread
+from knowledge.vectors import ChromaStore, VectorHit, VectorStoreError
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = 50
+# A lexical hit takes part in fusion only if it holds at least this share of the query's
+# information (IDF-weighted tokens): below it, it shares words with the query by chance.
+MIN_COVERAGE = 0.5
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One fused result: the document, its fused score and what each side said."""
+
+    document: Document
+    score: float
+    similarity: float | None  # cosine similarity when the vector side found it
+    lexical: float | None  # BM25 score when the lexical side found it
+    ranks: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    notes: list[str] = field(default_factory=list)  # why the answer may be incomplete
+
+
+class KnowledgeIndex:
+    def __init__(
+        self, *, embedder: Embedder, store: ChromaStore, candidates: int = CANDIDATES
+    ) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.candidates = candidates
+        self.lexical = LexicalIndex()
+        self.loaded = False
+        # Timeline events (ids) whose changes the index holds; the database's newest event
+        # beyond it means the index is behind (see `knowledge.service`).
+        self.watermark = 0
+        self._stored: dict[str, str] = {}  # digests in Chroma
+        self._seen: dict[str, str] = {}  # digests in the BM25 side
+        self._titles: dict[str, tuple[DocumentKind, str]] = {}
+        self._write_lock = asyncio.Lock()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def digest(self, doc_id: str) -> str | None:
+        return self._seen.get(doc_id)
+
+    def ids(self, prefix: str = "") -> list[str]:
+        return [doc_id for doc_id in self._seen if doc_id.startswith(prefix)]
+
+    async def load(self) -> None:
+        """Read what Chroma holds and build BM25 from it (at start, in the background)."""
+        async with self._write_lock:
+            documents = await self.store.documents()
+            self._stored = {d.id: d.digest for d in documents}
+            for document in documents:
+                self._remember(document)
+            await in_thread(INDEXING, self.lexical.rebuild)
+            self.loaded = True
+
+    async def apply(self, upserts: Sequence[Document], deletions: Sequence[str] = ()) -> int:
+        """Index `upserts` (embedding those Chroma lacks or holds older) and remove
+        `deletions`; returns how many documents were embedded. Raises VectorStoreError or
+        EmbeddingError with nothing half-written to BM25."""
+        async with self._write_lock:
+            unique = {d.id: d for d in upserts}
+            stale = [d for d in unique.values() if self._stored.get(d.id) != d.digest]
+            gone = [doc_id for doc_id in dict.fromkeys(deletions) if doc_id not in unique]
+            if stale:
+                vectors = await self.embedder.embed([embedding_text(d) for d in stale])
+                await self.store.upsert(stale, vectors)
+                self._stored.update({d.id: d.digest for d in stale})
+            if gone:
+                await self.store.delete(gone)
+                for doc_id in gone:
+                    self._stored.pop(doc_id, None)
+            changed = [d for d in unique.values() if self._seen.get(d.id) != d.digest]
+            for document in changed:
+                self._remember(document)
+            for doc_id in gone:
+                self._seen.pop(doc_id, None)
+                self._titles.pop(doc_id, None)
+            self.lexical.remove(gone)
+            if self.lexical.dirty:
+                await in_thread(INDEXING, self.lexical.rebuild)
+            return len(stale)
+
+    async def reset(self) -> None:
+        """Forget everything (Chroma's collection too): `lookout knowledge reindex`."""
+        async with self._write_lock:
+            await self.store.drop()
+            self._stored.clear()
+            self._seen.clear()
+            self._titles.clear()
+            self.lexical = LexicalIndex()
+            self.watermark = 0
+
+    def _remember(self, document: Document) -> None:
+        self._seen[document.id] = document.digest
+        self._titles[document.id] = (document.kind, document.title)
+        self.lexical.put(document.id, document.kind, f"{document.title}\n{document.text}")
+
+    async def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        kinds: Collection[DocumentKind] | None = None,
+        exclude: Collection[str] = (),
+    ) -> SearchResult:
+        """The documents that best answer `query`, fused from BM25 and vectors."""
+        notes: list[str] = []
+        extra = len(exclude)
+        lexical = [
+            hit
+            for hit in self.lexical.search(query, limit=self.candidates + extra, kinds=kinds)
+            if hit.coverage >= MIN_COVERAGE
+        ]
+        vector_hits: list[VectorHit] = []
+        try:
+            vector = await self.embedder.embed([prose(query)])
+            vector_hits = await self.store.query(
+                vector[0], limit=self.candidates + extra, kinds=kinds
+            )
+        except (EmbeddingError, VectorStoreError) as error:
+            log.warning("vector search failed; answering from BM25", extra={"error": str(error)})
+            notes.append("Vector search is unavailable right now; matched on words only.")
+        fused = reciprocal_rank_fusion(
+            {
+                "lexical": [h.doc_id for h in lexical if h.doc_id not in exclude],
+                "vector": [h.document.id for h in vector_hits if h.document.id not in exclude],
+            }
+        )[:limit]
+        known = {h.document.id: h for h in vector_hits}
+        bm25 = {h.doc_id: h.score for h in lexical}
+        missing = [doc_id for doc_id, _, _ in fused if doc_id not in known]
+        documents = {d.id: d for d in await self._fetch(missing, notes)}
+        hits = []
+        for doc_id, score, ranks in fused:
+            document = known[doc_id].document if doc_id in known else documents.get(doc_id)
+            if document is None:
+                kind, title = self._titles.get(doc_id, ("incident", doc_id))
+                document = Document(id=doc_id, kind=kind, title=title, text="")
+            hits.append(
+                Hit(
+                    document=document,
+                    score=score,
+                    similarity=known[doc_id].similarity if doc_id in known else None,
+                    lexical=bm25.get(doc_id),
+                    ranks=ranks,
+                )
+            )
+        return SearchResult(hits=hits, notes=notes)
+
+    async def _fetch(self, ids: list[str], notes: list[str]) -> list[Document]:
+        if not ids:
+            return []
+        try:
+            return await self.store.documents(ids)
+        except VectorStoreError:
+            if not notes:
+                notes.append("The document store is unavailable; showing titles only.")
+            return []

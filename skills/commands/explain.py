@@ -1,0 +1,72 @@
+"""`explain [incident]`: a short hypothesis from the incident's evidence — its alerts and root
+cause, similar past incidents and what fixed them, runbooks — every claim citing its source,
+with a confidence; "not enough evidence" when that is the truth."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from core.incidents import display_id
+from knowledge.answers import explain_incident
+from knowledge.similar import similar_incidents
+from knowledge.suggestions import suggestions
+from skills.commands.answering import answer_reply, record_answer
+from skills.commands.retrieval import knowledge_of, reader_of, target_of, triggered_runbooks
+from skills.context import SkillContext
+from skills.contract import Reply
+from skills.grammar import Positional
+from skills.lookups import load_incident
+from skills.registry import Skill
+
+
+class ExplainArgs(BaseModel):
+    incident: Annotated[str | None, Positional()] = Field(
+        default=None, description="incident id (INC-42); defaults to the thread's incident"
+    )
+
+
+class ExplainSkill(Skill[ExplainArgs]):
+    verb = "explain"
+    aliases = ("why", "hypothesis")
+    summary = "A cited hypothesis for an incident from its evidence, with a confidence."
+    args_model = ExplainArgs
+
+    async def handle(self, ctx: SkillContext, args: ExplainArgs) -> Reply:
+        knowledge = knowledge_of(ctx)
+        reader = reader_of(ctx)
+        incident = await load_incident(ctx, args.incident)
+        target = await target_of(ctx, incident)
+        matches, notes = await similar_incidents(
+            knowledge, reader, target, limit=knowledge.rules.neighbours
+        )
+        entries = ctx.tools.runbooks.entries()
+        triggered = await triggered_runbooks(ctx, incident)
+        ranked, _, _ = await suggestions(
+            knowledge,
+            reader,
+            target,
+            matches=matches,
+            triggered=triggered,
+            runbook_titles={name: e.runbook.title for name, e in entries.items()},
+        )
+        answer = explain_incident(incident, target, matches, ranked)
+        ref = display_id(incident.id)
+        answer_id = await record_answer(
+            ctx,
+            knowledge,
+            skill="explain",
+            question=f"What is happening in {ref} ({incident.title}) and what fixes it?",
+            answer=answer,
+            incident_id=incident.id,
+            incident_kind=target.kind,
+        )
+        return answer_reply(
+            heading=f"Hypothesis for {ref}",
+            answer=answer,
+            answer_id=answer_id,
+            knowledge=knowledge,
+            notes=notes,
+            incident_id=incident.id,
+        )

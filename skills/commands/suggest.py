@@ -1,0 +1,91 @@
+"""`suggest [incident]`: runbooks and past fixes ranked by relevance × past success for this
+kind of incident, each with its record ("worked 4/5 times") and buttons to rate it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from core.incidents import display_id
+from knowledge.similar import similar_incidents
+from knowledge.suggestions import suggestions
+from skills.commands.retrieval import (
+    knowledge_of,
+    notes_block,
+    reader_of,
+    target_of,
+    triggered_runbooks,
+    vote_buttons,
+)
+from skills.context import SkillContext
+from skills.contract import Actions, Block, Button, Context, Reply, Text
+from skills.grammar import Positional
+from skills.lookups import load_incident
+from skills.registry import Skill
+
+
+class SuggestArgs(BaseModel):
+    incident: Annotated[str | None, Positional()] = Field(
+        default=None, description="incident id (INC-42); defaults to the thread's incident"
+    )
+
+
+class SuggestSkill(Skill[SuggestArgs]):
+    verb = "suggest"
+    aliases = ("fixes", "recommend")
+    summary = "Runbooks and past fixes for an incident, ranked by relevance and past success."
+    args_model = SuggestArgs
+
+    async def handle(self, ctx: SkillContext, args: SuggestArgs) -> Reply:
+        knowledge = knowledge_of(ctx)
+        reader = reader_of(ctx)
+        incident = await load_incident(ctx, args.incident)
+        ref = display_id(incident.id)
+        target = await target_of(ctx, incident)
+        matches, notes = await similar_incidents(
+            knowledge, reader, target, limit=knowledge.rules.neighbours
+        )
+        entries = ctx.tools.runbooks.entries()
+        triggered = await triggered_runbooks(ctx, incident)
+        ranked, hidden, more_notes = await suggestions(
+            knowledge,
+            reader,
+            target,
+            matches=matches,
+            triggered=triggered,
+            runbook_titles={name: e.runbook.title for name, e in entries.items()},
+        )
+        notes = list(dict.fromkeys([*notes, *more_notes]))
+        if not ranked:
+            return Reply(
+                blocks=[
+                    Text(f"No runbook or past fix to suggest for {ref} yet."),
+                    *notes_block(notes),
+                ],
+                incident_id=incident.id,
+            )
+        blocks: list[Block] = [Text(f"**Suggestions for {ref}** ({target.kind})")]
+        for number, suggestion in enumerate(ranked, start=1):
+            lines = [
+                f"{number}. **{suggestion.title}** — {suggestion.record} · "
+                f"relevance {suggestion.relevance:.0%}"
+            ]
+            if suggestion.evidence:
+                lines.append("Seen on " + ", ".join(suggestion.evidence[:4]))
+            blocks.append(Text("\n".join(lines)))
+            buttons = []
+            if suggestion.target.startswith("runbook:"):
+                name = suggestion.target.partition(":")[2]
+                if name in entries:
+                    buttons.append(Button("Plan", "run", (name, "--incident", ref, "--dry-run")))
+            buttons.extend(vote_buttons(suggestion.target, incident_id=incident.id, fixed=True))
+            blocks.append(Actions(tuple(buttons)))
+        blocks.extend(notes_block(notes))
+        footer = (
+            "Ranked by relevance × success on incidents of this kind ((worked + 1) / (tries + 2))."
+        )
+        if hidden:
+            footer += f" {len(hidden)} hidden after a 👎."
+        blocks.append(Context(footer))
+        return Reply(blocks=blocks, incident_id=incident.id)

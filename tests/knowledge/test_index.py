@@ -1,0 +1,103 @@
+"""The hybrid index on a temp dir and against a real `chroma run` server: idempotent writes,
+fused search, what survives a restart, and BM25 answering when Chroma cannot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from knowledge.documents import Document
+from knowledge.embeddings import LocalEmbedder
+from knowledge.index import KnowledgeIndex
+from knowledge.vectors import ChromaStore
+
+DOCS = [
+    Document(
+        id="incident:1",
+        kind="incident",
+        title="postgres-primary: PostgresConnectionsExhausted",
+        text="Connection slots exhausted on the primary database; failed over to the replica",
+        meta={"incident_id": 1, "service": "postgres-primary"},
+    ),
+    Document(
+        id="incident:2",
+        kind="incident",
+        title="api-gateway: TLSCertificateExpiringSoon",
+        text="Certificate for api.example.com expires in 3 days; renewed with cert-manager",
+        meta={"incident_id": 2},
+    ),
+    Document(
+        id="incident:3",
+        kind="incident",
+        title="docker_nodes: DiskWillFillIn4Hours",
+        text="Container logs filled the root disk of node-7; rotated and compressed them",
+        meta={"incident_id": 3},
+    ),
+    Document(
+        id="runbook:flush-redis-cache",
+        kind="runbook",
+        title="Flush keys from a Redis cache",
+        text="Delete keys matching a pattern when the cache is full of stale entries",
+        meta={"name": "flush-redis-cache"},
+    ),
+]
+
+
+async def _exercise(index: KnowledgeIndex) -> None:
+    await index.load()
+    assert await index.apply(DOCS) == 4
+    assert await index.apply(DOCS) == 0  # idempotent: nothing changed, nothing embedded
+    # A paraphrase sharing no content word with its target is found by meaning.
+    result = await index.search("pg will not take any more client sessions", limit=3)
+    assert result.hits[0].document.id == "incident:1"
+    assert result.hits[0].similarity is not None and result.hits[0].lexical is None
+    # An exact alert name is found by words and by meaning: both ranks are there.
+    hit = (await index.search("TLSCertificateExpiringSoon", limit=1)).hits[0]
+    assert hit.document.id == "incident:2" and hit.lexical and hit.similarity
+    assert set(hit.ranks) == {"lexical", "vector"}
+    # Kinds filter, exclusion, changes and deletions.
+    only = await index.search("cache full", limit=5, kinds=["runbook"])
+    assert [h.document.id for h in only.hits] == ["runbook:flush-redis-cache"]
+    assert all(
+        h.document.id != "incident:1"
+        for h in (await index.search("database", exclude={"incident:1"})).hits
+    )
+    changed = Document(**{**DOCS[2].__dict__, "text": DOCS[2].text + " and set max-size"})
+    assert await index.apply([changed], deletions=["incident:2"]) == 1
+    ids = [h.document.id for h in (await index.search("certificate renewal", limit=5)).hits]
+    assert "incident:2" not in ids
+
+
+async def test_index_and_search_on_a_temp_dir(index: KnowledgeIndex, tmp_path: Path) -> None:
+    await _exercise(index)
+    # A new process on the same folder finds everything without embedding again.
+    again = KnowledgeIndex(
+        embedder=index.embedder,
+        store=ChromaStore.embedded(tmp_path / "chroma", embedder_name=index.embedder.name),
+    )
+    await again.load()
+    assert len(again) == 3
+    assert await again.apply(DOCS[:1]) == 0
+    hits = (await again.search("logs filled the disk", limit=1)).hits
+    assert hits[0].document.id == "incident:3" and "max-size" in hits[0].document.text
+
+
+async def test_index_and_search_against_a_chroma_server(
+    chroma_server: str, embedder: LocalEmbedder
+) -> None:
+    store = ChromaStore.server(chroma_server, embedder_name=f"{embedder.name}-server-test")
+    store.drop_now()
+    await _exercise(KnowledgeIndex(embedder=embedder, store=store))
+
+
+async def test_bm25_answers_when_chroma_is_unreachable(embedder: LocalEmbedder) -> None:
+    from tests.conftest import free_port
+
+    store = ChromaStore.server(f"http://127.0.0.1:{free_port()}", embedder_name=embedder.name)
+    index = KnowledgeIndex(embedder=embedder, store=store)
+    for document in DOCS:
+        index._remember(document)  # what a replica had loaded before the server went away
+    index.lexical.rebuild()
+    result = await index.search("PostgresConnectionsExhausted", limit=3)
+    assert result.hits[0].document.id == "incident:1"
+    assert result.hits[0].document.title == DOCS[0].title
+    assert any("Vector search is unavailable" in note for note in result.notes)
