@@ -1,4 +1,4 @@
-"""A small Prometheus HTTP API client: instant queries.
+"""A small Prometheus HTTP API client: instant and range queries.
 
 `PrometheusClient.query` is the shape runbooks' promql steps expect (an async function from
 an expression to samples), so a runbook can verify health against a live Prometheus.
@@ -30,6 +30,15 @@ class Sample:
     timestamp: float = 0.0
 
 
+@dataclass(frozen=True)
+class RangeSeries:
+    """One series of a range query: Unix-second timestamps and their values."""
+
+    labels: dict[str, str]
+    times: list[float]
+    values: list[float]
+
+
 class PrometheusClient:
     def __init__(self, base_url: str, http: httpx.AsyncClient, *, timeout: float = 10) -> None:
         self.base_url = base_url.rstrip("/")
@@ -42,9 +51,37 @@ class PrometheusClient:
         params = {"query": expr}
         if at is not None:
             params["time"] = f"{at.timestamp():.3f}"
+        return parse_result(await self._get("/api/v1/query", params))
+
+    async def query_range(
+        self, expr: str, *, start: datetime, end: datetime, step_seconds: float
+    ) -> list[RangeSeries]:
+        """Range query (`/api/v1/query_range`): every series over [start, end] at `step`."""
+        params = {
+            "query": expr,
+            "start": f"{start.timestamp():.3f}",
+            "end": f"{end.timestamp():.3f}",
+            "step": f"{max(step_seconds, 1):g}",
+        }
+        data = await self._get("/api/v1/query_range", params)
+        if data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+            raise PrometheusError(f"unexpected result type {data.get('resultType')!r}")
+        found = []
+        for item in data["result"]:
+            pairs = item.get("values") or []
+            found.append(
+                RangeSeries(
+                    labels=dict(item.get("metric") or {}),
+                    times=[float(pair[0]) for pair in pairs],
+                    values=[float(pair[1]) for pair in pairs],
+                )
+            )
+        return found
+
+    async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         try:
             response = await self.http.get(
-                f"{self.base_url}/api/v1/query", params=params, timeout=self.timeout
+                f"{self.base_url}{path}", params=params, timeout=self.timeout
             )
         except httpx.HTTPError as error:
             raise PrometheusUnreachableError(
@@ -59,7 +96,10 @@ class PrometheusClient:
         if not isinstance(body, dict) or body.get("status") != "success":
             reason = body.get("error") if isinstance(body, dict) else None
             raise PrometheusError(f"query failed: {reason or f'HTTP {response.status_code}'}")
-        return parse_result(body.get("data") or {})
+        data = body.get("data") or {}
+        if not isinstance(data, dict):
+            raise PrometheusError("query failed: malformed answer")
+        return data
 
 
 def parse_result(data: dict[str, Any]) -> list[Sample]:

@@ -6,6 +6,7 @@ from skills.commands.ack import AckSkill
 from skills.commands.approve import ApproveSkill
 from skills.commands.blast_radius import BlastRadiusSkill
 from skills.commands.cancel import CancelSkill
+from skills.commands.capacity import CapacitySkill
 from skills.commands.confirm import ConfirmSkill
 from skills.commands.help import HelpSkill
 from skills.commands.incidents import IncidentsSkill
@@ -15,8 +16,10 @@ from skills.commands.reject import RejectSkill
 from skills.commands.resolve import ResolveSkill
 from skills.commands.run import RunSkill
 from skills.commands.runbooks import RunbooksSkill
+from skills.commands.schedules import SchedulesSkill
 from skills.commands.show import ShowSkill
 from skills.commands.similar import SimilarSkill
+from skills.commands.slo import SloSkill
 from skills.commands.split import SplitSkill
 from skills.commands.stats import StatsSkill
 from skills.commands.status import StatusSkill
@@ -49,4 +52,8 @@ def default_registry() -> Registry:
     registry.register(BlastRadiusSkill())
     registry.register(TopologySkill())
     registry.register(StatsSkill())
+    # reports and schedules
+    registry.register(SloSkill())
+    registry.register(CapacitySkill())
+    registry.register(SchedulesSkill())
     return registry

@@ -7,10 +7,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.topology import Topology
+from integrations.capacity import CapacityReader
 from integrations.service_health import PrometheusHealth
+from integrations.slo import SloReader
 from runbooks.catalog import RunbookCatalog
 from runbooks.executor import Executor
 from skills.contract import Actor, Conversation, Invocation, Role
+from skills.scheduling import ScheduleBook
 from storage.alerts import AlertRepository
 from storage.audit import AuditRepository
 from storage.incidents import IncidentRepository
@@ -32,6 +35,10 @@ class SkillTools:
     planner: Executor | None = None  # plans runbook runs with the configured allowlists
     # Service health from Prometheus (the `health:` queries) when PROMETHEUS_URL is set.
     health: PrometheusHealth | None = None
+    # SLOs (the `slo:` files) and capacity (the `capacity:` resources) with PROMETHEUS_URL.
+    slo: SloReader | None = None
+    capacity: CapacityReader | None = None
+    schedules: ScheduleBook | None = None  # the scheduler's jobs, for `schedules`
 
 
 @dataclass

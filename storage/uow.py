@@ -13,6 +13,7 @@ from storage.incidents import IncidentRepository
 from storage.messages import TrackedMessageRepository
 from storage.platform import ConversationRefRepository, PlatformRequestRepository
 from storage.runs import RunRepository
+from storage.schedules import ScheduledRunRepository
 from storage.threads import ChatThreadRepository
 from storage.trackers import BlastTrackerRepository
 from storage.users import UserRepository
@@ -34,6 +35,7 @@ class UnitOfWork:
         self.messages = TrackedMessageRepository(session)
         self.grouping = GroupingStateRepository(session)
         self.trackers = BlastTrackerRepository(session)
+        self.schedules = ScheduledRunRepository(session)
 
     async def lock(self, key: int) -> None:
         """Serialize this transaction with every other holder of `key`, across replicas.

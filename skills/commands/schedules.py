@@ -1,0 +1,45 @@
+"""`schedules`: the scheduled reports and evaluations, and when each runs next."""
+
+from __future__ import annotations
+
+from skills.context import SkillContext
+from skills.contract import Context, Reply, Table, Text
+from skills.errors import NotFoundError
+from skills.formatting import stamp
+from skills.registry import NoArgs, Skill
+
+
+class SchedulesSkill(Skill[NoArgs]):
+    verb = "schedules"
+    aliases = ("schedule", "jobs")
+    summary = "Scheduled reports and checks, and when each runs next."
+
+    async def handle(self, ctx: SkillContext, args: NoArgs) -> Reply:
+        book = ctx.tools.schedules
+        if book is None:
+            raise NotFoundError("The scheduler is not running in this process.")
+        jobs = await book.jobs()
+        if not jobs:
+            return Reply.text(
+                "Nothing is scheduled. Add reports under `schedules:` in LOOKOUT_CONFIG, e.g. "
+                '`- {skill: "slo report", channel: "#sre", cron: "0 9 * * 1-5"}`.'
+            )
+        rows = tuple(
+            (
+                job.what,
+                job.when,
+                job.channel or "—",
+                stamp(job.next_run) if job.next_run else "paused",
+                (stamp(job.last_run) + (f" ({job.last_outcome})" if job.last_outcome else ""))
+                if job.last_run
+                else "—",
+            )
+            for job in jobs
+        )
+        return Reply(
+            blocks=[
+                Text(f"**Scheduled** — {len(jobs)} job{'s' if len(jobs) != 1 else ''}"),
+                Table(columns=("What", "When", "Channel", "Next run", "Last run"), rows=rows),
+                Context("A run missed while Lookout was down runs once when it starts again."),
+            ]
+        )
