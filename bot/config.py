@@ -8,6 +8,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.schedule_config import ScheduleEntry, SloConfig
+from core.capacity_rules import CapacityRules
+from core.check_rules import PromCheck
 from core.grouping_rules import GroupingRules
 from core.service_health import HealthRules
 from runbooks.config import ExecutionConfig
@@ -85,6 +88,11 @@ class LookoutConfig(BaseModel):
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     health: HealthRules = Field(default_factory=HealthRules)  # core.service_health
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+    # the scheduler: reports on a cron, SLOs, capacity forecasts, Prometheus checks
+    schedules: list[ScheduleEntry] = Field(default_factory=list)
+    slo: SloConfig = Field(default_factory=SloConfig)
+    capacity: CapacityRules = Field(default_factory=CapacityRules)
+    checks: list[PromCheck] = Field(default_factory=list)
 
     def channel_for(self, platform: str, service: str | None) -> str:
         """Where `service`'s incidents go on `platform`: the service's own channel for that

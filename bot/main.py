@@ -18,6 +18,7 @@ from bot.background.blast_trackers import BlastTrackerWatcher
 from bot.background.ingest import AlertIngestor, IngestResult
 from bot.background.notifier import Notifier
 from bot.background.runs import RunManager
+from bot.background.scheduler import Scheduler
 from bot.config import ConfigError, LookoutConfig, load_config
 from bot.console.api import STATIC, console_routes
 from bot.console.platform import ConsoleHub, ConsolePlatform
@@ -25,6 +26,7 @@ from bot.http import machine_routes
 from bot.metrics import Metrics
 from bot.platforms import ChatAdapter
 from bot.runbook_setup import runbook_catalog, runbook_executor
+from bot.schedule_setup import build_scheduling
 from bot.service_catalog import ServiceCatalog
 from bot.settings import Settings
 from core.alerts import Alert
@@ -64,6 +66,7 @@ class Lookout:
     adapters: list[ChatAdapter] = field(default_factory=list)
     announced_sync_problems: list[str] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    scheduler: Scheduler | None = None  # reports, SLO burn rates, capacity, checks
 
     async def accept(self, alerts: list[Alert]) -> IngestResult:
         """Ingest alerts (committed when this returns) and let the notifier know."""
@@ -142,6 +145,17 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
     except ValueError as error:
         raise ConfigError(f"{settings.config}: invalid service catalog: {error}") from error
     health = service_health(settings, config, http)
+    scheduling = build_scheduling(
+        settings,
+        config,
+        http,
+        database,
+        run_command=lambda text, actor, conversation: lookout.dispatcher.run(
+            text, actor=actor, conversation=conversation
+        ),
+        accept=lambda alerts: lookout.accept(alerts),
+        on_report=lambda: lookout.notifier.wake(),
+    )
     dispatcher = Dispatcher(
         registry=registry,
         database=database,
@@ -149,7 +163,14 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             default_role=config.access.role(), admins=frozenset(config.access.admins)
         ),
         on_finished=finished,
-        tools=SkillTools(runbooks=catalog, planner=executor, health=health),
+        tools=SkillTools(
+            runbooks=catalog,
+            planner=executor,
+            health=health,
+            slo=scheduling.slo,
+            capacity=scheduling.capacity,
+            schedules=scheduling.scheduler,
+        ),
         topology=service_catalog.current,
     )
     adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
@@ -184,6 +205,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         runbooks=catalog,
         service_catalog=service_catalog,
         trackers=trackers,
+        scheduler=scheduling.scheduler,
     )
     return lookout
 
@@ -255,6 +277,8 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         lookout.trackers.start()
         lookout.service_catalog.start()
         lookout.notifier.wake()
+        if lookout.scheduler is not None:
+            await lookout.scheduler.start()
         if demo:
             from bot.demo import run_demo
 
@@ -272,6 +296,8 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             # Let them finish cancelling before the database they may be using goes away.
             await asyncio.gather(*background, return_exceptions=True)
             lookout.hub.close()
+            if lookout.scheduler is not None:
+                await lookout.scheduler.stop()
             await lookout.runs.stop()
             await lookout.trackers.stop()
             await lookout.notifier.stop()

@@ -8,12 +8,11 @@ import io
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.typing import NDArray
-
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from numpy.typing import NDArray
 
 from core.capacity import Forecast
 
