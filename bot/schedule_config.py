@@ -40,7 +40,7 @@ class ScheduleEntry(BaseModel):
     def trigger(self) -> CronTrigger:
         """The cron trigger; raises ValueError for a crontab APScheduler cannot read."""
         try:
-            return CronTrigger.from_crontab(self.cron, timezone=self.timezone)
+            return crontab_trigger(self.cron, self.timezone)
         except ValueError as error:
             raise ValueError(f"schedule {self.cron!r}: {error}") from None
 
@@ -49,6 +49,63 @@ class ScheduleEntry(BaseModel):
         return (
             f"report:{self.name or f'{self.skill} → {self.channel} ({self.cron}, {self.timezone})'}"
         )
+
+
+DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def crontab_trigger(expression: str, timezone: str) -> CronTrigger:
+    """A crontab line (minute hour day month weekday) as crontab means it.
+
+    APScheduler 3 numbers weekdays from Monday = 0 (its `from_crontab` turns `1-5` into
+    Tuesday to Saturday), so the weekday field is rewritten with day names first: crontab's
+    0 and 7 are Sunday. Raises ValueError for a malformed line."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"a crontab has 5 fields, this one {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_weekdays(weekday),
+        timezone=timezone,
+    )
+
+
+def _weekdays(field: str) -> str:
+    if field == "*":
+        return "*"
+    days: set[int] = set()
+    for part in field.split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if step < 1:
+            raise ValueError(f"bad weekday step in {field!r}")
+        if base == "*":
+            first, last = 0, 6
+        elif "-" in base:
+            start, end = base.split("-", 1)
+            first, last = _weekday(start), _weekday(end)
+            if last == 0 and first > 0:
+                last = 7  # `5-7`, `fri-sun`: through Sunday
+        else:
+            first = _weekday(base)
+            last = 6 if step_text else first
+        if first > last:
+            raise ValueError(f"weekday range {base!r} runs backwards")
+        days.update(day % 7 for day in range(first, last + 1, step))
+    return ",".join(DAY_NAMES[day] for day in sorted(days))
+
+
+def _weekday(text: str) -> int:
+    text = text.strip().lower()
+    if text[:3] in DAY_NAMES:
+        return DAY_NAMES.index(text[:3])
+    if not text.isdigit() or int(text) > 7:
+        raise ValueError(f"unknown weekday {text!r}")
+    return int(text) % 7 if int(text) != 7 else 0
 
 
 class SloConfig(BaseModel):

@@ -181,7 +181,9 @@ class BaselineDetector:
     # --- likelihood ---
 
     def _likelihood(self) -> float:
-        average = sum(self._scaled) / len(self._scaled)
+        # Averages of absolute residuals are skewed to the right; their logarithm is close to
+        # normal, so the tail probability is taken on the log scale.
+        average = math.log(sum(self._scaled) / len(self._scaled) + 1e-3)
         n = len(self._averages)
         score = 0.0
         if n >= 2:

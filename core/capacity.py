@@ -162,10 +162,11 @@ def _fit(
 def _ets(
     y: NDArray[np.float64], season: int | None, steps: int
 ) -> tuple[str, NDArray[np.float64], NDArray[np.float64]]:
+    import pandas as pd
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     model = ETSModel(
-        y,
+        pd.Series(y),
         error="add",
         trend="add",
         seasonal="add" if season else None,

@@ -58,8 +58,14 @@ class JobRunner(Protocol):
         ...
 
 
-async def scheduled_run(runner: JobRunner, job_id: str, *, scheduled_for: datetime) -> None:
-    """What every stored job calls."""
+async def scheduled_run(
+    job_id: str, *, runner: JobRunner | None = None, scheduled_for: datetime | None = None
+) -> None:
+    """What every stored job calls; `RunnerExecutor` supplies the runner and the time.
+
+    Raises RuntimeError when called any other way."""
+    if runner is None or scheduled_for is None:
+        raise RuntimeError("scheduled jobs run through Lookout's RunnerExecutor")
     await runner.run(job_id, scheduled_for)
 
 
@@ -147,7 +153,7 @@ class RunnerExecutor(BaseExecutor):  # type: ignore[misc]
         events = []
         for run_time in run_times:
             try:
-                await job.func(self._runner, *job.args, scheduled_for=run_time, **job.kwargs)
+                await job.func(*job.args, runner=self._runner, scheduled_for=run_time)
             except Exception as error:
                 log.exception("scheduled job failed", extra={"job": job.id})
                 events.append(
