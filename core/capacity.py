@@ -22,6 +22,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +33,9 @@ DAY = 86400.0
 WEEK = 7 * DAY
 SEASONAL_STRENGTH = 0.3  # autocorrelation at the season's lag that counts as seasonal
 Z_90 = 1.6448536269514722  # two-sided 90 % interval
+
+
+Values = Sequence[float] | NDArray[Any]
 
 
 class NotEnoughDataError(ValueError):
@@ -62,8 +66,8 @@ class Crossing:
 
 
 def forecast(
-    times: Sequence[float],
-    values: Sequence[float],
+    times: Values,
+    values: Values,
     *,
     horizon: float,
     growth_per_day: float = 0.0,
@@ -206,9 +210,7 @@ def _robust_linear(
     return "robust linear trend (Huber)", mean, spread
 
 
-def _clean(
-    times: Sequence[float], values: Sequence[float]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _clean(times: Values, values: Values) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     t = np.asarray(times, dtype=float)
     y = np.asarray(values, dtype=float)
     keep = np.isfinite(t) & np.isfinite(y)
