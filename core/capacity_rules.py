@@ -48,7 +48,7 @@ class CapacityRules(BaseModel):
         default=0.3, gt=0, lt=1, description="p95 usage under this share of the request"
     )
     incident_severity: str = Field(default="warning", description="of capacity incidents")
-    evaluate_minutes: float = Field(default=60, ge=1, description="how often to forecast")
+    evaluate_minutes: float = Field(default=60, ge=0.25, description="how often to forecast")
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

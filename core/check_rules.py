@@ -25,7 +25,7 @@ class PromCheck(BaseModel):
     query: str = Field(min_length=1, description="PromQL; each series is judged on its own")
     direction: Literal["above", "below", "both"] = "both"
     severity: str = "warning"
-    every_minutes: float = Field(default=5, ge=1, le=24 * 60)
+    every_minutes: float = Field(default=5, ge=0.25, le=24 * 60)
     step_minutes: float = Field(default=5, ge=0.25, le=60, description="sample spacing")
     lookback_days: float = Field(default=14, gt=0, le=60, description="history learned from")
     summary: str | None = None
