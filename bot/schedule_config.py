@@ -24,7 +24,7 @@ class ScheduleEntry(BaseModel):
     channels: dict[str, str] = Field(
         default_factory=dict, description="per-platform channel, e.g. {teams: General}"
     )
-    cron: str = Field(min_length=9, max_length=120, description="crontab: min hour dom mon dow")
+    cron: str = Field(max_length=120, description="crontab: minute hour day month weekday")
     timezone: str = "UTC"
     name: str | None = Field(default=None, max_length=120)
 

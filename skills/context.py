@@ -19,6 +19,7 @@ from storage.audit import AuditRepository
 from storage.incidents import IncidentRepository
 from storage.models import IncidentRow
 from storage.runs import RunRepository
+from storage.schedules import ScheduledRunRepository
 from storage.trackers import BlastTrackerRepository
 from storage.users import UserRepository
 
@@ -59,6 +60,7 @@ class SkillContext:
     messages_changed: bool = False
     # The service topology as of this invocation; empty without a catalog.
     topology: Topology = field(default_factory=Topology)
+    schedules: ScheduledRunRepository | None = None  # scheduled runs (reports, evaluations)
 
     @property
     def actor(self) -> Actor:

@@ -216,6 +216,7 @@ class Dispatcher:
             trackers=uow.trackers,
             tools=self._tools,
             topology=self._topology(),
+            schedules=uow.schedules,
         )
 
     async def _audit(

@@ -22,5 +22,6 @@ class ScheduledJob:
 
 class ScheduleBook(Protocol):
     async def jobs(self) -> list[ScheduledJob]:
-        """Every job, soonest first."""
+        """Every job, soonest first, with its next run. Must not open a unit of work: the
+        caller (a skill) is inside one, and SQLite runs one at a time."""
         ...

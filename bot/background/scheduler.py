@@ -290,22 +290,18 @@ class Scheduler:
         return {job.id: job.next_run_time for job in jobs}
 
     async def jobs(self) -> list[ScheduledJob]:
+        """Every job with its next run (last runs are in `scheduled_runs`; a caller inside
+        a unit of work reads them there)."""
         next_runs = await self.next_runs()
-        async with self._database.unit_of_work() as uow:
-            last = await uow.schedules.last_runs(jobs=[spec.job_id for spec in self._specs])
-        found = []
-        for spec in self._specs:
-            run = last.get(spec.job_id)
-            found.append(
-                ScheduledJob(
-                    job_id=spec.job_id,
-                    what=spec.what,
-                    when=describe(spec.trigger),
-                    channel=spec.channel,
-                    next_run=next_runs.get(spec.job_id),
-                    last_run=run.scheduled_for if run else None,
-                    last_outcome=run.outcome if run else None,
-                )
+        found = [
+            ScheduledJob(
+                job_id=spec.job_id,
+                what=spec.what,
+                when=describe(spec.trigger),
+                channel=spec.channel,
+                next_run=next_runs.get(spec.job_id),
             )
+            for spec in self._specs
+        ]
         far = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
         return sorted(found, key=lambda job: (job.next_run or far, job.what))

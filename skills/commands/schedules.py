@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from skills.context import SkillContext
 from skills.contract import Context, Reply, Table, Text
 from skills.errors import NotFoundError
@@ -19,6 +21,14 @@ class SchedulesSkill(Skill[NoArgs]):
         if book is None:
             raise NotFoundError("The scheduler is not running in this process.")
         jobs = await book.jobs()
+        if ctx.schedules is not None:
+            last = await ctx.schedules.last_runs(jobs=[job.job_id for job in jobs])
+            jobs = [
+                replace(job, last_run=run.scheduled_for, last_outcome=run.outcome)
+                if (run := last.get(job.job_id)) is not None
+                else job
+                for job in jobs
+            ]
         if not jobs:
             return Reply.text(
                 "Nothing is scheduled. Add reports under `schedules:` in LOOKOUT_CONFIG, e.g. "

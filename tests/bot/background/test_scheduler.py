@@ -144,7 +144,9 @@ async def test_jobs_survive_a_restart_and_a_missed_run_runs_once(tmp_path: Path)
     assert len(set(after)) == len(after)
     listed = await second.jobs()
     assert [j.job_id for j in listed] == [job]
-    assert listed[0].last_run == after[-1] and listed[0].last_outcome == "ok"
+    async with database.unit_of_work() as uow:
+        last = (await uow.schedules.last_runs(jobs=[job]))[job]
+    assert last.scheduled_for == after[-1] and last.outcome == "ok"
     await database.dispose()
 
 
