@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,7 +132,7 @@ class Result:
 
 def score_corpus(
     corpus: Sequence[Series],
-    scores: dict[str, Sequence[float]],
+    scores: Mapping[str, Sequence[float]],
     *,
     weights: dict[str, float] = STANDARD,
     threshold: float | None = None,

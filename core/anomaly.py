@@ -39,10 +39,10 @@ class DetectorSettings:
     level_window: int = 6  # samples whose median is the level
     seasons_kept: int = 4  # days (or weeks) remembered per slot
     error_memory: int = 288  # samples over which each baseline's error is averaged
-    short_window: int = 6  # scaled residuals averaged for the likelihood
+    short_window: int = 3  # scaled residuals averaged for the likelihood
     long_window: int = 2016  # history of those averages the likelihood compares with
     warmup: int = 150  # no score before this many samples
-    threshold: float = 0.9999  # likelihood at which an alarm fires
+    threshold: float = 0.99  # likelihood at which an alarm fires
     refractory_seconds: float = 6 * 3600.0  # quiet time after an alarm
 
 

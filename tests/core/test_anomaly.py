@@ -46,12 +46,15 @@ def test_the_seasonal_baseline_is_chosen_for_a_rhythmic_series() -> None:
     assert reading.expected is not None and abs(reading.expected - reading.value) < 40
 
 
-def test_a_level_shift_alarms_once() -> None:
+def test_a_level_shift_alarms_at_once_and_noise_rarely() -> None:
     rng = random.Random(3)
     series = [(i * STEP, 50 + rng.gauss(0, 1)) for i in range(2000)]
     series += [(i * STEP, 90 + rng.gauss(0, 1)) for i in range(2000, 2100)]
     alarms = [t for t, alarm, _ in run(series) if alarm]
-    assert len(alarms) == 1 and alarms[0] >= 2000 * STEP
+    assert [t for t in alarms if t >= 2000 * STEP] == [2000 * STEP]
+    # Gaussian noise: the likelihood threshold (0.99) and the 6-hour quiet time allow about
+    # one alarm per thousand samples, no more.
+    assert len([t for t in alarms if t < 2000 * STEP]) <= 2
 
 
 def test_nan_is_skipped() -> None:
