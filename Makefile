@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/slack_ack.py
 	$(BIN)/python bench/grouping.py
+	$(BIN)/python bench/forecast.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
