@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.config import LookoutConfig, RoutingConfig, ServiceConfig
+from bot.schedule_config import ScheduleEntry
 from core.alerts import fingerprint, parse_webhook
 from core.incidents import IncidentStatus
 
@@ -36,7 +37,13 @@ def demo_config() -> LookoutConfig:
         ServiceConfig(name="blackbox-icmp", team="network", tier=2, channel="#platform"),
         ServiceConfig(name="monitoring", team="platform", tier=3, channel="#platform"),
     ]
-    return LookoutConfig(services=services, routing=RoutingConfig(default_channel="#incidents"))
+    # The weekly incident report on Monday mornings (`schedules` lists it).
+    weekly = ScheduleEntry(skill="stats report", channel="#incidents", cron="0 9 * * 1")
+    return LookoutConfig(
+        services=services,
+        routing=RoutingConfig(default_channel="#incidents"),
+        schedules=[weekly],
+    )
 
 
 def _alert(
