@@ -91,15 +91,17 @@ class SloReader:
         )
         readings: dict[timedelta, WindowReading] = {}
         problems: list[str] = []
+        failures: list[PrometheusError] = []
         for window, answer in zip(windows, answers, strict=True):
             if isinstance(answer, PrometheusError):
+                failures.append(answer)
                 problems.append(f"{promql_duration(window)}: {answer}")
             elif isinstance(answer, BaseException):
                 raise answer
             else:
                 readings[window] = answer
         if not readings:
-            raise PrometheusError(problems[0] if problems else "no answer")
+            raise failures[0] if failures else PrometheusError("no answer")
         whole = readings.get(self.window, WindowReading(math.nan))
         recent = readings.get(PROJECTION_WINDOW)
         recent_burn = (

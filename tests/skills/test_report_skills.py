@@ -149,3 +149,39 @@ def test_report_charts_are_png_and_repeatable() -> None:
         times, usage, result, limit=100, levels=[0.8, 0.9, 1.0], title="db-1 disk"
     )
     assert chart.startswith(b"\x89PNG") and len(chart) > 10_000
+
+
+async def test_an_unreachable_prometheus_is_one_sentence(harness: Harness) -> None:
+    import httpx
+    import yaml
+
+    from core.capacity_rules import CapacityResource, CapacityRules
+    from core.slo import SlothSpec, slos_of
+    from integrations.capacity import CapacityReader
+    from integrations.prometheus import PrometheusClient
+    from integrations.slo import SloReader
+    from tests.conftest import FIXTURES, free_port
+
+    spec = SlothSpec.parse(
+        yaml.safe_load((FIXTURES / "sloth" / "01_getting-started_availability.yml").read_text())
+    )
+    async with httpx.AsyncClient() as http:
+        client = PrometheusClient(f"http://127.0.0.1:{free_port()}", http, timeout=2)
+        rules = CapacityRules(resources=[CapacityResource(name="db-1 disk", usage="x", limit=1)])
+        harness.dispatcher = Dispatcher(
+            registry=default_registry(),
+            database=harness.database,
+            access=AccessPolicy(default_role=Role.VIEWER),
+            clock=harness.clock,
+            tools=SkillTools(
+                slo=SloReader(client, slos_of(spec)), capacity=CapacityReader(client, rules)
+            ),
+        )
+        slo = await harness.say("slo myservice")
+        capacity = await harness.say("capacity")
+        unknown = await harness.say("slo billing")
+    assert text_of(slo) == (
+        "Prometheus could not answer the SLO queries (Prometheus is unreachable: ConnectError)."
+    )
+    assert text_of(capacity).startswith("Prometheus could not answer the capacity queries")
+    assert text_of(unknown) == "No SLOs for `billing`; SLOs exist for `myservice`."
