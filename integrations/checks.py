@@ -42,7 +42,7 @@ class CheckRunner:
             raised: Reading | None = None
             for moment, value in zip(item.times, item.values, strict=True):
                 reading = detector.update(moment, value)
-                if moment > recent_from and _counts(check, reading):
+                if moment > recent_from and _counts(check, reading, detector.settings.threshold):
                     raised = reading
             if raised is not None:
                 labels = {k: v for k, v in item.labels.items() if k != "__name__"}
@@ -50,10 +50,10 @@ class CheckRunner:
         return found
 
 
-def _counts(check: PromCheck, reading: Reading) -> bool:
+def _counts(check: PromCheck, reading: Reading, threshold: float) -> bool:
     """An anomalous sample on the side the check watches (`alarm` alone would miss one the
     refractory period hides, so the score decides)."""
-    if reading.expected is None or reading.score < BaselineDetector().settings.threshold:
+    if reading.expected is None or reading.score < threshold:
         return False
     if not math.isfinite(reading.value):
         return False
