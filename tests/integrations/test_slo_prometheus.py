@@ -124,10 +124,11 @@ def prometheus_with_history(tmp_path: Path) -> Iterator[tuple[str, int]]:
     assert backfill.returncode == 0, backfill.stderr[-2000:]
 
     def ready(url: str) -> bool:
-        answer = httpx.get(
+        response = httpx.get(
             f"{url}/api/v1/query", params={"query": "count(http_requests_total)"}, timeout=2
-        ).json()
-        return bool(answer.get("data", {}).get("result"))
+        )
+        # 503 "Service Unavailable" while the TSDB is still opening the backfilled blocks.
+        return response.status_code == 200 and bool(response.json()["data"]["result"])
 
     with running_prometheus(folder, "global: {}\n", ready, waiting_for="load the backfill") as url:
         yield url, end
