@@ -50,6 +50,7 @@ JOB_TABLE = "apscheduler_jobs"
 # Interval jobs count from a fixed origin, so a restart keeps their phase and their trigger
 # compares equal to the stored one.
 INTERVAL_ORIGIN = datetime(2020, 1, 1, tzinfo=UTC)
+STOP_GRACE = 10.0  # seconds a run under way may take to finish when Lookout stops
 
 
 class JobRunner(Protocol):
@@ -144,10 +145,14 @@ class RunnerExecutor(BaseExecutor):  # type: ignore[misc]
 
         future.add_done_callback(done)
 
-    def cancel_all(self) -> None:
-        """Stop the runs under way (the process is stopping)."""
-        for future in list(self._running):
-            future.cancel()
+    async def drain(self, *, grace: float) -> None:
+        """Let the runs under way finish for up to `grace` seconds, then cancel the rest
+        (the process is stopping; a run cut short leaves its claim unfinished)."""
+        running = [asyncio.wrap_future(future) for future in list(self._running)]
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            for future in late:
+                future.cancel()
 
     async def _run(self, job: Job, run_times: list[datetime]) -> list[JobExecutionEvent]:
         events = []
@@ -272,7 +277,7 @@ class Scheduler:
         scheduler._stop_timer()
         await scheduler.run_in_worker(self._stop_in_worker, scheduler)
         if self._executor is not None:
-            self._executor.cancel_all()
+            await self._executor.drain(grace=STOP_GRACE)
         scheduler.close_worker()
         if self._engine is not None:
             self._engine.dispose()
