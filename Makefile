@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/rca.py
 	$(BIN)/python bench/logs.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/forecast.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

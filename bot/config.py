@@ -8,6 +8,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.schedule_config import ScheduleEntry, SloConfig
+from core.capacity_rules import CapacityRules
+from core.check_rules import PromCheck
 from core.grouping_rules import GroupingRules
 from core.log_lines import LogRules
 from core.metric_evidence import SignalRules
@@ -120,6 +123,11 @@ class LookoutConfig(BaseModel):
     signals: SignalRules = Field(default_factory=SignalRules)  # core.metric_evidence
     logs: LogRules = Field(default_factory=LogRules)  # core.log_lines
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
+    # the scheduler: reports on a cron, SLOs, capacity forecasts, Prometheus checks
+    schedules: list[ScheduleEntry] = Field(default_factory=list)
+    slo: SloConfig = Field(default_factory=SloConfig)
+    capacity: CapacityRules = Field(default_factory=CapacityRules)
+    checks: list[PromCheck] = Field(default_factory=list)
 
     def channel_for(self, platform: str, service: str | None) -> str:
         """Where `service`'s incidents go on `platform`: the service's own channel for that

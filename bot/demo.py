@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import KnowledgeConfig, LookoutConfig, RoutingConfig, ServiceConfig
 from bot.demo_history import POSTMORTEMS, seed_past
+from bot.schedule_config import ScheduleEntry
 from core.alerts import fingerprint, parse_webhook
 
 if TYPE_CHECKING:
@@ -36,10 +37,13 @@ def demo_config() -> LookoutConfig:
         ServiceConfig(name="blackbox-icmp", team="network", tier=2, channel="#platform"),
         ServiceConfig(name="monitoring", team="platform", tier=3, channel="#platform"),
     ]
+    # The weekly incident report on Monday mornings (`schedules` lists it).
+    weekly = ScheduleEntry(skill="stats report", channel="#incidents", cron="0 9 * * 1")
     return LookoutConfig(
         services=services,
         routing=RoutingConfig(default_channel="#incidents"),
         knowledge=KnowledgeConfig(postmortems=POSTMORTEMS),
+        schedules=[weekly],
     )
 
 

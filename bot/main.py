@@ -21,6 +21,7 @@ from bot.background.intake import AlertIntake
 from bot.background.knowledge import AnswerWriter, KnowledgeWorker
 from bot.background.notifier import Notifier
 from bot.background.runs import RunManager
+from bot.background.scheduler import Scheduler
 from bot.config import ConfigError, LookoutConfig, load_config
 from bot.console.api import STATIC, console_routes
 from bot.console.platform import ConsoleHub, ConsolePlatform
@@ -29,6 +30,7 @@ from bot.knowledge_setup import build_knowledge
 from bot.metrics import Metrics
 from bot.platforms import ChatAdapter
 from bot.runbook_setup import runbook_catalog, runbook_executor
+from bot.schedule_setup import build_scheduling
 from bot.service_catalog import ServiceCatalog
 from bot.settings import Settings
 from core.alerts import Alert
@@ -78,6 +80,7 @@ class Lookout:
     knowledge: Knowledge | None = None
     knowledge_worker: KnowledgeWorker | None = None
     answer_writer: AnswerWriter | None = None
+    scheduler: Scheduler | None = None  # reports, SLO burn rates, capacity, checks
 
     async def accept(self, alerts: list[Alert], *, truncated_alerts: int = 0) -> IngestResult:
         """Ingest alerts (committed when this returns) and let the notifier know;
@@ -169,6 +172,17 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         raise ConfigError(f"{settings.config}: invalid service catalog: {error}") from error
     health = service_health(settings, config, http)
     knowledge = build_knowledge(settings, config, database, catalog)
+    scheduling = build_scheduling(
+        settings,
+        config,
+        http,
+        database,
+        run_command=lambda text, actor, conversation: lookout.dispatcher.run(
+            text, actor=actor, conversation=conversation
+        ),
+        accept=lambda alerts: lookout.accept(alerts),
+        on_report=lambda: lookout.notifier.wake(),
+    )
     dispatcher = Dispatcher(
         registry=registry,
         database=database,
@@ -183,6 +197,9 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             metrics=metric_evidence(settings, config, http),
             logs=log_evidence(settings, config, http),
             knowledge=knowledge,
+            slo=scheduling.slo,
+            capacity=scheduling.capacity,
+            schedules=scheduling.scheduler,
         ),
         topology=service_catalog.current,
     )
@@ -221,6 +238,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         trackers=trackers,
         changes=ChangeRecorder(database, topology=service_catalog.current),
         knowledge=knowledge,
+        scheduler=scheduling.scheduler,
     )
     if knowledge is not None:
         lookout.knowledge_worker = KnowledgeWorker(
@@ -332,6 +350,8 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             if worker is not None:
                 worker.start()
         lookout.notifier.wake()
+        if lookout.scheduler is not None:
+            await lookout.scheduler.start()
         if demo:
             from bot.demo import run_demo
 
@@ -349,6 +369,8 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             # Let them finish cancelling before the database they may be using goes away.
             await asyncio.gather(*background, return_exceptions=True)
             lookout.hub.close()
+            if lookout.scheduler is not None:
+                await lookout.scheduler.stop()
             await lookout.runs.stop()
             await lookout.trackers.stop()
             await lookout.notifier.stop()

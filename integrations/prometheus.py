@@ -37,6 +37,14 @@ class Series:
     labels: dict[str, str]
     points: list[tuple[float, float]]
 
+    @property
+    def times(self) -> list[float]:
+        return [t for t, _ in self.points]
+
+    @property
+    def values(self) -> list[float]:
+        return [v for _, v in self.points]
+
 
 class PrometheusClient:
     def __init__(self, base_url: str, http: httpx.AsyncClient, *, timeout: float = 10) -> None:
@@ -61,7 +69,7 @@ class PrometheusClient:
             "query": expr,
             "start": f"{start.timestamp():.3f}",
             "end": f"{end.timestamp():.3f}",
-            "step": f"{step:g}",
+            "step": f"{max(step, 0.001):g}",
         }
         data = await self._get("/api/v1/query_range", params)
         if data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
@@ -93,7 +101,9 @@ class PrometheusClient:
             reason = body.get("error") if isinstance(body, dict) else None
             raise PrometheusError(f"query failed: {reason or f'HTTP {response.status_code}'}")
         data = body.get("data") or {}
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            raise PrometheusError("query failed: malformed answer")
+        return data
 
 
 def parse_result(data: dict[str, Any]) -> list[Sample]:

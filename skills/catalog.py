@@ -7,6 +7,7 @@ from skills.commands.approve import ApproveSkill
 from skills.commands.ask import AskSkill
 from skills.commands.blast_radius import BlastRadiusSkill
 from skills.commands.cancel import CancelSkill
+from skills.commands.capacity import CapacitySkill
 from skills.commands.change import ChangeSkill
 from skills.commands.changes import ChangesSkill
 from skills.commands.confirm import ConfirmSkill
@@ -24,8 +25,10 @@ from skills.commands.reject import RejectSkill
 from skills.commands.resolve import ResolveSkill
 from skills.commands.run import RunSkill
 from skills.commands.runbooks import RunbooksSkill
+from skills.commands.schedules import SchedulesSkill
 from skills.commands.show import ShowSkill
 from skills.commands.similar import SimilarSkill
+from skills.commands.slo import SloSkill
 from skills.commands.split import SplitSkill
 from skills.commands.stats import StatsSkill
 from skills.commands.status import StatusSkill
@@ -71,4 +74,8 @@ def default_registry() -> Registry:
     registry.register(ExplainSkill())
     registry.register(PostmortemSkill())
     registry.register(FeedbackSkill())
+    # reports and schedules
+    registry.register(SloSkill())
+    registry.register(CapacitySkill())
+    registry.register(SchedulesSkill())
     return registry

@@ -7,12 +7,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.topology import Topology
+from integrations.capacity import CapacityReader
 from integrations.evidence import LogEvidenceReader, MetricEvidenceReader
 from integrations.service_health import PrometheusHealth
+from integrations.slo import SloReader
 from knowledge.service import Knowledge
 from runbooks.catalog import RunbookCatalog
 from runbooks.executor import Executor
 from skills.contract import Actor, Conversation, Invocation, Role
+from skills.scheduling import ScheduleBook
 from storage.alerts import AlertRepository
 from storage.audit import AuditRepository
 from storage.changes import ChangeRepository
@@ -23,6 +26,7 @@ from storage.incidents import IncidentRepository
 from storage.knowledge import KnowledgeRepository
 from storage.models import IncidentRow
 from storage.runs import RunRepository
+from storage.schedules import ScheduledRunRepository
 from storage.trackers import BlastTrackerRepository
 from storage.users import UserRepository
 
@@ -44,6 +48,10 @@ class SkillTools:
     logs: LogEvidenceReader | None = None
     # Retrieval over past incidents, postmortems and runbooks, and the optional LLM.
     knowledge: Knowledge | None = None
+    # SLOs (the `slo:` files) and capacity (the `capacity:` resources) with PROMETHEUS_URL.
+    slo: SloReader | None = None
+    capacity: CapacityReader | None = None
+    schedules: ScheduleBook | None = None  # the scheduler's jobs, for `schedules`
 
 
 @dataclass
@@ -72,6 +80,7 @@ class SkillContext:
     knowledge: KnowledgeRepository | None = None
     # A written (LLM) answer was requested: the answer writer should look.
     answers_requested: bool = False
+    schedules: ScheduledRunRepository | None = None  # scheduled runs (reports, evaluations)
 
     @property
     def actor(self) -> Actor:

@@ -225,6 +225,7 @@ class Dispatcher:
             topology=self._topology(),
             feedback=uow.feedback,
             knowledge=uow.knowledge,
+            schedules=uow.schedules,
         )
 
     async def _audit(

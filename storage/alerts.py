@@ -296,6 +296,29 @@ class AlertRepository:
                 worst[service] = max(worst.get(service, severity), severity)
         return worst
 
+    async def firing_from(self, *, receiver: str) -> list[Alert]:
+        """The alerts still firing that `receiver` sent (Lookout's own signals name theirs:
+        `lookout-slo`, `lookout-capacity`, `lookout-checks`)."""
+        query = select(AlertRow).where(AlertRow.receiver == receiver, AlertRow.status == "firing")
+        return [to_alert(row) for row in (await self._session.scalars(query)).all()]
+
+    async def noisiest(
+        self, *, since: datetime, until: datetime, limit: int = 5
+    ) -> list[tuple[str, str | None, int]]:
+        """(alert name, service, how many) of the alerts that started in [since, until),
+        most first."""
+        query = (
+            select(AlertRow.name, AlertRow.service, func.count())
+            .where(AlertRow.starts_at >= since, AlertRow.starts_at < until)
+            .group_by(AlertRow.name, AlertRow.service)
+            .order_by(func.count().desc(), AlertRow.name)
+            .limit(limit)
+        )
+        return [
+            (name, service, int(count))
+            for name, service, count in await self._session.execute(query)
+        ]
+
     async def counts(self, *, incident_ids: Iterable[int]) -> dict[int, int]:
         """How many alerts each incident holds."""
         ids = list(set(incident_ids))

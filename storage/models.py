@@ -489,3 +489,27 @@ class KnowledgeAnswerRow(Base):
 
 
 # --- end knowledge ---
+class ScheduledRunRow(Base):
+    """One run of a scheduled job at one scheduled time: whoever inserts the row first runs it
+    (the unique key is what keeps replicas from running a job twice). A report's answer is
+    kept here for the notifier to post."""
+
+    __tablename__ = "scheduled_runs"
+    __table_args__ = (
+        UniqueConstraint("job", "scheduled_for", name="uq_scheduled_runs_job_time"),
+        Index("ix_scheduled_runs_claimed_at", "claimed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(191))
+    scheduled_for: Mapped[datetime]
+    claimed_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    # A report: where it goes (`channels` per platform, else `channel`) and what it says
+    # (`skills.reply_codec`); None for jobs that post nothing.
+    channel: Mapped[str | None] = mapped_column(String(255))
+    channels: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    reply: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    revision: Mapped[int] = mapped_column(Integer, default=1)

@@ -18,6 +18,7 @@ from storage.knowledge import KnowledgeRepository
 from storage.messages import TrackedMessageRepository
 from storage.platform import ConversationRefRepository, PlatformRequestRepository
 from storage.runs import RunRepository
+from storage.schedules import ScheduledRunRepository
 from storage.threads import ChatThreadRepository
 from storage.trackers import BlastTrackerRepository
 from storage.users import UserRepository
@@ -44,6 +45,7 @@ class UnitOfWork:
         self.contexts = IncidentContextRepository(session)
         self.feedback = FeedbackRepository(session)
         self.knowledge = KnowledgeRepository(session)
+        self.schedules = ScheduledRunRepository(session)
 
     async def lock(self, key: int) -> None:
         """Serialize this transaction with every other holder of `key`, across replicas.

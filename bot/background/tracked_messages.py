@@ -6,19 +6,23 @@ past the one last rendered. The notifier runs one delivery step for every kind.
 * a live blast-radius tracker on an incident (`blast`, keyed by tracker id);
 * a "Seen before?" reply in a new incident's thread (`seen`, keyed by incident id);
 * an answer an LLM writes after `ask` or `explain` (`answer`, keyed by answer id).
+* a scheduled report (`report`, keyed by scheduled run id), posted in its channel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from skills.contract import Reply
+from skills.reply_codec import decode
 from skills.views.blast_tracker import tracker_message
 from skills.views.knowledge_cards import answer_message, hint_message
 from skills.views.run_card import run_message
 from storage.knowledge import ANSWER_MESSAGE, HINT_MESSAGE
 from storage.runs import RUN_MESSAGE
+from storage.schedules import REPORT_MESSAGE
 from storage.trackers import BLAST_MESSAGE
 from storage.uow import UnitOfWork
 
@@ -111,5 +115,31 @@ class AnswerMessages:
         ]
 
 
+class ReportMessages:
+    kind = REPORT_MESSAGE
+
+    async def behind(self, uow: UnitOfWork, *, platform: str) -> list[TrackedWork]:
+        found = []
+        for run in await uow.schedules.reports_behind(platform=platform, now=datetime.now(UTC)):
+            assert run.reply is not None and run.channel is not None
+            found.append(
+                TrackedWork(
+                    key=str(run.id),
+                    revision=run.revision,
+                    channel=(run.channels or {}).get(platform, run.channel),
+                    thread=None,
+                    incident_id=None,
+                    reply=decode(run.reply),
+                )
+            )
+        return found
+
+
 def tracked_kinds() -> list[TrackedKind]:
-    return [RunMessages(), BlastTrackerMessages(), HintMessages(), AnswerMessages()]
+    return [
+        RunMessages(),
+        BlastTrackerMessages(),
+        HintMessages(),
+        AnswerMessages(),
+        ReportMessages(),
+    ]

@@ -3,25 +3,33 @@ noise grouping saved — MTTA and MTTR percentiles, alerts per incident.
 
 Response times are per episode: an incident that reopened was taken and fixed twice, and each
 time counts from that opening. Episodes nobody responded to (merged into another incident,
-split off already resolved) are left out."""
+split off already resolved) are left out.
+
+`stats report` is the weekly report (`skills.commands.stats_report`)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from core.incident_stats import IncidentTimes, ResponseStats, Spread, response_stats
+from skills.commands.stats_report import weekly_report
 from skills.context import SkillContext
 from skills.contract import Block, Context, Fields, Reply, Table, Text
 from skills.formatting import duration
+from skills.grammar import Positional
 from skills.registry import Skill
 
 TOP_SERVICES = 10
 
 
 class StatsArgs(BaseModel):
+    report: Annotated[Literal["report"] | None, Positional()] = Field(
+        default=None, description="`report`: this week against the last"
+    )
     days: int = Field(default=30, ge=1, le=365, description="how many days back")
     service: str | None = Field(default=None, max_length=255, description="only this service")
 
@@ -33,6 +41,8 @@ class StatsSkill(Skill[StatsArgs]):
     args_model = StatsArgs
 
     async def handle(self, ctx: SkillContext, args: StatsArgs) -> Reply:
+        if args.report:
+            return await weekly_report(ctx)
         since = ctx.now - timedelta(days=args.days)
         services = (args.service,) if args.service else ()
         episodes = await ctx.episodes.opened_between(since=since, until=ctx.now, services=services)

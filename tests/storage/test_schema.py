@@ -11,10 +11,14 @@ from sqlalchemy.engine import Connection
 from storage.database import Database
 from storage.models import Base
 
+# APScheduler's job store defines its own table (its test compares it with that definition).
+FOREIGN_TABLES = ("apscheduler_jobs",)
+
 
 async def test_every_table_matches_its_model(database: Database) -> None:
     def differences(connection: Connection) -> list[Any]:
-        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+        found = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        return [item for item in found if not any(name in repr(item) for name in FOREIGN_TABLES)]
 
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
