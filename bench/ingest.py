@@ -654,10 +654,30 @@ def free_port() -> int:
         return port
 
 
-def start_server(data_dir: Path, token: str, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+def catalog_config(args: argparse.Namespace, path: Path) -> None:
+    """A LOOKOUT_CONFIG whose catalog holds the storm's services, each depending on one to
+    three services before it (a layered graph, as real catalogs are)."""
+    generator = Generator(
+        seed=args.seed, services=args.services, now=datetime.now(UTC), platform_share=0
+    )
+    rng = random.Random(args.seed + 1)
+    lines = ["services:"]
+    names = [service.name for service in generator.services]
+    for index, name in enumerate(names):
+        below = names[:index]
+        depends = rng.sample(below, min(len(below), rng.randint(1, 3))) if below else []
+        lines.append(f"  - {{name: {json.dumps(name)}, depends_on: {json.dumps(depends)}}}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def start_server(
+    data_dir: Path, token: str, port: int, config: Path | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
     env = {k: v for k, v in os.environ.items() if k not in ("LOOKOUT_DATABASE_URL",)}
     env |= {"LOOKOUT_DATA_DIR": str(data_dir), "LOOKOUT_WEBHOOK_TOKEN": token}
     env.pop("LOOKOUT_CONFIG", None)
+    if config is not None:
+        env["LOOKOUT_CONFIG"] = str(config)
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -818,7 +838,8 @@ async def bench(
     print(f"  target              {url} (SQLite{'' if pid else ', external server'})")
     print(
         f"  storm               seed {args.seed}, {sent} alerts in {len(storm.batches)} "
-        f"batches of <= {args.batch}, concurrency {args.concurrency}"
+        f"batches of <= {args.batch}, concurrency {args.concurrency}; scenario "
+        f"{args.scenario}; {'a catalog of the services' if args.catalog else 'no catalog'}"
     )
     print(
         f"  mix                 {storm.new} new ({storm.refires} re-fires), "
@@ -936,7 +957,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--alerts", type=int, default=10_000, help="alerts to send")
     parser.add_argument("--batch", type=int, default=100, help="alerts per webhook")
     parser.add_argument("--services", type=int, default=200, help="distinct services")
-    parser.add_argument("--concurrency", type=int, default=4, help="webhooks in flight")
+    parser.add_argument("--concurrency", type=int, default=8, help="webhooks in flight")
+    parser.add_argument(
+        "--scenario",
+        choices=("storm", "one-incident"),
+        default="storm",
+        help="storm: many groups over --services services; one-incident: every body is one "
+        "service's group, so one incident grows to thousands of alerts",
+    )
+    parser.add_argument(
+        "--catalog",
+        action="store_true",
+        help="give Lookout a catalog of the services with dependencies (topology grouping)",
+    )
     parser.add_argument("--seed", type=int, default=20_240_601, help="generator seed")
     parser.add_argument(
         "--platform-share",
@@ -952,6 +985,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stable-for", type=float, default=2.0, help="notifier quiet, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the data dir and server log")
     args = parser.parse_args(argv)
+    if args.scenario == "one-incident":
+        args.services, args.platform_share = 1, 0.0
     if min(args.alerts, args.batch, args.services, args.concurrency) < 1:
         parser.error("--alerts, --batch, --services and --concurrency must be positive")
     if args.url and not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
@@ -967,7 +1002,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="lookout-bench-"))
     token = secrets.token_urlsafe(24)
     port = free_port()
-    process, log_path = start_server(data_dir, token, port)
+    config = None
+    if args.catalog:
+        config = data_dir / "catalog.yaml"
+        catalog_config(args, config)
+    process, log_path = start_server(data_dir, token, port, config)
     print(f"started lookout (pid {process.pid}) on 127.0.0.1:{port}, data in {data_dir}")
     code = 2
     try:

@@ -297,8 +297,9 @@ class Notifier:
                 )
             else:
                 await self._posted(uow, platform, work, row, posted, revision=work.revision)
-        counter = self._metrics.chat_updates if posted is None else self._metrics.chat_posts
-        counter.labels(platform=platform.name).inc()
+        if slot.incident_id is not None:  # the counters are about incidents' root messages
+            counter = self._metrics.chat_updates if posted is None else self._metrics.chat_posts
+            counter.labels(platform=platform.name).inc()
         return 1
 
     async def _adopt(self, platform: ChatPlatform, work: _Work) -> bool:
@@ -320,6 +321,8 @@ class Notifier:
             row = await work.slot.load(uow)
             if row is not None:
                 await self._posted(uow, platform, work, row, found, revision=0)
+        if work.slot.incident_id is not None:
+            self._metrics.chat_posts.labels(platform=platform.name).inc()
         return True
 
     async def _posted(
