@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 import pytest
@@ -23,6 +24,8 @@ from skills.contract import Actions, Actor, Context, Conversation, Fields, File,
 from skills.dispatcher import AccessPolicy, Dispatcher, Outcome
 from skills.views.run_card import run_message
 from tests.skills.conftest import Harness, make_alert, text_of
+
+BlockT = TypeVar("BlockT")
 
 FAILOVER = {
     "name": "pg-failover",
@@ -142,7 +145,7 @@ async def record_outcomes(harness: Harness, runbook: str, *statuses: str) -> Non
             run.started_at = harness.clock.now
 
 
-def blocks_of(reply: Reply, kind: type) -> list:  # type: ignore[type-arg]
+def blocks_of(reply: Reply, kind: type[BlockT]) -> list[BlockT]:
     return [block for block in reply.blocks if isinstance(block, kind)]
 
 
