@@ -51,6 +51,8 @@ def install_demo_programs(data_dir: Path) -> tuple[Path, list[str]]:
 
 
 def demo_config(data_dir: Path) -> LookoutConfig:
+    """The demo's catalog and routing, and its runbook with the demo program (installed under
+    `data_dir` now) as the whole allowlist."""
     work, programs = install_demo_programs(data_dir)
     execution = ExecutionConfig(
         executables=programs, working_directory=work, default_timeout_seconds=30

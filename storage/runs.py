@@ -109,6 +109,7 @@ class RunRepository:
         return row
 
     async def output(self, *, run_id: int, phase: str, number: int) -> RunStepOutputRow | None:
+        """One step's kept output (`phase` is "steps" or "rollback"), or None."""
         query = select(RunStepOutputRow).where(
             RunStepOutputRow.run_id == run_id,
             RunStepOutputRow.phase == phase,

@@ -191,10 +191,9 @@ def form_spec(block: Form) -> dict[str, Any]:
 
 def _form(block: Form) -> list[dict[str, Any]]:
     value = json.dumps({"form": form_spec(block)})
-    names = " ".join(f"{field.name}=…" for field in block.inputs)
-    typed = _context(mrkdwn(f"Or type `/lookout {block.command} {names}`"))
-    if len(value) > MAX_VALUE:
-        return [typed]  # too big to ride on a button; typing it still works
+    if len(value) > MAX_VALUE:  # too big to ride on a button; typing the command still works
+        names = " ".join(f"{field.name}=…" for field in block.inputs)
+        return [_context(mrkdwn(f"Type `/lookout {block.command} {names}`"))]
     button = {
         "type": "button",
         "text": {
@@ -206,7 +205,7 @@ def _form(block: Form) -> list[dict[str, Any]]:
         "value": value,
         "style": "primary",
     }
-    return [{"type": "actions", "elements": [button]}, typed]
+    return [{"type": "actions", "elements": [button]}]
 
 
 def form_modal(spec: dict[str, Any], metadata: str) -> dict[str, Any]:
@@ -243,13 +242,14 @@ def form_modal(spec: dict[str, Any], metadata: str) -> dict[str, Any]:
         if field.get("hint"):
             block["hint"] = {"type": "plain_text", "text": _cut(str(field["hint"]), 2000)}
         blocks.append(block)
+    title = str(spec.get("title") or "Lookout")
+    if len(title) > MAX_MODAL_TITLE:  # a modal's title is short: the whole one goes above
+        blocks.insert(0, _section(f"*{mrkdwn(title)}*"))
+        title = "Lookout"
     return {
         "type": "modal",
         "callback_id": FORM_CALLBACK,
-        "title": {
-            "type": "plain_text",
-            "text": _cut(str(spec.get("title") or "Lookout"), MAX_MODAL_TITLE),
-        },
+        "title": {"type": "plain_text", "text": title},
         "submit": {
             "type": "plain_text",
             "text": _cut(str(spec.get("submit") or "Submit"), MAX_MODAL_BUTTON),
@@ -324,4 +324,5 @@ def images(reply: Reply) -> list[Image]:
 
 
 def files(reply: Reply) -> list[File]:
+    """The reply's documents, uploaded into its thread (see SlackPlatform)."""
     return [block for block in reply.blocks if isinstance(block, File)]

@@ -29,6 +29,8 @@ def parse_step(word: str) -> tuple[str, int]:
 
 
 async def show_run(ctx: SkillContext, words: list[str]) -> Reply:
+    """`words` after `run show`: a run id, and optionally a step (`2`, `rollback-1`).
+    Raises UsageError on anything else, NotFoundError for a run or output that is not there."""
     if not words or len(words) > 2:
         raise UsageError(f"Which run? {USAGE}")
     run = await load_run(ctx, words[0])

@@ -57,6 +57,7 @@ async def incident_alerts(ctx: SkillContext, incident: IncidentRow) -> list[Aler
 
 
 def catalog_services(ctx: SkillContext) -> dict[str, ServiceFacts]:
+    """The service catalog by name, as fitting reads it (type, runbooks it lists)."""
     return {
         name: ServiceFacts(name=name, type=service.type, runbooks=service.runbooks)
         for name, service in ctx.topology.services.items()
@@ -69,6 +70,7 @@ def service_names(ctx: SkillContext) -> Collection[str] | None:
 
 
 def root_cause(incident: IncidentRow) -> str | None:
+    """The incident's probable root-cause service, else the service it is named after."""
     cause = root_cause_from_record(incident.root_cause)
     return cause.service if cause else incident.service
 

@@ -315,7 +315,7 @@
         submit.disabled = true;
         submit.classList.add("is-busy");
         try {
-          await sendCommand(words.join(" "), ctx);
+          showAnswer(await sendCommand(words.join(" "), ctx), ctx);
         } finally {
           submit.disabled = false;
           submit.classList.remove("is-busy");
@@ -786,9 +786,10 @@
     return `${COMMAND_PREFIX} ${text}`;
   }
 
-  /** ctx: {pane, channel, thread}. Resolves true when the server accepted the command. */
+  /** ctx: {pane, channel, thread}. Resolves to the server's answer when it accepted the
+   * command, else null. */
   async function sendCommand(raw, ctx) {
-    if (!raw.trim()) return false;
+    if (!raw.trim()) return null;
     const text = normaliseCommand(raw);
     const body = { text, user: state.user, channel: ctx.channel, thread: ctx.thread || null };
     try {
@@ -802,18 +803,26 @@
       }
       scheduleRefresh();
       scheduleIncidents();
-      return true;
+      return res;
     } catch (err) {
       showError(err.message);
-      return false;
+      return null;
     }
+  }
+
+  /** A click in the channel whose answer landed in a thread opens that thread, so the answer
+   * (runbook suggestions, details) is in view. */
+  function showAnswer(res, ctx) {
+    const msg = res && res.message;
+    if (ctx.pane !== "main" || !msg || !msg.thread_id || msg.channel !== state.channel) return;
+    if (!state.thread || state.thread.rootId !== msg.thread_id) openThread(msg.thread_id);
   }
 
   async function runButton(node, command, ctx) {
     node.disabled = true;
     node.classList.add("is-busy");
     try {
-      await sendCommand(command, ctx);
+      showAnswer(await sendCommand(command, ctx), ctx);
     } finally {
       node.disabled = false;
       node.classList.remove("is-busy");

@@ -111,7 +111,8 @@ async def test_missing_parameters_open_a_modal_whose_submission_runs_the_plan(
     view = opened.params["view"]
     assert view["type"] == "modal" and view["callback_id"] == "lookout-form"
     assert view["submit"]["text"] == "Plan"
-    [field] = view["blocks"]
+    heading, field = view["blocks"]
+    assert heading["text"]["text"] == "*Parameters for promote-replica*"
     assert field["block_id"] == "field:candidate" and field["element"]["type"] == "static_select"
     assert [o["value"] for o in field["element"]["options"]] == ["pg-1", "pg-2"]
     metadata = json.loads(view["private_metadata"])
