@@ -150,7 +150,7 @@ def run_message(run: RunbookRunRow) -> Reply:
     ]
     if run.incident_id:
         fields.append(("Incident", display_id(run.incident_id)))
-    if run.approvals_needed or approvers:
+    if (run.approvals_needed or approvers) and run.status != "planned":
         fields.append(("Approved by", ", ".join(approvers) or "nobody yet"))
     if run.plan.get("from_plan"):
         fields.append(("Plan", f"as shown by dry run {run.plan['from_plan']}"))
