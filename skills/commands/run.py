@@ -10,7 +10,7 @@ A dry run's plan carries **Run this** (`run --plan R-12`), which requests exactl
 from __future__ import annotations
 
 import difflib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -45,7 +45,7 @@ from skills.grammar import Positional
 from skills.lookups import load_incident
 from skills.registry import Skill
 from skills.views.run_card import run_message, run_ref
-from storage.models import IncidentRow
+from storage.models import IncidentRow, RunbookRunRow
 
 HOUR = timedelta(hours=1)
 WAITING = {
@@ -132,12 +132,36 @@ class RunSkill(Skill[RunArgs]):
             if planned.incident_id
             else None
         )
+        if _changed_since(ctx, entry, planned):
+            raise ConflictError(
+                f"{entry.runbook.name} changed since {ref} was planned; plan it again to see "
+                "what it would run now."
+            )
         sources = {str(k): str(v) for k, v in planned.plan.get("sources", {}).items()}
         filled = Filled(dict(planned.arguments), sources)
         reply, run_id = await _request(ctx, entry, filled, incident, dry_run=False, args=args)
         if run_id is not None:
             planned.plan = {**planned.plan, "followed_by": run_id}
         return reply
+
+
+def _changed_since(ctx: SkillContext, entry: CatalogEntry, planned: RunbookRunRow) -> bool:
+    """Whether the runbook would now run other commands than the dry run showed (planned
+    again as of the dry run's time, so a `{{now}}` in a step does not count as a change)."""
+    planner = ctx.tools.planner
+    if planner is None or "planned_at" not in planned.plan:
+        return False
+    try:
+        again = planner.plan(
+            entry.runbook,
+            planned.arguments,
+            services=service_names(ctx),
+            now=datetime.fromisoformat(str(planned.plan["planned_at"])),
+            strict=False,
+        )
+    except PlanError:
+        return True
+    return again.digest != planned.plan.get("digest")
 
 
 def _entry(ctx: SkillContext, name: str) -> CatalogEntry:

@@ -64,10 +64,17 @@ def expression_url(expression: str) -> str:
 
 
 class Journey:
-    def __init__(self, harness: Harness, dispatcher: Dispatcher, outcomes: list[Outcome]):
+    def __init__(
+        self,
+        harness: Harness,
+        dispatcher: Dispatcher,
+        outcomes: list[Outcome],
+        runbooks: LoadResult,
+    ):
         self.harness = harness
         self.dispatcher = dispatcher
         self.outcomes = outcomes
+        self.runbooks = runbooks  # what the catalog offers; a test may change it (a sync)
 
     async def say(self, text: str, user: str = "alice", incident_id: int | None = None) -> Reply:
         actor = Actor(platform="test", user_id=user, display_name=user)
@@ -117,7 +124,7 @@ async def journey(harness: Harness, tmp_path: Path) -> Journey:
             make_alert("PostgresConnectionsExhausted", "postgres-primary", minutes=1),
         ]
     )
-    return Journey(harness, dispatcher, outcomes)
+    return Journey(harness, dispatcher, outcomes, merged)
 
 
 async def record_outcomes(harness: Harness, runbook: str, *statuses: str) -> None:
@@ -233,6 +240,17 @@ async def test_a_plan_is_one_click_from_a_run_that_asks_for_approval_at_once(
     assert text_of(again) == "R-1 was already requested as R-2."
     changed = await journey.say("run --plan R-1 candidate=pg-2")
     assert text_of(changed).startswith("`--plan` runs a plan as it was shown")
+
+
+async def test_a_plan_whose_runbook_changed_since_is_not_run(journey: Journey) -> None:
+    await journey.say("run pg-failover --incident INC-1 --dry-run candidate=pg-1 reason=lost")
+    book = journey.runbooks.runbooks["pg-failover"]
+    step = book.steps[0].model_copy(update={"argv": ["/bin/echo", "promote", "--force"]})
+    journey.runbooks.runbooks["pg-failover"] = book.model_copy(update={"steps": [step]})
+    refused = await journey.say("run --plan R-1")
+    assert text_of(refused) == (
+        "pg-failover changed since R-1 was planned; plan it again to see what it would run now."
+    )
 
 
 async def test_a_dry_run_shows_what_this_lookout_cannot_run_and_offers_no_run(
