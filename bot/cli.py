@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     runbook_commands = runbooks.add_subparsers(dest="runbooks_command", required=True)
     validate = runbook_commands.add_parser("validate", help="check runbook files (for CI)")
     validate.add_argument("path", type=Path, help="a runbook file or a folder of them")
+    validate.add_argument(
+        "--config",
+        type=Path,
+        help="check programs against this config's allowlist (default: LOOKOUT_CONFIG, if set)",
+    )
     runbook_commands.add_parser("sync", help="pull and validate the configured runbook repo")
     knowledge = commands.add_parser("knowledge", help="retrieval tasks")
     knowledge_commands = knowledge.add_subparsers(dest="knowledge_command", required=True)
@@ -122,17 +127,30 @@ async def upgrade(settings: Settings) -> int:
     return 0
 
 
+def validate(path: Path, config_path: Path | None) -> int:
+    """`runbooks validate`: the format, and with a config, its allowlist of programs."""
+    from bot.config import load_config
+    from runbooks.validate import validate_command
+
+    executables = None
+    if config_path is not None:
+        try:
+            executables = load_config(config_path).runbooks.execution.executables
+        except ConfigError as error:
+            print(f"lookout: {error}", file=sys.stderr)
+            return 2
+    code, text = validate_command(path, executables)
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "version":
         print(f"lookout {__version__}")
         return 0
     if args.command == "runbooks" and args.runbooks_command == "validate":
-        from runbooks.validate import validate_command
-
-        code, text = validate_command(args.path)
-        print(text, file=sys.stdout if code == 0 else sys.stderr)
-        return code
+        return validate(args.path, args.config or Settings().config)
     overrides = {
         k: v
         for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))

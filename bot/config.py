@@ -33,6 +33,7 @@ class ServiceConfig(BaseModel):
     )
     runbooks: list[str] = Field(default_factory=list)
     annotations: dict[str, Any] = Field(default_factory=dict)
+    type: str | None = Field(default=None, description="e.g. postgresql: runbooks fit by type")
 
 
 class RoutingConfig(BaseModel):
@@ -77,6 +78,10 @@ class RunbooksConfig(BaseModel):
 
     library: bool = Field(default=True, description="offer the runbooks Lookout ships")
     directory: Path | None = Field(default=None, description="a git checkout of your runbooks")
+    folders: list[Path] = Field(
+        default_factory=list,
+        description="plain folders of runbooks offered beside the library, read once at start",
+    )
     sync_minutes: float = Field(default=5, gt=0, description="how often to pull it")
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 

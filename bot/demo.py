@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from bot.config import KnowledgeConfig, LookoutConfig, RoutingConfig, ServiceConfig
+from bot.config import (
+    KnowledgeConfig,
+    LookoutConfig,
+    RoutingConfig,
+    RunbooksConfig,
+    ServiceConfig,
+)
 from bot.demo_history import POSTMORTEMS, seed_past
 from bot.schedule_config import ScheduleEntry
 from core.alerts import fingerprint, parse_webhook
+from runbooks.config import ExecutionConfig
 
 if TYPE_CHECKING:
     from bot.main import Lookout
@@ -24,11 +34,41 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+# The demo's runbook and the program it runs (a simulated Patroni cluster), shipped in the
+# package for `lookout serve --demo` only: nothing else puts them on an allowlist.
+DEMO_ASSETS = Path(__file__).parent / "demo_assets"
+DEMO_PROGRAMS = ("lookout-demo-patroni",)
 
 
-def demo_config() -> LookoutConfig:
+def install_demo_programs(data_dir: Path) -> tuple[Path, list[str]]:
+    """Copy the demo's programs into `data_dir/demo/bin`, started by this Python (whatever
+    the file modes an installed package kept); returns the folder they run in and their
+    paths, the demo's whole allowlist."""
+    work = data_dir / "demo"
+    bin_dir = work / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    installed = []
+    for name in DEMO_PROGRAMS:
+        source = (DEMO_ASSETS / name).read_text(encoding="utf-8")
+        body = source.split("\n", 1)[1] if source.startswith("#!") else source
+        target = bin_dir / name
+        target.write_text(f"#!{sys.executable}\n{body}", encoding="utf-8")
+        target.chmod(0o755)
+        installed.append(str(target))
+    return work, installed
+
+
+def demo_config(data_dir: Path) -> LookoutConfig:
+    """The demo's catalog and routing, and its runbook with the demo program (installed under
+    `data_dir` now) as the whole allowlist."""
+    work, programs = install_demo_programs(data_dir)
+    execution = ExecutionConfig(
+        executables=programs, working_directory=work, default_timeout_seconds=30
+    )
     services = [
-        ServiceConfig(name="postgres-primary", team="data", tier=1, channel="#incidents"),
+        ServiceConfig(
+            name="postgres-primary", team="data", tier=1, channel="#incidents", type="postgresql"
+        ),
         ServiceConfig(
             name="checkout", team="payments", tier=1, depends_on=["postgres-primary", "payments"]
         ),
@@ -44,6 +84,7 @@ def demo_config() -> LookoutConfig:
         routing=RoutingConfig(default_channel="#incidents"),
         knowledge=KnowledgeConfig(postmortems=POSTMORTEMS),
         schedules=[weekly],
+        runbooks=RunbooksConfig(folders=[DEMO_ASSETS], execution=execution),
     )
 
 
@@ -54,14 +95,19 @@ def _alert(
     *,
     status: str = "firing",
     ends_at: datetime | None = None,
+    expression: str | None = None,
 ) -> dict[str, Any]:
+    # Prometheus links an alert to its rule's query: /graph?g0.expr=<PromQL>&g0.tab=1.
+    generator = "http://prometheus.demo:9090/graph"
+    if expression:
+        generator += f"?g0.expr={quote(expression, safe='')}&g0.tab=1"
     return {
         "status": status,
         "labels": labels,
         "annotations": annotations,
         "startsAt": starts_at.isoformat().replace("+00:00", "Z"),
         "endsAt": ends_at.isoformat().replace("+00:00", "Z") if ends_at else ZERO_TIME,
-        "generatorURL": "http://prometheus.demo:9090/graph",
+        "generatorURL": generator,
         "fingerprint": fingerprint(labels),
     }
 
@@ -105,6 +151,7 @@ def storm(now: datetime) -> list[tuple[float, dict[str, Any]]]:
                             "runbook_url": "https://runbooks.demo/postgres-down",
                         },
                         t0,
+                        expression="pg_up == 0",
                     ),
                     _alert(
                         {

@@ -136,7 +136,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
     if settings.config is None and demo:
         from bot.demo import demo_config
 
-        config = demo_config()
+        config = demo_config(settings.data_dir)
     else:
         config = load_config(settings.config)
     database = Database(settings.resolved_database_url())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import httpx
@@ -11,14 +12,25 @@ from bot.settings import Settings
 from integrations.prometheus import PrometheusClient
 from runbooks.catalog import RunbookCatalog
 from runbooks.executor import Executor
-from runbooks.loader import load_library
+from runbooks.loader import LoadResult, load_directory, load_library
 from runbooks.sync import RunbookSync
+
+log = logging.getLogger(__name__)
 
 
 def runbook_catalog(config: LookoutConfig) -> RunbookCatalog:
+    """The library (unless turned off) with `folders` beside it, and the synced directory."""
     directory = config.runbooks.directory
+    library = load_library() if config.runbooks.library else LoadResult()
+    for folder in config.runbooks.folders:
+        extra = load_directory(folder)
+        for problem in extra.problems:
+            log.warning("runbook refused", extra={"problem": str(problem)})
+        library.runbooks.update(extra.runbooks)
+        library.sources.update(extra.sources)
+    has_any = config.runbooks.library or config.runbooks.folders
     return RunbookCatalog(
-        library=load_library() if config.runbooks.library else None,
+        library=library if has_any else None,
         sync=RunbookSync(directory, environ=os.environ) if directory else None,
     )
 

@@ -36,6 +36,9 @@ class Service:
     users: int | None = None
     revenue_per_hour: float | None = None
     sources: frozenset[str] = field(default_factory=frozenset)
+    # What kind of thing it is (`postgresql`, `redis`, `kubernetes-deployment`…): runbooks
+    # say which kinds they fit.
+    type: str | None = None
 
     def __post_init__(self) -> None:
         if self.tier is not None and not 1 <= self.tier <= 3:
@@ -203,4 +206,5 @@ def _combine(strong: Service, weak: Service) -> Service:
             else weak.revenue_per_hour
         ),
         sources=strong.sources | weak.sources,
+        type=strong.type if strong.type is not None else weak.type,
     )

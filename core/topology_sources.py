@@ -28,6 +28,7 @@ USERS_ANNOTATION = "lookout.io/users"
 REVENUE_ANNOTATION = "lookout.io/revenue-per-hour"
 CHANNEL_ANNOTATION = "lookout.io/channel"
 RUNBOOKS_ANNOTATION = "lookout.io/runbooks"
+TYPE_ANNOTATION = "lookout.io/type"
 
 # (client label, server label) of each service-graph metric shape Lookout understands.
 SERVICE_GRAPH_SHAPES = (("client", "server"), ("source_workload", "destination_workload"))
@@ -49,6 +50,7 @@ class _ServiceEntry(BaseModel):
     channel: str | None = None
     runbooks: list[str] = Field(default_factory=list)
     annotations: dict[str, Any] = Field(default_factory=dict)
+    type: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 def from_config(services: Sequence[Mapping[str, Any]]) -> Topology:
@@ -72,6 +74,7 @@ def from_config(services: Sequence[Mapping[str, Any]]) -> Topology:
                     entry.annotations.get("revenue_per_hour"), float, f"{entry.name}: revenue"
                 ),
                 sources=frozenset({CONFIG}),
+                type=entry.type,
             )
         )
     return Topology(parsed)
@@ -117,6 +120,7 @@ def from_backstage(documents: Sequence[Any]) -> Topology:
                 annotations.get(REVENUE_ANNOTATION), float, f"{name}: revenue"
             ),
             sources=frozenset({BACKSTAGE}),
+            type=_type(annotations.get(TYPE_ANNOTATION), spec.get("type")),
         )
         seen = found.get(name)
         if seen is not None:
@@ -128,6 +132,15 @@ def from_backstage(documents: Sequence[Any]) -> Topology:
         seen = found.get(dependent) or Service(name=dependent, sources=frozenset({BACKSTAGE}))
         found[dependent] = replace(seen, depends_on=(*seen.depends_on, dependency))
     return Topology(found.values())
+
+
+def _type(annotation: Any, spec_type: Any) -> str | None:
+    """`lookout.io/type` when set (`postgresql`), else the entity's `spec.type` (`service`,
+    `database`…), lower-cased."""
+    for value in (annotation, spec_type):
+        if isinstance(value, str) and value.strip():
+            return value.strip().lower()
+    return None
 
 
 def from_service_graph(samples: Sequence[Mapping[str, Any]]) -> Topology:

@@ -73,8 +73,10 @@ class Executor:
         *,
         services: Collection[str] | None,
         now: datetime,
+        strict: bool = True,
     ) -> Plan:
-        """`build_plan` with this executor's configuration; raises PlanError."""
+        """`build_plan` with this executor's configuration; raises PlanError. `strict=False`
+        is for dry runs (see `build_plan`)."""
         return build_plan(
             runbook,
             arguments,
@@ -82,7 +84,12 @@ class Executor:
             executables=self.executables,
             services=services,
             now=now,
+            strict=strict,
         )
+
+    def unavailable_programs(self, runbook: Runbook) -> list[str]:
+        """The programs `runbook` starts that this Lookout's allowlist does not offer."""
+        return [p for p in runbook.programs() if self.executables.resolve(p) is None]
 
     async def run(
         self,

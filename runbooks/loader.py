@@ -7,7 +7,7 @@ line a person has to fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -56,8 +56,12 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def parse_runbook(text: str, source: str) -> Runbook:
-    """One runbook from YAML text; raises RunbookInvalid with every problem found."""
+Check = Callable[[Runbook], list[tuple[Location, str]]]
+
+
+def parse_runbook(text: str, source: str, check: Check | None = None) -> Runbook:
+    """One runbook from YAML text; raises RunbookInvalid with every problem found. `check`
+    adds problems of the caller's own (located like the schema's, so they get a line)."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -83,20 +87,21 @@ def parse_runbook(text: str, source: str) -> Runbook:
         raise RunbookInvalid(
             [_problem(source, node, _location(e), e["msg"]) for e in error.errors()]
         ) from None
-    found = [_problem(source, node, loc, message) for loc, message in reference_problems(runbook)]
+    located = reference_problems(runbook) + (check(runbook) if check else [])
+    found = [_problem(source, node, loc, message) for loc, message in located]
     if found:
         raise RunbookInvalid(found)
     return runbook
 
 
-def load_file(path: Path) -> Runbook:
+def load_file(path: Path, check: Check | None = None) -> Runbook:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise RunbookInvalid([Problem(str(path), None, "", f"larger than {MAX_FILE_BYTES} bytes")])
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise RunbookInvalid([Problem(str(path), None, "", "not UTF-8 text")]) from None
-    return parse_runbook(text, str(path))
+    return parse_runbook(text, str(path), check)
 
 
 def runbook_files(directory: Path) -> list[Path]:
@@ -113,13 +118,15 @@ def runbook_files(directory: Path) -> list[Path]:
     )
 
 
-def load_files(paths: Iterable[Path], label: Path | None = None) -> LoadResult:
+def load_files(
+    paths: Iterable[Path], label: Path | None = None, check: Check | None = None
+) -> LoadResult:
     """Load every file; a bad file or a name used twice is a problem, never an exception."""
     result = LoadResult()
     for path in paths:
         shown = str(path.relative_to(label)) if label else str(path)
         try:
-            runbook = load_file(path)
+            runbook = load_file(path, check)
         except RunbookInvalid as error:
             result.problems.extend(
                 Problem(shown, p.line, p.where, p.message) for p in error.problems
@@ -135,8 +142,8 @@ def load_files(paths: Iterable[Path], label: Path | None = None) -> LoadResult:
     return result
 
 
-def load_directory(directory: Path) -> LoadResult:
-    return load_files(runbook_files(directory), label=directory)
+def load_directory(directory: Path, check: Check | None = None) -> LoadResult:
+    return load_files(runbook_files(directory), label=directory, check=check)
 
 
 def library_directory() -> Path:

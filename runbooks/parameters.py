@@ -70,6 +70,39 @@ class BaseParameter(BaseModel):
     secret: bool = Field(
         default=False, description="hidden in plans, progress and output; never allowed in argv"
     )
+    label: list[str] = Field(
+        default_factory=list,
+        description="alert labels the value comes from in a run for an incident, first found "
+        "wins; a label named like the parameter is always tried last",
+    )
+    label_pattern: str | None = Field(
+        default=None,
+        description="regex searched in the label's value; its first group (else the whole "
+        "match) is the value, e.g. '^([^:]+)' for the host of an `instance` label",
+    )
+
+    @field_validator("label", mode="before")
+    @classmethod
+    def _one_or_more_labels(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("label")
+    @classmethod
+    def _label_names(cls, labels: list[str]) -> list[str]:
+        for label in labels:
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", label) is None:
+                raise ValueError(f"{label!r} is not a Prometheus label name")
+        return labels
+
+    @field_validator("label_pattern")
+    @classmethod
+    def _pattern_compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"label_pattern does not compile: {error}") from None
+        return pattern
 
     @field_validator("name")
     @classmethod
@@ -90,7 +123,32 @@ class BaseParameter(BaseModel):
     def _default_is_valid(self) -> BaseParameter:
         if self.default is not None and (problem := self.problem(self.default, services=None)):
             raise ValueError(f"default {self.default!r} {problem}")
+        if self.secret and (self.label or self.label_pattern):
+            raise ValueError("a secret comes from Lookout's environment, never from alert labels")
         return self
+
+    def labels_to_try(self) -> list[str]:
+        """The labels a run for an incident reads this parameter from, in order."""
+        return list(dict.fromkeys([*self.label, self.name]))
+
+    def from_label(self, value: str) -> str | None:
+        """The parameter's value in a label's value (through `label_pattern`), or None."""
+        if self.label_pattern is None:
+            return value or None
+        match = re.search(self.label_pattern, value)
+        if match is None:
+            return None
+        found = match.group(1) if match.groups() else match.group(0)
+        return found or None
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The only values allowed, when the parameter has a fixed set (an enum)."""
+        return ()
+
+    def value_hint(self) -> str:
+        """What a value looks like, for a person filling it in."""
+        return ""
 
     def normalize(self, value: str, *, services: Collection[str] | None) -> str:
         """The value as templates will see it; raises ValueError with the reason."""
@@ -135,6 +193,13 @@ class EnumParameter(BaseParameter):
             return f"is not one of {', '.join(self.values)}"
         return None
 
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self.values)
+
+    def value_hint(self) -> str:
+        return "one of " + ", ".join(self.values)
+
 
 class IntParameter(BaseParameter):
     type: Literal["int"] = "int"
@@ -160,6 +225,9 @@ class IntParameter(BaseParameter):
     def normalize(self, value: str, *, services: Collection[str] | None) -> str:
         return str(int(super().normalize(value.strip(), services=services)))
 
+    def value_hint(self) -> str:
+        return f"a whole number, {self.minimum}..{self.maximum}"
+
 
 class ServiceParameter(BaseParameter):
     """A service name from the catalog (LOOKOUT_CONFIG's `services`)."""
@@ -172,6 +240,9 @@ class ServiceParameter(BaseParameter):
         if services is not None and value not in services:
             return "is not a service in the catalog"
         return None
+
+    def value_hint(self) -> str:
+        return "a service of the catalog"
 
 
 class DurationParameter(BaseParameter):
@@ -199,6 +270,9 @@ class DurationParameter(BaseParameter):
 
     def normalize(self, value: str, *, services: Collection[str] | None) -> str:
         return format_duration(parse_duration(super().normalize(value, services=services)))
+
+    def value_hint(self) -> str:
+        return f"a duration like 30m or 2h, {self.minimum}..{self.maximum}"
 
 
 Parameter = Annotated[

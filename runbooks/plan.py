@@ -52,11 +52,21 @@ from runbooks.templates import (
 
 
 class PlanError(ValueError):
-    """The run cannot be planned; `problems` are sentences for the person who asked."""
+    """The run cannot be planned; `problems` are sentences for the person who asked.
+    `missing` names every required parameter without a value and `invalid` every parameter
+    whose value was refused, so a chat can ask for all of them at once."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(
+        self,
+        problems: list[str],
+        *,
+        missing: list[str] | None = None,
+        invalid: list[str] | None = None,
+    ) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+        self.missing = missing or []
+        self.invalid = invalid or []
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,9 @@ class Plan:
     secret_parameters: frozenset[str]
     planned_at: datetime
     digest: str
+    # Why this plan cannot run on this Lookout (a program or host not on its allowlist); only a
+    # dry run is ever planned with any.
+    blocked: tuple[str, ...] = ()
 
     @property
     def secrets(self) -> list[str]:
@@ -101,18 +114,22 @@ def bind_parameters(
     """Check every argument, fill defaults; raises PlanError listing all problems at once."""
     problems = [f"unknown parameter {k!r}" for k in arguments if runbook.parameter(k) is None]
     values: dict[str, str] = {}
+    missing: list[str] = []
+    invalid: list[str] = []
     for parameter in runbook.parameters:
         raw = arguments.get(parameter.name, parameter.default)
         if raw is None:
             problems.append(f"{parameter.name} is required")
+            missing.append(parameter.name)
             continue
         try:
             values[parameter.name] = parameter.normalize(raw, services=services)
         except ValueError as error:
             shown = "the value" if parameter.secret else f"{_short(raw)!r}"
             problems.append(f"{parameter.name}: {shown} {error}")
+            invalid.append(parameter.name)
     if problems:
-        raise PlanError(problems)
+        raise PlanError(problems, missing=missing, invalid=invalid)
     return values
 
 
@@ -124,8 +141,12 @@ def build_plan(
     executables: Executables,
     services: Collection[str] | None,
     now: datetime,
+    strict: bool = True,
 ) -> Plan:
-    """Everything the run will do, rendered; raises PlanError before anything can run."""
+    """Everything the run will do, rendered; raises PlanError before anything can run.
+
+    With `strict=False` (a dry run: nothing will run) what only this Lookout's allowlists
+    refuse does not stop the plan: it is shown, with those reasons in `Plan.blocked`."""
     values = bind_parameters(runbook, arguments, services=services)
     context = dict(values)
     context[BUILTIN_NOW] = _rfc3339(now)
@@ -137,8 +158,8 @@ def build_plan(
     renderer = _Renderer(config, executables, context)
     steps = tuple(renderer.step(n, s) for n, s in enumerate(runbook.steps, 1))
     rollback = tuple(renderer.step(n, s) for n, s in enumerate(runbook.rollback, 1))
-    if renderer.problems:
-        raise PlanError(renderer.problems)
+    if renderer.problems or (strict and renderer.blocked):
+        raise PlanError(list(dict.fromkeys([*renderer.problems, *renderer.blocked])))
     return Plan(
         runbook=runbook.name,
         title=runbook.title,
@@ -149,6 +170,7 @@ def build_plan(
         secret_parameters=frozenset(p.name for p in runbook.parameters if p.secret),
         planned_at=now,
         digest=_digest(runbook.name, values, steps, rollback),
+        blocked=tuple(dict.fromkeys(renderer.blocked)),
     )
 
 
@@ -160,6 +182,7 @@ class _Renderer:
         self.executables = executables
         self.context = context
         self.problems: list[str] = []
+        self.blocked: list[str] = []  # refused by this installation's allowlists only
 
     def step(self, number: int, step: Step) -> PlannedStep:
         action = self._action(step)
@@ -183,19 +206,17 @@ class _Renderer:
         if isinstance(step, ExecStep):
             program = self.executables.resolve(step.argv[0])
             if program is None:
-                self.problems.append(
-                    f"step {step.name!r}: {step.argv[0]!r} is not an allowed executable"
-                )
+                self.blocked.append(f"{step.argv[0]!r} is not an allowed executable here")
             argv = (program or step.argv[0], *(self._text(step, a) for a in step.argv[1:]))
             for name in step.env:
                 if name not in self.config.env_allowlist:
-                    self.problems.append(f"step {step.name!r}: env {name} is not allowed")
+                    self.blocked.append(f"step {step.name!r}: env {name} is not allowed here")
             env = {k: self._text(step, v) for k, v in step.env.items()}
             return ExecAction(argv, env, self._timeout(step, self.config.default_timeout_seconds))
         if isinstance(step, HttpStep):
             url = self._text(step, step.url, url_component)
             if not self.config.host_allowed(_parse_url(url)):
-                self.problems.append(f"step {step.name!r}: {url} is not an allowed host")
+                self.blocked.append(f"step {step.name!r}: {url} is not an allowed host here")
             return HttpAction(
                 method=step.method,
                 url=url,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter "secrets" would mask ordinary words and digits everywhere
@@ -88,8 +89,34 @@ class OutputBuffer:
         return f"{cut}\n… (output truncated: {self.total} bytes, {self.limit} kept)"
 
 
-def excerpt(text: str, *, lines: int = 3, chars: int = 300) -> str:
-    """The last few non-empty lines: what a progress message shows of a step's output."""
-    tail = [line for line in text.strip().splitlines() if line.strip()][-lines:]
-    short = "\n".join(tail)
-    return short if len(short) <= chars else "…" + short[-chars:]
+@dataclass(frozen=True)
+class Excerpt:
+    """A few lines of a step's output and how many were left out (`hidden`), so a message
+    can say "… 2 more lines" instead of silently showing part of a list."""
+
+    lines: tuple[str, ...]
+    hidden: int
+    from_end: bool  # the last lines (a failure's), else the first
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def excerpt(text: str, *, lines: int = 3, chars: int = 300, tail: bool = False) -> Excerpt:
+    """The first (or, with `tail`, the last) few non-empty lines of `text`, each at most
+    `chars` long and together about `chars`; everything else is counted in `hidden`."""
+    every = [line.rstrip() for line in text.splitlines() if line.strip()]
+    ordered = list(reversed(every)) if tail else every
+    shown: list[str] = []
+    used = 0
+    for line in ordered[:lines]:
+        if len(line) > chars:
+            line = line[: chars - 1] + "…"
+        if shown and used + len(line) > chars:
+            break
+        shown.append(line)
+        used += len(line)
+    if tail:
+        shown.reverse()
+    return Excerpt(tuple(shown), len(every) - len(shown), tail)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from runbooks.redact import excerpt
+from runbooks.redact import Excerpt, excerpt
 
 Phase = Literal["steps", "rollback"]
 
@@ -41,8 +41,9 @@ class StepOutcome:
     def ok(self) -> bool:
         return self.status is StepStatus.OK
 
-    def excerpt(self, *, lines: int = 3, chars: int = 300) -> str:
-        return excerpt(self.output, lines=lines, chars=chars)
+    def excerpt(self, *, lines: int = 3, chars: int = 300) -> Excerpt:
+        """What a progress message shows: a failed step's last lines, else its first."""
+        return excerpt(self.output, lines=lines, chars=chars, tail=not self.ok)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from runbooks.config import SHELLS
 from runbooks.parameters import DurationParameter, Parameter
 from runbooks.templates import (
     BUILTIN_NOW,
@@ -34,6 +36,8 @@ ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,63}$"
 # A step may never set these, whatever the configuration allows: each one makes the started
 # program load or run code chosen by whoever controls the value.
 FORBIDDEN_STEP_ENV = re.compile(r"^(PATH|LD_.*|DYLD_.*|BASH_ENV|ENV|IFS|PYTHON.*|NODE_OPTIONS)$")
+# `run show R-12` shows a run: no runbook may be called `show`.
+RESERVED_RUNBOOK_NAMES = frozenset({"show"})
 MINIMUM_APPROVAL: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 APPROVAL_LEVEL: dict[str, int] = {"none": 0, "one": 1, "two": 2}
 DEFAULT_APPROVAL: dict[str, Approval] = {"low": "none", "medium": "one", "high": "two"}
@@ -44,18 +48,40 @@ class _Model(BaseModel):
 
 
 class Trigger(_Model):
-    """When to suggest the runbook: every given criterion must match."""
+    """What a runbook is for. An alert fits a trigger when the trigger names it — by alert
+    name (`alerts`, globs, case-insensitive) or by a metric its rule queries (`metrics`, read
+    from the alert's generatorURL) — and every constraint given holds: `labels` (label →
+    glob), `services` (the alert's service), `service_types` (that service's catalog type).
+    A trigger with neither `alerts` nor `metrics` names every alert that meets its
+    constraints."""
 
     alerts: list[str] = Field(default_factory=list, description="alertname globs, e.g. Disk*")
+    metrics: list[str] = Field(
+        default_factory=list, description="metric names the alert's rule queries, e.g. pg_up"
+    )
     labels: dict[str, str] = Field(default_factory=dict, description="label → glob")
     services: list[str] = Field(default_factory=list)
+    service_types: list[str] = Field(
+        default_factory=list, description="catalog service types, e.g. postgresql"
+    )
 
-    def matches(self, *, alertname: str, labels: Mapping[str, str], service: str | None) -> bool:
-        if self.alerts and not any(fnmatch.fnmatchcase(alertname, p) for p in self.alerts):
-            return False
-        if self.services and service not in self.services:
-            return False
-        return all(fnmatch.fnmatchcase(labels.get(k, ""), v) for k, v in self.labels.items())
+    @model_validator(mode="after")
+    def _says_something(self) -> Trigger:
+        if not (self.alerts or self.metrics or self.labels or self.services or self.service_types):
+            raise ValueError("a trigger needs alerts, metrics, labels, services or service_types")
+        return self
+
+    def alert_pattern(self, alertname: str) -> str | None:
+        """The first of `alerts` that `alertname` matches (case-insensitive), or None."""
+        name = alertname.lower()
+        return next((p for p in self.alerts if fnmatch.fnmatchcase(name, p.lower())), None)
+
+    def label_mismatch(self, labels: Mapping[str, str]) -> str | None:
+        """The first label constraint `labels` fails, or None when all hold."""
+        for key, pattern in self.labels.items():
+            if not fnmatch.fnmatchcase(labels.get(key, ""), pattern):
+                return key
+        return None
 
 
 class Policy(_Model):
@@ -85,6 +111,11 @@ class ExecStep(_Step):
     def _literal_program(cls, argv: list[str]) -> list[str]:
         if has_placeholder(argv[0]) or not argv[0].strip():
             raise ValueError("argv[0] must be a literal program name, not a template")
+        if PurePath(argv[0]).name in SHELLS:
+            raise ValueError(
+                f"{argv[0]!r} is a shell: a step is one program and its arguments, and no "
+                "configuration can allow a shell; call the program itself"
+            )
         return argv
 
     @field_validator("env")
@@ -158,6 +189,14 @@ Step = Annotated[
 
 class Runbook(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_subcommand(cls, name: str) -> str:
+        if name in RESERVED_RUNBOOK_NAMES:
+            raise ValueError(f"{name!r} is a word of the run command (`run {name} R-12`)")
+        return name
+
     title: str = Field(min_length=1, max_length=120)
     description: str = ""
     tags: list[str] = Field(default_factory=list)
@@ -187,11 +226,12 @@ class Runbook(_Model):
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
 
-    def suggested_for(
-        self, *, alertname: str, labels: Mapping[str, str], service: str | None
-    ) -> bool:
-        return any(
-            t.matches(alertname=alertname, labels=labels, service=service) for t in self.triggers
+    def programs(self) -> list[str]:
+        """Every program its exec steps start (steps and rollback), in order, once each."""
+        return list(
+            dict.fromkeys(
+                step.argv[0] for step in (*self.steps, *self.rollback) if isinstance(step, ExecStep)
+            )
         )
 
 

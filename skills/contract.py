@@ -7,6 +7,7 @@ A slash command, a button click, a Teams message and a scheduled report all beco
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any, Literal
@@ -106,7 +107,63 @@ class Context:
     text: str
 
 
-Block = Text | Fields | Table | Actions | Image | Context
+@dataclass(frozen=True)
+class Input:
+    """One field of a `Form`. Its value is added to the form's command as `name=value`.
+    `choices` makes it a pick from a fixed set; `value` is filled in at the start."""
+
+    name: str
+    label: str
+    hint: str = ""
+    choices: tuple[str, ...] = ()
+    value: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Form:
+    """Fields to fill in, then one command, exactly as if typed: `skill args… name=value…`
+    (filled fields only, each one word). A platform shows it its own way: a button that opens
+    a modal in Slack, Adaptive Card inputs in Teams, inline fields in the console."""
+
+    title: str
+    skill: str
+    args: tuple[str, ...]
+    inputs: tuple[Input, ...]
+    submit: str = "Submit"
+
+    @property
+    def command(self) -> str:
+        """The command before any field is added."""
+        return shlex.join([self.skill, *self.args])
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(field.name for field in self.inputs)
+
+
+def form_command(command: str, names: Sequence[str], values: Mapping[str, object]) -> str:
+    """`command` plus `name=value` for every named field that has a value (whitespace
+    trimmed), each quoted as one word: what a submitted form runs."""
+    words = [command]
+    for name in names:
+        value = values.get(name)
+        if isinstance(value, str) and value.strip():
+            words.append(shlex.quote(f"{name}={value.strip()}"))
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class File:
+    """A document that goes with the reply (a step's whole output): attached where the
+    platform takes files, otherwise only named."""
+
+    name: str
+    content: bytes
+    mime: str = "text/plain"
+
+
+Block = Text | Fields | Table | Actions | Image | Context | Form | File
 Visibility = Literal["thread", "channel", "ephemeral"]
 
 
@@ -142,6 +199,8 @@ class Reply:
                 parts.append(" · ".join(f"{label}: {value}" for label, value in block.fields))
             elif isinstance(block, Table):
                 parts.append(f"{len(block.rows)} rows")
+            elif isinstance(block, Form):
+                parts.append(block.title)
         return "\n".join(parts)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from skills.contract import Actions, Block, Context, Fields, Image, Reply, Table, Text
+from skills.contract import Actions, Block, Context, Fields, Form, Image, Reply, Table, Text
 from skills.markup import cut
 
 
@@ -58,7 +58,7 @@ def fit(reply: Reply, bound: Bound) -> Reply:
     note = f"… truncated{pointer}"
     # The note goes before the buttons, so they stay last where people look for them.
     at = len(blocks)
-    while at and isinstance(blocks[at - 1], Actions):
+    while at and isinstance(blocks[at - 1], Actions | Form):
         at -= 1
     blocks.insert(at, Context(note))
     return replace(reply, blocks=blocks)
@@ -121,5 +121,5 @@ def compact(reply: Reply, reason: str) -> Reply:
         blocks.append(Fields(tuple((cut(k, 60), cut(v, 120)) for k, v in fields.fields[:6])))
     pointer = f"; {reply.more}" if reply.more else ""
     blocks.append(Context(f"The full message could not be shown ({cut(reason, 200)}){pointer}."))
-    blocks += [b for b in reply.blocks if isinstance(b, Actions)]
+    blocks += [b for b in reply.blocks if isinstance(b, Actions | Form)]
     return replace(reply, blocks=blocks)

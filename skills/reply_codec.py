@@ -53,6 +53,9 @@ def _block(block: Block) -> dict[str, Any]:
         }
     if isinstance(block, Image):
         return {"type": "image", "png": base64.b64encode(block.png).decode(), "alt": block.alt}
+    if not isinstance(block, Actions):
+        # Forms and files are answers to one person, never a scheduled report: not stored.
+        return {"type": "context", "text": "(a form or file that a stored report cannot hold)"}
     return {
         "type": "actions",
         "buttons": [

@@ -319,6 +319,25 @@ class RunbookRunRow(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
 
+class RunStepOutputRow(Base):
+    """The whole (redacted, size-capped) output of one step of a run: `run show R-12 2`."""
+
+    __tablename__ = "runbook_step_outputs"
+    __table_args__ = (
+        UniqueConstraint("run_id", "phase", "number", name="uq_runbook_step_outputs_step"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Id, ForeignKey("runbook_runs.id"))
+    phase: Mapped[str] = mapped_column(String(16))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    output: Mapped[str] = mapped_column(Text)
+    lines: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
 class ChatMessageRow(Base):
     """A message Lookout keeps current other than an incident's root (a run's progress)."""
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChatMessageRow, RunbookRunRow
+from storage.models import ChatMessageRow, RunbookRunRow, RunStepOutputRow
 
 ACTIVE = ("pending_approval", "approved", "running")
 RUN_MESSAGE = "run"
@@ -73,14 +73,55 @@ class RunRepository:
         return (await self._session.scalars(query)).one_or_none()
 
     async def starts_since(self, *, runbook: str, since: datetime) -> list[datetime]:
-        """When runs of `runbook` were requested since `since` (for the hourly limit)."""
-        query = select(RunbookRunRow.requested_at).where(
+        """When runs of `runbook` started since `since` (for the hourly limit): a request
+        still waiting for approval, or one rejected or cancelled before it started, is not
+        a run."""
+        query = select(RunbookRunRow.started_at).where(
             RunbookRunRow.runbook == runbook,
-            RunbookRunRow.requested_at >= since,
-            RunbookRunRow.status.not_in(("rejected", "expired")),
+            RunbookRunRow.started_at.is_not(None),
+            RunbookRunRow.started_at >= since,
             RunbookRunRow.dry_run.is_(False),
         )
-        return list((await self._session.scalars(query)).all())
+        return [moment for moment in (await self._session.scalars(query)).all() if moment]
+
+    async def save_output(
+        self,
+        *,
+        run_id: int,
+        phase: str,
+        number: int,
+        name: str,
+        status: str,
+        output: str,
+        now: datetime,
+    ) -> RunStepOutputRow:
+        """Keep a step's whole output (already redacted); a second save of the same step
+        replaces the first."""
+        row = await self.output(run_id=run_id, phase=phase, number=number)
+        if row is None:
+            row = RunStepOutputRow(run_id=run_id, phase=phase, number=number, created_at=now)
+            self._session.add(row)
+        row.name = name[:255]
+        row.status = status
+        row.output = output
+        row.lines = len(output.splitlines())
+        await self._session.flush()
+        return row
+
+    async def output(self, *, run_id: int, phase: str, number: int) -> RunStepOutputRow | None:
+        """One step's kept output (`phase` is "steps" or "rollback"), or None."""
+        query = select(RunStepOutputRow).where(
+            RunStepOutputRow.run_id == run_id,
+            RunStepOutputRow.phase == phase,
+            RunStepOutputRow.number == number,
+        )
+        return (await self._session.scalars(query)).one_or_none()
+
+    async def outputs(self, *, run_id: int) -> list[RunStepOutputRow]:
+        """Every kept output of the run: its steps in order, then its rollback steps."""
+        query = select(RunStepOutputRow).where(RunStepOutputRow.run_id == run_id)
+        rows = list((await self._session.scalars(query)).all())
+        return sorted(rows, key=lambda row: (row.phase != "steps", row.number))
 
     async def with_status(self, *, statuses: Sequence[str]) -> list[RunbookRunRow]:
         query = select(RunbookRunRow).where(RunbookRunRow.status.in_(list(statuses)))

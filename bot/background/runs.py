@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runbooks.catalog import RunbookCatalog
 from runbooks.executor import Executor
 from runbooks.plan import Plan, PlanError
+from runbooks.policy import RateLimiter
 from runbooks.results import (
     ManualRequest,
     RunEvent,
@@ -25,6 +26,8 @@ from runbooks.results import (
     StepFinished,
     StepStarted,
 )
+from runbooks.schema import Runbook
+from skills.formatting import duration
 from skills.views.run_card import run_ref
 from storage.database import Database
 from storage.runs import touch
@@ -33,6 +36,20 @@ from storage.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
+HOUR = timedelta(hours=1)
+EXCERPT_LINES = 3  # of each step's output on the run's card; `run show` has all of it
+EXCERPT_CHARS = 300
+STOPPING = " — stopping after the current step."  # what `cancel` adds while a run goes on
+
+
+def _confirmed(steps: dict[str, Any], request: ManualRequest) -> bool:
+    """Whether someone confirmed this manual step (of this phase: rollback steps are numbered
+    from 1 again)."""
+    return any(
+        int(entry.get("number", 0)) == request.number
+        and entry.get("phase", "steps") == str(request.phase)
+        for entry in steps.get("confirmations", [])
+    )
 
 
 class RunManager:
@@ -75,8 +92,10 @@ class RunManager:
                     status="interrupted",
                     finished_at=self._clock(),
                     detail="Lookout restarted while this run was under way; check what it did.",
+                    steps={**run.steps, "waiting": None},
                 )
-                await self._event(uow, run.incident_id, f"{run_ref(run.id)} interrupted", run.id)
+                text = f"{run_ref(run.id)} ({run.runbook}) interrupted"
+                await self._event(uow, run.incident_id, text, run.id, outcome="interrupted")
         self._on_change()
 
     async def stop(self) -> None:
@@ -133,6 +152,8 @@ class RunManager:
                     problem = f"It can no longer be planned: {'; '.join(error.problems)}."
                 if plan is not None and plan.digest != run.plan.get("digest"):
                     problem = "The runbook changed since this run was approved; ask again."
+                if problem is None:
+                    problem = await self._rate_limited(uow, entry.runbook)
             if problem is not None or plan is None:
                 touch(run, status="failed", finished_at=self._clock(), detail=problem)
                 return None
@@ -140,6 +161,17 @@ class RunManager:
             await self._event(uow, run.incident_id, f"{run_ref(run.id)} started", run.id)
         self._on_change()
         return plan
+
+    async def _rate_limited(self, uow: UnitOfWork, runbook: Runbook) -> str | None:
+        """The hourly limit counts runs that started: checked again now, since several
+        requests may have waited for approval at once."""
+        now = self._clock()
+        starts = await uow.runs.starts_since(runbook=runbook.name, since=now - HOUR)
+        limit = RateLimiter.for_runbook(runbook).check(starts, now)
+        if limit:
+            return None
+        wait = f"; ask again in {duration(limit.retry_after)}" if limit.retry_after else ""
+        return f"{runbook.name} {limit.reason}{wait}."
 
     async def _record(self, run_id: int, event: RunEvent) -> None:
         async with self._database.unit_of_work() as uow:
@@ -157,6 +189,11 @@ class RunManager:
                 steps["waiting"] = None
             elif isinstance(event, StepFinished):
                 outcome = event.outcome
+                excerpt = outcome.excerpt(lines=EXCERPT_LINES, chars=EXCERPT_CHARS)
+                waiting = steps.get("waiting") or {}
+                manual = waiting.get("number") == outcome.number and waiting.get("phase") == str(
+                    outcome.phase
+                )
                 steps["steps"] = [
                     *steps.get("steps", []),
                     {
@@ -165,12 +202,24 @@ class RunManager:
                         "name": outcome.name,
                         "status": str(outcome.status),
                         "seconds": round(outcome.duration_seconds, 2),
-                        "excerpt": outcome.excerpt(lines=2, chars=200),
+                        "excerpt": list(excerpt.lines),
+                        "hidden": excerpt.hidden,
+                        "from_end": excerpt.from_end,
                         "error": outcome.error,
+                        "manual": manual,
                     },
                 ]
                 steps["current"] = None
                 steps["waiting"] = None
+                await uow.runs.save_output(
+                    run_id=run_id,
+                    phase=str(outcome.phase),
+                    number=outcome.number,
+                    name=outcome.name,
+                    status=str(outcome.status),
+                    output=outcome.output,
+                    now=self._clock(),
+                )
             elif isinstance(event, RunFinished):
                 return
             touch(run, steps=steps)
@@ -186,16 +235,21 @@ class RunManager:
                 run,
                 steps={
                     **run.steps,
-                    "waiting": {"number": request.number, "prompt": request.prompt},
+                    "waiting": {
+                        "phase": str(request.phase),
+                        "number": request.number,
+                        "name": request.name,
+                        "prompt": request.prompt,
+                    },
                 },
             )
         self._on_change()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + request.timeout_seconds
-        while loop.time() < deadline and not cancel.is_set():
+        while loop.time() < deadline and not (cancel.is_set() and request.phase == "steps"):
             async with self._database.unit_of_work() as uow:
                 run = await uow.runs.get(run_id=run_id)
-                if run is not None and run.confirmed_step >= request.number:
+                if run is not None and _confirmed(run.steps, request):
                     return True
             await asyncio.sleep(self._poll)
         return False
@@ -217,6 +271,8 @@ class RunManager:
             if run is None:
                 return
             detail = run.detail
+            if status == "cancelled" and detail:
+                detail = detail.removesuffix(STOPPING)
             failed = result.failed_step
             if failed is not None and status in ("failed", "rolled_back"):
                 detail = (
@@ -234,11 +290,20 @@ class RunManager:
         self._on_change()
 
     async def _interrupt(self, run_id: int, detail: str) -> None:
+        """The run stops here without an outcome: say so on its card and in the timeline."""
         with contextlib.suppress(Exception):
             async with self._database.unit_of_work() as uow:
                 run = await uow.runs.get(run_id=run_id, for_update=True)
                 if run is not None and run.status in ("approved", "running"):
-                    touch(run, status="interrupted", finished_at=self._clock(), detail=detail)
+                    touch(
+                        run,
+                        status="interrupted",
+                        finished_at=self._clock(),
+                        detail=detail,
+                        steps={**run.steps, "waiting": None},
+                    )
+                    text = f"{run_ref(run.id)} ({run.runbook}) interrupted"
+                    await self._event(uow, run.incident_id, text, run.id, outcome="interrupted")
             self._on_change()
 
     async def _event(

@@ -5,7 +5,18 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from skills.contract import Actions, Block, Context, Fields, Image, Reply, Table, Text
+from skills.contract import (
+    Actions,
+    Block,
+    Context,
+    Fields,
+    File,
+    Form,
+    Image,
+    Reply,
+    Table,
+    Text,
+)
 from skills.fit import CONSOLE, fit
 
 
@@ -35,6 +46,32 @@ def render_block(block: Block) -> dict[str, Any]:
         return {"type": "image", "url": f"data:image/png;base64,{encoded}", "alt": block.alt}
     if isinstance(block, Context):
         return {"type": "context", "text": block.text}
+    if isinstance(block, Form):
+        return {
+            "type": "form",
+            "title": block.title,
+            "command": block.command,
+            "submit": block.submit,
+            "inputs": [
+                {
+                    "name": field.name,
+                    "label": field.label,
+                    "hint": field.hint,
+                    "choices": list(field.choices),
+                    "value": field.value,
+                    "optional": field.optional,
+                }
+                for field in block.inputs
+            ],
+        }
+    if isinstance(block, File):
+        encoded = base64.b64encode(block.content).decode()
+        return {
+            "type": "file",
+            "name": block.name,
+            "size": len(block.content),
+            "url": f"data:{block.mime};base64,{encoded}",
+        }
     raise TypeError(f"no console rendering for {type(block).__name__}")
 
 

@@ -23,8 +23,16 @@ from slack_sdk.errors import SlackApiError
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack.platform import SlackPlatform, web_client
-from bot.slack.render import ACTION_PREFIX, fallback_text, render_blocks
-from skills.contract import Actor, Conversation, Reply
+from bot.slack.render import (
+    ACTION_PREFIX,
+    FORM_ACTION_PREFIX,
+    FORM_CALLBACK,
+    fallback_text,
+    form_modal,
+    render_blocks,
+    submitted_values,
+)
+from skills.contract import Actor, Conversation, Reply, form_command
 from skills.dispatcher import Dispatcher
 from storage.database import Database
 
@@ -73,6 +81,8 @@ class SlackAdapter:
         self._incident_by_message: dict[str, int] = {}
         app.command(COMMAND)(ack=self._ack, lazy=[self._on_command])
         app.action(re.compile(f"^{ACTION_PREFIX}:"))(ack=self._ack, lazy=[self._on_button])
+        app.action(re.compile(f"^{FORM_ACTION_PREFIX}:"))(ack=self._ack, lazy=[self._on_form])
+        app.view(FORM_CALLBACK)(ack=self._ack, lazy=[self._on_form_submitted])
         app.event("app_mention")(ack=self._ack, lazy=[self._on_mention])
         app.error(self._on_error)
 
@@ -183,6 +193,63 @@ class SlackAdapter:
         await self._answer(
             reply, channel=channel, thread=thread, user=actor.user_id, respond=respond
         )
+
+    async def _on_form(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A form's button: open its modal, remembering where the form was shown."""
+        try:
+            spec = json.loads(action["value"])["form"]
+            command = str(spec["command"])
+        except (KeyError, TypeError, ValueError):
+            log.warning(
+                "a Lookout form button without a form", extra={"value": action.get("value")}
+            )
+            return
+        container = body.get("container", {})
+        channel = container.get("channel_id") or body.get("channel", {}).get("id", "")
+        message = body.get("message", {})
+        message_ts = container.get("message_ts") or message.get("ts")
+        thread = message.get("thread_ts") or container.get("thread_ts") or message_ts
+        metadata = json.dumps(
+            {
+                "command": command,
+                "names": [str(field["name"]) for field in spec.get("inputs", [])],
+                "channel": channel,
+                "thread": thread,
+                "incident": await self._incident_of(message_ts, thread),
+            }
+        )
+        try:
+            await self._platform.client.views_open(
+                trigger_id=body["trigger_id"], view=form_modal(spec, metadata)
+            )
+        except SlackApiError as error:
+            self._metrics.errors.labels(where="slack").inc()
+            log.error("could not open a form", extra={"slack_error": error.response.get("error")})
+
+    async def _on_form_submitted(self, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """A submitted modal: its command with the fields filled in, run as the submitter,
+        answered where the form was shown."""
+        try:
+            context = json.loads(view.get("private_metadata") or "")
+            command = form_command(
+                str(context["command"]), list(context["names"]), submitted_values(view)
+            )
+        except (KeyError, TypeError, ValueError):
+            log.warning("a view submission that is not a Lookout form")
+            return
+        user = body["user"]
+        actor = Actor("slack", user["id"], user.get("username") or user.get("name") or user["id"])
+        channel = str(context.get("channel") or "")
+        thread = context.get("thread")
+        incident = context.get("incident")
+        conversation = Conversation(
+            "slack", channel, thread, incident if isinstance(incident, int) else None
+        )
+        reply = await self._run(body, command, actor, conversation)
+        if reply is not None and channel:
+            await self._answer(
+                reply, channel=channel, thread=thread, user=actor.user_id, respond=None
+            )
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         user = event.get("user", "")

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.platforms import PostedMessage
 from bot.slack.errors import delivery_error
-from bot.slack.render import fallback_text, images, render_blocks
+from bot.slack.render import fallback_text, files, images, render_blocks
 from skills.contract import Reply
 
 T = TypeVar("T")
@@ -167,6 +167,7 @@ class SlackPlatform:
         )
 
     async def _upload_images(self, channel: str, thread_ts: str, reply: Reply) -> None:
+        """Pictures and documents of a reply, as files in its thread (files.upload v2)."""
         for number, image in enumerate(images(reply), start=1):
             await self.client.files_upload_v2(
                 channel=channel,
@@ -175,4 +176,12 @@ class SlackPlatform:
                 filename=f"lookout-{number}.png",
                 title=image.alt,
                 alt_txt=image.alt,
+            )
+        for document in files(reply):
+            await self.client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                content=document.content,
+                filename=document.name,
+                title=document.name,
             )

@@ -12,7 +12,18 @@ import json
 import re
 from typing import Any
 
-from skills.contract import Actions, Block, Context, Fields, Image, Reply, Table, Text
+from skills.contract import (
+    Actions,
+    Block,
+    Context,
+    Fields,
+    File,
+    Form,
+    Image,
+    Reply,
+    Table,
+    Text,
+)
 from skills.fit import SLACK, fit
 from skills.markup import protect, restore
 
@@ -25,6 +36,16 @@ MAX_LABEL = 75
 MAX_VALUE = 2000
 MAX_FALLBACK = 3900
 ACTION_PREFIX = "lookout"
+# A form rides on a button (`lookout-form:<n>`) whose click opens a modal (views.open with the
+# click's trigger_id); the modal's submission comes back as a view_submission of this id.
+FORM_ACTION_PREFIX = "lookout-form"
+FORM_CALLBACK = "lookout-form"
+MAX_MODAL_TITLE = 24
+MAX_MODAL_BUTTON = 24
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_OPTIONS = 100
+MAX_METADATA = 3000
 MONOSPACE_WIDTH = 100  # wider tables are listed row by row instead
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -148,6 +169,114 @@ def _actions(block: Actions) -> list[dict[str, Any]]:
     return [{"type": "actions", "elements": elements}] if elements else []
 
 
+def form_spec(block: Form) -> dict[str, Any]:
+    """What a form button carries, and what its modal is built from."""
+    return {
+        "title": block.title,
+        "command": block.command,
+        "submit": block.submit,
+        "inputs": [
+            {
+                "name": field.name,
+                "label": field.label,
+                "hint": field.hint,
+                "choices": list(field.choices),
+                "value": field.value,
+                "optional": field.optional,
+            }
+            for field in block.inputs
+        ],
+    }
+
+
+def _form(block: Form) -> list[dict[str, Any]]:
+    value = json.dumps({"form": form_spec(block)})
+    if len(value) > MAX_VALUE:  # too big to ride on a button; typing the command still works
+        names = " ".join(f"{field.name}=…" for field in block.inputs)
+        return [_context(mrkdwn(f"Type `/lookout {block.command} {names}`"))]
+    button = {
+        "type": "button",
+        "text": {
+            "type": "plain_text",
+            "text": _cut(f"📝 {block.title}…", MAX_LABEL),
+            "emoji": True,
+        },
+        "action_id": f"{FORM_ACTION_PREFIX}:{block.skill}"[:255],
+        "value": value,
+        "style": "primary",
+    }
+    return [{"type": "actions", "elements": [button]}]
+
+
+def form_modal(spec: dict[str, Any], metadata: str) -> dict[str, Any]:
+    """The modal of a form (api.slack.com/reference/surfaces/views): one input block per
+    field, a select where the field has choices. `metadata` comes back with the submission."""
+    blocks: list[dict[str, Any]] = []
+    for field in spec.get("inputs", [])[:MAX_BLOCKS]:
+        name = str(field["name"])
+        choices = [str(choice) for choice in field.get("choices") or []][:MAX_OPTIONS]
+        element: dict[str, Any]
+        if choices:
+            options = [
+                {
+                    "text": {"type": "plain_text", "text": _cut(choice, MAX_OPTION_TEXT)},
+                    "value": choice[:MAX_OPTION_VALUE],
+                }
+                for choice in choices
+            ]
+            element = {"type": "static_select", "action_id": "value", "options": options}
+            initial = next((o for o in options if o["value"] == field.get("value")), None)
+            if initial is not None:
+                element["initial_option"] = initial
+        else:
+            element = {"type": "plain_text_input", "action_id": "value"}
+            if field.get("value"):
+                element["initial_value"] = str(field["value"])
+        block: dict[str, Any] = {
+            "type": "input",
+            "block_id": f"field:{name}"[:255],
+            "label": {"type": "plain_text", "text": _cut(str(field.get("label") or name), 2000)},
+            "element": element,
+            "optional": bool(field.get("optional")),
+        }
+        if field.get("hint"):
+            block["hint"] = {"type": "plain_text", "text": _cut(str(field["hint"]), 2000)}
+        blocks.append(block)
+    title = str(spec.get("title") or "Lookout")
+    if len(title) > MAX_MODAL_TITLE:  # a modal's title is short: the whole one goes above
+        blocks.insert(0, _section(f"*{mrkdwn(title)}*"))
+        title = "Lookout"
+    return {
+        "type": "modal",
+        "callback_id": FORM_CALLBACK,
+        "title": {"type": "plain_text", "text": title},
+        "submit": {
+            "type": "plain_text",
+            "text": _cut(str(spec.get("submit") or "Submit"), MAX_MODAL_BUTTON),
+        },
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": metadata[:MAX_METADATA],
+        "blocks": blocks,
+    }
+
+
+def submitted_values(view: dict[str, Any]) -> dict[str, str]:
+    """Field name → value of a modal's view_submission (`view.state.values`)."""
+    values: dict[str, str] = {}
+    state = (view.get("state") or {}).get("values") or {}
+    for block_id, actions in state.items():
+        if not str(block_id).startswith("field:") or not isinstance(actions, dict):
+            continue
+        answer = actions.get("value") or {}
+        if answer.get("type") == "static_select":
+            value = (answer.get("selected_option") or {}).get("value")
+        else:
+            value = answer.get("value")
+        if isinstance(value, str):
+            values[str(block_id).removeprefix("field:")] = value
+    return values
+
+
 def render_block(block: Block) -> list[dict[str, Any]]:
     if isinstance(block, Text):
         return [_section(part) for part in _split(mrkdwn(block.text))]
@@ -167,8 +296,10 @@ def render_block(block: Block) -> list[dict[str, Any]]:
         return _actions(block)
     if isinstance(block, Context):
         return [_context(mrkdwn(block.text))]
-    if isinstance(block, Image):
+    if isinstance(block, Image | File):
         return []  # uploaded as a file into the thread (see SlackPlatform)
+    if isinstance(block, Form):
+        return _form(block)
     raise TypeError(f"no Block Kit rendering for {type(block).__name__}")
 
 
@@ -190,3 +321,8 @@ def fallback_text(reply: Reply) -> str:
 
 def images(reply: Reply) -> list[Image]:
     return [block for block in reply.blocks if isinstance(block, Image)]
+
+
+def files(reply: Reply) -> list[File]:
+    """The reply's documents, uploaded into its thread (see SlackPlatform)."""
+    return [block for block in reply.blocks if isinstance(block, File)]

@@ -13,7 +13,19 @@ from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
-from skills.contract import Actions, Block, Context, Fields, Image, Reply, Table, Text
+from skills.contract import (
+    Actions,
+    Block,
+    Context,
+    Fields,
+    File,
+    Form,
+    Image,
+    Reply,
+    Table,
+    Text,
+    form_command,
+)
 from skills.fit import Bound, fit
 from skills.markup import has_literals, protect, restore
 
@@ -21,6 +33,11 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.5"
 COMMAND_KEY = "lookout_command"
+# A form's submit carries its command and field names; the card's inputs come back in the
+# same `value`, keyed by their ids.
+FORM_KEY = "lookout_form"
+FIELDS_KEY = "lookout_fields"
+INPUT_PREFIX = "lookout_field_"
 
 # Teams rejects messages over ~28 KB; an inline PNG larger than this is left out with a note.
 MAX_IMAGE_BYTES = 20_000
@@ -139,6 +156,45 @@ def render_button(label: str, command: str, style: str) -> dict[str, Any]:
     }
 
 
+def render_form(block: Form) -> list[dict[str, Any]]:
+    """Input.Text / Input.ChoiceSet fields and one Action.Submit (Adaptive Cards 1.5)."""
+    items: list[dict[str, Any]] = [text_block(f"**{block.title}**")]
+    for field in block.inputs:
+        element: dict[str, Any] = {
+            "id": INPUT_PREFIX + field.name,
+            "label": field.label,
+            "isRequired": not field.optional,
+            "errorMessage": f"{field.label} is needed",
+        }
+        if field.choices:
+            element.update(
+                type="Input.ChoiceSet",
+                style="compact",
+                choices=[{"title": choice, "value": choice} for choice in field.choices],
+            )
+        else:
+            element.update(type="Input.Text", placeholder=field.hint)
+        if field.value:
+            element["value"] = field.value
+        items.append(element)
+        if field.hint and field.choices:
+            items.append(text_block(field.hint, isSubtle=True, size="Small"))
+    items.append(
+        {
+            "type": "ActionSet",
+            "actions": [
+                {
+                    "type": "Action.Submit",
+                    "title": block.submit,
+                    "style": "positive",
+                    "data": {FORM_KEY: block.command, FIELDS_KEY: list(block.names)},
+                }
+            ],
+        }
+    )
+    return [{"type": "Container", "items": items}]
+
+
 def render_block(block: Block) -> list[dict[str, Any]]:
     if isinstance(block, Text):
         return [text_block(block.text)]
@@ -170,6 +226,17 @@ def render_block(block: Block) -> list[dict[str, Any]]:
         return [{"type": "Image", "url": f"data:image/png;base64,{encoded}", "altText": block.alt}]
     if isinstance(block, Context):
         return [text_block(block.text, isSubtle=True, size="Small")]
+    if isinstance(block, Form):
+        return render_form(block)
+    if isinstance(block, File):
+        size = f"{len(block.content) / 1024:.1f} KB"
+        note = (
+            f"📎 {block.name} ({size}): a bot cannot attach files in Teams channels; "
+            "the lines above are its beginning, and Slack or the console show it whole."
+        )
+        return [
+            {"type": "TextBlock", "text": note, "wrap": True, "isSubtle": True, "size": "Small"}
+        ]
     raise TypeError(f"no Teams rendering for {type(block).__name__}")
 
 
@@ -236,12 +303,20 @@ def render_activity(reply: Reply) -> Activity:
 
 def command_from_value(value: Any) -> str | None:
     """The command a card button carries: `{"lookout_command": …}` in a submit's `value`, in an
-    invoke's `value`, or in `value.action.data` for Action.Execute (adaptiveCard/action)."""
+    invoke's `value`, or in `value.action.data` for Action.Execute (adaptiveCard/action). A
+    form's submit carries its command and field names, with the fields' values beside them."""
     if not isinstance(value, dict):
         return None
-    command = value.get(COMMAND_KEY)
-    if command is None:
-        action = value.get("action")
-        if isinstance(action, dict) and isinstance(action.get("data"), dict):
-            command = action["data"].get(COMMAND_KEY)
+    data: dict[str, Any] = value
+    action = value.get("action")
+    if COMMAND_KEY not in value and FORM_KEY not in value and isinstance(action, dict):
+        inner = action.get("data")
+        data = inner if isinstance(inner, dict) else {}
+    form = data.get(FORM_KEY)
+    names = data.get(FIELDS_KEY)
+    if isinstance(form, str) and form.strip() and isinstance(names, list):
+        fields = [str(name) for name in names]
+        filled = {name: data.get(INPUT_PREFIX + name) for name in fields}
+        return form_command(form.strip(), fields, filled)
+    command = data.get(COMMAND_KEY)
     return command.strip() if isinstance(command, str) and command.strip() else None

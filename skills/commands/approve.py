@@ -26,6 +26,7 @@ class ApproveSkill(Skill[RunIdArgs]):
         if approval_expired(runbook, requested_at=run.requested_at, now=ctx.now):
             # An answer, not an error: the run's new state must be committed.
             touch(run, status="expired", detail="Nobody approved it in time.")
+            ctx.messages_changed = True
             return Reply.text(
                 f"{ref} waited too long for approval; ask for it again.", visibility="ephemeral"
             )
@@ -43,6 +44,7 @@ class ApproveSkill(Skill[RunIdArgs]):
         by = [*run.approvals.get("by", []), entry]
         approved = is_approved(runbook, requester=run.requested_by, approvals=[e["id"] for e in by])
         touch(run, approvals={"by": by}, status="approved" if approved else run.status)
+        ctx.messages_changed = True
         if approved:
             ctx.runs_to_start.add(run.id)
         if run.incident_id:

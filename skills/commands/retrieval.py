@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from core.incidents import display_id
 from knowledge.service import Knowledge
 from knowledge.similar import Target, incident_target
+from runbooks.fit import fit
+from skills.commands.runbook_facts import catalog_services, incident_alerts, root_cause
 from skills.context import SkillContext
 from skills.contract import Actions, Button, Context
 from skills.errors import UserError
@@ -77,16 +79,15 @@ def notes_block(notes: list[str]) -> list[Context]:
 
 
 async def triggered_runbooks(ctx: SkillContext, incident: IncidentRow) -> dict[str, float]:
-    """Runbooks whose triggers match one of the incident's alerts, with their relevance:
-    1.0 for an alert of the incident's own service (its probable cause is there), 0.6 for a
-    symptom elsewhere."""
-    alerts = await ctx.alerts.for_incident(incident_id=incident.id)
-    found: dict[str, float] = {}
-    for name, entry in ctx.tools.runbooks.entries().items():
-        for alert in alerts:
-            if entry.runbook.suggested_for(
-                alertname=alert.name, labels=dict(alert.labels), service=alert.service
-            ):
-                weight = 1.0 if alert.service in (None, incident.service) else 0.6
-                found[name] = max(found.get(name, 0.0), weight)
-    return found
+    """Runbooks that fit the incident (`runbooks.fit`), with their relevance in (0, 1]: the
+    best fit is 1, the others in proportion."""
+    alerts = await incident_alerts(ctx, incident)
+    services = catalog_services(ctx)
+    cause = root_cause(incident)
+    scores = {
+        name: found.score
+        for name, entry in ctx.tools.runbooks.entries().items()
+        if (found := fit(entry.runbook, alerts, services=services, root_cause=cause))
+    }
+    best = max(scores.values(), default=0.0)
+    return {name: score / best for name, score in scores.items()} if best else {}

@@ -17,7 +17,7 @@ from storage.models import RunbookRunRow
 class RunIdArgs(BaseModel):
     run: Annotated[str, Positional()] = Field(description="run id, e.g. R-12")
     reason: Annotated[str, Positional(rest=True)] = Field(
-        default="", max_length=500, description="why (kept in the run's record)"
+        default="", max_length=500, description="why, or a comment (kept in the run's record)"
     )
 
 
@@ -32,6 +32,19 @@ async def load_run(ctx: SkillContext, reference: str, *states: str) -> RunbookRu
     if states and run.status not in states:
         raise ConflictError(f"{run_ref(run.id)} is {run.status.replace('_', ' ')}.")
     return run
+
+
+async def record_event(ctx: SkillContext, run: RunbookRunRow, text: str) -> None:
+    """A line in the run's incident's timeline (none without an incident)."""
+    if run.incident_id is not None:
+        await ctx.incidents.add_event(
+            incident_id=run.incident_id,
+            kind="runbook",
+            text=text,
+            at=ctx.now,
+            actor=ctx.actor.display_name,
+            data={"run": run.id},
+        )
 
 
 def runbook_of(ctx: SkillContext, run: RunbookRunRow) -> Runbook:

@@ -1,5 +1,5 @@
 """`runbooks [--service S] [--tag T] [--incident INC]`: what can be run, how risky it is, and
-how often it worked; for an incident, the runbooks its alerts suggest."""
+how often it worked; for an incident, the runbooks that fit it, best first, each with why."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from pydantic import BaseModel, Field
 
 from core.incidents import display_id
 from runbooks.catalog import CatalogEntry
+from skills.commands.runbook_facts import Suggestion, suggestions
 from skills.context import SkillContext
 from skills.contract import Actions, Block, Button, Context, Reply, Table, Text
 from skills.lookups import load_incident
+from skills.markup import literal
 from skills.registry import Skill
+from skills.views.run_card import APPROVAL_WORDS
 
 MAX_BUTTONS = 5
 
@@ -21,6 +24,10 @@ class RunbooksArgs(BaseModel):
     incident: str | None = Field(default=None, description="suggested for this incident")
 
 
+def worked(succeeded: int, finished: int) -> str:
+    return f"{succeeded}/{finished} ({succeeded / finished:.0%})" if finished else "never run"
+
+
 class RunbooksSkill(Skill[RunbooksArgs]):
     verb = "runbooks"
     aliases = ("playbooks",)
@@ -29,68 +36,94 @@ class RunbooksSkill(Skill[RunbooksArgs]):
 
     async def handle(self, ctx: SkillContext, args: RunbooksArgs) -> Reply:
         entries = sorted(ctx.tools.runbooks.entries().values(), key=lambda e: e.runbook.name)
-        incident = None
+        if args.service:
+            entries = [e for e in entries if _for_service(ctx, e, args.service)]
+        if args.tag:
+            entries = [e for e in entries if args.tag in e.runbook.tags]
         if args.incident is not None or (
             ctx.conversation.incident_id is not None and not (args.service or args.tag)
         ):
-            incident = await load_incident(ctx, args.incident)
-            alerts = await ctx.alerts.for_incident(incident_id=incident.id)
-            entries = [
-                e
-                for e in entries
-                if any(
-                    e.runbook.suggested_for(
-                        alertname=a.name, labels=dict(a.labels), service=a.service
-                    )
-                    for a in alerts
-                )
-            ]
-        if args.service:
-            entries = [e for e in entries if _for_service(e, args.service)]
-        if args.tag:
-            entries = [e for e in entries if args.tag in e.runbook.tags]
+            return await self._for_incident(ctx, args.incident, entries)
         if not entries:
-            scope = f" for {display_id(incident.id)}" if incident else ""
-            return Reply.text(f"No runbooks{scope} match.", visibility="ephemeral")
+            return Reply.text("No runbooks match.", visibility="ephemeral")
         outcomes = await ctx.runs.outcomes()
         rows = []
         for entry in entries:
-            good, done = outcomes.get(entry.runbook.name, (0, 0))
-            rate = f"{good}/{done} ({good / done:.0%})" if done else "never run"
+            book = entry.runbook
             rows.append(
                 (
-                    entry.runbook.name,
-                    entry.runbook.title,
-                    entry.runbook.risk,
-                    entry.runbook.approval,
-                    ", ".join(entry.runbook.tags),
-                    rate,
+                    book.name,
+                    book.title,
+                    book.risk,
+                    book.approval,
+                    ", ".join(book.tags),
+                    worked(*outcomes.get(book.name, (0, 0))),
                 )
             )
-        title = f"**Runbooks for {display_id(incident.id)}**" if incident else "**Runbooks**"
+        return Reply(
+            blocks=[
+                Text("**Runbooks**"),
+                Table(
+                    ("Runbook", "What it does", "Risk", "Approval", "Tags", "Worked"), tuple(rows)
+                ),
+                Context("`run <runbook> key=value … --dry-run` shows the exact commands."),
+            ]
+        )
+
+    async def _for_incident(
+        self, ctx: SkillContext, reference: str | None, entries: list[CatalogEntry]
+    ) -> Reply:
+        incident = await load_incident(ctx, reference)
+        ref = display_id(incident.id)
+        found = await suggestions(ctx, incident, entries)
+        if not found:
+            return Reply.text(
+                f"No runbook fits {ref}: none names its alerts, their rules' metrics or its "
+                "services. `runbooks` lists them all.",
+                visibility="ephemeral",
+                incident_id=incident.id,
+            )
+        rows = tuple(
+            (
+                s.name,
+                s.entry.runbook.title,
+                literal("; ".join(s.fit.reasons)),
+                f"{s.entry.runbook.risk}: {APPROVAL_WORDS[s.entry.runbook.approval]}",
+                worked(s.succeeded, s.finished),
+                _here(s),
+            )
+            for s in found
+        )
         blocks: list[Block] = [
-            Text(title),
-            Table(("Runbook", "What it does", "Risk", "Approval", "Tags", "Worked"), tuple(rows)),
-        ]
-        if incident is not None:
-            ref = display_id(incident.id)
-            blocks.append(
-                Actions(
-                    tuple(
-                        Button(
-                            f"Plan {e.runbook.name}",
-                            "run",
-                            (e.runbook.name, "--incident", ref, "--dry-run"),
-                        )
-                        for e in entries[:MAX_BUTTONS]
-                    )
+            Text(f"**Runbooks for {ref}**, best fit first"),
+            Table(("Runbook", "What it does", "Why it fits", "Risk", "Worked", "Here"), rows),
+            Actions(
+                tuple(
+                    Button(f"Plan {s.name}", "run", (s.name, "--incident", ref, "--dry-run"))
+                    for s in found[:MAX_BUTTONS]
                 )
-            )
-        blocks.append(Context("`run <runbook> key=value … --dry-run` shows the exact commands."))
-        return Reply(blocks=blocks, incident_id=incident.id if incident else None)
+            ),
+            Context(
+                "A plan shows the exact commands, with parameters read from the incident's "
+                "alerts; **Run this** on it asks for the approvals its risk needs."
+            ),
+        ]
+        return Reply(blocks=blocks, incident_id=incident.id)
 
 
-def _for_service(entry: CatalogEntry, service: str) -> bool:
-    return any(service in trigger.services for trigger in entry.runbook.triggers) or any(
+def _here(suggestion: Suggestion) -> str:
+    if not suggestion.unavailable:
+        return "ready"
+    return "not runnable here: " + ", ".join(suggestion.unavailable) + " not allowed"
+
+
+def _for_service(ctx: SkillContext, entry: CatalogEntry, service: str) -> bool:
+    kind = (ctx.topology.service(service).type or "").lower()
+    for trigger in entry.runbook.triggers:
+        if service in trigger.services:
+            return True
+        if kind and kind in {t.lower() for t in trigger.service_types}:
+            return True
+    return entry.runbook.name in ctx.topology.service(service).runbooks or any(
         p.type == "service" for p in entry.runbook.parameters
     )

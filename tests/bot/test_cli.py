@@ -154,3 +154,21 @@ def test_runbooks_validate_reports_lines_and_exits_non_zero(tmp_path: Path) -> N
     assert result.returncode == 1
     assert f"{bad}:1: name: String should match pattern" in result.stderr
     assert f"{bad}:4: steps: List should have at least 1 item" in result.stderr
+
+
+def test_runbooks_validate_checks_programs_against_the_configured_allowlist(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "lookout.yaml"
+    config.write_text("runbooks:\n  execution:\n    executables: [kubectl, /usr/bin/df, find]\n")
+    library = str(REPO / "runbooks" / "library")
+    by_option = lookout("runbooks", "validate", library, "--config", str(config), env={})
+    by_env = lookout("runbooks", "validate", library, env={"LOOKOUT_CONFIG": str(config)})
+    for result in (by_option, by_env):
+        assert result.returncode == 1
+        refused = {
+            line.split(": ", 2)[2].split(" is not", 1)[0]
+            for line in result.stderr.splitlines()[:-1]
+        }
+        assert refused == {"'openssl'", "'patronictl'", "'redis-cli'", "'systemctl'"}
+        assert "restart-kubernetes-deployment.yaml" not in result.stderr

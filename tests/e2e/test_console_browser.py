@@ -1,13 +1,17 @@
-"""Browser end-to-end test of the local console.
+"""Browser end-to-end tests of the local console.
 
-Starts the real server (``python -m lookout serve``) on a free loopback port, drives the console
-in headless Chromium and checks the whole loop: an Alertmanager webhook shows up live as one
-incident message, and its Acknowledge button updates that same message in place.
+Start the real server (``python -m bot serve``) on a free loopback port and drive the console
+in headless Chromium: an Alertmanager webhook shows up live as one incident message whose
+Acknowledge button updates that same message in place; and, on ``serve --demo``, the README's
+runbook walkthrough click by click — suggestion, plan (with the form for what the alerts do not
+say), Run this, a second person's approval (the "You are" picker), a manual confirmation,
+progress, and the rollback when a step fails.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -86,7 +90,17 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    """Run ``python -m lookout serve`` against an empty data dir; yield its base URL."""
+    """Run ``python -m bot serve`` against an empty data dir; yield its base URL."""
+    yield from _serve(tmp_path, [])
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[str]:
+    """``python -m bot serve --demo``, as `make run` starts it, on a fresh data dir."""
+    yield from _serve(tmp_path, ["--demo"])
+
+
+def _serve(tmp_path: Path, extra: list[str]) -> Iterator[str]:
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOKOUT_")}
@@ -94,7 +108,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     data_dir.mkdir()
     env["LOOKOUT_DATA_DIR"] = str(data_dir)
     log_path = tmp_path / "server.log"
-    cmd = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port), *extra]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -199,3 +213,69 @@ def test_alert_shows_live_and_ack_updates_in_place(
     expect(page.locator("#error-banner")).to_be_hidden()
     assert console.js_errors == [], f"JavaScript errors on the page: {console.js_errors}"
     page.screenshot(path=str(tmp_path / "console-acknowledged.png"), full_page=True)
+
+
+def test_the_demo_runbook_walkthrough(demo_server: str, console: Console, tmp_path: Path) -> None:
+    """The README's "Runbooks in the demo" walkthrough, click by click."""
+    expect = sync_api.expect
+    page = console.page
+    page.goto(f"{demo_server}/")
+    page.wait_for_selector('body[data-stream="open"]')
+    outage = page.locator(
+        "#message-list .message[data-incident-id]", has_text="postgres-primary: PostgresDown"
+    )
+    expect(outage).to_have_count(1)
+
+    # 1. Run runbook: the suggestions open in the incident's thread, the best fit first.
+    outage.locator('button[data-command^="runbooks --incident"]').click()
+    thread = page.locator("#thread-panel")
+    expect(thread).to_be_visible()
+    suggestions = thread.locator(".message[data-message-id]", has_text="best fit first")
+    expect(suggestions.locator("tbody tr").first).to_contain_text("demo-failover-postgresql")
+    expect(suggestions.locator("tbody tr").first).to_contain_text("ready")
+    expect(suggestions).to_contain_text("not runnable here: patronictl not allowed")
+
+    # 2. Plan it: the alerts gave the cluster and the old primary; the form asks the rest.
+    suggestions.locator('button[data-command^="run demo-failover-postgresql"]').click()
+    form = thread.locator("form[data-form-command]")
+    expect(form).to_contain_text("candidate")
+    form.locator('select[name="candidate"]').select_option("pg-1")
+    page.screenshot(path=str(tmp_path / "demo-form.png"), full_page=True)
+    form.locator('button[type="submit"]').click()
+    plan = thread.locator(".message[data-message-id]", has_text="dry run: nothing was executed")
+    expect(plan).to_contain_text("cluster = prod-eu1 — label cluster of PostgresDown")
+    expect(plan).to_contain_text("primary = pg-0 — label instance of PostgresDown")
+    expect(plan).to_contain_text("lookout-demo-patroni failover prod-eu1 --candidate=pg-1")
+
+    # 3. Run this: high risk, so a second person approves. (The demo's history holds earlier
+    # runs, so the run's id is read from its card.)
+    plan.locator('button[data-command^="run --plan R-"]').click()
+    card = thread.locator(".message[data-message-id]", has_text="Fail over the demo PostgreSQL")
+    card = card.filter(has_text="waiting for a second person to approve")
+    expect(card).to_be_visible()
+    run_ref = re.findall(r"R-\d+", card.inner_text())[0]
+    card = thread.locator(".message[data-message-id]", has_text=f"{run_ref} · Fail over")
+    page.fill("#user-input", "bob")
+    card.locator(f'button[data-command="approve {run_ref}"]').click()
+
+    # 4. Progress, live: the run stops for a person to confirm the old primary is fenced.
+    confirm = card.locator(f'button[data-command="confirm {run_ref}"]')
+    expect(confirm).to_be_visible(timeout=30_000)
+    expect(card).to_contain_text("✓ 1. Show the cluster")
+    expect(card).to_contain_text("more lines")
+    confirm.click()
+
+    # 5. The last step fails (on purpose, in the demo) and the rollback runs.
+    expect(card).to_contain_text("failed, rolled back", timeout=30_000)
+    expect(card).to_contain_text("confirmed by bob")
+    expect(card).to_contain_text("✗ 6. Verify writes reach the new primary")
+    expect(card).to_contain_text("✓ rollback 1. Return the candidate to a replica")
+    expect(card).to_contain_text("Approved by")
+    expect(page.locator("#error-banner")).to_be_hidden()
+    page.screenshot(path=str(tmp_path / "demo-rolled-back.png"), full_page=True)
+
+    # 6. Every step's whole output stays: Output on the card lists them.
+    card.locator(f'button[data-command="run show {run_ref}"]').click()
+    outputs = thread.locator(".message[data-message-id]", has_text="Output kept")
+    expect(outputs).to_contain_text(f"run show {run_ref} 6")
+    assert console.js_errors == [], f"JavaScript errors on the page: {console.js_errors}"

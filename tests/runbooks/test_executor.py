@@ -45,7 +45,7 @@ async def test_echo_runs_and_its_output_is_captured(tmp_path: Path) -> None:
     assert outcome.status is StepStatus.OK
     assert outcome.exit_code == 0
     assert outcome.output == "hello world\n"
-    assert outcome.excerpt() == "hello world"
+    assert outcome.excerpt().text == "hello world"
 
 
 async def test_env_shows_only_allowlisted_variables(tmp_path: Path) -> None:

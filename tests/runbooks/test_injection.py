@@ -157,17 +157,18 @@ def test_typed_parameters_check_their_values(tmp_path: Path) -> None:
         plan(runner, book, replicas="3; id", mode="safe", service="checkout", window="5m")
 
 
-def test_a_shell_is_not_an_allowed_executable(tmp_path: Path) -> None:
-    book = runbook(
-        """
-        name: shell
-        title: Shell
-        risk: low
-        steps: [{name: sh, kind: exec, argv: [sh, -c, "touch canary"]}]
-        """
-    )
-    with pytest.raises(PlanError, match="'sh' is not an allowed executable"):
-        plan(executor(tmp_path), book)
+@pytest.mark.parametrize("shell", ["sh", "/bin/bash", "/usr/bin/dash", "busybox"])
+def test_a_shell_is_not_an_allowed_executable(tmp_path: Path, shell: str) -> None:
+    """A step whose program is a shell can never run, so the runbook itself is refused."""
+    with pytest.raises(RunbookInvalid, match="is a shell"):
+        runbook(
+            f"""
+            name: shell
+            title: Shell
+            risk: low
+            steps: [{{name: sh, kind: exec, argv: [{shell}, -c, "touch canary"]}}]
+            """
+        )
     assert not (tmp_path / "canary").exists()
 
 

@@ -12,6 +12,7 @@ import pytest
 from runbooks.actions import HttpAction
 from runbooks.config import Executables, ExecutionConfig
 from runbooks.executor import Executor
+from runbooks.fit import AlertFacts, fit
 from runbooks.loader import library_directory, load_library, runbook_files
 from runbooks.plan import PlanError, build_plan
 from runbooks.validate import validate_command, validate_path
@@ -241,14 +242,7 @@ def test_plan_errors_list_every_problem() -> None:
 
 def test_triggers_suggest_runbooks_for_an_alert() -> None:
     books = load_library().runbooks
-    suggested = sorted(
-        name
-        for name, book in books.items()
-        if book.suggested_for(
-            alertname="NodeFilesystemAlmostOutOfSpace",
-            labels={"severity": "critical"},
-            service=None,
-        )
-    )
+    disk = AlertFacts("NodeFilesystemAlmostOutOfSpace", {"severity": "critical"})
+    suggested = sorted(name for name, book in books.items() if fit(book, [disk]))
     assert suggested == ["clear-old-logs"]
-    assert not books["clear-old-logs"].suggested_for(alertname="HostDown", labels={}, service=None)
+    assert not fit(books["clear-old-logs"], [AlertFacts("HostDown", {})])

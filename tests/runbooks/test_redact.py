@@ -45,6 +45,11 @@ def test_a_secret_cut_by_the_limit_is_still_masked() -> None:
     assert "output truncated" in text
 
 
-def test_excerpt_keeps_the_last_lines() -> None:
-    assert excerpt("a\n\nb\nc\nd\n", lines=2) == "c\nd"
-    assert excerpt("y" * 500, chars=10) == "…" + "y" * 10
+def test_excerpt_counts_what_it_leaves_out() -> None:
+    head = excerpt("a\n\nb\nc\nd\n", lines=2)
+    assert head.lines == ("a", "b") and head.hidden == 2
+    tail = excerpt("a\n\nb\nc\nd\n", lines=2, tail=True)
+    assert tail.lines == ("c", "d") and tail.hidden == 2
+    assert excerpt("y" * 500, chars=10).lines == ("y" * 9 + "…",)
+    many = excerpt("\n".join(f"line {n}" for n in range(10)), lines=3, chars=14)
+    assert many.lines == ("line 0", "line 1") and many.hidden == 8

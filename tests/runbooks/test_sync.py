@@ -78,7 +78,7 @@ async def test_a_bad_commit_is_rejected_and_the_last_good_version_kept(
     assert sorted(second.loaded) == ["clear-old-logs", "flush-redis-cache"]
     assert second.kept == ("check-tls-certificate",)
     rejected = {(p.source, p.line, p.where) for p in second.rejected}
-    assert rejected == {("bad.yaml", 4, "steps"), ("check-tls-certificate.yaml", 10, "risk")}
+    assert rejected == {("bad.yaml", 4, "steps"), ("check-tls-certificate.yaml", 11, "risk")}
     assert any("at least 1 item" in p.message for p in second.rejected)
     runbooks = sync.runbooks
     assert sorted(runbooks) == ["check-tls-certificate", "clear-old-logs", "flush-redis-cache"]

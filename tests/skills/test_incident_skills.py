@@ -29,7 +29,10 @@ async def test_help_lists_every_skill_with_usage(harness: Harness) -> None:
         "/lookout resolve [incident] [note…]",
         "/lookout similar [incident-or-text…] [--limit LIMIT]",
     ]
-    assert "/lookout run <runbook> [arguments…] [--incident INCIDENT] [--dry-run]" in commands
+    assert (
+        "/lookout run [runbook] [arguments…] [--incident INCIDENT] [--dry-run] [--plan PLAN]"
+        in commands
+    )
     assert len(commands) == len(harness.dispatcher.registry.skills)
     detail = text_of(await harness.say("help resolve"))
     assert "/lookout resolve [incident] [note…]" in detail

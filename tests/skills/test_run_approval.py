@@ -46,7 +46,7 @@ async def test_an_approval_after_the_timeout_is_refused(harness: Harness, tmp_pa
         return text_of(reply)
 
     assert await say("run echo-twice", "alice") == (
-        "R-1 · Echo twice, waiting for approval; progress in this conversation."
+        "R-1 · Echo twice, waiting for a second person to approve; progress in this conversation."
     )
     harness.clock.advance(minutes=31)
     assert await say("approve R-1", "bob") == (

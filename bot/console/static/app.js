@@ -8,7 +8,9 @@
  *   SSE  /console/api/stream  events "message" (message object) and "incidents"
  *
  * Stable test hooks: .message[data-message-id][data-incident-id], #command-input,
- * #thread-panel, #thread-input, button[data-command], body[data-stream="open"].
+ * #thread-panel, #thread-input, button[data-command], body[data-stream="open"],
+ * form[data-form-command] (a form block: its fields are named after the parameters),
+ * a.file-link[download] (a file block).
  */
 "use strict";
 
@@ -203,6 +205,53 @@
 
   /* -------------------------------------------------------------------- blocks */
 
+  // One word for the command line, quoted as Python's shlex.quote does.
+  function shellQuote(word) {
+    if (!word) return "''";
+    if (/^[\w@%+=:,./-]+$/.test(word)) return word;
+    return `'${word.replace(/'/g, "'\"'\"'")}'`;
+  }
+
+  function formatSize(bytes) {
+    const n = Number(bytes) || 0;
+    if (n < 1024) return `${n} B`;
+    if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+    return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  }
+
+  function formField(input) {
+    const row = el("label", "form-field");
+    row.append(el("span", "form-label", input.label || input.name));
+    let field;
+    const choices = Array.isArray(input.choices) ? input.choices : [];
+    if (choices.length) {
+      field = el("select", "form-select");
+      if (!input.value) {
+        const prompt = el("option", null, "Choose…");
+        prompt.value = "";
+        field.append(prompt);
+      }
+      for (const choice of choices) {
+        const option = el("option", null, choice);
+        option.value = choice;
+        field.append(option);
+      }
+      field.value = input.value || "";
+    } else {
+      field = el("input", "form-input");
+      field.type = "text";
+      field.value = input.value || "";
+      field.placeholder = input.hint || "";
+      field.spellcheck = false;
+      field.autocomplete = "off";
+    }
+    field.name = input.name;
+    field.required = !input.optional;
+    row.append(field);
+    if (input.hint) row.append(el("span", "form-hint", input.hint));
+    return row;
+  }
+
   const BLOCK_RENDERERS = {
     text: (block) => mdEl("div", "block-text", block.text),
     context: (block) => mdEl("div", "block-context", block.text),
@@ -243,6 +292,47 @@
         bar.append(node);
       }
       return bar;
+    },
+    form(block, ctx) {
+      // Filled fields become `name=value` words on the form's command, which then runs as if
+      // typed (the same path as a button).
+      const form = el("form", "block-form");
+      form.dataset.formCommand = block.command;
+      form.noValidate = false;
+      if (block.title) form.append(el("div", "form-title", block.title));
+      for (const input of block.inputs || []) form.append(formField(input));
+      const submit = el("button", "btn btn-primary", block.submit || "Submit");
+      submit.type = "submit";
+      form.append(submit);
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const words = [block.command];
+        for (const input of block.inputs || []) {
+          const field = form.elements.namedItem(input.name);
+          const value = field && "value" in field ? String(field.value).trim() : "";
+          if (value) words.push(shellQuote(`${input.name}=${value}`));
+        }
+        submit.disabled = true;
+        submit.classList.add("is-busy");
+        try {
+          showAnswer(await sendCommand(words.join(" "), ctx), ctx);
+        } finally {
+          submit.disabled = false;
+          submit.classList.remove("is-busy");
+        }
+      });
+      return form;
+    },
+    file(block) {
+      const wrap = el("div", "block-file");
+      const link = el("a", "file-link", `📎 ${block.name || "file"}`);
+      const url = String(block.url || "");
+      if (/^data:[\w.+-]+\/[\w.+-]+;base64,/.test(url)) {
+        link.href = url;
+        link.download = block.name || "file";
+      }
+      wrap.append(link, el("span", "file-size", formatSize(block.size)));
+      return wrap;
     },
     image(block) {
       const src = String(block.url || "");
@@ -696,9 +786,10 @@
     return `${COMMAND_PREFIX} ${text}`;
   }
 
-  /** ctx: {pane, channel, thread}. Resolves true when the server accepted the command. */
+  /** ctx: {pane, channel, thread}. Resolves to the server's answer when it accepted the
+   * command, else null. */
   async function sendCommand(raw, ctx) {
-    if (!raw.trim()) return false;
+    if (!raw.trim()) return null;
     const text = normaliseCommand(raw);
     const body = { text, user: state.user, channel: ctx.channel, thread: ctx.thread || null };
     try {
@@ -712,18 +803,26 @@
       }
       scheduleRefresh();
       scheduleIncidents();
-      return true;
+      return res;
     } catch (err) {
       showError(err.message);
-      return false;
+      return null;
     }
+  }
+
+  /** A click in the channel whose answer landed in a thread opens that thread, so the answer
+   * (runbook suggestions, details) is in view. */
+  function showAnswer(res, ctx) {
+    const msg = res && res.message;
+    if (ctx.pane !== "main" || !msg || !msg.thread_id || msg.channel !== state.channel) return;
+    if (!state.thread || state.thread.rootId !== msg.thread_id) openThread(msg.thread_id);
   }
 
   async function runButton(node, command, ctx) {
     node.disabled = true;
     node.classList.add("is-busy");
     try {
-      await sendCommand(command, ctx);
+      showAnswer(await sendCommand(command, ctx), ctx);
     } finally {
       node.disabled = false;
       node.classList.remove("is-busy");

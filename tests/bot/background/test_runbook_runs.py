@@ -49,6 +49,20 @@ WAITS = {
 }
 
 
+LISTS = {
+    "name": "delete-rotated",
+    "title": "Delete rotated logs",
+    "risk": "low",
+    "steps": [
+        {
+            "name": "Delete them",
+            "kind": "exec",
+            "argv": ["/usr/bin/printf", "deleted %s\\n", "a.1.gz", "b.1.gz", "c.1.gz", "d.1.gz"],
+        },
+        {"name": "Check the fence", "kind": "manual", "prompt": "Is the old primary fenced?"},
+        {"name": "After", "kind": "exec", "argv": ["/bin/echo", "after"]},
+    ],
+}
 ONCE = {
     "name": "once-an-hour",
     "title": "Only once an hour",
@@ -62,7 +76,7 @@ ONCE = {
 async def lookout_with_runbooks(tmp_path: Path) -> AsyncIterator[RunningServer]:
     runbooks = tmp_path / "runbooks"
     runbooks.mkdir()
-    for runbook in (GREET, FAILING, WAITS, ONCE):
+    for runbook in (GREET, FAILING, WAITS, ONCE, LISTS):
         (runbooks / f"{runbook['name']}.yaml").write_text(yaml.safe_dump(runbook))
     config = tmp_path / "lookout.yaml"
     config.write_text(
@@ -71,7 +85,7 @@ async def lookout_with_runbooks(tmp_path: Path) -> AsyncIterator[RunningServer]:
                 "runbooks": {
                     "library": False,
                     "directory": str(runbooks),
-                    "execution": {"executables": ["/bin/echo", "/bin/false"]},
+                    "execution": {"executables": ["/bin/echo", "/bin/false", "/usr/bin/printf"]},
                 }
             }
         )
@@ -130,11 +144,13 @@ async def test_run_approve_progress_done(lookout_with_runbooks: RunningServer) -
         planned = await say(client, "/lookout run greet-service --incident INC-1")
         assert planned["ephemeral"] is True
         assert planned["text"] == (
-            "R-1 · Greet a service, waiting for approval; progress in the thread of INC-1."
+            "R-1 · Greet a service, waiting for a responder to approve; progress in the thread "
+            "of INC-1."
         )
         message = await run_message(server, client, "R-1")
         shown = text_of(message)
-        assert "waiting for approval" in shown
+        assert "waiting for a responder to approve" in shown
+        assert "service = `checkout` — label service of Alert0" in shown
         assert "○ 1. Say hello: /bin/echo hello checkout" in shown  # the service label filled it
         assert "[Approve]" in shown and "[Reject]" in shown
         approved = await say(client, "/lookout approve R-1")  # medium risk: one person confirms
@@ -199,8 +215,16 @@ async def test_bad_requests_get_one_sentence(lookout_with_runbooks: RunningServe
         malformed = await say(client, "/lookout run greet-service service")
         dry = await say(client, "/lookout run greet-service service=api --dry-run")
     assert unknown["text"] == "There is no runbook `greet-servce`. Did you mean `greet-service`?"
-    assert missing["text"] == "Cannot run greet-service: service is required."
-    assert injected["text"].startswith("Cannot run greet-service: service: 'x; rm -rf /'")
+    assert missing["text"].startswith(
+        "**Greet a service** (`greet-service`) needs 1 more parameter"
+    )
+    [form] = [block for block in missing["blocks"] if block["type"] == "form"]
+    assert form["command"] == "run greet-service"
+    assert [field["name"] for field in form["inputs"]] == ["service"]
+    assert injected["text"].startswith(
+        "**Greet a service** (`greet-service`) needs a valid value for 1 parameter to run:\n"
+        "• **service** ('x; rm -rf /' does not match"
+    )
     assert malformed["text"] == "`service` is not a parameter; write them as key=value."
     assert "📝 dry run: nothing was executed" in text_of({"blocks": dry["blocks"]})
     assert "○ 1. Say hello: /bin/echo hello api" in text_of({"blocks": dry["blocks"]})
@@ -252,6 +276,14 @@ async def test_a_run_cut_short_by_a_restart_is_interrupted_not_lost(tmp_path: Pa
             run = await uow.runs.get(run_id=1)
         assert run is not None and run.status == "interrupted"
         assert run.detail == "Lookout stopped while this run was under way."
+        await running.lookout.notifier.flush()
+        async with running.client() as client:
+            posted = await client.get("/console/api/messages", params={"channel": "#incidents"})
+        [card] = [m for m in posted.json() if "**R-1 · " in text_of(m)]
+        shown = text_of(card)
+        assert "⚠️ interrupted" in shown
+        assert "⚠ 1/2. Wait — interrupted: it may or may not have finished" in shown
+        assert "running…" not in shown and "[Cancel]" not in shown
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
@@ -287,3 +319,60 @@ async def test_a_rejected_runbook_file_is_reported_to_admins(tmp_path: Path) -> 
     shown = text_of(notice)
     assert "Runbook sync" in shown and "rejected: broken.yaml" in shown
     assert "broken.yaml:1: name: String should match pattern" in shown
+
+
+async def waiting_for_confirmation(server: RunningServer, run_id: int) -> None:
+    for _ in range(200):
+        async with server.lookout.database.unit_of_work() as uow:
+            run = await uow.runs.get(run_id=run_id)
+        if run is not None and run.steps.get("waiting"):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the run never asked for a confirmation")
+
+
+async def test_excerpts_count_the_rest_and_the_whole_output_is_kept(
+    lookout_with_runbooks: RunningServer,
+) -> None:
+    server = lookout_with_runbooks
+    async with server.client() as client:
+        await client.post("/webhooks/alertmanager", json=storm_payload(1, "checkout"))
+        started = await say(client, "/lookout run delete-rotated --incident INC-1")
+        assert started["text"].startswith("R-1 · Delete rotated logs, starting")
+        await waiting_for_confirmation(server, 1)
+        shown = text_of(await run_message(server, client, "R-1"))
+        assert "✓ 1. Delete them" in shown
+        assert "`deleted a.1.gz`\n    `deleted b.1.gz`\n    `deleted c.1.gz`" in shown
+        assert "… 1 more line · `run show R-1 1`" in shown
+        assert "▶ 2/3. Check the fence — waiting for confirmation: Is the old primary fenced?" in (
+            shown
+        )
+        assert "[Confirm step]" in shown
+        confirmed = await say(client, "/lookout confirm R-1 pg-0 is powered off", user="bob")
+        assert confirmed["text"] == "Confirmed step 2 of R-1."
+        await finished(server, 1)
+        done = text_of(await run_message(server, client, "R-1"))
+        whole = await say(client, "/lookout run show R-1 1")
+        timeline = text_of((await say(client, "/lookout timeline INC-1"))["message"])
+    assert "✅ succeeded" in done
+    assert "✓ 2. Check the fence — " in done and "confirmed by bob: “pg-0 is powered off”" in done
+    assert "[Output]" in done
+    text = text_of(whole["message"])
+    assert text.startswith("**R-1 · step 1 · Delete them** — ✓ ok, 4 lines")
+    for name in ("a", "b", "c", "d"):
+        assert f"`deleted {name}.1.gz`" in text
+    assert "R-1 step 2 (Check the fence) confirmed by bob: pg-0 is powered off" in timeline
+
+
+async def test_a_cancel_reason_stays_on_the_card(lookout_with_runbooks: RunningServer) -> None:
+    server = lookout_with_runbooks
+    async with server.client() as client:
+        await client.post("/webhooks/alertmanager", json=storm_payload(1, "checkout"))
+        await say(client, "/lookout run wait-a-while --incident INC-1")
+        await asyncio.sleep(0.5)
+        await say(client, "/lookout cancel R-1 the database came back", user="bob")
+        await finished(server, 1)
+        shown = text_of(await run_message(server, client, "R-1"))
+    assert "⏹ cancelled" in shown
+    assert "Cancelled by bob: the database came back" in shown
+    assert "stopping after the current step" not in shown

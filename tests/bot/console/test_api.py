@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from bot.console.render import render_block
+from skills.contract import File, Form, Input, form_command
 from tests.bot.test_webhook import storm_payload, wait_for_posts
 from tests.conftest import RunningServer
 
@@ -157,3 +159,49 @@ async def test_console_messages_keep_to_the_same_bound_as_slack(server: RunningS
     assert len(json.dumps(message)) < 16_000
     headline = message["blocks"][0]["text"]
     assert "Disk\\_\\*usage\\*\\_\\`high\\`" in headline  # data, marked for the page
+
+
+def test_forms_and_files_render_for_the_page() -> None:
+    form = Form(
+        title="Parameters for pg-failover",
+        skill="run",
+        args=("pg-failover", "--incident", "INC-1", "--dry-run"),
+        inputs=(Input("candidate", "candidate", choices=("pg-1", "pg-2")), Input("why", "why")),
+        submit="Plan",
+    )
+    assert render_block(form) == {
+        "type": "form",
+        "title": "Parameters for pg-failover",
+        "command": "run pg-failover --incident INC-1 --dry-run",
+        "submit": "Plan",
+        "inputs": [
+            {
+                "name": "candidate",
+                "label": "candidate",
+                "hint": "",
+                "choices": ["pg-1", "pg-2"],
+                "value": "",
+                "optional": False,
+            },
+            {
+                "name": "why",
+                "label": "why",
+                "hint": "",
+                "choices": [],
+                "value": "",
+                "optional": False,
+            },
+        ],
+    }
+    # What a submitted form runs: filled fields only, each one quoted word.
+    assert form_command(form.command, form.names, {"candidate": "pg-1", "why": "it's down"}) == (
+        "run pg-failover --incident INC-1 --dry-run candidate=pg-1 'why=it'\"'\"'s down'"
+    )
+    assert form_command(form.command, form.names, {"candidate": " ", "why": None}) == form.command
+    attached = render_block(File("R-1-2.txt", b"line\n"))
+    assert attached == {
+        "type": "file",
+        "name": "R-1-2.txt",
+        "size": 5,
+        "url": "data:text/plain;base64,bGluZQo=",
+    }

@@ -170,6 +170,13 @@ class FakeSlack:
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
         if method == "files.info":
             return {"ok": True, "file": {"id": params.get("file")}}
+        if method in ("views.open", "views.push", "views.update"):
+            view = params.get("view")
+            view = json.loads(view) if isinstance(view, str) else dict(view or {})
+            if not params.get("trigger_id") and method != "views.update":
+                return {"ok": False, "error": "invalid_trigger_id"}
+            view_id = f"V{len(self.calls):05d}"
+            return {"ok": True, "view": {**view, "id": view_id, "state": {"values": {}}}}
         return {"ok": True}
 
     async def upload(self, request: Request) -> Response:

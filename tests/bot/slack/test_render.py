@@ -8,10 +8,24 @@ from bot.slack.render import (
     MAX_BLOCKS,
     MAX_SECTION,
     fallback_text,
+    form_modal,
     mrkdwn,
+    render_block,
     render_blocks,
+    submitted_values,
 )
-from skills.contract import Actions, Button, Context, Fields, Image, Reply, Table, Text
+from skills.contract import (
+    Actions,
+    Button,
+    Context,
+    Fields,
+    Form,
+    Image,
+    Input,
+    Reply,
+    Table,
+    Text,
+)
 
 
 def test_markdown_subset_becomes_mrkdwn_with_escaping() -> None:
@@ -85,3 +99,41 @@ def test_wide_tables_are_listed_row_by_row_without_cutting_cells() -> None:
     blocks = render_blocks(Reply(blocks=[table]))
     assert blocks[0]["elements"][0]["text"] == "Command  ·  What it does"
     assert blocks[1]["text"]["text"] == f"*/lookout incidents [--service S]*  {long}"
+
+
+def test_a_form_is_a_button_whose_modal_has_one_input_per_field() -> None:
+    form = Form(
+        title="Parameters for a-very-long-runbook-name",
+        skill="run",
+        args=("a-very-long-runbook-name", "--dry-run"),
+        inputs=(
+            Input("ticket", "ticket", hint="the change ticket", value="CHG-1"),
+            Input("mode", "mode", choices=("fast", "safe"), value="safe", optional=True),
+        ),
+        submit="Plan",
+    )
+    [actions] = render_block(form)
+    [button] = actions["elements"]
+    assert button["action_id"] == "lookout-form:run"
+    spec = json.loads(button["value"])["form"]
+    modal = form_modal(spec, '{"command": "x"}')
+    assert modal["title"]["text"] == "Lookout"  # Slack's titles hold 24 characters
+    heading, text, select = modal["blocks"]
+    assert heading["text"]["text"] == "*Parameters for a-very-long-runbook-name*"
+    assert text["element"] == {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "initial_value": "CHG-1",
+    }
+    assert text["hint"]["text"] == "the change ticket" and text["optional"] is False
+    assert select["element"]["initial_option"]["value"] == "safe" and select["optional"] is True
+    view = {
+        "state": {
+            "values": {
+                "field:ticket": {"value": {"type": "plain_text_input", "value": "CHG-9"}},
+                "field:mode": {"value": {"type": "static_select", "selected_option": None}},
+                "other": {"x": {"type": "plain_text_input", "value": "not ours"}},
+            }
+        }
+    }
+    assert submitted_values(view) == {"ticket": "CHG-9"}
