@@ -14,7 +14,11 @@ from storage.episodes import EpisodeRepository
 from storage.grouping_states import GroupingStateRepository
 from storage.incidents import IncidentRepository
 from storage.messages import TrackedMessageRepository
-from storage.platform import ConversationRefRepository, PlatformRequestRepository
+from storage.platform import (
+    ChatNoticeRepository,
+    ConversationRefRepository,
+    PlatformRequestRepository,
+)
 from storage.runs import RunRepository
 from storage.threads import ChatThreadRepository
 from storage.trackers import BlastTrackerRepository
@@ -34,6 +38,7 @@ class UnitOfWork:
         self.console = ConsoleMessageRepository(session)
         self.requests = PlatformRequestRepository(session)
         self.conversations = ConversationRefRepository(session)
+        self.notices = ChatNoticeRepository(session)
         self.runs = RunRepository(session)
         self.messages = TrackedMessageRepository(session)
         self.grouping = GroupingStateRepository(session)
