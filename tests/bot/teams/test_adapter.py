@@ -229,11 +229,7 @@ async def test_a_storm_makes_one_card_per_incident_updated_in_place(teams: Teams
 
     def first_post(conversation: str) -> ConnectorRequest | None:
         return next(
-            (
-                r
-                for r in teams.connector.delivered("post")
-                if r.conversation_id == conversation
-            ),
+            (r for r in teams.connector.delivered("post") if r.conversation_id == conversation),
             None,
         )
 
