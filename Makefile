@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/grouping.py
 	$(BIN)/python bench/rca.py
 	$(BIN)/python bench/logs.py
+	$(BIN)/python bench/rate_limits.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -150,6 +150,12 @@ class Dispatcher:
         messages_changed = False
         result = "ok"
         try:
+            words = grammar.split(command)
+            verb = words[0].lower() if words else "help"
+            skill = self.registry.get(verb)
+            if skill is None:
+                raise UsageError(self._unknown(verb))
+            verb = skill.verb
             if not actor.user_id.strip():
                 raise PermissionDeniedError(
                     "Lookout cannot tell who sent that, so it did nothing. Ask as yourself."
@@ -158,12 +164,6 @@ class Dispatcher:
                 raise PermissionDeniedError(
                     "Bots and workflows may not act here unless an admin allows them."
                 )
-            words = grammar.split(command)
-            verb = words[0].lower() if words else "help"
-            skill = self.registry.get(verb)
-            if skill is None:
-                raise UsageError(self._unknown(verb))
-            verb = skill.verb
             args = grammar.parse(verb, skill.args_model, words[1:])
             async with self._database.unit_of_work() as uow:
                 if request_id is not None and not await uow.requests.first_time(

@@ -57,6 +57,6 @@ class TrackedMessageRepository(DeliveryRecords):
                 ChatMessageRow.channel.in_(list(channels)),
                 ChatMessageRow.gave_up_revision.is_not(None),
             )
-            .values(gave_up_revision=None, attempts=1)
+            .values(gave_up_revision=None, attempts=0)
         )
         return int(getattr(result, "rowcount", 0) or 0)

@@ -56,6 +56,6 @@ class ChatThreadRepository(DeliveryRecords):
                 ChatThreadRow.channel.in_(list(channels)),
                 ChatThreadRow.gave_up_revision.is_not(None),
             )
-            .values(gave_up_revision=None, attempts=1)
+            .values(gave_up_revision=None, attempts=0)
         )
         return int(getattr(result, "rowcount", 0) or 0)

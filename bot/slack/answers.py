@@ -92,7 +92,7 @@ class SlackAnswers:
                 problem = error
                 log.warning(
                     "could not answer in a Slack channel; trying elsewhere",
-                    extra={"channel": channel, "thread": thread, "error": repr(error)},
+                    extra={"channel": channel, "slack_thread": thread, "error": repr(error)},
                 )
         self._metrics.errors.labels(where="slack").inc()
         note = Context(_why(problem) if problem else "")

@@ -100,7 +100,9 @@ DEFAULT_RETRY_AFTER = 1.0
 
 
 def _code(error: SlackApiError) -> str:
-    return str(error.response.get("error") or "") if error.response is not None else ""
+    """The `error` of Slack's answer; empty when there is none (a 5xx with a text body)."""
+    data = getattr(error.response, "data", None)
+    return str(data.get("error") or "") if isinstance(data, dict) else ""
 
 
 def retry_after(error: SlackApiError) -> float | None:

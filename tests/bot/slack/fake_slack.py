@@ -59,6 +59,8 @@ class FakeSlack:
     deleted: set[tuple[str, str]] = field(default_factory=set)
     # Channels (by name or id) that refuse every post with this error (archived, …).
     refusing: dict[str, str] = field(default_factory=dict)
+    # The Enterprise Grid org of the installing workspace (auth.test), if any.
+    enterprise: str | None = None
 
     @property
     def api_url(self) -> str:
@@ -184,6 +186,7 @@ class FakeSlack:
                 "team_id": "T111",
                 "user": "lookout",
                 "url": "https://example.slack.com/",
+                **({"enterprise_id": self.enterprise} if self.enterprise else {}),
             }
         if method in ("chat.postMessage", "chat.update"):
             ts = params.get("ts") or self.next_ts()

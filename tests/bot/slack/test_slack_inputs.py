@@ -290,6 +290,26 @@ async def test_a_trusted_workspace_acts_like_ours(tmp_path: Path) -> None:
         assert (found.status, found.acknowledged_by) == ("acknowledged", "Pat Partner")
 
 
+async def test_people_of_the_same_enterprise_grid_org_are_not_outsiders(
+    slack: SlackWorld,
+) -> None:
+    slack.fake.enterprise = "E111"
+    slack.fake.add_user("W0SISTER", real_name="Sam Sister", team="T0SISTER", enterprise="E111")
+    await ingest(slack, storm_payload(1, "checkout"))
+    await send_event(
+        slack,
+        mention(
+            "<@UBOT> ack INC-1",
+            event_id="Ev081",
+            ts="17000009.81",
+            user="W0SISTER",
+            user_team="T0SISTER",
+        ),
+    )
+    await slack.fake.wait_until(lambda: len(thread_answers(slack)) == 1)
+    assert (await incident(slack)).acknowledged_by == "Sam Sister"
+
+
 # 6. Names --------------------------------------------------------------------------------------
 
 
