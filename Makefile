@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/logs.py
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/forecast.py
+	$(BIN)/python bench/rate_limits.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -49,6 +49,16 @@ class RoutingConfig(BaseModel):
 class AccessConfig(BaseModel):
     default_role: str = "responder"
     admins: list[str] = Field(default_factory=list)
+    trusted_teams: list[str] = Field(
+        default_factory=list,
+        description="other Slack workspaces (T…) or Teams tenants whose people act like ours; "
+        "everyone else from outside is a viewer at most",
+    )
+    bots: list[str] = Field(
+        default_factory=list,
+        description="bot and workflow ids (Slack B…, Teams 28:…) whose commands run; "
+        "other bots are ignored",
+    )
 
     def role(self) -> Role:
         return Role.parse(self.default_role)

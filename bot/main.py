@@ -187,7 +187,10 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         registry=registry,
         database=database,
         access=AccessPolicy(
-            default_role=config.access.role(), admins=frozenset(config.access.admins)
+            default_role=config.access.role(),
+            admins=frozenset(config.access.admins),
+            trusted_teams=frozenset(config.access.trusted_teams),
+            bots=frozenset(config.access.bots),
         ),
         on_finished=finished,
         tools=SkillTools(
@@ -209,6 +212,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         [console, *(adapter.platform for adapter in adapters)],
         channel_for=config.channel_for,
         metrics=metrics,
+        admin_channel_for=config.admin_channel_for,
     )
     ingestor = AlertIngestor(database, rules=config.grouping, topology=service_catalog.current)
     trackers = BlastTrackerWatcher(

@@ -38,12 +38,20 @@ class Role(IntEnum):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who asked: a platform identity; the dispatcher fills in the role Lookout gives it."""
+    """Who asked: a platform identity; the dispatcher fills in the role Lookout gives it.
+
+    `team` is the workspace (Slack team id) or tenant (Teams) the person belongs to, when the
+    platform says; `external` is True when that is not the one Lookout is installed in (a
+    Slack Connect partner, a Teams guest or another tenant's member of a shared channel);
+    `bot` is True for bots and workflows, whose `user_id` is the bot's own id."""
 
     platform: str
     user_id: str
     display_name: str
     role: Role | None = None
+    team: str | None = None
+    external: bool = False
+    bot: bool = False
 
     def with_role(self, role: Role) -> Actor:
         return replace(self, role=role)

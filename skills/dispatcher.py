@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -29,13 +29,36 @@ class UnitOfWorkFactory(Protocol):
 
 @dataclass(frozen=True)
 class AccessPolicy:
-    """Roles from config: `admins` are platform user ids; everyone else starts at `default_role`."""
+    """Roles from config: `admins` are platform user ids; everyone else starts at
+    `default_role`. People from another workspace or tenant (`Actor.external`) are viewers at
+    most unless their team is in `trusted_teams`; bots and workflows act only when their id
+    is in `bots`."""
 
     default_role: Role = Role.RESPONDER
     admins: frozenset[str] = field(default_factory=frozenset)
+    trusted_teams: frozenset[str] = field(default_factory=frozenset)
+    bots: frozenset[str] = field(default_factory=frozenset)
 
     def initial_role(self, actor: Actor) -> Role:
-        return Role.ADMIN if actor.user_id in self.admins else self.default_role
+        role = Role.ADMIN if actor.user_id in self.admins else self.default_role
+        return self.cap(actor, role)
+
+    def role_for(self, actor: Actor, stored: Role) -> Role:
+        """The role `actor` acts with now: the stored one, raised for configured admins and
+        capped for untrusted outsiders (whatever was stored before they became one)."""
+        if actor.user_id in self.admins:
+            stored = max(stored, Role.ADMIN)
+        return self.cap(actor, stored)
+
+    def cap(self, actor: Actor, role: Role) -> Role:
+        return min(role, Role.VIEWER) if self.is_outsider(actor) else role
+
+    def is_outsider(self, actor: Actor) -> bool:
+        """From another workspace or tenant that the config does not trust."""
+        return actor.external and (actor.team is None or actor.team not in self.trusted_teams)
+
+    def allows_bot(self, bot_id: str) -> bool:
+        return bool(bot_id) and bot_id in self.bots
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,11 @@ class Dispatcher:
         self._tools = tools or SkillTools()
         self._topology = topology  # the current service topology, read per invocation
 
+    @property
+    def access(self) -> AccessPolicy:
+        """Who may act: adapters ask it whether a bot's message is a command at all."""
+        return self._access
+
     async def run(
         self, text: str, *, actor: Actor, conversation: Conversation, raw: Any = None
     ) -> Reply:
@@ -116,7 +144,7 @@ class Dispatcher:
         request_id: str | None = None,
     ) -> Reply | None:
         started = time.perf_counter()
-        command = strip_prefix(text)
+        command = grammar.normalise_leading(strip_prefix(grammar.normalise_leading(text)))
         verb = "help"
         changed: set[int] = set()
         to_start: set[int] = set()
@@ -130,6 +158,14 @@ class Dispatcher:
             if skill is None:
                 raise UsageError(self._unknown(verb))
             verb = skill.verb
+            if not actor.user_id.strip():
+                raise PermissionDeniedError(
+                    "Lookout cannot tell who sent that, so it did nothing. Ask as yourself."
+                )
+            if actor.bot and not self._access.allows_bot(actor.user_id):
+                raise PermissionDeniedError(
+                    "Bots and workflows may not act here unless an admin allows them."
+                )
             args = grammar.parse(verb, skill.args_model, words[1:])
             async with self._database.unit_of_work() as uow:
                 if request_id is not None and not await uow.requests.first_time(
@@ -148,10 +184,7 @@ class Dispatcher:
                     raw=raw,
                 )
                 if (actor.role or Role.VIEWER) < skill.role:
-                    raise PermissionDeniedError(
-                        f"`{verb}` needs the {skill.role.label} role and you are a "
-                        f"{(actor.role or Role.VIEWER).label}; ask a Lookout admin for access."
-                    )
+                    raise PermissionDeniedError(self._denied(verb, skill.role, actor))
                 ctx = self._context(uow, invocation)
                 reply = await skill.handle(ctx, args)
                 changed, to_start = ctx.changed_incidents, ctx.runs_to_start
@@ -193,7 +226,20 @@ class Dispatcher:
             return f"I don't know `{verb}`. Did you mean `{suggestions[0]}`? Try `help`."
         return f"I don't know `{verb}`. Try `help` for the list of commands."
 
+    def _denied(self, verb: str, needed: Role, actor: Actor) -> str:
+        if self._access.is_outsider(actor) and needed > Role.VIEWER:
+            return (
+                f"`{verb}` needs the {needed.label} role; people from other workspaces or "
+                "organisations can only look here unless a Lookout admin trusts their team."
+            )
+        return (
+            f"`{verb}` needs the {needed.label} role and you are a "
+            f"{(actor.role or Role.VIEWER).label}; ask a Lookout admin for access."
+        )
+
     async def _resolve(self, uow: UnitOfWork, actor: Actor) -> Actor:
+        """The stored user (created on first sight) with the role they act with now. A name
+        the platform could not give (the id stands in for it) never replaces a known one."""
         user = await uow.users.ensure(
             platform=actor.platform,
             platform_user_id=actor.user_id,
@@ -201,11 +247,12 @@ class Dispatcher:
             default_role=self._access.initial_role(actor).label,
             now=self._clock(),
         )
-        role = Role.parse(user.role)
-        if actor.user_id in self._access.admins and role < Role.ADMIN:
-            role = Role.ADMIN
-            user.role = role.label
-        return actor.with_role(role)
+        stored = Role.parse(user.role)
+        if actor.user_id in self._access.admins and stored < Role.ADMIN:
+            user.role = Role.ADMIN.label
+        if actor.display_name in ("", actor.user_id) and user.display_name:
+            actor = replace(actor, display_name=user.display_name)
+        return actor.with_role(self._access.role_for(actor, stored))
 
     def _context(self, uow: UnitOfWork, invocation: Invocation) -> SkillContext:
         return SkillContext(

@@ -7,8 +7,10 @@ so the grammar a user sees and the one the parser applies cannot drift apart.
 
 from __future__ import annotations
 
+import re
 import shlex
 import typing
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +77,56 @@ def describe(model: type[BaseModel]) -> list[tuple[str, str]]:
     return rows
 
 
+# Characters that copy-paste and chat clients put into commands without anyone seeing them:
+# soft hyphen, zero-width space/joiners, direction marks and embeddings, word joiner and
+# invisible operators, the byte-order mark, the Mongolian vowel separator.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# Hyphens and dashes that look like "-": hyphen, non-breaking hyphen, figure/en/em dash,
+# horizontal bar, minus sign, small and fullwidth hyphen-minus (the last two NFKC handles).
+_DASHES = re.compile("[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
+# A dash that autocorrect made of "--" in front of an option name.
+_LONG_DASH_OPTION = re.compile("^[\u2013\u2014](?=[^\\W\\d_])")
+# Words the grammar reads as tokens rather than text: incident and run ids, options.
+_TOKEN = re.compile(r"(?i)^(?:#?\d+|(?:inc|r)-?\d+|--?[a-z][a-z0-9-]*(?:=\S*)?)$")
+_PIECE = re.compile(r"(\s*)(\S+)")
+
+
+def normalise_word(word: str) -> str:
+    """One command word as its author meant it: invisible characters removed, compatibility
+    forms folded (NFKC: fullwidth `ＩＮＣ－４` → `INC-4`, `＃4` → `#4`), every hyphen or dash
+    look-alike made `-`, and an en/em dash in front of a name made `--` (autocorrect's
+    rewrite of `--all`). Unicode TR15 (NFKC) and the Unicode dash list (Pd, U+2212)."""
+    word = _LONG_DASH_OPTION.sub("--", _INVISIBLE.sub("", word))
+    return _DASHES.sub("-", unicodedata.normalize("NFKC", word))
+
+
+def normalise_leading(text: str) -> str:
+    """`text` with its leading words normalised (`normalise_word`): the verb, then every
+    following word that reads as an incident or run id or an option, each separated by one
+    space whatever Unicode space or invisible character stood there (a no-break space after
+    a mention, a zero-width space from copy-paste). From the first other word on, the text
+    is kept exactly as typed."""
+    words: list[str] = []
+    end = 0
+    for match in _PIECE.finditer(text):
+        word = normalise_word(match[2])
+        if not word:  # only invisible characters
+            end = match.end()
+            continue
+        if words and not _TOKEN.match(word):
+            break
+        words.append(word)
+        end = match.end()
+    rest = text[end:]
+    stripped = rest.lstrip()
+    if not stripped:
+        return " ".join(words)
+    separator = rest[: len(rest) - len(stripped)]
+    if not separator.isascii():
+        separator = " "
+    return " ".join(words) + (separator or " ") + stripped
+
+
 def split(text: str) -> list[str]:
     try:
         return shlex.split(text)
@@ -92,6 +144,8 @@ def parse(verb: str, model: type[BaseModel], words: list[str]) -> BaseModel:
     index = 0
     while index < len(words):
         word = words[index]
+        if not word.startswith("--") and normalise_word(word).split("=", 1)[0] in options:
+            word = normalise_word(word)  # `—all` typed where `--all` was meant
         if word.startswith("--") and len(word) > 2:
             key, _, inline = word.partition("=")
             name = options.get(key)

@@ -78,3 +78,19 @@ class DeliveryRecords:
         """The platform refused the full message for good: show a compact one from now on."""
         row.degraded = reason[:2000]
         row.updated_at = now
+
+    async def record_message_gone(
+        self, *, row: Delivered, thread_id: str | None, now: datetime
+    ) -> None:
+        """The posted message is gone (deleted): post it anew, in `thread_id` if any."""
+        row.message_id = None
+        row.thread_id = thread_id
+        row.rendered_revision = 0
+        row.last_error = None
+        row.attempts = 0
+        row.updated_at = now
+
+    async def record_waiting(self, *, row: Delivered, reason: str, now: datetime) -> None:
+        """Not sent: the platform asked to wait (a rate limit). Not a failure."""
+        row.last_error = reason[:2000]
+        row.updated_at = now

@@ -281,6 +281,25 @@ class ConversationRefRow(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     reference: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+    # The platform removed Lookout from this conversation (the app uninstalled, the channel
+    # deleted, the bot blocked): nothing is sent there until Lookout is added again.
+    removed_at: Mapped[datetime | None] = mapped_column(default=None)
+    removed_reason: Mapped[str | None] = mapped_column(String(255), default=None)
+
+
+class ChatNoticeRow(Base):
+    """A delivery problem already told to the admin channel, so it is told once; deleted
+    when that channel (or the platform, for app-wide problems) works again."""
+
+    __tablename__ = "chat_notices"
+    __table_args__ = (UniqueConstraint("platform", "key", name="uq_chat_notices_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(512))
+    key: Mapped[str] = mapped_column(String(512))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
 
 
 class RunbookRunRow(Base):

@@ -1,15 +1,16 @@
-"""What chat platforms need remembered: handled request ids and conversation references."""
+"""What chat platforms need remembered: handled request ids, conversation references, and
+delivery problems already told to admins."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.delivery import insert_once
-from storage.models import ConversationRefRow, PlatformRequestRow
+from storage.models import ChatNoticeRow, ConversationRefRow, PlatformRequestRow
 
 
 class PlatformRequestRepository:
@@ -48,8 +49,20 @@ class ConversationRefRepository:
             row.reference = reference
             row.name = name or row.name
             row.updated_at = now
+            row.removed_at = None
+            row.removed_reason = None
         await self._session.flush()
         return row
+
+    async def mark_removed(self, *, platform: str, key: str, reason: str, now: datetime) -> bool:
+        """Lookout may no longer speak in `key` until it is added again (a later `save`).
+        True when this is news (the conversation was known and not yet marked)."""
+        row = await self.get(platform=platform, key=key)
+        if row is None or row.removed_at is not None:
+            return False
+        row.removed_at = now
+        row.removed_reason = reason[:255]
+        return True
 
     async def get(self, *, platform: str, key: str) -> ConversationRefRow | None:
         query = select(ConversationRefRow).where(
@@ -75,3 +88,27 @@ class ConversationRefRepository:
     async def all(self, *, platform: str) -> list[ConversationRefRow]:
         query = select(ConversationRefRow).where(ConversationRefRow.platform == platform)
         return list((await self._session.scalars(query)).all())
+
+
+class ChatNoticeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def first_time(
+        self, *, platform: str, key: str, channel: str | None, text: str, now: datetime
+    ) -> bool:
+        """Record a problem told to admins; False when it was told before (on any replica)."""
+        row = ChatNoticeRow(
+            platform=platform, channel=channel, key=key[:512], text=text, created_at=now
+        )
+        return await insert_once(self._session, row)
+
+    async def clear(self, *, platform: str, channel: str) -> int:
+        """Forget problems of `channel` and app-wide ones: that channel works again."""
+        result = await self._session.execute(
+            delete(ChatNoticeRow).where(
+                ChatNoticeRow.platform == platform,
+                or_(ChatNoticeRow.channel == channel, ChatNoticeRow.channel.is_(None)),
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

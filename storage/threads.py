@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.delivery import DeliveryRecords, insert_once
@@ -45,3 +46,16 @@ class ChatThreadRepository(DeliveryRecords):
             updated_at=now,
         )
         return row if await insert_once(self._session, row) else None
+
+    async def retry_in(self, *, platform: str, channels: Collection[str]) -> int:
+        """Messages given up on in these channels get tried again (Lookout was added back)."""
+        result = await self._session.execute(
+            update(ChatThreadRow)
+            .where(
+                ChatThreadRow.platform == platform,
+                ChatThreadRow.channel.in_(list(channels)),
+                ChatThreadRow.gave_up_revision.is_not(None),
+            )
+            .values(gave_up_revision=None, attempts=0)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

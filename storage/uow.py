@@ -16,7 +16,11 @@ from storage.grouping_states import GroupingStateRepository
 from storage.incidents import IncidentRepository
 from storage.knowledge import KnowledgeRepository
 from storage.messages import TrackedMessageRepository
-from storage.platform import ConversationRefRepository, PlatformRequestRepository
+from storage.platform import (
+    ChatNoticeRepository,
+    ConversationRefRepository,
+    PlatformRequestRepository,
+)
 from storage.runs import RunRepository
 from storage.schedules import ScheduledRunRepository
 from storage.threads import ChatThreadRepository
@@ -37,6 +41,7 @@ class UnitOfWork:
         self.console = ConsoleMessageRepository(session)
         self.requests = PlatformRequestRepository(session)
         self.conversations = ConversationRefRepository(session)
+        self.notices = ChatNoticeRepository(session)
         self.runs = RunRepository(session)
         self.messages = TrackedMessageRepository(session)
         self.grouping = GroupingStateRepository(session)

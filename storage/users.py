@@ -35,14 +35,15 @@ class UserRepository:
             row = UserRow(
                 platform=platform,
                 platform_user_id=platform_user_id,
-                display_name=display_name,
+                display_name=(display_name or platform_user_id)[:255],
                 role=default_role,
                 created_at=now,
             )
             self._session.add(row)
             await self._session.flush()
-        elif display_name and row.display_name != display_name:
-            row.display_name = display_name
+        elif display_name not in ("", platform_user_id) and row.display_name != display_name:
+            # An id stands in for a name the platform could not give; it never replaces one.
+            row.display_name = display_name[:255]
         return row
 
     async def set_role(self, *, platform: str, platform_user_id: str, role: str) -> None:

@@ -13,8 +13,13 @@ between posting and recording — looks for a post with that token and adopts it
 posting again.
 
 Platforms say how they failed (`DeliveryError`): a refused message is replaced by a compact
-one; a permanent error, or `MAX_ATTEMPTS` transient ones, ends the retries until the source
-changes again. Nothing is retried forever.
+one; a message that is gone (deleted by someone) is posted anew; a permanent error, or
+`MAX_ATTEMPTS` transient ones, ends the retries until the source changes again, and admins
+hear of a permanent one once (`admin_notices`). Nothing is retried forever.
+
+A rate limit (`RateLimited`) is not a failure: that message waits for its channel and method
+to be free again (a timer wakes the notifier then) while every other message goes on. New
+messages go first in a pass, most severe first, so a new incident never waits behind edits.
 """
 
 from __future__ import annotations
@@ -25,10 +30,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from bot.background.admin_notices import AdminNotices
 from bot.background.passes import BackgroundPass
 from bot.background.tracked_messages import TrackedKind, tracked_kinds
 from bot.metrics import Metrics
-from bot.platforms import ChatPlatform, DeliveryError, PostedMessage
+from bot.platforms import ChatPlatform, DeliveryError, PostedMessage, RateLimited
+from core.incidents import display_id
+from core.severity import parse_severity
 from skills.contract import Reply
 from skills.fit import compact
 from skills.views.incident_card import card_facts, incident_message
@@ -79,6 +87,8 @@ class _Work:
     fresh: bool = False  # the row was claimed in this pass: nothing can have been posted yet
     degraded: str | None = None
     claimed_at: datetime | None = None
+    incident_id: int | None = None  # the incident it is about (a tracked message's too)
+    urgency: int = 0  # lower goes first: new messages, then by severity
 
     @property
     def shown(self) -> Reply:
@@ -94,7 +104,10 @@ def _due(row: Delivered, revision: int, now: datetime) -> bool:
     if row.message_id is not None and not row.last_error:
         return True
     if row.attempts == 0:
-        return row.message_id is not None or now - row.updated_at >= IN_FLIGHT_GRACE
+        # A row with an error and no failed attempt waited for a rate limit: the platform
+        # knows when it may go. One with neither may be in flight on another replica.
+        waited = bool(row.last_error)
+        return row.message_id is not None or waited or now - row.updated_at >= IN_FLIGHT_GRACE
     wait = min(timedelta(seconds=2**row.attempts), MAX_BACKOFF)
     return now - row.updated_at >= wait
 
@@ -110,12 +123,15 @@ class Notifier:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         debounce: float = 0.1,
         idle_interval: float = 5.0,
+        admin_channel_for: Callable[[str], str] | None = None,
     ) -> None:
         self._database = database
         self._platforms = list(platforms)
         self._channel_for = channel_for
         self._metrics = metrics
         self._clock = clock
+        self._notices = AdminNotices(database, lambda: self._platforms, admin_channel_for, clock)
+        self._timers: set[asyncio.TimerHandle] = set()
         self._tracked: list[TrackedKind] = tracked_kinds()
         self._pass_lock = asyncio.Lock()
         self._background = BackgroundPass(
@@ -129,7 +145,21 @@ class Notifier:
         self._background.start()
 
     async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
         await self._background.stop()
+
+    def _wake_in(self, seconds: float) -> None:
+        """Wake once `seconds` have passed (a rate limit's end)."""
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.discard(timer)
+            self.wake()
+
+        timer = loop.call_later(seconds + 0.05, fire)
+        self._timers.add(timer)
 
     async def flush(self) -> int:
         """One pass over every platform; returns how many messages were posted or updated."""
@@ -184,6 +214,7 @@ class Notifier:
                     await uow.flush()  # its id is the post's token
                 elif not _due(row, incident.revision, now):
                     continue  # failed recently, given up, or another replica is posting it
+                first = 0 if row.message_id is None else 10
                 work.append(
                     _Work(
                         slot=_Slot(platform.name, incident_id=incident.id),
@@ -195,9 +226,11 @@ class Notifier:
                         fresh=fresh,
                         degraded=row.degraded,
                         claimed_at=row.created_at,
+                        incident_id=incident.id,
+                        urgency=first - parse_severity(incident.severity),
                     )
                 )
-        return work
+        return sorted(work, key=lambda item: item.urgency)
 
     # ----------------------------------------------------------- tracked messages
 
@@ -245,18 +278,21 @@ class Notifier:
                         fresh=fresh,
                         degraded=row.degraded,
                         claimed_at=row.created_at,
+                        incident_id=item.incident_id,
+                        urgency=0 if row.message_id is None else 1,
                     )
                 )
-        for item_work in work:
+        for item_work in sorted(work, key=lambda item: item.urgency):
             sent += await self._deliver(platform, item_work)
         return sent
 
     # ------------------------------------------------------------------ delivery
 
-    async def _deliver(self, platform: ChatPlatform, work: _Work) -> int:
+    async def _deliver(self, platform: ChatPlatform, work: _Work, *, repairs: int = 0) -> int:
         """Post or update one message, recording the outcome. Before posting anew a message
         that may have been posted already (a retry, or the first pass after a crash), look
-        for it. Returns 1 when a message was posted or updated."""
+        for it; a message the platform says is gone is posted again (at most twice). Returns
+        1 when a message was posted or updated."""
         slot = work.slot
         if (
             work.message_id is None
@@ -267,6 +303,19 @@ class Notifier:
             return 1
         try:
             posted = await self._send(platform, work)
+        except RateLimited as limited:
+            log.info(
+                "rate limited; this message waits, the others go on",
+                extra={"platform": platform.name, "slot": repr(slot), "wait": limited.retry_after},
+            )
+            async with self._database.unit_of_work() as uow:
+                row = await slot.load(uow)
+                if row is not None:
+                    await slot.records(uow).record_waiting(
+                        row=row, reason=str(limited), now=self._clock()
+                    )
+            self._wake_in(limited.retry_after)
+            return 0
         except DeliveryError as error:
             if error.refused_content and work.degraded is None:
                 log.warning(
@@ -280,8 +329,12 @@ class Notifier:
                             row=row, reason=error.reason, now=self._clock()
                         )
                 return await self._deliver(
-                    platform, replace(work, degraded=error.reason, fresh=True)
+                    platform, replace(work, degraded=error.reason, fresh=True), repairs=repairs
                 )
+            if error.gone == "message" and repairs < 2:
+                moved = await self._message_gone(platform, work, error)
+                if moved is not None:
+                    return await self._deliver(platform, moved, repairs=repairs + 1)
             await self._failed(platform, work, error, give_up=True)
             return 0
         except Exception as error:
@@ -291,16 +344,59 @@ class Notifier:
             row = await slot.load(uow)
             if row is None:
                 return 0
+            recovered = bool(row.last_error)
             if posted is None:
                 await slot.records(uow).record_rendered(
                     row=row, revision=work.revision, now=self._clock()
                 )
             else:
                 await self._posted(uow, platform, work, row, posted, revision=work.revision)
+        if recovered:
+            channels = [work.channel] + ([posted.channel] if posted and posted.channel else [])
+            await self._notices.clear(platform=platform.name, channels=channels)
         if slot.incident_id is not None:  # the counters are about incidents' root messages
             counter = self._metrics.chat_updates if posted is None else self._metrics.chat_posts
             counter.labels(platform=platform.name).inc()
         return 1
+
+    async def _message_gone(
+        self, platform: ChatPlatform, work: _Work, error: DeliveryError
+    ) -> _Work | None:
+        """Repair a message someone deleted: an incident's card, or a tracked message, is
+        posted anew (a tracked one in its incident's current thread, which may have moved
+        with its card). None when there is nothing left to try."""
+        thread = work.thread
+        if work.message_id is None:
+            # Posting into a thread that is gone: only a tracked message of an incident whose
+            # card (and so thread) was posted anew can move.
+            if work.slot.kind is None or work.incident_id is None:
+                return None
+            async with self._database.unit_of_work() as uow:
+                root = await uow.threads.get(incident_id=work.incident_id, platform=platform.name)
+            if root is None or not root.thread_id or root.thread_id == work.thread:
+                return None
+            thread = root.thread_id
+        log.warning(
+            "a message was gone; posting it anew",
+            extra={"platform": platform.name, "slot": repr(work.slot), "reason": error.reason},
+        )
+        async with self._database.unit_of_work() as uow:
+            row = await work.slot.load(uow)
+            if row is None:
+                return None
+            await work.slot.records(uow).record_message_gone(
+                row=row, thread_id=thread, now=self._clock()
+            )
+            if work.slot.kind is None and work.incident_id is not None:
+                await uow.incidents.add_event(
+                    incident_id=work.incident_id,
+                    kind="message_gone",
+                    text=f"The {platform.name} message was gone ({error.code or error.reason}); "
+                    "posting it again",
+                    at=self._clock(),
+                    data={"platform": platform.name, "message": work.message_id},
+                )
+        return replace(work, message_id=None, thread=thread, fresh=True)
 
     async def _adopt(self, platform: ChatPlatform, work: _Work) -> bool:
         """After a crash between posting and recording: find the post that carries the row's
@@ -373,6 +469,19 @@ class Notifier:
             log.error("gave up delivering a message until it changes again", extra=extra)
         else:
             log.warning("could not deliver a message; will retry", extra=extra)
+        if (
+            isinstance(error, DeliveryError)
+            and not error.refused_content
+            and error.gone != "message"
+        ):
+            waiting = (
+                f"{display_id(work.incident_id)}'s message"
+                if work.incident_id is not None
+                else "A message"
+            )
+            await self._notices.tell_once(
+                platform=platform.name, channel=work.channel, error=error, waiting=waiting
+            )
 
     @staticmethod
     async def _send(platform: ChatPlatform, work: _Work) -> PostedMessage | None:

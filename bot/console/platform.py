@@ -113,7 +113,7 @@ class ConsolePlatform:
                 message_id=int(message_id), body=render_reply(reply), now=self._clock()
             )
             if row is None:
-                raise DeliveryError(f"console message {message_id} is gone", permanent=True)
+                raise DeliveryError(f"console message {message_id} is gone", gone="message")
             count = (await uow.console.reply_counts(message_ids=[row.id])).get(row.id, 0)
         self._hub.publish("message", message_json(row, count))
 

@@ -3,6 +3,11 @@
 Slash commands, button clicks (`block_actions`) and `@Lookout` mentions are acknowledged
 at once (Slack wants an answer within 3 s) and then run as lazy listeners through the same
 dispatcher as every other platform. Answers about an incident go to that incident's thread.
+
+What Slack sends is read as its author meant it: escaping undone and markup read once
+(`bot.slack.text`); a mention that was edited is the same message, so it never runs again;
+bots and workflows act only when the config names them; people from another organisation
+(Slack Connect) are marked so the dispatcher keeps them to viewing; names come from users.info.
 """
 
 from __future__ import annotations
@@ -22,16 +27,17 @@ from slack_sdk.errors import SlackApiError
 
 from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.slack.answers import Asked, SlackAnswers
+from bot.slack.people import Home, SlackPeople, bot_identity
 from bot.slack.platform import SlackPlatform, web_client
 from bot.slack.render import (
     ACTION_PREFIX,
     FORM_ACTION_PREFIX,
     FORM_CALLBACK,
-    fallback_text,
     form_modal,
-    render_blocks,
     submitted_values,
 )
+from bot.slack.text import typed_text
 from skills.contract import Actor, Conversation, Reply, form_command
 from skills.dispatcher import Dispatcher
 from storage.database import Database
@@ -39,16 +45,15 @@ from storage.database import Database
 log = logging.getLogger(__name__)
 
 COMMAND = "/lookout"
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-
-
-def strip_mentions(text: str) -> str:
-    return _MENTION.sub(" ", text).strip()
 
 
 def request_key(body: dict[str, Any]) -> str | None:
-    """What identifies one Slack request across its retries: the event id for the Events
-    API, the trigger id for commands and interactions."""
+    """What identifies one Slack request across its retries — and, for a message, across
+    its edits: an edited message arrives as a new event with the same channel and `ts`, so a
+    message is known by those; commands and interactions by their trigger id."""
+    event = body.get("event")
+    if isinstance(event, dict) and event.get("channel") and event.get("ts"):
+        return f"message:{event['channel']}:{event['ts']}"
     for key in ("event_id", "trigger_id"):
         value = body.get(key)
         if isinstance(value, str) and value:
@@ -77,8 +82,9 @@ class SlackAdapter:
         self._api_url = api_url
         self._handler = AsyncSlackRequestHandler(app)
         self._socket_mode: Any = None
-        self._thread_by_incident: dict[int, tuple[str, str]] = {}
         self._incident_by_message: dict[str, int] = {}
+        self._people = SlackPeople(platform)
+        self._answers = SlackAnswers(platform, metrics, self._thread_of)
         app.command(COMMAND)(ack=self._ack, lazy=[self._on_command])
         app.action(re.compile(f"^{ACTION_PREFIX}:"))(ack=self._ack, lazy=[self._on_button])
         app.action(re.compile(f"^{FORM_ACTION_PREFIX}:"))(ack=self._ack, lazy=[self._on_form])
@@ -110,7 +116,7 @@ class SlackAdapter:
         )
         return cls(
             app=app,
-            platform=SlackPlatform(web_client(token, settings.slack_api_url)),
+            platform=SlackPlatform(web_client(token, settings.slack_api_url, patient=False)),
             dispatcher=dispatcher,
             database=database,
             metrics=metrics,
@@ -160,18 +166,24 @@ class SlackAdapter:
     async def _ack(ack: Callable[..., Awaitable[None]]) -> None:
         await ack()
 
-    async def _on_command(self, body: dict[str, Any], respond: AsyncRespond) -> None:
-        actor = Actor("slack", body["user_id"], body.get("user_name") or body["user_id"])
+    async def _on_command(self, body: dict[str, Any], respond: AsyncRespond, context: Any) -> None:
+        user = body["user_id"]
+        actor = await self._people.person(
+            user,
+            home=Home.of(context),
+            named=body.get("user_name"),
+            teams=(body.get("user_team"), body.get("team_id")),
+        )
         channel = body["channel_id"]
         conversation = Conversation("slack", channel)
-        reply = await self._run(body, body.get("text", ""), actor, conversation)
+        raw_text = str(body.get("text") or "")
+        text = typed_text(raw_text, names=await self._people.names(raw_text))
+        reply = await self._run(body, text, actor, conversation)
         if reply is not None:
-            await self._answer(
-                reply, channel=channel, thread=None, user=actor.user_id, respond=respond
-            )
+            await self._answers.send(reply, Asked(channel, None, user, respond))
 
     async def _on_button(
-        self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+        self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: Any
     ) -> None:
         try:
             command = str(json.loads(action["value"])["command"])
@@ -179,7 +191,12 @@ class SlackAdapter:
             log.warning("a Lookout button without a command", extra={"value": action.get("value")})
             return
         user = body["user"]
-        actor = Actor("slack", user["id"], user.get("username") or user.get("name") or user["id"])
+        actor = await self._people.person(
+            user["id"],
+            home=Home.of(context),
+            named=user.get("username") or user.get("name"),
+            teams=(user.get("team_id"),),
+        )
         container = body.get("container", {})
         channel = container.get("channel_id") or body.get("channel", {}).get("id", "")
         message = body.get("message", {})
@@ -190,9 +207,7 @@ class SlackAdapter:
         reply = await self._dispatcher.run(
             command, actor=actor, conversation=conversation, raw=body
         )
-        await self._answer(
-            reply, channel=channel, thread=thread, user=actor.user_id, respond=respond
-        )
+        await self._answers.send(reply, Asked(channel, thread, actor.user_id, respond))
 
     async def _on_form(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         """A form's button: open its modal, remembering where the form was shown."""
@@ -226,7 +241,9 @@ class SlackAdapter:
             self._metrics.errors.labels(where="slack").inc()
             log.error("could not open a form", extra={"slack_error": error.response.get("error")})
 
-    async def _on_form_submitted(self, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def _on_form_submitted(
+        self, body: dict[str, Any], view: dict[str, Any], context: Any
+    ) -> None:
         """A submitted modal: its command with the fields filled in, run as the submitter,
         answered where the form was shown."""
         try:
@@ -238,7 +255,12 @@ class SlackAdapter:
             log.warning("a view submission that is not a Lookout form")
             return
         user = body["user"]
-        actor = Actor("slack", user["id"], user.get("username") or user.get("name") or user["id"])
+        actor = await self._people.person(
+            user["id"],
+            home=Home.of(context),
+            named=user.get("username") or user.get("name"),
+            teams=(user.get("team_id"),),
+        )
         channel = str(context.get("channel") or "")
         thread = context.get("thread")
         incident = context.get("incident")
@@ -247,20 +269,41 @@ class SlackAdapter:
         )
         reply = await self._run(body, command, actor, conversation)
         if reply is not None and channel:
-            await self._answer(
-                reply, channel=channel, thread=thread, user=actor.user_id, respond=None
-            )
+            await self._answers.send(reply, Asked(channel, thread, actor.user_id))
 
-    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        user = event.get("user", "")
-        actor = Actor("slack", user, user)
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        actor = await self._mention_actor(event, context)
+        if actor is None:
+            return
         channel = event["channel"]
         thread = event.get("thread_ts") or event.get("ts")
         incident_id = await self._incident_of(event.get("thread_ts"))
         conversation = Conversation("slack", channel, thread, incident_id)
-        reply = await self._run(body, strip_mentions(event.get("text", "")), actor, conversation)
+        raw_text = str(event.get("text") or "")
+        bot_user = getattr(context, "bot_user_id", None)
+        names = await self._people.names(raw_text, skip=bot_user)
+        text = typed_text(raw_text, names=names, drop_user=bot_user)
+        reply = await self._run(body, text, actor, conversation)
         if reply is not None:
-            await self._answer(reply, channel=channel, thread=thread, user=user, respond=None)
+            await self._answers.send(reply, Asked(channel, thread, actor.user_id))
+
+    async def _mention_actor(self, event: dict[str, Any], context: Any) -> Actor | None:
+        """Who wrote the mention; None when it is a bot or workflow the config does not let
+        act (it gets no answer either: two bots answering each other never stop)."""
+        bot = bot_identity(event)
+        if bot is not None:
+            bot_id, name = bot
+            if not self._dispatcher.access.allows_bot(bot_id):
+                log.info("ignoring a mention from a bot", extra={"bot_id": bot_id})
+                return None
+            return Actor("slack", bot_id, name, bot=True)
+        profile = event.get("user_profile") or {}
+        return await self._people.person(
+            str(event["user"]),
+            home=Home.of(context),
+            named=profile.get("display_name") or profile.get("real_name") or profile.get("name"),
+            teams=(event.get("user_team"), event.get("source_team"), profile.get("team")),
+        )
 
     async def _run(
         self, body: dict[str, Any], text: str, actor: Actor, conversation: Conversation
@@ -290,66 +333,24 @@ class SlackAdapter:
             for message_id in wanted:
                 row = await uow.threads.find_by_message(platform="slack", message_id=message_id)
                 if row is not None:
-                    self._remember(row.incident_id, row.channel, row.thread_id)
+                    self._remember(row.incident_id, message_id)
                     return row.incident_id
         return None
 
     async def _thread_of(self, incident_id: int) -> tuple[str, str] | None:
-        """The incident's root message as (channel, thread ts), once it has been posted."""
-        if incident_id not in self._thread_by_incident:
-            async with self._database.unit_of_work() as uow:
-                row = await uow.threads.get(incident_id=incident_id, platform="slack")
-            if row is None or not row.thread_id:
-                return None
-            self._remember(incident_id, row.channel, row.thread_id)
-        return self._thread_by_incident[incident_id]
+        """The incident's root message as (channel, thread ts), once it has been posted (read
+        each time: a card that was deleted is posted again, in a new thread)."""
+        async with self._database.unit_of_work() as uow:
+            row = await uow.threads.get(incident_id=incident_id, platform="slack")
+        if row is None or not row.thread_id:
+            return None
+        self._remember(row.incident_id, row.thread_id)
+        return row.channel, row.thread_id
 
-    def _remember(self, incident_id: int, channel: str, thread_id: str | None) -> None:
-        """Root messages never move once posted, so their ids are safe to keep in memory."""
-        if thread_id is None:
+    def _remember(self, incident_id: int, message_id: str | None) -> None:
+        """Which incident a root message is about never changes, so it is safe to keep."""
+        if message_id is None:
             return
-        if len(self._thread_by_incident) > 10_000:
-            self._thread_by_incident.clear()
+        if len(self._incident_by_message) > 10_000:
             self._incident_by_message.clear()
-        self._thread_by_incident[incident_id] = (channel, thread_id)
-        self._incident_by_message[thread_id] = incident_id
-
-    async def _answer(
-        self,
-        reply: Reply,
-        *,
-        channel: str,
-        thread: str | None,
-        user: str,
-        respond: AsyncRespond | None,
-    ) -> None:
-        """Ephemeral answers to the asker alone; an incident's answers in its thread;
-        everything else where it was asked."""
-        try:
-            if reply.visibility == "ephemeral":
-                if respond is not None and respond.response_url:
-                    await respond(
-                        text=fallback_text(reply),
-                        blocks=render_blocks(reply),
-                        response_type="ephemeral",
-                        replace_original=False,
-                    )
-                else:
-                    await self._platform.post_ephemeral(
-                        channel=channel, user=user, reply=reply, thread_id=thread
-                    )
-                return
-            if reply.incident_id is not None and reply.visibility == "thread":
-                found = await self._thread_of(reply.incident_id)
-                if found is not None:
-                    channel, thread = found
-            if thread:
-                await self._platform.post_in_thread(channel=channel, thread_id=thread, reply=reply)
-            else:
-                await self._platform.post(channel=channel, reply=reply)
-        except SlackApiError as error:
-            self._metrics.errors.labels(where="slack").inc()
-            log.error(
-                "could not answer in Slack",
-                extra={"channel": channel, "slack_error": error.response.get("error")},
-            )
+        self._incident_by_message[message_id] = incident_id

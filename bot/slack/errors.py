@@ -1,16 +1,17 @@
 """Slack Web API errors, as Slack documents them, sorted into what the notifier does next.
 
 Every method answers `{"ok": false, "error": "<code>"}`; the codes below come from the
-method pages of chat.postMessage, chat.update, conversations.history and the common errors
-every method shares (api.slack.com/methods). A code not listed is treated as transient:
-retried with backoff a bounded number of times, never forever.
+method pages of chat.postMessage, chat.update, chat.postEphemeral, conversations.history and
+the common errors every method shares (api.slack.com/methods), and HTTP 429 with Retry-After
+from the rate-limit page (api.slack.com/apis/rate-limits). A code not listed is treated as
+transient: retried with backoff a bounded number of times, never forever.
 """
 
 from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 
-from bot.platforms import DeliveryError
+from bot.platforms import DeliveryError, RateLimited
 
 # This message was refused; a smaller or plainer one may pass.
 REFUSED_CONTENT = frozenset(
@@ -28,21 +29,32 @@ REFUSED_CONTENT = frozenset(
         "no_text",
     }
 )
-# Asking again the same way will never work.
-PERMANENT = frozenset(
+# The message to edit, or the thread to answer in, is gone (deleted, or no longer Lookout's
+# to edit): post it anew.
+MESSAGE_GONE = frozenset(
     {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
         "message_not_found",
         "cant_update_message",
         "edit_window_closed",
         "thread_not_found",
         "invalid_thread_ts",
+    }
+)
+# The channel cannot take Lookout's messages until someone changes it.
+CHANNEL_GONE = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
         "restricted_action",
         "restricted_action_read_only_channel",
         "restricted_action_thread_only_channel",
         "restricted_action_non_threadable_channel",
+    }
+)
+# Asking again the same way will never work, anywhere: the token, the app or the call.
+PERMANENT = frozenset(
+    {
         "cannot_reply_to_message",
         "invalid_auth",
         "not_authed",
@@ -66,16 +78,81 @@ TRANSIENT = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
      "request_timeout", "team_added_to_org"}
 )  # fmt: skip
+# What an admin can do about a permanent error.
+HINTS = {
+    "channel_not_found": "check the channel in the routing config (an id such as C0123ABCD "
+    "is safest; a private channel needs Lookout invited)",
+    "not_in_channel": "invite Lookout to the channel (`/invite @Lookout`)",
+    "is_archived": "unarchive the channel, or route its incidents to another one",
+    "restricted_action": "let apps post in that channel (its posting permissions)",
+    "restricted_action_read_only_channel": "let apps post in that channel (it is read-only)",
+    "restricted_action_thread_only_channel": "let apps post in that channel (threads only)",
+    "restricted_action_non_threadable_channel": "route incidents to a channel with threads",
+    "invalid_auth": "reinstall the Slack app and update SLACK_BOT_TOKEN",
+    "not_authed": "set SLACK_BOT_TOKEN",
+    "account_inactive": "reinstall the Slack app and update SLACK_BOT_TOKEN",
+    "token_revoked": "reinstall the Slack app and update SLACK_BOT_TOKEN",
+    "token_expired": "reinstall the Slack app and update SLACK_BOT_TOKEN",
+    "missing_scope": "add the scopes of slack/manifest.yaml to the app and reinstall it",
+    "no_permission": "add the scopes of slack/manifest.yaml to the app and reinstall it",
+}
+DEFAULT_RETRY_AFTER = 1.0
 
 
-def delivery_error(error: SlackApiError, what: str) -> DeliveryError | SlackApiError:
-    """The DeliveryError a Slack error means, or the error itself when it is transient."""
-    code = str(error.response.get("error") or "") if error.response is not None else ""
+def _code(error: SlackApiError) -> str:
+    """The `error` of Slack's answer; empty when there is none (a 5xx with a text body)."""
+    data = getattr(error.response, "data", None)
+    return str(data.get("error") or "") if isinstance(data, dict) else ""
+
+
+def retry_after(error: SlackApiError) -> float | None:
+    """Seconds Slack asked to wait (HTTP 429 and its Retry-After), None when not a 429."""
+    response = error.response
+    if response is None or getattr(response, "status_code", None) != 429:
+        return None
+    headers = getattr(response, "headers", None) or {}
+    for name, value in headers.items():
+        if str(name).lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) and value else value
+            try:
+                return max(float(raw), 0.0)
+            except (TypeError, ValueError):
+                break
+    return DEFAULT_RETRY_AFTER
+
+
+def delivery_error(
+    error: SlackApiError, what: str, *, method: str = "", channel: str | None = None
+) -> DeliveryError | RateLimited | SlackApiError:
+    """What a Slack error means for the message: refused, gone, permanent, rate limited
+    (RateLimited, scoped to `channel` and `method`), or the error itself when transient."""
+    code = _code(error)
     status = getattr(error.response, "status_code", None)
+    wait = retry_after(error)
+    if wait is not None:
+        return RateLimited(method=method, channel=channel or "", retry_after=wait)
     if code in REFUSED_CONTENT:
-        return DeliveryError(f"Slack refused the {what}: {code}", refused_content=True)
+        return DeliveryError(
+            f"Slack refused the {what}: {code}", refused_content=True, code=code, channel=channel
+        )
+    if code in MESSAGE_GONE:
+        return DeliveryError(
+            f"Slack cannot {what}: {code}", gone="message", code=code, channel=channel
+        )
+    if code in CHANNEL_GONE:
+        return DeliveryError(
+            f"Slack cannot {what} in {channel}: {code}",
+            gone="conversation",
+            code=code,
+            channel=channel,
+            hint=HINTS.get(code),
+        )
     if code in PERMANENT:
-        return DeliveryError(f"Slack cannot {what}: {code}", permanent=True)
-    if code not in TRANSIENT and isinstance(status, int) and 400 <= status < 500 and status != 429:
-        return DeliveryError(f"Slack answered {status} to the {what}: {code}", permanent=True)
+        return DeliveryError(
+            f"Slack cannot {what}: {code}", permanent=True, code=code, hint=HINTS.get(code)
+        )
+    if code not in TRANSIENT and isinstance(status, int) and 400 <= status < 500:
+        return DeliveryError(
+            f"Slack answered {status} to the {what}: {code}", permanent=True, code=code
+        )
     return error

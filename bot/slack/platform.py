@@ -1,12 +1,24 @@
-"""Slack's outgoing side: root messages, in-place updates, thread answers, ephemeral answers."""
+"""Slack's outgoing side: root messages, in-place updates, thread answers, ephemeral answers,
+and who people are (users.info).
+
+The notifier's calls never sleep: a 429 blocks that channel and method for as long as its
+Retry-After says (`RateLimited`), and the notifier moves on to other messages. Answers to a
+person (`wait=True`) wait out a short Retry-After and retry a 5xx or a dropped connection,
+briefly, since nothing else would send them later.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -15,53 +27,146 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.platforms import PostedMessage
+from bot.platforms import PostedMessage, RateLimited, RateLimits
 from bot.slack.errors import delivery_error
 from bot.slack.render import fallback_text, files, images, render_blocks
 from skills.contract import Reply
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # Message metadata that lets Lookout find its own post after a crash (api.slack.com/metadata).
 METADATA_EVENT = "lookout_message"
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 HISTORY_PAGES = 5
+# An answer waits out a Retry-After up to this long; longer, and it is given up.
+MAX_ANSWER_WAIT = 30.0
+ANSWER_RETRIES = 2
+# users.info answers are kept this long (seconds); failures for less, to ask again soon.
+USER_TTL = 3600.0
+USER_FAILURE_TTL = 300.0
+MAX_USERS = 10_000
 
 
-def web_client(token: str, base_url: str | None = None) -> AsyncWebClient:
-    """A Web API client that waits out 429s (honouring Retry-After) and retries 5xx."""
+def web_client(token: str, base_url: str | None = None, *, patient: bool = True) -> AsyncWebClient:
+    """A Web API client. `patient` (Bolt's own client, Socket Mode): the SDK waits out 429s
+    (honouring Retry-After) and retries 5xx inside the call. Not patient (Lookout's posting):
+    every error comes straight back, so one slow message never holds up another."""
     client = AsyncWebClient(token=token, base_url=base_url or AsyncWebClient.BASE_URL)
-    client.retry_handlers = [
-        AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-        AsyncServerErrorRetryHandler(max_retry_count=2),
-    ]
+    client.retry_handlers = (
+        [
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ]
+        if patient
+        else []
+    )
     return client
 
 
-async def _classified(call: Callable[[], Awaitable[T]], what: str) -> T:
-    """Run a Web API call; Slack's documented permanent errors become DeliveryError."""
-    try:
-        return await call()
-    except SlackApiError as error:
-        raise delivery_error(error, what) from error
+@dataclass(frozen=True)
+class SlackUser:
+    """What users.info says of a person: the name to show (display name → real name →
+    name), their workspace and Enterprise Grid org, and whether it is a bot user."""
+
+    id: str
+    name: str | None
+    team: str | None
+    enterprise: str | None
+    is_bot: bool = False
+
+    @classmethod
+    def from_api(cls, user: dict[str, Any]) -> SlackUser:
+        profile = user.get("profile") or {}
+        name = (
+            profile.get("display_name")
+            or profile.get("real_name")
+            or user.get("real_name")
+            or user.get("name")
+        )
+        enterprise = (user.get("enterprise_user") or {}).get("enterprise_id")
+        return cls(
+            id=str(user.get("id") or ""),
+            name=str(name).strip() or None if name else None,
+            team=user.get("team_id") or profile.get("team") or None,
+            enterprise=enterprise or None,
+            is_bot=bool(user.get("is_bot")),
+        )
 
 
 class SlackPlatform:
     name = "slack"
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        rate_limits: RateLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
+        self.rate_limits = rate_limits or RateLimits(clock)
+        self._clock = clock
         self._channel_ids: dict[str, str] = {}
+        self._users: dict[str, tuple[SlackUser | None, float]] = {}
 
-    async def post(self, *, channel: str, reply: Reply, intent: str | None = None) -> PostedMessage:
+    async def _call(
+        self,
+        method: str,
+        channel: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        what: str,
+        wait: bool = False,
+    ) -> T:
+        """Run one Web API call. Slack's documented errors become DeliveryError, a 429
+        RateLimited (and a wait for this channel and method). With `wait`, a short wait is
+        slept and the call tried again, as are a 5xx or a dropped connection, twice."""
+        attempt = 0
+        while True:
+            left = self.rate_limits.remaining(channel=channel, method=method)
+            if left > 0:
+                if not wait or left > MAX_ANSWER_WAIT:
+                    raise RateLimited(method=method, channel=channel, retry_after=left)
+                await asyncio.sleep(left)
+            try:
+                return await call()
+            except SlackApiError as error:
+                meaning = delivery_error(error, what, method=method, channel=channel)
+                if isinstance(meaning, RateLimited):
+                    self.rate_limits.block(
+                        channel=channel, method=method, seconds=meaning.retry_after
+                    )
+                    if wait and attempt < ANSWER_RETRIES:
+                        attempt += 1
+                        continue
+                if meaning is error and wait and attempt < ANSWER_RETRIES:
+                    attempt += 1
+                    await asyncio.sleep(0.5 * attempt)
+                    continue
+                raise meaning from error
+            except (aiohttp.ClientError, TimeoutError):
+                if wait and attempt < ANSWER_RETRIES:
+                    attempt += 1
+                    await asyncio.sleep(0.5 * attempt)
+                    continue
+                raise
+
+    async def post(
+        self, *, channel: str, reply: Reply, intent: str | None = None, wait: bool = False
+    ) -> PostedMessage:
         extra: dict[str, Any] = {}
         if intent:
             extra["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"intent": intent}}
-        response = await _classified(
+        response = await self._call(
+            "chat.postMessage",
+            channel,
             lambda: self.client.chat_postMessage(
                 channel=channel, text=fallback_text(reply), blocks=render_blocks(reply), **extra
             ),
-            "post the message",
+            what="post the message",
+            wait=wait,
         )
         ts = str(response["ts"])
         channel_id = str(response.get("channel") or channel)
@@ -69,29 +174,65 @@ class SlackPlatform:
         await self._upload_images(channel_id, ts, reply)
         return PostedMessage(message_id=ts, thread_id=ts, channel=channel_id)
 
-    async def update(self, *, channel: str, message_id: str, reply: Reply) -> None:
-        await _classified(
+    async def update(
+        self, *, channel: str, message_id: str, reply: Reply, wait: bool = False
+    ) -> None:
+        await self._call(
+            "chat.update",
+            channel,
             lambda: self.client.chat_update(
                 channel=channel,
                 ts=message_id,
                 text=fallback_text(reply),
                 blocks=render_blocks(reply),
             ),
-            "update the message",
+            what="update the message",
+            wait=wait,
         )
 
-    async def post_in_thread(self, *, channel: str, thread_id: str, reply: Reply) -> PostedMessage:
-        response = await _classified(
+    async def post_in_thread(
+        self, *, channel: str, thread_id: str, reply: Reply, wait: bool = False
+    ) -> PostedMessage:
+        response = await self._call(
+            "chat.postMessage",
+            channel,
             lambda: self.client.chat_postMessage(
                 channel=channel,
                 thread_ts=thread_id,
                 text=fallback_text(reply),
                 blocks=render_blocks(reply),
             ),
-            "answer in the thread",
+            what="answer in the thread",
+            wait=wait,
         )
         await self._upload_images(channel, thread_id, reply)
         return PostedMessage(message_id=str(response["ts"]), thread_id=thread_id, channel=channel)
+
+    async def user(self, user_id: str) -> SlackUser | None:
+        """users.info for `user_id` (needs `users:read`), kept for an hour; None when Slack
+        cannot say (the failure is kept for five minutes, so a broken scope is not hammered)."""
+        now = self._clock()
+        cached = self._users.get(user_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found: SlackUser | None = None
+        try:
+            response = await self._call(
+                "users.info",
+                user_id,
+                lambda: self.client.users_info(user=user_id),
+                what="look the user up",
+                wait=True,
+            )
+            found = SlackUser.from_api(dict(response.get("user") or {}))
+        except Exception as error:
+            log.warning(
+                "could not look a Slack user up", extra={"user": user_id, "error": repr(error)}
+            )
+        if len(self._users) > MAX_USERS:
+            self._users.clear()
+        self._users[user_id] = (found, now + (USER_TTL if found else USER_FAILURE_TTL))
+        return found
 
     async def find_posted(
         self, *, channel: str, intent: str, since: datetime
@@ -104,7 +245,9 @@ class SlackPlatform:
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
             paging: dict[str, Any] = {"cursor": cursor} if cursor else {}
-            page = await _classified(
+            page = await self._call(
+                "conversations.history",
+                channel_id,
                 lambda paging=paging: self.client.conversations_history(  # type: ignore[misc]
                     channel=channel_id,
                     oldest=f"{since.timestamp():.6f}",
@@ -112,7 +255,7 @@ class SlackPlatform:
                     limit=200,
                     **paging,
                 ),
-                "read the channel's history",
+                what="read the channel's history",
             )
             for message in page.get("messages") or []:
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
@@ -134,14 +277,16 @@ class SlackPlatform:
         cursor: str | None = None
         while True:
             paging: dict[str, Any] = {"cursor": cursor} if cursor else {}
-            page = await _classified(
+            page = await self._call(
+                "conversations.list",
+                "",
                 lambda paging=paging: self.client.conversations_list(  # type: ignore[misc]
                     types="public_channel,private_channel",
                     exclude_archived=True,
                     limit=1000,
                     **paging,
                 ),
-                "list channels",
+                what="list channels",
             )
             for found in page.get("channels") or []:
                 if found.get("name") == name and found.get("id"):
@@ -154,8 +299,11 @@ class SlackPlatform:
     async def post_ephemeral(
         self, *, channel: str, user: str, reply: Reply, thread_id: str | None = None
     ) -> None:
+        """A message only `user` sees, in `channel` (they must be in it); waits like answers."""
         kwargs: dict[str, Any] = {"thread_ts": thread_id} if thread_id else {}
-        await _classified(
+        await self._call(
+            "chat.postEphemeral",
+            channel,
             lambda: self.client.chat_postEphemeral(
                 channel=channel,
                 user=user,
@@ -163,25 +311,31 @@ class SlackPlatform:
                 blocks=render_blocks(reply),
                 **kwargs,
             ),
-            "answer privately",
+            what="answer privately",
+            wait=True,
         )
 
     async def _upload_images(self, channel: str, thread_ts: str, reply: Reply) -> None:
-        """Pictures and documents of a reply, as files in its thread (files.upload v2)."""
-        for number, image in enumerate(images(reply), start=1):
-            await self.client.files_upload_v2(
-                channel=channel,
-                thread_ts=thread_ts,
-                content=image.png,
-                filename=f"lookout-{number}.png",
-                title=image.alt,
-                alt_txt=image.alt,
-            )
-        for document in files(reply):
-            await self.client.files_upload_v2(
-                channel=channel,
-                thread_ts=thread_ts,
-                content=document.content,
-                filename=document.name,
-                title=document.name,
-            )
+        """Pictures and documents of a reply, as files in its thread (files.upload v2). The
+        message is posted either way, so a failed upload is logged rather than failing (and
+        re-sending) the message."""
+        uploads: list[dict[str, Any]] = [
+            {
+                "content": image.png,
+                "filename": f"lookout-{number}.png",
+                "title": image.alt,
+                "alt_txt": image.alt,
+            }
+            for number, image in enumerate(images(reply), start=1)
+        ] + [
+            {"content": document.content, "filename": document.name, "title": document.name}
+            for document in files(reply)
+        ]
+        for upload in uploads:
+            try:
+                await self.client.files_upload_v2(channel=channel, thread_ts=thread_ts, **upload)
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+                log.warning(
+                    "could not upload a file to Slack",
+                    extra={"channel": channel, "error": repr(error)},
+                )

@@ -141,3 +141,37 @@ def request_id(activity: Activity) -> str | None:
     if not activity.id:
         return None
     return f"{activity.id}@{activity.conversation.id}"[:255]
+
+
+# conversationUpdate events that take a conversation away from Lookout, and back.
+REMOVING_EVENTS = frozenset({"channelDeleted", "teamDeleted", "teamArchived"})
+RESTORING_EVENTS = frozenset({"channelRestored", "teamRestored", "teamUnarchived"})
+
+
+def _bot_among(activity: Activity, members: Any) -> bool:
+    bot_id = activity.recipient.id if activity.recipient else None
+    return bool(bot_id) and any(getattr(m, "id", None) == bot_id for m in members or [])
+
+
+def removed_keys(activity: Activity) -> list[str]:
+    """The conversations this activity says Lookout can no longer speak in: the app removed
+    from a team or chat (installationUpdate `remove`, conversationUpdate with Lookout in
+    `membersRemoved`), a team deleted or archived (its General channel and the team), a
+    channel deleted. Empty for every other activity."""
+    data = _channel_data(activity)
+    event = data.get("eventType")
+    team_id = (data.get("team") or {}).get("id")
+    whole = False
+    if activity.type == ActivityTypes.installation_update:
+        whole = str(activity.action or "").startswith("remove")
+    elif activity.type == ActivityTypes.conversation_update:
+        if event == "channelDeleted":
+            channel = (data.get("channel") or {}).get("id")
+            return [str(channel)] if channel else []
+        whole = event in REMOVING_EVENTS or _bot_among(activity, activity.members_removed)
+    if not whole or not activity.conversation or not activity.conversation.id:
+        return []
+    keys = [conversation_key(activity)]
+    if team_id:
+        keys += [str(team_id), f"team:{team_id}"]
+    return list(dict.fromkeys(keys))

@@ -26,6 +26,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.teams.bot import LookoutTeamsBot
 from bot.teams.credentials import ReusedCredentialFactory
+from bot.teams.people import TeamsPeople
 from bot.teams.platform import TeamsPlatform
 from bot.teams.retry import RetryPolicy
 from skills.dispatcher import Dispatcher
@@ -92,7 +93,11 @@ class TeamsAdapter:
             adapter=self.cloud_adapter, app_id=app_id, database=database, retry=retry
         )
         self.bot = LookoutTeamsBot(
-            dispatcher=dispatcher, database=database, platform=self._platform, retry=retry
+            dispatcher=dispatcher,
+            database=database,
+            platform=self._platform,
+            retry=retry,
+            people=TeamsPeople(tenant_id=tenant_id),
         )
         if insecure_dev:
             log.warning(INSECURE_WARNING)

@@ -2,20 +2,28 @@
 
 `@Lookout ack INC-3` in a channel, `ack INC-3` in a 1:1 chat, and a click on the card's
 Acknowledge button all become `dispatcher.run("ack INC-3", …)`.
+
+An edited message arrives as `messageUpdate`, which runs nothing. Another bot's message runs
+only when the config names that bot. When Teams says Lookout was removed from a team, chat
+or channel, that conversation is marked gone (and not saved again from that same event);
+when Lookout is added back, it is saved anew and the messages given up on there are retried.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import Activity, ActivityTypes
 
+from bot.platforms import DeliveryError, RateLimited
 from bot.teams import activities
 from bot.teams.activities import PLATFORM
+from bot.teams.people import TeamsPeople, is_bot_sender
 from bot.teams.platform import TeamsPlatform
 from bot.teams.render import command_from_value, render_activity
 from bot.teams.retry import RetryPolicy, own_the_retries
@@ -34,6 +42,7 @@ class LookoutTeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         database: Database,
         platform: TeamsPlatform,
         retry: RetryPolicy,
+        people: TeamsPeople | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__()
@@ -41,27 +50,63 @@ class LookoutTeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         self._database = database
         self._platform = platform
         self._retry = retry
+        self._people = people or TeamsPeople(tenant_id=None)
         self._clock = clock
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         """Remember where we were spoken to (first message, install, every later activity:
-        Teams may move a conversation to another service URL), then dispatch by type."""
+        Teams may move a conversation to another service URL) — or, on a removal, forget
+        it — then dispatch by type."""
         own_the_retries(turn_context)
-        captured = activities.captured_references(turn_context.activity)
-        if captured:
-            async with self._database.unit_of_work() as uow:
-                for reference in captured:
-                    await uow.conversations.save(
-                        platform=PLATFORM,
-                        key=reference.key,
-                        reference=reference.reference,
-                        name=reference.name,
-                        now=self._clock(),
-                    )
+        activity = turn_context.activity
+        removed = activities.removed_keys(activity)
+        if removed:
+            await self._removed(removed, activity)
+        else:
+            await self._remember(activities.captured_references(activity))
         await super().on_turn(turn_context)
+
+    async def _remember(self, captured: list[activities.CapturedReference]) -> None:
+        if not captured:
+            return
+        restored: list[str] = []
+        async with self._database.unit_of_work() as uow:
+            for reference in captured:
+                before = await uow.conversations.get(platform=PLATFORM, key=reference.key)
+                if before is not None and before.removed_at is not None:
+                    restored += [reference.key, *filter(None, [before.name, reference.name])]
+                await uow.conversations.save(
+                    platform=PLATFORM,
+                    key=reference.key,
+                    reference=reference.reference,
+                    name=reference.name,
+                    now=self._clock(),
+                )
+            if restored:
+                # Messages given up on there are worth one more try now.
+                names = [*restored, *(f"#{name}" for name in restored)]
+                await uow.threads.retry_in(platform=PLATFORM, channels=names)
+                await uow.messages.retry_in(platform=PLATFORM, channels=names)
+        if restored:
+            log.info("Lookout was added back to a Teams conversation", extra={"keys": restored})
+
+    async def _removed(self, keys: list[str], activity: Activity) -> None:
+        data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        reason = str(activity.action or data.get("eventType") or "BotNotInConversationRoster")
+        async with self._database.unit_of_work() as uow:
+            for key in keys:
+                await uow.conversations.mark_removed(
+                    platform=PLATFORM, key=key, reason=reason, now=self._clock()
+                )
+        log.warning("Lookout was removed from Teams conversations", extra={"keys": keys})
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
+        if is_bot_sender(activity) and not self._dispatcher.access.allows_bot(
+            str(activity.from_property.id)
+        ):
+            log.info("ignoring a message from a bot", extra={"bot": activity.from_property.id})
+            return
         if activity.value is not None and not (activity.text or "").strip():
             # A card's Action.Submit arrives as a message whose `value` is the button's data.
             command = command_from_value(activity.value)
@@ -117,7 +162,9 @@ class LookoutTeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             thread=activities.thread_root(activity),
             incident_id=await self._incident_for(activity),
         )
-        actor = activities.actor(activity)
+        actor = await self._people.actor(turn_context)
+        if is_bot_sender(activity):
+            actor = replace(actor, user_id=str(activity.from_property.id), bot=True)
         raw = activity.serialize()
         request = activities.request_id(activity)
         reply: Reply | None
@@ -148,13 +195,23 @@ class LookoutTeamsBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def _answer(self, turn_context: TurnContext, reply: Reply) -> None:
         """An answer about an incident, given in a channel, goes to that incident card's reply
-        chain; anything else is a reply where the command was given. Ephemeral answers too:
-        Teams channels cannot show a message to one person only, so they stay short."""
+        chain; anything else is a reply where the command was given — and so is an answer
+        whose card thread Teams refuses (the card deleted, Lookout removed from there).
+        Ephemeral answers too: Teams channels cannot show a message to one person only, so
+        they stay short."""
         card_thread = await self._card_thread_elsewhere(turn_context.activity, reply)
         if card_thread is not None:
             channel, root = card_thread
-            await self._platform.post_in_thread(channel=channel, thread_id=root, reply=reply)
-            return
+            try:
+                await self._platform.post_in_thread(
+                    channel=channel, thread_id=root, reply=reply, wait=True
+                )
+                return
+            except (DeliveryError, RateLimited) as error:
+                log.warning(
+                    "could not answer in the incident's thread; answering where asked",
+                    extra={"channel": channel, "error": repr(error)},
+                )
         await self._retry.run(
             lambda: turn_context.send_activity(render_activity(reply)), what="reply"
         )

@@ -4,27 +4,35 @@ A post starts a new thread in the channel (POST …/conversations/{channel}/acti
 update replaces that card in place (PUT …/activities/{id}), and a thread reply goes to the
 channel's `{channel};messageid={root}` conversation — the Bot Connector REST API, reached
 through botbuilder's CloudAdapter.continue_conversation and its connector client.
+
+Errors are read by Microsoft's table (`bot.teams.errors`). A conversation Lookout was removed
+from is marked so (until Teams introduces it again) and nothing more is sent there. The
+notifier's calls never sleep: a 429 blocks that conversation and call (`RateLimited`); an
+answer to a person (`wait=True`) retries as `RetryPolicy` says.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from copy import copy
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ConversationReference
 
-from bot.platforms import DeliveryError, PostedMessage
+from bot.platforms import DeliveryError, PostedMessage, RateLimited, RateLimits
 from bot.teams.activities import PLATFORM, THREAD_MARK
+from bot.teams.errors import CONVERSATION_GONE, delivery_error
 from bot.teams.render import render_activity
-from bot.teams.retry import RetryPolicy, http_status, own_the_retries
+from bot.teams.retry import RetryPolicy, own_the_retries
 from skills.contract import Reply
 from storage.database import Database
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class NoConversationError(LookupError):
@@ -41,20 +49,28 @@ class TeamsPlatform:
         app_id: str | None,
         database: Database,
         retry: RetryPolicy,
+        rate_limits: RateLimits | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._adapter = adapter
         self._app_id = app_id
         self._database = database
         self._retry = retry
+        self.rate_limits = rate_limits or RateLimits()
+        self._clock = clock
 
-    async def post(self, *, channel: str, reply: Reply, intent: str | None = None) -> PostedMessage:
+    async def post(
+        self, *, channel: str, reply: Reply, intent: str | None = None, wait: bool = False
+    ) -> PostedMessage:
         key, reference = await self._reference(channel)
         activity = self._addressed(render_activity(reply), reference, reference.conversation.id)
-        response = await self._send(reference, activity, what="post")
+        response = await self._send(key, reference, activity, what="post", wait=wait)
         return PostedMessage(message_id=response.id, thread_id=response.id, channel=key)
 
-    async def update(self, *, channel: str, message_id: str, reply: Reply) -> None:
-        _key, reference = await self._reference(channel)
+    async def update(
+        self, *, channel: str, message_id: str, reply: Reply, wait: bool = False
+    ) -> None:
+        key, reference = await self._reference(channel)
         activity = self._addressed(render_activity(reply), reference, reference.conversation.id)
         activity.id = message_id
 
@@ -63,15 +79,28 @@ class TeamsPlatform:
                 activity.conversation.id, message_id, activity
             )
 
-        await self._connector_call(reference, put, what="update")
+        await self._connector_call(
+            key,
+            reference,
+            put,
+            what="update",
+            scope=activity.conversation.id,
+            wait=wait,
+            about_message=True,
+        )
 
-    async def post_in_thread(self, *, channel: str, thread_id: str, reply: Reply) -> PostedMessage:
+    async def post_in_thread(
+        self, *, channel: str, thread_id: str, reply: Reply, wait: bool = False
+    ) -> PostedMessage:
         key, reference = await self._reference(channel)
         conversation_id = reference.conversation.id
-        if reference.conversation.conversation_type == "channel":
+        threaded = reference.conversation.conversation_type == "channel"
+        if threaded:
             conversation_id = f"{conversation_id.split(THREAD_MARK, 1)[0]}{THREAD_MARK}{thread_id}"
         activity = self._addressed(render_activity(reply), reference, conversation_id)
-        response = await self._send(reference, activity, what="thread reply")
+        response = await self._send(
+            key, reference, activity, what="thread reply", wait=wait, about_message=threaded
+        )
         return PostedMessage(message_id=response.id, thread_id=thread_id, channel=key)
 
     async def find_posted(
@@ -90,7 +119,28 @@ class TeamsPlatform:
                     "to that team (or @mention Lookout in that channel) so Teams introduces "
                     "it, or route to a channel id Lookout has seen."
                 )
+            if row.removed_at is not None:
+                code = row.removed_reason or "removed"
+                raise DeliveryError(
+                    f"Lookout was removed from the Teams conversation {channel!r} ({code})",
+                    gone="conversation",
+                    code=code,
+                    channel=row.key,
+                    hint=CONVERSATION_GONE.get(code, "add the Lookout app there again"),
+                )
             return row.key, ConversationReference().deserialize(row.reference)
+
+    async def _forget(self, key: str, reason: str) -> None:
+        """Teams says Lookout is no longer in that conversation: send nothing more there
+        until it is introduced again (an install or a message saves it anew)."""
+        async with self._database.unit_of_work() as uow:
+            if await uow.conversations.mark_removed(
+                platform=PLATFORM, key=key, reason=reason, now=self._clock()
+            ):
+                log.warning(
+                    "Lookout was removed from a Teams conversation",
+                    extra={"conversation": key, "reason": reason},
+                )
 
     @staticmethod
     def _addressed(
@@ -102,48 +152,75 @@ class TeamsPlatform:
         return activity
 
     async def _send(
-        self, reference: ConversationReference, activity: Activity, *, what: str
+        self,
+        key: str,
+        reference: ConversationReference,
+        activity: Activity,
+        *,
+        what: str,
+        wait: bool,
+        about_message: bool = False,
     ) -> Any:
         async def send(client: Any) -> Any:
             return await client.conversations.send_to_conversation(
                 activity.conversation.id, activity
             )
 
-        response = await self._connector_call(reference, send, what=what)
+        response = await self._connector_call(
+            key,
+            reference,
+            send,
+            what=what,
+            scope=activity.conversation.id,
+            wait=wait,
+            about_message=about_message,
+        )
         if response is None or not response.id:
             raise RuntimeError(f"the Bot Connector accepted the {what} but gave no activity id")
         return response
 
     async def _connector_call(
         self,
+        key: str,
         reference: ConversationReference,
         call: Callable[[Any], Awaitable[T]],
         *,
         what: str,
+        scope: str,
+        wait: bool,
+        about_message: bool = False,
     ) -> T:
         """Run `call(connector_client)` inside a proactive turn for `reference`.
 
         The connector is called directly rather than through `turn_context.send_activity`,
-        which would make a new post a reply to the continuation event.
+        which would make a new post a reply to the continuation event. `scope` is the
+        conversation the call writes to: rate limits apply per scope and call.
         """
+        if not wait:
+            self.rate_limits.check(channel=scope, method=what)
         results: list[T] = []
 
         async def in_turn(turn_context: TurnContext) -> None:
             client = own_the_retries(turn_context)
-            results.append(await self._retry.run(lambda: call(client), what=what))
+            if wait:
+                results.append(await self._retry.run(lambda: call(client), what=what))
+            else:
+                results.append(await call(client))
 
         try:
             await self._adapter.continue_conversation(reference, in_turn, bot_app_id=self._app_id)
         except Exception as error:
-            status = http_status(error)
-            if status in (400, 413):
-                raise DeliveryError(
-                    f"Teams refused the {what} ({status})", refused_content=True
-                ) from error
-            if status is not None and 400 <= status < 500 and status != 429:
-                raise DeliveryError(
-                    f"Teams cannot take the {what} ({status})", permanent=True
-                ) from error
+            meaning = delivery_error(
+                error, what=what, method=what, channel=scope, about_message=about_message
+            )
+            if isinstance(meaning, RateLimited):
+                self.rate_limits.block(channel=scope, method=what, seconds=meaning.retry_after)
+                raise meaning from error
+            if isinstance(meaning, DeliveryError):
+                if meaning.gone == "conversation":
+                    await self._forget(key, meaning.code or "removed")
+                    meaning.channel = key
+                raise meaning from error
             raise
         if not results:
             raise RuntimeError(f"the Teams {what} did not run")

@@ -47,6 +47,7 @@ def words(text: str) -> str:
     text = re.sub(r"[*_`]", "", text)
     text = re.sub(r"\b(alice|w111|Dave Taniguchi)\b", "<user>", text)
     text = re.sub(r"\b\d\d:\d\d:\d\d\b", "HH:MM:SS", text)
+    text = re.sub(r"\b\d{4}-\d\d-\d\d \d\d:\d\d\b", "DATE HH:MM", text)
     text = re.sub(r"\b\d+ (s|min|h)\b", "N \\1", text)
     return " ".join(text.split())
 

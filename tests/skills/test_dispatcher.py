@@ -135,3 +135,43 @@ async def test_every_invocation_is_audited(harness: Harness) -> None:
         ("alice", "ack", "conflict"),
         ("alice", "show", "not_found"),
     ]
+
+
+async def test_nobody_acts_without_an_identity_and_bots_only_when_allowed(
+    harness: Harness,
+) -> None:
+    """The dispatcher's own guard, whatever an adapter lets through: an empty user id never
+    acts; a bot acts only when the access policy names it."""
+    from skills.contract import Actor, Conversation
+
+    await harness.ingestor.ingest([make_alert("HighErrorRate", "checkout")])
+    where = Conversation(platform="test", channel="#incidents")
+    for actor in (
+        Actor(platform="test", user_id="", display_name=""),
+        Actor(platform="test", user_id="  ", display_name="someone"),
+        Actor(platform="test", user_id="B0STRANGER", display_name="a bot", bot=True),
+    ):
+        reply = await harness.dispatcher.run("ack INC-1", actor=actor, conversation=where)
+        assert reply.visibility == "ephemeral"
+    async with harness.database.unit_of_work() as uow:
+        incident = await uow.incidents.get(incident_id=1)
+        users = [await uow.users.get(platform="test", platform_user_id=i) for i in ("", "  ")]
+    assert incident is not None and incident.status == "triggered"
+    assert users == [None, None]
+    assert {outcome for _, action, outcome in await audit_outcomes(harness) if action == "ack"} == {
+        "denied"
+    }
+
+
+async def test_outsiders_are_viewers_whatever_their_stored_role(harness: Harness) -> None:
+    from skills.contract import Actor, Conversation
+
+    await harness.ingestor.ingest([make_alert("HighErrorRate", "checkout")])
+    await harness.set_role("pat", Role.ADMIN)  # stored before they became an outsider
+    outsider = Actor(platform="test", user_id="pat", display_name="Pat", team="T0X", external=True)
+    where = Conversation(platform="test", channel="#incidents")
+    reply = await harness.dispatcher.run("ack INC-1", actor=outsider, conversation=where)
+    assert "can only look here" in text_of(reply)
+    assert "INC-1" in text_of(
+        await harness.dispatcher.run("show INC-1", actor=outsider, conversation=where)
+    )

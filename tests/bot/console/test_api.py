@@ -205,3 +205,16 @@ def test_forms_and_files_render_for_the_page() -> None:
         "size": 5,
         "url": "data:text/plain;base64,bGluZQo=",
     }
+
+
+async def test_look_alike_characters_pasted_into_the_console_change_nothing(
+    server: RunningServer,
+) -> None:
+    async with server.client() as client:
+        await client.post("/webhooks/alertmanager", json=storm_payload(1))
+        await wait_for_posts(server, 1)
+        for typed in ("/lookout\u00a0ack\u00a0INC\u20111", "\ufeffshow\u3000＃１"):
+            answer = await command(client, typed, channel="#incidents")
+            assert answer["ephemeral"] is False, answer  # not "I don't know …"
+        incident = (await client.get("/console/api/incidents", params={"all": "true"})).json()
+    assert [item["status"] for item in incident] == ["acknowledged"]

@@ -71,8 +71,10 @@ def block_action(
     user: str = "W111",
     trigger: str,
     response_url: str,
+    team: str = "T111",
 ) -> bytes:
-    """The recorded block_actions payload, clicking a Lookout button on an incident message."""
+    """The recorded block_actions payload, clicking a Lookout button on an incident message
+    (`team`: the clicking person's workspace)."""
     payload: dict[str, Any] = json.loads(
         (FIXTURES / "slack" / "bolt_block_actions_payload.json").read_text()
     )
@@ -80,7 +82,7 @@ def block_action(
         "id": user,
         "username": user.lower(),
         "name": user.lower(),
-        "team_id": "T111",
+        "team_id": team,
     }
     payload["container"] = {
         "type": "message",

@@ -53,6 +53,14 @@ class FakeSlack:
     socket_connected: asyncio.Event = field(default_factory=asyncio.Event)
     # Messages as Slack keeps them, per channel id, oldest first (for conversations.history).
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # users.info: user id → the `user` object Slack answers; anyone else is user_not_found.
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Messages someone deleted, as (channel id, ts).
+    deleted: set[tuple[str, str]] = field(default_factory=set)
+    # Channels (by name or id) that refuse every post with this error (archived, …).
+    refusing: dict[str, str] = field(default_factory=dict)
+    # The Enterprise Grid org of the installing workspace (auth.test), if any.
+    enterprise: str | None = None
 
     @property
     def api_url(self) -> str:
@@ -63,6 +71,33 @@ class FakeSlack:
 
     def fail(self, method: str, *failures: Failure) -> None:
         self.failures.setdefault(method, []).extend(failures)
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        display_name: str = "",
+        real_name: str = "",
+        name: str = "",
+        team: str = "T111",
+        enterprise: str | None = None,
+    ) -> None:
+        """A person users.info knows, as Slack describes them."""
+        user: dict[str, Any] = {
+            "id": user_id,
+            "team_id": team,
+            "name": name or user_id.lower(),
+            "real_name": real_name,
+            "is_bot": False,
+            "profile": {"display_name": display_name, "real_name": real_name, "team": team},
+        }
+        if enterprise:
+            user["enterprise_user"] = {"id": user_id, "enterprise_id": enterprise}
+        self.users[user_id] = user
+
+    def delete(self, channel: str, ts: str) -> None:
+        """Someone deletes a message (Lookout's card, say)."""
+        self.deleted.add((CHANNEL_IDS.get(channel, channel), ts))
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -117,8 +152,30 @@ class FakeSlack:
             return JSONResponse({"ok": False, "error": failure.error or "internal_error"})
         return JSONResponse(self._answer(method, params))
 
+    def _refusal(self, method: str, params: dict[str, Any]) -> str | None:
+        """The error Slack answers a post or edit with, given the state of things."""
+        named = str(params.get("channel"))
+        channel = CHANNEL_IDS.get(named, named)
+        if method not in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            return None
+        for key in (named, channel):
+            if key in self.refusing:
+                return self.refusing[key]
+        if method == "chat.update" and (channel, str(params.get("ts"))) in self.deleted:
+            return "message_not_found"
+        thread = params.get("thread_ts")
+        if method == "chat.postMessage" and thread and (channel, str(thread)) in self.deleted:
+            return "thread_not_found"
+        return None
+
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         channel = CHANNEL_IDS.get(str(params.get("channel")), params.get("channel"))
+        refusal = self._refusal(method, params)
+        if refusal is not None:
+            return {"ok": False, "error": refusal}
+        if method == "users.info":
+            user = self.users.get(str(params.get("user")))
+            return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
         if method == "auth.test":
@@ -129,6 +186,7 @@ class FakeSlack:
                 "team_id": "T111",
                 "user": "lookout",
                 "url": "https://example.slack.com/",
+                **({"enterprise_id": self.enterprise} if self.enterprise else {}),
             }
         if method in ("chat.postMessage", "chat.update"):
             ts = params.get("ts") or self.next_ts()
@@ -153,7 +211,9 @@ class FakeSlack:
             found = [
                 {k: v for k, v in m.items() if k not in hidden}
                 for m in reversed(self.history.get(str(channel), []))
-                if m["_sent"] >= oldest and "thread_ts" not in m
+                if m["_sent"] >= oldest
+                and "thread_ts" not in m
+                and (str(channel), m["ts"]) not in self.deleted
             ]
             return {"ok": True, "messages": found, "has_more": False}
         if method == "conversations.list":

@@ -33,3 +33,13 @@ def test_socket_mode_manifest_has_no_urls() -> None:
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert "url" not in manifest["features"]["slash_commands"][0]
     assert "request_url" not in manifest["settings"]["interactivity"]
+
+
+def test_both_manifests_ask_for_what_the_adapter_uses() -> None:
+    """users.info needs users:read (names, Slack Connect teams); finding a post again after a
+    crash needs the history scopes; answers that land nowhere else go to the app's DMs."""
+    for name in ("manifest.yaml", "manifest.socket-mode.yaml"):
+        manifest = yaml.safe_load((SLACK / name).read_text())
+        scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+        assert {"users:read", "chat:write", "channels:history", "groups:history"} <= scopes, name
+        assert manifest["features"]["app_home"]["messages_tab_enabled"] is True, name

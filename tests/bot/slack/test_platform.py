@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from slack_sdk.errors import SlackApiError
+
+from bot.platforms import RateLimited
 from bot.slack.platform import SlackPlatform, web_client
 from skills.contract import Image, Reply, Text
 from tests.bot.slack.fake_slack import Failure, start_fake_slack
@@ -12,7 +16,7 @@ from tests.bot.slack.fake_slack import Failure, start_fake_slack
 async def test_post_update_thread_and_image_upload() -> None:
     fake, server, task = await start_fake_slack()
     try:
-        platform = SlackPlatform(web_client("xoxb-test", fake.api_url))
+        platform = SlackPlatform(web_client("xoxb-test", fake.api_url, patient=False))
         posted = await platform.post(channel="#incidents", reply=Reply.text("root"))
         assert (posted.message_id, posted.channel) == ("1700000000.000001", "C0INCIDENTS")
         await platform.update(
@@ -30,11 +34,31 @@ async def test_post_update_thread_and_image_upload() -> None:
         [complete] = fake.calls_to("files.completeUploadExternal")
         assert complete.params["thread_ts"] == posted.thread_id
         assert complete.params["channel_id"] == "C0INCIDENTS"
+        # An answer (wait=True) retries a 500 and waits out a 429, then is done …
         fake.fail("chat.update", Failure(status=500), Failure(status=429, retry_after=1))
         await platform.update(
-            channel="C0INCIDENTS", message_id=posted.message_id, reply=Reply.text("v3")
+            channel="C0INCIDENTS", message_id=posted.message_id, reply=Reply.text("v3"), wait=True
         )
-        assert len(fake.calls_to("chat.update")) == 4  # 500 and 429 retried, then done
+        assert len(fake.calls_to("chat.update")) == 4
+        # … the notifier's call (wait=False) never sleeps: a 429 comes back at once and
+        # blocks that channel and method, not the others.
+        fake.fail("chat.update", Failure(status=429, retry_after=30))
+        with pytest.raises(RateLimited) as limited:
+            await platform.update(
+                channel="C0INCIDENTS", message_id=posted.message_id, reply=Reply.text("v4")
+            )
+        assert limited.value.retry_after == 30
+        with pytest.raises(RateLimited):
+            await platform.update(
+                channel="C0INCIDENTS", message_id=posted.message_id, reply=Reply.text("v5")
+            )
+        assert len(fake.calls_to("chat.update")) == 5  # the second was not even sent
+        await platform.post_in_thread(
+            channel="C0INCIDENTS", thread_id=posted.thread_id, reply=Reply.text("still fine")
+        )
+        fake.fail("chat.postMessage", Failure(status=500))
+        with pytest.raises(SlackApiError):
+            await platform.post(channel="#incidents", reply=Reply.text("later"))
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)

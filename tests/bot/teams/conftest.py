@@ -56,6 +56,7 @@ class TeamsWorld:
         self.connector = connector
         self.running: RunningServer | None = None
         self._server: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
+        self.extra_config: dict[str, Any] = {}  # merged into LOOKOUT_CONFIG (e.g. access)
 
     def settings(self, **overrides: Any) -> Settings:
         config = self.tmp_path / "lookout.yaml"
@@ -64,6 +65,7 @@ class TeamsWorld:
                 {
                     "routing": {"platforms": {"teams": "General"}},
                     "services": [{"name": "payments", "channels": {"teams": OTHER_CHANNEL}}],
+                    **self.extra_config,
                 }
             )
         )

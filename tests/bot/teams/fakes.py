@@ -276,6 +276,46 @@ def activity_texts(activity: dict[str, Any]) -> list[str]:
 class _Failure:
     status: int
     retry_after: str | None
+    code: str | None
+
+
+# The error code Microsoft's table gives each status ("Status codes from bot conversational
+# APIs"); 503 and 504 come from the gateway without one.
+STATUS_CODES = {
+    400: "BadArgument",
+    401: "BotNotRegistered",
+    403: "BotNotInConversationRoster",
+    404: "ConversationNotFound",
+    412: "PreconditionFailed",
+    413: "MessageSizeTooBig",
+    429: "Throttled",
+    500: "ServiceError",
+    502: "ServiceError",
+}
+MESSAGES = {
+    "BadArgument": "Malformed request payload",
+    "BotNotRegistered": "No registration found for this bot.",
+    "BotDisabledByAdmin": "The tenant admin disabled this bot",
+    "BotNotInConversationRoster": "The bot is not part of the conversation roster.",
+    "ConversationBlockedByUser": "User blocked the conversation with the bot.",
+    "InvalidBotApiHost": "Invalid bot api host. For GCC tenants, please call "
+    "https://smba.infra.gcc.teams.microsoft.com.",
+    "NotEnoughPermissions": "Bot does not have the required permissions",
+    "ActivityNotFoundInConversation": "Conversation not found.",
+    "ConversationNotFound": "Conversation not found.",
+    "PreconditionFailed": "Precondition failed, please try again.",
+    "MessageSizeTooBig": "Message size too large.",
+    "Throttled": "Too many requests.",
+    "ServiceError": "Unknown error",
+}
+
+
+def error_body(status: int, code: str | None) -> dict[str, Any]:
+    """A Bot Connector error as Teams answers it."""
+    code = code or STATUS_CODES.get(status)
+    if code is None:
+        return {"error": {"message": f"HTTP {status}"}}
+    return {"error": {"code": code, "message": MESSAGES.get(code, code)}}
 
 
 class FakeBotConnector(_Server):
@@ -287,14 +327,39 @@ class FakeBotConnector(_Server):
         self._lock = threading.Lock()
         self._failures: list[_Failure] = []
         self._ids = itertools.count(1_700_000_000_001)
+        # The roster: member id (29:…) → TeamsChannelAccount JSON; others are not found.
+        self.members: dict[str, dict[str, Any]] = {}
+        self.member_lookups: list[str] = []
+        # Conversations Lookout was removed from (403), activities someone deleted (404).
+        self.removed: set[str] = set()
+        self.deleted: set[str] = set()
 
     @property
     def service_url(self) -> str:
         return f"{self.url}/amer/"
 
-    def fail_next(self, count: int, status: int = 503, retry_after: str | None = None) -> None:
+    def fail_next(
+        self,
+        count: int,
+        status: int = 503,
+        retry_after: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        """The next `count` activity requests fail with `status` and Teams' error body
+        (`code`, or the one the table gives that status)."""
         with self._lock:
-            self._failures.extend(_Failure(status, retry_after) for _ in range(count))
+            self._failures.extend(_Failure(status, retry_after, code) for _ in range(count))
+
+    def _member(self, conversation_id: str, member_id: str) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            self.member_lookups.append(member_id)
+            member = self.members.get(member_id)
+        if conversation_id.split(";", 1)[0] in self.removed:
+            return 403, {}, error_body(403, "BotNotInConversationRoster")
+        if member is None:
+            return 404, {}, {"error": {"code": "MemberNotFoundInConversation",
+                                       "message": "The member was not found."}}  # fmt: skip
+        return 200, {}, member
 
     def handle(
         self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -304,9 +369,22 @@ class FakeBotConnector(_Server):
         if parts[1:4] != ["amer", "v3", "conversations"] or len(parts) < 6:
             return 404, {}, {"error": {"code": "NotFound", "message": path}}
         conversation_id = unquote(parts[4])
+        if method == "GET" and parts[5] == "members" and len(parts) > 6:
+            return self._member(conversation_id, unquote(parts[6]))
         activity_id = unquote(parts[6]) if len(parts) > 6 else None
         with self._lock:
             failure = self._failures.pop(0) if self._failures else None
+            if failure is None and conversation_id.split(";", 1)[0] in self.removed:
+                failure = _Failure(403, None, "BotNotInConversationRoster")
+            root = (
+                conversation_id.split(";messageid=", 1)[1]
+                if ";messageid=" in conversation_id
+                else None
+            )
+            if failure is None and method == "PUT" and activity_id in self.deleted:
+                failure = _Failure(404, None, "ActivityNotFoundInConversation")
+            if failure is None and root is not None and root in self.deleted:
+                failure = _Failure(404, None, "ActivityNotFoundInConversation")
             status = failure.status if failure else (200 if method == "PUT" else 201)
             self.requests.append(
                 ConnectorRequest(
@@ -325,8 +403,7 @@ class FakeBotConnector(_Server):
                 self.requests[-1].answered_id = activity_id if method == "PUT" else new_id
         if failure is not None:
             extra = {"Retry-After": failure.retry_after} if failure.retry_after else {}
-            error = {"error": {"code": "ServiceError", "message": f"HTTP {failure.status}"}}
-            return failure.status, extra, error
+            return failure.status, extra, error_body(failure.status, failure.code)
         if method == "PUT":
             return 200, {}, {"id": activity_id}
         return 201, {}, {"id": new_id}

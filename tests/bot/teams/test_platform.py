@@ -7,20 +7,21 @@ import json
 
 import pytest
 
-from bot.platforms import ChatPlatform, DeliveryError
-from bot.teams.platform import NoConversationError
+from bot.platforms import DeliveryError, RateLimited
+from bot.teams.platform import NoConversationError, TeamsPlatform
 from bot.teams.retry import http_status
 from skills.contract import Fields, Reply, Text
 from skills.markup import literal
 from tests.bot.teams.conftest import CHANNEL, TeamsWorld
 
 
-async def platform(teams: TeamsWorld, *, introduce: bool = True) -> ChatPlatform:
+async def platform(teams: TeamsWorld, *, introduce: bool = True) -> TeamsPlatform:
     running = await teams.start()
     if introduce:
         response = await teams.send(teams.activity("07_conversationUpdate_channel.json"))
         assert response.status_code == 200
     (adapter,) = running.lookout.adapters
+    assert isinstance(adapter.platform, TeamsPlatform)
     return adapter.platform
 
 
@@ -82,27 +83,36 @@ async def test_a_personal_chat_has_no_threads(teams: TeamsWorld) -> None:
     assert teams.connector.requests[-1].conversation_id == conversation_id
 
 
-async def test_server_errors_are_retried_then_raised(teams: TeamsWorld) -> None:
+async def test_server_errors_are_retried_for_answers_and_raised_to_the_notifier(
+    teams: TeamsWorld,
+) -> None:
     teams_platform = await platform(teams)
     teams.connector.fail_next(4, status=503)
     with pytest.raises(Exception) as raised:
-        await teams_platform.post(channel=CHANNEL, reply=Reply.text("lost?"))
+        await teams_platform.post(channel=CHANNEL, reply=Reply.text("lost?"), wait=True)
     assert http_status(raised.value) == 503
     assert [r.status for r in teams.connector.requests] == [503] * 4
-    # the notifier retries later; the next try goes through
+    # the notifier's own call is tried once: its backoff is the notifier's, per message
+    teams.connector.fail_next(1, status=502)
+    with pytest.raises(Exception) as once:
+        await teams_platform.post(channel=CHANNEL, reply=Reply.text("later"))
+    assert http_status(once.value) == 502 and len(teams.connector.requests) == 5
     await teams_platform.post(channel=CHANNEL, reply=Reply.text("not lost"))
     assert teams.connector.delivered("post")[0].texts == ["not lost"]
 
 
-async def test_a_retry_after_longer_than_a_turn_is_left_to_the_notifier(
+async def test_a_429_blocks_that_conversation_for_its_retry_after_without_sleeping(
     teams: TeamsWorld,
 ) -> None:
     teams_platform = await platform(teams)
     teams.connector.fail_next(1, status=429, retry_after="120")
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(RateLimited) as raised:
         await teams_platform.post(channel=CHANNEL, reply=Reply.text("later"))
-    assert http_status(raised.value) == 429
-    assert len(teams.connector.requests) == 1  # not hammered, not slept on for two minutes
+    assert raised.value.retry_after == 120
+    # not hammered, not slept on for two minutes: the next try does not reach Teams
+    with pytest.raises(RateLimited):
+        await teams_platform.post(channel=CHANNEL, reply=Reply.text("still later"))
+    assert len(teams.connector.requests) == 1
 
 
 async def test_a_huge_alert_makes_a_card_teams_takes_with_its_text_as_data(
