@@ -178,8 +178,7 @@ class Policy(BaseModel):
         afters = [level.after for level in self.levels]
         if afters != sorted(afters):
             raise ValueError(
-                f"policy {self.name!r}: levels' `after` count from the start and must not "
-                "go down"
+                f"policy {self.name!r}: levels' `after` count from the start and must not go down"
             )
         return self
 
@@ -423,5 +422,7 @@ def decide(rules: EscalationRules, facts: IncidentFacts, now: datetime) -> Decis
                 f"{severity} outside business hours ({hours.describe()}): posted; paging "
                 f"starts {start:%a %H:%M} {hours.timezone} if nobody has taken it",
             )
-        return Decision(Mode.PAGE, policy, now, f"{severity} in business hours: policy {policy.name}")
+        return Decision(
+            Mode.PAGE, policy, now, f"{severity} in business hours: policy {policy.name}"
+        )
     return Decision(Mode.PAGE, policy, now, f"{severity}: policy {policy.name}")

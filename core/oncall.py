@@ -196,11 +196,7 @@ def on_call(schedule: str, shifts: Sequence[Shift], at: datetime) -> OnCall:
     current = next((s for s in ordered if s.start <= at < s.end), None)
     after = current.end if current is not None else at
     upcoming = next(
-        (
-            s
-            for s in ordered
-            if s.start >= after and (current is None or s.user != current.user)
-        ),
+        (s for s in ordered if s.start >= after and (current is None or s.user != current.user)),
         None,
     )
     if current is not None:

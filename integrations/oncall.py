@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from core.oncall import OncallConfig, OnCall, ScheduleConfig, Shift, layered, on_call, window
+from core.oncall import OnCall, OncallConfig, ScheduleConfig, Shift, layered, on_call, window
 from integrations.oncall_calendar import CalendarError, CalendarFeed, calendar_shifts
 
 

@@ -29,8 +29,9 @@ def sign(secret: str, body: bytes, at: datetime) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
-def signature_valid(secret: str, body: bytes, header: str | None, *, now: datetime,
-                    tolerance: float = 300) -> bool:
+def signature_valid(
+    secret: str, body: bytes, header: str | None, *, now: datetime, tolerance: float = 300
+) -> bool:
     """What a receiver checks: a `v1` that matches and a timestamp within `tolerance` s."""
     parts = dict(part.split("=", 1) for part in (header or "").split(",") if "=" in part)
     try:
@@ -66,7 +67,11 @@ class WebhookSender:
         if secret:
             headers[SIGNATURE_HEADER] = sign(secret, body, now)
         response = await post_json(
-            self._http, url, content=body, headers=headers, what=f"webhook {name}",
-            timeout=self._timeout,
+            self._http,
+            url,
+            content=body,
+            headers=headers,
+            what=f"webhook {name}",
+            seconds=self._timeout,
         )
         return response.status_code

@@ -126,7 +126,7 @@ class PagerDutyEvents:
             content=json.dumps(body).encode(),
             headers={},
             what="PagerDuty",
-            timeout=self._timeout,
+            seconds=self._timeout,
         )
         try:
             answer = response.json()
@@ -189,14 +189,16 @@ def parse_webhook(document: Any) -> WebhookEvent:
     title = data.get("title") if isinstance(data.get("title"), str) else None
     incident_id = None
     key = data.get("incident_key")
-    if isinstance(key, str) and (match := _DEDUP.match(key)):
-        incident_id = int(match[1])
-    elif title and (match := _INCIDENT_REF.search(title)):
+    if (isinstance(key, str) and (match := _DEDUP.match(key))) or (
+        title and (match := _INCIDENT_REF.search(title))
+    ):
         incident_id = int(match[1])
     return WebhookEvent(
         event_id=str(event.get("id") or ""),
         event_type=event_type,
-        occurred_at=event.get("occurred_at") if isinstance(event.get("occurred_at"), str) else None,
+        occurred_at=str(event["occurred_at"])
+        if isinstance(event.get("occurred_at"), str)
+        else None,
         agent=str(agent.get("summary")) if agent and agent.get("summary") else None,
         pagerduty_incident=str(data.get("id")) if data.get("id") else None,
         title=title,

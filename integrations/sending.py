@@ -61,7 +61,7 @@ async def post_json(
     content: bytes,
     headers: dict[str, str],
     what: str,
-    timeout: float,
+    seconds: float,
 ) -> httpx.Response:
     """POST a JSON body; network failures and timeouts become transient SendErrors."""
     try:
@@ -69,10 +69,10 @@ async def post_json(
             url,
             content=content,
             headers={"content-type": "application/json", **headers},
-            timeout=timeout,
+            timeout=seconds,
         )
     except httpx.TimeoutException as error:
-        raise SendError(f"{what} did not answer within {timeout:g} s") from error
+        raise SendError(f"{what} did not answer within {seconds:g} s") from error
     except httpx.HTTPError as error:
         raise SendError(f"{what} could not be reached: {error!r}") from error
     check_response(response, what)

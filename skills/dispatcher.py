@@ -35,7 +35,12 @@ class AccessPolicy:
     admins: frozenset[str] = field(default_factory=frozenset)
 
     def initial_role(self, actor: Actor) -> Role:
-        return Role.ADMIN if actor.user_id in self.admins else self.default_role
+        if actor.user_id in self.admins:
+            return Role.ADMIN
+        if actor.platform == "pagerduty":
+            # Acknowledgements from PagerDuty's signed webhook: its on-call people respond.
+            return max(self.default_role, Role.RESPONDER)
+        return self.default_role
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,7 @@ class Dispatcher:
             feedback=uow.feedback,
             knowledge=uow.knowledge,
             schedules=uow.schedules,
+            escalations=uow.escalations,
         )
 
     async def _audit(

@@ -93,6 +93,41 @@ class SlackPlatform:
         await self._upload_images(channel, thread_id, reply)
         return PostedMessage(message_id=str(response["ts"]), thread_id=thread_id, channel=channel)
 
+    async def direct_message(self, *, user: str, reply: Reply) -> PostedMessage:
+        """Send `reply` to `user` (U…) in Lookout's direct conversation with them
+        (conversations.open, then chat.postMessage)."""
+        opened = await _classified(
+            lambda: self.client.conversations_open(users=user), "open a direct message"
+        )
+        channel = str((opened.get("channel") or {}).get("id") or user)
+        response = await _classified(
+            lambda: self.client.chat_postMessage(
+                channel=channel, text=fallback_text(reply), blocks=render_blocks(reply)
+            ),
+            "send a direct message",
+        )
+        ts = str(response["ts"])
+        return PostedMessage(message_id=ts, thread_id=ts, channel=channel)
+
+    async def mention(
+        self, *, channel: str, thread_id: str | None, user: str, name: str, reply: Reply
+    ) -> PostedMessage:
+        """Post `reply` in a thread (or the channel) with `user` @mentioned before it."""
+        tag = f"<@{user}>"
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": tag}}]
+        extra: dict[str, Any] = {"thread_ts": thread_id} if thread_id else {}
+        response = await _classified(
+            lambda: self.client.chat_postMessage(
+                channel=channel,
+                text=f"{tag} {fallback_text(reply)}",
+                blocks=blocks + render_blocks(reply),
+                **extra,
+            ),
+            "mention someone",
+        )
+        ts = str(response["ts"])
+        return PostedMessage(message_id=ts, thread_id=thread_id or ts, channel=channel)
+
     async def find_posted(
         self, *, channel: str, intent: str, since: datetime
     ) -> PostedMessage | None:
