@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
@@ -69,6 +70,7 @@ def build_escalation(
     topology: Callable[[], Topology],
     metrics: Metrics,
     on_change: Callable[[], None],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> EscalationEngine:
     """The escalation pass and its outbox, over every chat platform and machine channel."""
     targets = [str(target) for target in config.escalation.targets]
@@ -119,4 +121,5 @@ def build_escalation(
         topology=topology,
         metrics=metrics,
         on_change=on_change,
+        clock=clock,
     )

@@ -345,6 +345,8 @@ class EscalationEngine:
     ) -> None:
         index, cycle = escalation.level, escalation.cycle
         level = policy.levels[index]
+        # Counts every firing, so a level paged again (after a snooze) gets pages of its own.
+        fires = int((escalation.paged or {}).get("fires", 0)) + 1
         found = await self._recipients.resolve(level.targets, now)
         kind = await self._kind(uow, incident)
         limit = self.rules.rate_limit.per_hour
@@ -358,7 +360,7 @@ class EscalationEngine:
         }
         for recipient in found.recipients:
             page = _page(
-                key=f"e{escalation.id}:c{cycle}:l{index}:{recipient.channel}:{recipient.address}",
+                key=f"e{escalation.id}:f{fires}:l{index}:{recipient.channel}:{recipient.address}",
                 incident=incident,
                 episode=escalation.episode,
                 escalation=escalation,
@@ -407,6 +409,7 @@ class EscalationEngine:
             "folded": folded,
             "problems": found.problems,
             "at": now.isoformat(),
+            "fires": fires,
         }
         following = policy.after_level(index, cycle)
         base = escalation.base_at or now
@@ -562,6 +565,8 @@ class EscalationEngine:
             return
         index = max(escalation.reached - 1, 0)
         found = await self._recipients.resolve(policy.levels[index].targets, now)
+        # PagerDuty keeps its own clocks; a second trigger would only repeat the page.
+        found.recipients = [r for r in found.recipients if r.channel != "pagerduty"]
         for recipient in found.recipients:
             await uow.pages.add(
                 _page(
