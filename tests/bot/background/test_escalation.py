@@ -154,12 +154,12 @@ async def test_two_replicas_on_postgres_fire_each_level_once(
     setup = Database(postgres_url)
     await setup.upgrade()
     clock = Clock()
-    replicas = []
-    for _ in range(2):
-        replica = Database(postgres_url)
-        replicas.append(
-            await paging(replica, config, clock=clock, pagerduty_url=receivers.events_url)
+    replicas = [
+        await paging(
+            Database(postgres_url), config, clock=clock, pagerduty_url=receivers.events_url
         )
+        for _ in range(2)
+    ]
     await replicas[0].fire("HighErrorRate", "checkout")
     for minutes in (0, 5, 10, 10, 15):
         clock.now = datetime(2026, 11, 23, 3, minutes, 1, tzinfo=UTC)
