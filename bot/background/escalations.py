@@ -247,6 +247,8 @@ class EscalationEngine:
                     await self._carry_snooze(uow, row, incident, now)
                 if not await uow.escalations.start(row):
                     continue
+                if not self.rules.policies or row.status == "none":
+                    continue  # escalation is not in use for it: nothing to say or show
                 started += 1
                 await uow.incidents.add_event(
                     incident_id=incident.id,

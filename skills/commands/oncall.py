@@ -31,7 +31,6 @@ def _when(shift: Shift, tz: str, *, start: bool) -> str:
 
 class OncallSkill(Skill[OncallArgs]):
     verb = "oncall"
-    aliases = ("on-call", "whoisoncall")
     summary = "Who is on call now and next, per schedule."
     args_model = OncallArgs
 
