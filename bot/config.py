@@ -11,10 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.schedule_config import ScheduleEntry, SloConfig
 from core.capacity_rules import CapacityRules
 from core.check_rules import PromCheck
+from core.escalation import EscalationRules
 from core.grouping_rules import GroupingRules
 from core.log_lines import LogRules
 from core.metric_evidence import SignalRules
+from core.notify_rules import NotifyRules, target_problems
+from core.oncall import OncallConfig
 from core.service_health import HealthRules
+from core.sla import SlaRules
 from integrations.change_events import GitHubRules
 from runbooks.config import ExecutionConfig
 from skills.contract import Role
@@ -143,6 +147,11 @@ class LookoutConfig(BaseModel):
     slo: SloConfig = Field(default_factory=SloConfig)
     capacity: CapacityRules = Field(default_factory=CapacityRules)
     checks: list[PromCheck] = Field(default_factory=list)
+    # escalation and paging: policies, who to notify and how, on-call schedules, SLA targets
+    escalation: EscalationRules = Field(default_factory=EscalationRules)
+    notify: NotifyRules = Field(default_factory=NotifyRules)
+    oncall: OncallConfig = Field(default_factory=OncallConfig)
+    sla: SlaRules = Field(default_factory=SlaRules)
 
     def channel_for(self, platform: str, service: str | None) -> str:
         """Where `service`'s incidents go on `platform`: the service's own channel for that
@@ -177,6 +186,10 @@ def load_config(path: Path | None) -> LookoutConfig:
     try:
         config = LookoutConfig.model_validate(data)
         config.access.role()
+        targets = [str(target) for target in config.escalation.targets]
+        problems = target_problems(targets, config.notify)
+        if problems:
+            raise ValueError("escalation: " + "; ".join(problems))
     except (ValidationError, ValueError) as error:
         raise ConfigError(f"{path} is not a valid Lookout config: {error}") from error
     return config

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from bot import __version__
 from bot.background.blast_trackers import BlastTrackerWatcher
 from bot.background.changes import ChangeRecorder, ChangeResult
+from bot.background.escalations import EscalationEngine
 from bot.background.ingest import AlertIngestor, IngestResult
 from bot.background.intake import AlertIntake
 from bot.background.knowledge import AnswerWriter, KnowledgeWorker
@@ -28,6 +29,8 @@ from bot.console.platform import ConsoleHub, ConsolePlatform
 from bot.http import machine_routes
 from bot.knowledge_setup import build_knowledge
 from bot.metrics import Metrics
+from bot.pagerduty_routes import pagerduty_routes
+from bot.paging_setup import build_escalation, paging_tools, sla_schedule
 from bot.platforms import ChatAdapter
 from bot.runbook_setup import runbook_catalog, runbook_executor
 from bot.schedule_setup import build_scheduling
@@ -47,6 +50,7 @@ from skills.context import SkillTools
 from skills.contract import Reply
 from skills.dispatcher import AccessPolicy, Dispatcher, Outcome
 from skills.registry import Registry
+from skills.views.incident_paging import paging_facts
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,7 @@ class Lookout:
     knowledge_worker: KnowledgeWorker | None = None
     answer_writer: AnswerWriter | None = None
     scheduler: Scheduler | None = None  # reports, SLO burn rates, capacity, checks
+    escalation: EscalationEngine | None = None  # timers, pages and SLA clocks
 
     async def accept(self, alerts: list[Alert], *, truncated_alerts: int = 0) -> IngestResult:
         """Ingest alerts (committed when this returns) and let the notifier know;
@@ -122,6 +127,8 @@ class Lookout:
 
     def incidents_changed(self) -> None:
         self.notifier.wake()
+        if self.escalation is not None:
+            self.escalation.wake()
         self.trackers.wake()
         if self.knowledge_worker is not None:
             self.knowledge_worker.wake()
@@ -172,6 +179,8 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         raise ConfigError(f"{settings.config}: invalid service catalog: {error}") from error
     health = service_health(settings, config, http)
     knowledge = build_knowledge(settings, config, database, catalog)
+    config.schedules.extend(sla_schedule(config))
+    paging = paging_tools(settings, config, http)
     scheduling = build_scheduling(
         settings,
         config,
@@ -203,16 +212,24 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             slo=scheduling.slo,
             capacity=scheduling.capacity,
             schedules=scheduling.scheduler,
+            oncall=paging.directory,
+            escalation=config.escalation,
+            sla=config.sla,
+            silences=paging.silences,
         ),
         topology=service_catalog.current,
     )
     adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
+    platforms = [console, *(adapter.platform for adapter in adapters)]
     notifier = Notifier(
         database,
-        [console, *(adapter.platform for adapter in adapters)],
+        platforms,
         channel_for=config.channel_for,
         metrics=metrics,
         admin_channel_for=config.admin_channel_for,
+        paging=lambda uow, incidents, now: paging_facts(
+            uow.escalations, incidents, config.sla, now
+        ),
     )
     ingestor = AlertIngestor(database, rules=config.grouping, topology=service_catalog.current)
     trackers = BlastTrackerWatcher(
@@ -243,6 +260,23 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         changes=ChangeRecorder(database, topology=service_catalog.current),
         knowledge=knowledge,
         scheduler=scheduling.scheduler,
+    )
+
+    def paging_changed() -> None:
+        notifier.wake()
+        hub.publish("incidents", {})
+
+    lookout.escalation = build_escalation(
+        settings,
+        config,
+        http,
+        database,
+        directory=paging.directory,
+        platforms=platforms,
+        channel_for=config.channel_for,
+        topology=service_catalog.current,
+        metrics=metrics,
+        on_change=paging_changed,
     )
     if knowledge is not None:
         lookout.knowledge_worker = KnowledgeWorker(
@@ -356,6 +390,9 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         lookout.notifier.wake()
         if lookout.scheduler is not None:
             await lookout.scheduler.start()
+        if lookout.escalation is not None:
+            lookout.escalation.start()
+            lookout.escalation.wake()
         if demo:
             from bot.demo import run_demo
 
@@ -375,6 +412,8 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             lookout.hub.close()
             if lookout.scheduler is not None:
                 await lookout.scheduler.stop()
+            if lookout.escalation is not None:
+                await lookout.escalation.stop()
             await lookout.runs.stop()
             await lookout.trackers.stop()
             await lookout.notifier.stop()
@@ -397,6 +436,7 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
     )
     app.include_router(machine_routes(lookout))
     app.include_router(console_routes(lookout))
+    app.include_router(pagerduty_routes(lookout))
     for adapter in lookout.adapters:
         app.include_router(adapter.routes())
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

@@ -55,5 +55,12 @@ class Metrics:
             "lookout_errors_total", "Unexpected errors, by where", ["where"], registry=self.registry
         )
 
+        self.pages = Counter(
+            "lookout_pages_total",
+            "Pages (escalation notifications) by channel and outcome: sent, retry, failed",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     alertmanager_url: str | None = Field(default=None, validation_alias="ALERTMANAGER_URL")
     loki_url: str | None = Field(default=None, validation_alias="LOKI_URL")
 
+    # Paging: PagerDuty's Events API v2 and its webhooks back, email over SMTP.
+    pagerduty_routing_key: SecretStr | None = Field(
+        default=None, validation_alias="PAGERDUTY_ROUTING_KEY"
+    )
+    pagerduty_events_url: str | None = Field(default=None, validation_alias="PAGERDUTY_EVENTS_URL")
+    pagerduty_webhook_secret: SecretStr | None = Field(
+        default=None, description="the secret of PagerDuty's webhook subscription (v3)"
+    )
+    smtp_url: SecretStr | None = Field(
+        default=None, description="smtp://user:pass@host:587?from=lookout@example.com"
+    )
+
     # Retrieval and the optional LLM (OpenAI's own names for the endpoint and key).
     chroma_url: str | None = Field(
         default=None, description="a Chroma server (http://host:8000); default: embedded"

@@ -20,6 +20,7 @@ from skills.commands.logs import LogsSkill
 from skills.commands.merge import MergeSkill
 from skills.commands.metrics import MetricsSkill
 from skills.commands.note import NoteSkill
+from skills.commands.oncall import OncallSkill
 from skills.commands.postmortem import PostmortemSkill
 from skills.commands.reject import RejectSkill
 from skills.commands.resolve import ResolveSkill
@@ -28,7 +29,9 @@ from skills.commands.runbooks import RunbooksSkill
 from skills.commands.schedules import SchedulesSkill
 from skills.commands.show import ShowSkill
 from skills.commands.similar import SimilarSkill
+from skills.commands.sla import SlaSkill
 from skills.commands.slo import SloSkill
+from skills.commands.snooze import SnoozeSkill
 from skills.commands.split import SplitSkill
 from skills.commands.stats import StatsSkill
 from skills.commands.status import StatusSkill
@@ -78,4 +81,8 @@ def default_registry() -> Registry:
     registry.register(SloSkill())
     registry.register(CapacitySkill())
     registry.register(SchedulesSkill())
+    # escalation and paging
+    registry.register(OncallSkill())
+    registry.register(SnoozeSkill())
+    registry.register(SlaSkill())
     return registry

@@ -6,9 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from core.escalation import EscalationRules
+from core.sla import SlaRules
 from core.topology import Topology
+from integrations.alertmanager import SilenceClient
 from integrations.capacity import CapacityReader
 from integrations.evidence import LogEvidenceReader, MetricEvidenceReader
+from integrations.oncall import OncallDirectory
 from integrations.service_health import PrometheusHealth
 from integrations.slo import SloReader
 from knowledge.service import Knowledge
@@ -21,6 +25,7 @@ from storage.audit import AuditRepository
 from storage.changes import ChangeRepository
 from storage.contexts import IncidentContextRepository
 from storage.episodes import EpisodeRepository
+from storage.escalations import EscalationRepository
 from storage.feedback import FeedbackRepository
 from storage.incidents import IncidentRepository
 from storage.knowledge import KnowledgeRepository
@@ -52,6 +57,12 @@ class SkillTools:
     slo: SloReader | None = None
     capacity: CapacityReader | None = None
     schedules: ScheduleBook | None = None  # the scheduler's jobs, for `schedules`
+    # Escalation and paging: on-call schedules, the policies and SLA targets, and
+    # Alertmanager's silences (ALERTMANAGER_URL) for `snooze`.
+    oncall: OncallDirectory | None = None
+    escalation: EscalationRules | None = None
+    sla: SlaRules | None = None
+    silences: SilenceClient | None = None
 
 
 @dataclass
@@ -81,6 +92,7 @@ class SkillContext:
     # A written (LLM) answer was requested: the answer writer should look.
     answers_requested: bool = False
     schedules: ScheduledRunRepository | None = None  # scheduled runs (reports, evaluations)
+    escalations: EscalationRepository | None = None  # escalations, pages, SLA breaches
 
     @property
     def actor(self) -> Actor:

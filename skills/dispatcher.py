@@ -40,7 +40,13 @@ class AccessPolicy:
     bots: frozenset[str] = field(default_factory=frozenset)
 
     def initial_role(self, actor: Actor) -> Role:
-        role = Role.ADMIN if actor.user_id in self.admins else self.default_role
+        if actor.user_id in self.admins:
+            role = Role.ADMIN
+        elif actor.platform == "pagerduty":
+            # Acknowledgements from PagerDuty's signed webhook: its on-call people respond.
+            role = max(self.default_role, Role.RESPONDER)
+        else:
+            role = self.default_role
         return self.cap(actor, role)
 
     def role_for(self, actor: Actor, stored: Role) -> Role:
@@ -273,6 +279,7 @@ class Dispatcher:
             feedback=uow.feedback,
             knowledge=uow.knowledge,
             schedules=uow.schedules,
+            escalations=uow.escalations,
         )
 
     async def _audit(

@@ -551,3 +551,107 @@ class ScheduledRunRow(Base):
     channels: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     reply: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+# --- escalation: policies climbing per episode, the pages they send, SLA breaches ---
+class EscalationRow(Base):
+    """One episode's escalation: the policy it follows, the next level and when it is due.
+
+    `next_at` is the timer: every replica's escalation pass looks for rows due, and the
+    first to lock one fires its level (the pages it creates have unique keys besides, so a
+    level is paged once). `status`: active, deferred (waiting for business hours), snoozed,
+    acknowledged, resolved, exhausted, post (only posts), none (no policy matched)."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "episode", name="uq_escalations_episode"),
+        Index("ix_escalations_due", "status", "next_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"))
+    episode: Mapped[int] = mapped_column(Integer)
+    policy: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    # The next level to fire (index into the policy's levels) and pass over them (0 first).
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    cycle: Mapped[int] = mapped_column(Integer, default=0)
+    # The highest level fired so far (1-based, 0 = none) and who it notified, for the card.
+    reached: Mapped[int] = mapped_column(Integer, default=0)
+    paged: Mapped[dict[str, Any]]
+    # Levels are due at base_at + period × cycle + level.after.
+    base_at: Mapped[datetime | None]
+    next_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text)
+    snoozed_until: Mapped[datetime | None] = mapped_column(default=None)
+    snoozed_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    # Alertmanager silence ids created by the snooze.
+    silences: Mapped[dict[str, Any]]
+    # What PagerDuty knows of this episode: triggered, acknowledged, resolved (None: nothing).
+    pagerduty: Mapped[str | None] = mapped_column(String(16), default=None)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PageRow(Base):
+    """One notification to send (an outbox row): a level's target, an SLA breach, or a
+    PagerDuty acknowledge/resolve. `key` is unique, so a level fired twice pages once.
+    `status`: pending, sent, failed (retries spent, or refused for good), cancelled (the
+    incident was taken before it went out), folded (over the rate limit)."""
+
+    __tablename__ = "pages"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_pages_key"),
+        Index("ix_pages_due", "status", "next_attempt_at"),
+        Index("ix_pages_kind_created", "kind", "created_at"),
+        Index("ix_pages_incident", "incident_id", "episode"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255))
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"))
+    episode: Mapped[int] = mapped_column(Integer)
+    escalation_id: Mapped[int | None] = mapped_column(Id, ForeignKey("escalations.id"))
+    level: Mapped[int | None] = mapped_column(Integer)
+    target: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(255))
+    person: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    failed_over: Mapped[bool] = mapped_column(default=False)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # What the message says besides the incident (a breach's reason, …), and what the
+    # receiver gave back (chat message ids, PagerDuty's dedup key).
+    payload: Mapped[dict[str, Any]]
+    result: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime]
+
+
+class SlaBreachRow(Base):
+    """An episode that missed its time-to-acknowledge or time-to-resolve target, and why."""
+
+    __tablename__ = "sla_breaches"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "episode", "clock", name="uq_sla_breaches_clock"),
+        Index("ix_sla_breaches_due_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"))
+    episode: Mapped[int] = mapped_column(Integer)
+    clock: Mapped[str] = mapped_column(String(8))
+    target: Mapped[str] = mapped_column(String(255))
+    due_at: Mapped[datetime]
+    breached_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+
+
+# --- end escalation ---

@@ -11,6 +11,7 @@ from storage.changes import ChangeRepository
 from storage.console import ConsoleMessageRepository
 from storage.contexts import IncidentContextRepository
 from storage.episodes import EpisodeRepository
+from storage.escalations import EscalationRepository, PageRepository
 from storage.feedback import FeedbackRepository
 from storage.grouping_states import GroupingStateRepository
 from storage.incidents import IncidentRepository
@@ -51,6 +52,8 @@ class UnitOfWork:
         self.feedback = FeedbackRepository(session)
         self.knowledge = KnowledgeRepository(session)
         self.schedules = ScheduledRunRepository(session)
+        self.escalations = EscalationRepository(session)
+        self.pages = PageRepository(session)
 
     async def lock(self, key: int) -> None:
         """Serialize this transaction with every other holder of `key`, across replicas.

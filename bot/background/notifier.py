@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -40,12 +40,17 @@ from core.severity import parse_severity
 from skills.contract import Reply
 from skills.fit import compact
 from skills.views.incident_card import card_facts, incident_message
+from skills.views.incident_paging import PagingFacts
 from storage.database import Database
 from storage.delivery import Delivered, DeliveryRecords
+from storage.models import IncidentRow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
+PagingLookup = Callable[
+    [UnitOfWork, list[IncidentRow], datetime], Awaitable[dict[int, PagingFacts]]
+]
 IN_FLIGHT_GRACE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=10)
 MAX_ATTEMPTS = 12  # about 50 minutes of backoff, then the message waits for a change
@@ -124,6 +129,7 @@ class Notifier:
         debounce: float = 0.1,
         idle_interval: float = 5.0,
         admin_channel_for: Callable[[str], str] | None = None,
+        paging: PagingLookup | None = None,
     ) -> None:
         self._database = database
         self._platforms = list(platforms)
@@ -133,6 +139,7 @@ class Notifier:
         self._notices = AdminNotices(database, lambda: self._platforms, admin_channel_for, clock)
         self._timers: set[asyncio.TimerHandle] = set()
         self._tracked: list[TrackedKind] = tracked_kinds()
+        self._paging = paging  # the escalation and SLA lines of incident messages
         self._pass_lock = asyncio.Lock()
         self._background = BackgroundPass(
             "notifier", self.flush, interval=idle_interval, debounce=debounce, metrics=metrics
@@ -199,6 +206,7 @@ class Notifier:
             if not incidents:
                 return []
             facts = await card_facts(uow.alerts, [incident.id for incident in incidents])
+            paging = await self._paging(uow, incidents, now) if self._paging else {}
             for incident in incidents:
                 row = await uow.threads.get(incident_id=incident.id, platform=platform.name)
                 fresh = row is None
@@ -221,7 +229,9 @@ class Notifier:
                         revision=incident.revision,
                         channel=row.channel,
                         message_id=row.message_id,
-                        reply=incident_message(incident, facts[incident.id], now),
+                        reply=incident_message(
+                            incident, facts[incident.id], now, paging.get(incident.id)
+                        ),
                         intent=_token(platform.name, "incident", row.id),
                         fresh=fresh,
                         degraded=row.degraded,

@@ -10,7 +10,8 @@ from typing import Any
 
 from bot.console.render import render_reply
 from bot.platforms import DeliveryError, PostedMessage
-from skills.contract import Reply
+from skills.contract import Reply, Text
+from skills.markup import literal
 from storage.database import Database
 from storage.models import ConsoleMessageRow
 
@@ -97,6 +98,20 @@ class ConsolePlatform:
             channel=channel, author=BOT_NAME, author_kind="bot", reply=reply, intent=intent
         )
         return PostedMessage(message_id=str(row.id), thread_id=str(row.id))
+
+    async def direct_message(self, *, user: str, reply: Reply) -> PostedMessage:
+        """The console has no private messages: a person's pages go to the channel `@user`."""
+        return await self.post(channel=f"@{user}", reply=reply)
+
+    async def mention(
+        self, *, channel: str, thread_id: str | None, user: str, name: str, reply: Reply
+    ) -> PostedMessage:
+        mentioned = Reply(
+            blocks=[Text(f"@{literal(name)}"), *reply.blocks], incident_id=reply.incident_id
+        )
+        if thread_id:
+            return await self.post_in_thread(channel=channel, thread_id=thread_id, reply=mentioned)
+        return await self.post(channel=channel, reply=mentioned)
 
     async def find_posted(
         self, *, channel: str, intent: str, since: datetime

@@ -234,6 +234,51 @@ class SlackPlatform:
         self._users[user_id] = (found, now + (USER_TTL if found else USER_FAILURE_TTL))
         return found
 
+    async def direct_message(self, *, user: str, reply: Reply) -> PostedMessage:
+        """Send `reply` to `user` (U…) in Lookout's direct conversation with them
+        (conversations.open, then chat.postMessage)."""
+        opened = await self._call(
+            "conversations.open",
+            user,
+            lambda: self.client.conversations_open(users=user),
+            what="open a direct message",
+            wait=True,
+        )
+        channel = str((opened.get("channel") or {}).get("id") or user)
+        response = await self._call(
+            "chat.postMessage",
+            channel,
+            lambda: self.client.chat_postMessage(
+                channel=channel, text=fallback_text(reply), blocks=render_blocks(reply)
+            ),
+            what="send a direct message",
+            wait=True,
+        )
+        ts = str(response["ts"])
+        return PostedMessage(message_id=ts, thread_id=ts, channel=channel)
+
+    async def mention(
+        self, *, channel: str, thread_id: str | None, user: str, name: str, reply: Reply
+    ) -> PostedMessage:
+        """Post `reply` in a thread (or the channel) with `user` @mentioned before it."""
+        tag = f"<@{user}>"
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": tag}}]
+        extra: dict[str, Any] = {"thread_ts": thread_id} if thread_id else {}
+        response = await self._call(
+            "chat.postMessage",
+            channel,
+            lambda: self.client.chat_postMessage(
+                channel=channel,
+                text=f"{tag} {fallback_text(reply)}",
+                blocks=blocks + render_blocks(reply),
+                **extra,
+            ),
+            what="mention someone",
+            wait=True,
+        )
+        ts = str(response["ts"])
+        return PostedMessage(message_id=ts, thread_id=thread_id or ts, channel=channel)
+
     async def find_posted(
         self, *, channel: str, intent: str, since: datetime
     ) -> PostedMessage | None:

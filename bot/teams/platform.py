@@ -13,6 +13,7 @@ answer to a person (`wait=True`) retries as `RetryPolicy` says.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Awaitable, Callable
 from copy import copy
@@ -21,7 +22,13 @@ from typing import Any, TypeVar
 
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ConversationReference
+from botbuilder.schema import (
+    Activity,
+    ChannelAccount,
+    ConversationParameters,
+    ConversationReference,
+    Mention,
+)
 
 from bot.platforms import DeliveryError, PostedMessage, RateLimited, RateLimits
 from bot.teams.activities import PLATFORM, THREAD_MARK
@@ -102,6 +109,65 @@ class TeamsPlatform:
             key, reference, activity, what="thread reply", wait=wait, about_message=threaded
         )
         return PostedMessage(message_id=response.id, thread_id=thread_id, channel=key)
+
+    async def direct_message(self, *, user: str, reply: Reply) -> PostedMessage:
+        """Start (or find) the 1:1 chat with `user` (their Teams or Azure AD object id) and
+        post `reply` there: the Bot Connector's create-conversation call, made through a
+        conversation Lookout knows in the same tenant."""
+        reference = await self._any_reference()
+        tenant = reference.conversation.tenant_id
+        parameters = ConversationParameters(
+            is_group=False,
+            bot=reference.bot,
+            members=[ChannelAccount(id=user)],
+            tenant_id=tenant,
+            channel_data={"tenant": {"id": tenant}} if tenant else None,
+        )
+
+        async def create(client: Any) -> Any:
+            return await client.conversations.create_conversation(parameters)
+
+        key = reference.conversation.id
+        created = await self._connector_call(
+            key, reference, create, what="direct message", scope=f"user:{user}", wait=True
+        )
+        if created is None or not created.id:
+            raise RuntimeError("the Bot Connector opened no conversation for the direct message")
+        activity = self._addressed(render_activity(reply), reference, created.id)
+        activity.conversation.conversation_type = "personal"
+        response = await self._send(key, reference, activity, what="direct message", wait=True)
+        return PostedMessage(message_id=response.id, thread_id=response.id, channel=created.id)
+
+    async def mention(
+        self, *, channel: str, thread_id: str | None, user: str, name: str, reply: Reply
+    ) -> PostedMessage:
+        """Post `reply` in the thread with `user` @mentioned (a Teams mention entity)."""
+        key, reference = await self._reference(channel)
+        conversation_id = reference.conversation.id
+        if thread_id and reference.conversation.conversation_type == "channel":
+            conversation_id = f"{conversation_id.split(THREAD_MARK, 1)[0]}{THREAD_MARK}{thread_id}"
+        activity = self._addressed(render_activity(reply), reference, conversation_id)
+        tag = f"<at>{html.escape(name)}</at>"
+        activity.text = f"{tag} {activity.text or ''}".strip()
+        activity.entities = [
+            Mention(mentioned=ChannelAccount(id=user, name=name), text=tag, type="mention")
+        ]
+        response = await self._send(
+            key, reference, activity, what="mention", wait=True, about_message=bool(thread_id)
+        )
+        return PostedMessage(
+            message_id=response.id, thread_id=thread_id or response.id, channel=key
+        )
+
+    async def _any_reference(self) -> ConversationReference:
+        async with self._database.unit_of_work() as uow:
+            rows = await uow.conversations.all(platform=PLATFORM)
+        if not rows:
+            raise NoConversationError(
+                "Lookout knows no Teams conversation yet, so it cannot reach anyone directly: "
+                "add the Lookout app to a team first."
+            )
+        return ConversationReference().deserialize(rows[0].reference)
 
     async def find_posted(
         self, *, channel: str, intent: str, since: datetime

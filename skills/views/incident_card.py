@@ -11,6 +11,7 @@ from core.incidents import display_id, main_alert
 from skills.contract import Actions, Button, Context, Fields, Reply, Text
 from skills.formatting import clock_time, duration, mark
 from skills.markup import literal
+from skills.views.incident_paging import PagingFacts
 from storage.alerts import AlertRepository
 from storage.models import IncidentRow
 
@@ -34,6 +35,17 @@ def status_line(incident: IncidentRow) -> str:
         who = literal(incident.acknowledged_by or "someone")
         return f"Acknowledged by {who} at {clock_time(incident.acknowledged_at)}"
     return "Triggered — not acknowledged"
+
+
+def _paging_fields(paging: PagingFacts | None) -> tuple[tuple[str, str], ...]:
+    if paging is None:
+        return ()
+    fields = []
+    if paging.escalation:
+        fields.append(("Escalation", paging.escalation))
+    if paging.sla:
+        fields.append(("SLA", paging.sla))
+    return tuple(fields)
 
 
 def incident_buttons(incident: IncidentRow) -> Actions:
@@ -81,10 +93,13 @@ async def card_facts(alerts: AlertRepository, incident_ids: list[int]) -> dict[i
     return facts
 
 
-def incident_message(incident: IncidentRow, facts: CardFacts, now: datetime) -> Reply:
+def incident_message(
+    incident: IncidentRow, facts: CardFacts, now: datetime, paging: PagingFacts | None = None
+) -> Reply:
     """The root message for `incident`, as of `now`. Everything from alerts is shown as data
     (`skills.markup.literal`); the summary is cut to `SUMMARY_CHARS`, and any platform that
-    must shorten more points at `show`."""
+    must shorten more points at `show`. `paging` adds the escalation reached and the SLA
+    clock."""
     sign = mark(incident.severity, incident.status)
     ref = display_id(incident.id)
     headline = f"{sign} **{ref} · {literal(incident.title)}**"
@@ -111,6 +126,7 @@ def incident_message(incident: IncidentRow, facts: CardFacts, now: datetime) -> 
                 ("Alerts", f"{facts.alerts} ({facts.firing} firing)"),
                 ("Started", clock_time(incident.first_alert_at)),
                 ("Services", literal(services)),
+                *_paging_fields(paging),
             )
         )
     )

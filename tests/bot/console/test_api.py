@@ -68,14 +68,14 @@ async def test_incident_message_buttons_and_thread_replies(server: RunningServer
 async def test_errors_and_help_are_ephemeral(server: RunningServer) -> None:
     async with server.client() as client:
         help_answer = await command(client, "/lookout help")
-        unknown = await command(client, "lookout frobnicate")
+        unknown = await command(client, "lookout xyzzy")
         missing = await command(client, "/lookout ack INC-77")
         messages = (
             await client.get("/console/api/messages", params={"channel": "#incidents"})
         ).json()
     assert help_answer["ephemeral"] and help_answer["message"] is None
     assert unknown["blocks"] == [
-        {"type": "text", "text": "I don't know `frobnicate`. Try `help` for the list of commands."}
+        {"type": "text", "text": "I don't know `xyzzy`. Try `help` for the list of commands."}
     ]
     assert missing["text"] == "There is no incident INC-77."
     assert messages == []  # nothing ephemeral is stored

@@ -219,6 +219,8 @@ class FakeSlack:
         if method == "conversations.list":
             channels = [{"id": cid, "name": name.lstrip("#")} for name, cid in CHANNEL_IDS.items()]
             return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": f"D{params.get('users', 'X')}"}}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self.next_ts()}
         if method == "files.getUploadURLExternal":

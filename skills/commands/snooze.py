@@ -1,0 +1,184 @@
+"""`snooze [incident] <duration>|off`: stop re-notifying about an incident for a while.
+
+While snoozed, no level fires; when the snooze ends and nobody has acknowledged, the last
+level reached is paged again and the policy goes on from there (as PagerDuty's snooze).
+A reopening within the snooze stays quiet too. With ALERTMANAGER_URL, each firing alert of
+the incident gets an Alertmanager silence that ends with the snooze.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from core.escalation import parse_duration, spoken_duration
+from core.incidents import IncidentStatus, display_id
+from integrations.alertmanager import AlertmanagerError, matchers_for
+from skills.commands.note import split_reference
+from skills.context import SkillContext
+from skills.contract import Reply, Role
+from skills.errors import ConflictError, UsageError
+from skills.grammar import Positional
+from skills.lookups import load_incident
+from skills.registry import Skill
+from storage.models import EscalationRow
+
+USAGE = "Usage: `snooze [incident] <duration>` (e.g. `snooze INC-4 1h`) or `snooze [incident] off`."
+LONGEST = timedelta(days=7)
+MAX_SILENCES = 20
+
+
+class SnoozeArgs(BaseModel):
+    words: Annotated[list[str], Positional(rest=True)] = Field(
+        default_factory=list, description="[incident] then a duration (30m, 2h) or off"
+    )
+
+
+class SnoozeSkill(Skill[SnoozeArgs]):
+    verb = "snooze"
+    summary = "Stop re-notifying about an incident for a while (and silence its alerts)."
+    role = Role.RESPONDER
+    args_model = SnoozeArgs
+
+    async def handle(self, ctx: SkillContext, args: SnoozeArgs) -> Reply:
+        reference, rest = split_reference(args.words)
+        if len(rest) != 1:
+            raise UsageError(USAGE)
+        incident = await load_incident(ctx, reference)
+        ref = display_id(incident.id)
+        if incident.status == IncidentStatus.RESOLVED:
+            raise ConflictError(f"{ref} is resolved; there is nothing to snooze.")
+        if ctx.escalations is None:
+            raise ConflictError("Escalation is not available here.")
+        escalation = await ctx.escalations.of_episode(
+            incident_id=incident.id, episode=incident.episode
+        )
+        if escalation is None:
+            raise ConflictError(f"{ref}'s escalation is being set up; try again in a moment.")
+        who = ctx.actor.display_name
+        if rest[0].lower() in ("off", "end", "stop"):
+            return await self._wake(ctx, incident.id, escalation, ref, who)
+        try:
+            span = parse_duration(rest[0])
+        except ValueError:
+            raise UsageError(USAGE) from None
+        if not timedelta(minutes=1) <= span <= LONGEST:
+            raise UsageError("A snooze lasts from 1m to 7d.")
+        until = ctx.now + span
+        escalation.snoozed_until, escalation.snoozed_by = until, who
+        escalation.updated_at = ctx.now
+        self._hold(ctx, escalation, until)
+        silenced, problem = await self._silence(ctx, incident.id, until, who, ref)
+        if silenced:
+            escalation.silences = {"ids": silenced, "until": until.isoformat()}
+        text = f"Snoozed by {who} for {spoken_duration(span)} (until {until:%H:%M} UTC)"
+        if silenced:
+            text += f"; {len(silenced)} Alertmanager silence(s) until then"
+        await ctx.incidents.add_event(
+            incident_id=incident.id,
+            kind="snoozed",
+            text=text,
+            at=ctx.now,
+            actor=who,
+            data={"until": until.isoformat(), "silences": silenced, "episode": incident.episode},
+        )
+        ctx.incident_changed(incident)
+        answer = f"🔕 {ref} snoozed until {until:%H:%M} UTC ({spoken_duration(span)})"
+        if incident.status == IncidentStatus.TRIGGERED:
+            answer += (
+                ": no re-notification until then; if nobody has taken it by then, paging resumes"
+            )
+        answer += "."
+        if silenced:
+            answer += f" Alertmanager silences {len(silenced)} of its alerts until then."
+        if problem:
+            answer += f" {problem}"
+        return Reply.text(answer, incident_id=incident.id)
+
+    def _hold(self, ctx: SkillContext, escalation: EscalationRow, until: datetime) -> None:
+        """Move a running escalation's timer to the snooze's end, to page again the level
+        last reached (or the next one, if none was)."""
+        if escalation.status not in ("active", "exhausted", "deferred", "snoozed"):
+            return
+        rules = ctx.tools.escalation
+        policy = rules.policy(escalation.policy or "") if rules is not None else None
+        if policy is not None and escalation.reached:
+            level = escalation.reached - 1
+            cycle = int((escalation.paged or {}).get("cycle", 0))
+            escalation.level, escalation.cycle = level, cycle
+            escalation.base_at = until - policy.levels[level].after - policy.period * cycle
+        elif policy is not None and escalation.status != "deferred":
+            escalation.base_at = until - policy.levels[escalation.level].after
+        else:
+            escalation.base_at = until
+        escalation.status = "snoozed"
+        escalation.next_at = until
+
+    async def _wake(
+        self, ctx: SkillContext, incident_id: int, escalation: EscalationRow, ref: str, who: str
+    ) -> Reply:
+        if escalation.snoozed_until is None or escalation.snoozed_until <= ctx.now:
+            raise ConflictError(f"{ref} is not snoozed.")
+        escalation.snoozed_until = ctx.now
+        if escalation.status == "snoozed":
+            escalation.next_at = ctx.now
+        expired = 0
+        silences = ctx.tools.silences
+        for silence_id in (escalation.silences or {}).get("ids", []):
+            if silences is None:
+                break
+            try:
+                await silences.expire(str(silence_id))
+                expired += 1
+            except AlertmanagerError:
+                pass
+        escalation.silences = {}
+        await ctx.incidents.add_event(
+            incident_id=incident_id,
+            kind="snoozed",
+            text=f"Snooze ended by {who}" + (f"; {expired} silence(s) expired" if expired else ""),
+            at=ctx.now,
+            actor=who,
+            data={},
+        )
+        incident = await ctx.incidents.get(incident_id=incident_id)
+        if incident is not None:
+            ctx.incident_changed(incident)
+        return Reply.text(f"🔔 {ref} is no longer snoozed.", incident_id=incident_id)
+
+    async def _silence(
+        self, ctx: SkillContext, incident_id: int, until: datetime, who: str, ref: str
+    ) -> tuple[list[str], str | None]:
+        client = ctx.tools.silences
+        if client is None:
+            return [], None
+        alerts = await ctx.alerts.for_incident(incident_id=incident_id)
+        firing = [a for a in alerts if a.status == "firing"]
+        created: list[str] = []
+        seen: set[str] = set()
+        for alert in firing:
+            if alert.fingerprint in seen or len(created) >= MAX_SILENCES:
+                continue
+            seen.add(alert.fingerprint)
+            matchers = matchers_for(alert.labels or {})
+            if not matchers:
+                continue
+            try:
+                created.append(
+                    await client.create(
+                        matchers=matchers,
+                        starts_at=ctx.now,
+                        ends_at=until,
+                        created_by=f"Lookout ({who})",
+                        comment=f"{ref} snoozed by {who} in Lookout",
+                    )
+                )
+            except AlertmanagerError as error:
+                return created, f"Alertmanager did not take every silence: {error}."
+        left = len({a.fingerprint for a in firing}) - len(created)
+        note = (
+            f"{left} more alerts were not silenced (at most {MAX_SILENCES})." if left > 0 else None
+        )
+        return created, note

@@ -1,0 +1,84 @@
+"""What the incident's message says about paging: the level reached and who it paged, and
+the running SLA clock ("ack due in 1:30")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core.sla import SlaRules, clocks
+from skills.markup import literal
+from storage.escalations import EscalationRepository
+from storage.models import EscalationRow, IncidentRow
+
+
+@dataclass(frozen=True)
+class PagingFacts:
+    escalation: str | None
+    sla: str | None
+
+
+def escalation_line(row: EscalationRow) -> str | None:
+    """`Level 2 of 2 (policy default): paging Dana, PagerDuty` and the like."""
+    paged: dict[str, Any] = row.paged or {}
+    who = ", ".join([*paged.get("people", []), *paged.get("machines", [])]) or "nobody"
+    reached = (
+        f"level {paged.get('level')} of {paged.get('levels')}"
+        + (f", repeat {paged['cycle']}" if paged.get("cycle") else "")
+        if row.reached
+        else None
+    )
+    if row.status == "active":
+        return (
+            f"📟 {reached.capitalize()} ({row.policy}): paging {literal(who)}"
+            if reached
+            else (f"📟 Policy {row.policy}: paging starts now")
+        )
+    if row.status == "exhausted":
+        return f"📟 {reached or 'no level'} ({row.policy}) — nobody acknowledged yet".capitalize()
+    if row.status == "deferred" and row.next_at is not None:
+        return f"🕘 Paging deferred to business hours ({row.next_at:%a %H:%M} UTC)"
+    if row.status == "snoozed" and row.snoozed_until is not None:
+        who = literal(row.snoozed_by or "someone")
+        return f"🔕 Snoozed by {who} until {row.snoozed_until:%H:%M} UTC"
+    if row.status in ("acknowledged", "resolved") and row.reached:
+        return f"Escalation stopped at {reached}: {literal(row.reason)}"
+    if row.status == "post":
+        return f"Not paged: {literal(row.reason)}"
+    return None
+
+
+async def paging_facts(
+    escalations: EscalationRepository,
+    incidents: Sequence[IncidentRow],
+    sla: SlaRules | None,
+    now: datetime,
+) -> dict[int, PagingFacts]:
+    rows = await escalations.current(incidents=incidents)
+    found: dict[int, PagingFacts] = {}
+    for incident in incidents:
+        row = rows.get(incident.id)
+        line = escalation_line(row) if row is not None else None
+        clock_text = None
+        if sla is not None and incident.status != "resolved" and incident.merged_into is None:
+            running = [
+                state
+                for state in clocks(
+                    sla,
+                    severity=incident.severity,
+                    service=incident.service,
+                    opened_at=incident.opened_at,
+                    acknowledged_at=incident.acknowledged_at,
+                    resolved_at=incident.resolved_at,
+                    now=now,
+                )
+                if state.running or state.breached
+            ]
+            if running:
+                sign = "⏰" if any(state.breached for state in running) else "⏱"
+                clock_text = f"{sign} " + " · ".join(state.describe() for state in running)
+        if line or clock_text:
+            found[incident.id] = PagingFacts(line, clock_text)
+    return found
