@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.schedule_config import ScheduleEntry, SloConfig
 from core.capacity_rules import CapacityRules
 from core.check_rules import PromCheck
+from core.dependency_health import DependencyRules
 from core.escalation import EscalationRules
 from core.grouping_rules import GroupingRules
 from core.log_lines import LogRules
@@ -128,6 +129,18 @@ class KnowledgeConfig(BaseModel):
     sync_seconds: float = Field(default=60, gt=0, le=24 * 3600)
 
 
+class ContextPostRules(BaseModel):
+    """The `context_posts:` section of LOOKOUT_CONFIG."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="post new incidents' context unasked")
+    delay_seconds: float = Field(default=30, ge=0, le=3600, description="after it opened")
+    max_age_minutes: float = Field(
+        default=60, gt=0, le=24 * 60, description="older incidents are not posted to"
+    )
+
+
 class LookoutConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -141,6 +154,8 @@ class LookoutConfig(BaseModel):
     changes: ChangesConfig = Field(default_factory=ChangesConfig)
     signals: SignalRules = Field(default_factory=SignalRules)  # core.metric_evidence
     logs: LogRules = Field(default_factory=LogRules)  # core.log_lines
+    dependency_health: DependencyRules = Field(default_factory=DependencyRules)
+    context_posts: ContextPostRules = Field(default_factory=ContextPostRules)
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     # the scheduler: reports on a cron, SLOs, capacity forecasts, Prometheus checks
     schedules: list[ScheduleEntry] = Field(default_factory=list)

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from bot import __version__
 from bot.background.blast_trackers import BlastTrackerWatcher
 from bot.background.changes import ChangeRecorder, ChangeResult
+from bot.background.context_posts import ContextPoster
 from bot.background.escalations import EscalationEngine
 from bot.background.ingest import AlertIngestor, IngestResult
 from bot.background.intake import AlertIntake
@@ -38,6 +39,7 @@ from bot.service_catalog import ServiceCatalog
 from bot.settings import Settings
 from core.alerts import Alert
 from core.changes import ChangeEvent
+from integrations.dependency_health import DependencyHealthReader
 from integrations.evidence import LogEvidenceReader, MetricEvidenceReader
 from integrations.loki import LokiClient
 from integrations.prometheus import PrometheusClient
@@ -86,6 +88,7 @@ class Lookout:
     answer_writer: AnswerWriter | None = None
     scheduler: Scheduler | None = None  # reports, SLO burn rates, capacity, checks
     escalation: EscalationEngine | None = None  # timers, pages and SLA clocks
+    context_poster: ContextPoster | None = None  # new incidents' context, posted unasked
 
     async def accept(self, alerts: list[Alert], *, truncated_alerts: int = 0) -> IngestResult:
         """Ingest alerts (committed when this returns) and let the notifier know;
@@ -132,6 +135,8 @@ class Lookout:
         self.trackers.wake()
         if self.knowledge_worker is not None:
             self.knowledge_worker.wake()
+        if self.context_poster is not None:
+            self.context_poster.wake()
         self.hub.publish("incidents", {})
 
     async def refresh_gauges(self) -> None:
@@ -192,6 +197,22 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         accept=lambda alerts: lookout.accept(alerts),
         on_report=lambda: lookout.notifier.wake(),
     )
+    tools = SkillTools(
+        runbooks=catalog,
+        planner=executor,
+        health=health,
+        metrics=metric_evidence(settings, config, http),
+        logs=log_evidence(settings, config, http),
+        dependencies=dependency_health(settings, config, http),
+        knowledge=knowledge,
+        slo=scheduling.slo,
+        capacity=scheduling.capacity,
+        schedules=scheduling.scheduler,
+        oncall=paging.directory,
+        escalation=config.escalation,
+        sla=config.sla,
+        silences=paging.silences,
+    )
     dispatcher = Dispatcher(
         registry=registry,
         database=database,
@@ -202,21 +223,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             bots=frozenset(config.access.bots),
         ),
         on_finished=finished,
-        tools=SkillTools(
-            runbooks=catalog,
-            planner=executor,
-            health=health,
-            metrics=metric_evidence(settings, config, http),
-            logs=log_evidence(settings, config, http),
-            knowledge=knowledge,
-            slo=scheduling.slo,
-            capacity=scheduling.capacity,
-            schedules=scheduling.scheduler,
-            oncall=paging.directory,
-            escalation=config.escalation,
-            sla=config.sla,
-            silences=paging.silences,
-        ),
+        tools=tools,
         topology=service_catalog.current,
     )
     adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
@@ -290,6 +297,15 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             lookout.answer_writer = AnswerWriter(
                 database, knowledge, on_change=notifier.wake, metrics=metrics
             )
+    if config.context_posts.enabled:
+        lookout.context_poster = ContextPoster(
+            database,
+            tools,
+            topology=service_catalog.current,
+            rules=config.context_posts,
+            on_change=notifier.wake,
+            metrics=metrics,
+        )
     return lookout
 
 
@@ -313,6 +329,17 @@ def metric_evidence(
     rules = config.signals
     client = PrometheusClient(settings.prometheus_url, http, timeout=rules.timeout_seconds)
     return MetricEvidenceReader(client, rules)
+
+
+def dependency_health(
+    settings: Settings, config: LookoutConfig, http: httpx.AsyncClient
+) -> DependencyHealthReader | None:
+    """Each call's health from service-graph metrics, when PROMETHEUS_URL is set."""
+    rules = config.dependency_health
+    if not settings.prometheus_url or not rules.enabled:
+        return None
+    client = PrometheusClient(settings.prometheus_url, http, timeout=rules.timeout_seconds)
+    return DependencyHealthReader(client, rules)
 
 
 def log_evidence(
@@ -384,7 +411,7 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             await _load_index(lookout.knowledge)
         if lookout.answer_writer is not None:
             await lookout.answer_writer.recover()
-        for worker in (lookout.knowledge_worker, lookout.answer_writer):
+        for worker in (lookout.knowledge_worker, lookout.answer_writer, lookout.context_poster):
             if worker is not None:
                 worker.start()
         lookout.notifier.wake()
@@ -418,7 +445,7 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             await lookout.trackers.stop()
             await lookout.notifier.stop()
             await lookout.service_catalog.stop()
-            for worker in (lookout.knowledge_worker, lookout.answer_writer):
+            for worker in (lookout.knowledge_worker, lookout.answer_writer, lookout.context_poster):
                 if worker is not None:
                     await worker.stop()
             if lookout.knowledge is not None and lookout.knowledge.llm is not None:

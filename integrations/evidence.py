@@ -108,6 +108,29 @@ class MetricEvidenceReader:
         async with asyncio.timeout(self._rules.timeout_seconds):
             return await self._client.query_range(expr, start=start, end=end, step=step)
 
+    async def ranges(
+        self, jobs: Sequence[tuple[str, tuple[datetime, datetime]]]
+    ) -> list[list[Series]]:
+        """Several range queries ((expr, (start, end)) each, about 120 points) at once,
+        under one deadline; raises the first failure (PrometheusError or TimeoutError)."""
+        async with asyncio.timeout(self._rules.timeout_seconds):
+            answers = await asyncio.gather(
+                *(
+                    self._client.query_range(
+                        expr,
+                        start=start,
+                        end=end,
+                        step=max((end - start).total_seconds() / 120, 1.0),
+                    )
+                    for expr, (start, end) in jobs
+                ),
+                return_exceptions=True,
+            )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        return [answer for answer in answers if not isinstance(answer, BaseException)]
+
     async def _gather(self, calls: list[Any]) -> list[Any]:
         try:
             async with asyncio.timeout(self._rules.timeout_seconds):

@@ -23,6 +23,17 @@ class PrometheusUnreachableError(PrometheusError):
     front of it answered with no Prometheus reply (a proxy's 502)."""
 
 
+class PrometheusQueryError(PrometheusError):
+    """Prometheus answered and refused the query. `error_type` is the API's `errorType`
+    (`bad_data` for a query it cannot parse, `execution`, `timeout`, `canceled`,
+    `internal`, `unavailable`; empty when it gave none) and `reason` its `error` text."""
+
+    def __init__(self, reason: str, *, error_type: str = "") -> None:
+        super().__init__(f"query failed: {reason}")
+        self.reason = reason
+        self.error_type = error_type
+
+
 @dataclass(frozen=True)
 class Sample:
     labels: dict[str, str] = field(default_factory=dict)
@@ -98,8 +109,11 @@ class PrometheusClient:
                 f"Prometheus answered HTTP {response.status_code}"
             ) from None
         if not isinstance(body, dict) or body.get("status") != "success":
-            reason = body.get("error") if isinstance(body, dict) else None
-            raise PrometheusError(f"query failed: {reason or f'HTTP {response.status_code}'}")
+            said = body if isinstance(body, dict) else {}
+            raise PrometheusQueryError(
+                str(said.get("error") or f"HTTP {response.status_code}"),
+                error_type=str(said.get("errorType") or ""),
+            )
         data = body.get("data") or {}
         if not isinstance(data, dict):
             raise PrometheusError("query failed: malformed answer")

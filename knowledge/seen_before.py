@@ -52,12 +52,15 @@ class SeenBefore:
         for incident in incidents:
             async with self.database.unit_of_work() as uow:
                 target = await incident_target(uow, incident)
-                matches, _ = await similar_incidents(self.knowledge, uow, target, limit=3)
-                strong = [
-                    m
-                    for m in matches
-                    if (m.similarity or 0.0) >= threshold and m.same_service and m.shares_alert
-                ]
+                behind = await self.knowledge.behind(uow.knowledge)
+            # The index (Chroma, the embedder) is asked with no transaction open.
+            matches, _ = await similar_incidents(self.knowledge, target, limit=3, behind=behind)
+            strong = [
+                m
+                for m in matches
+                if (m.similarity or 0.0) >= threshold and m.same_service and m.shares_alert
+            ]
+            async with self.database.unit_of_work() as uow:
                 if (
                     await uow.knowledge.add_hint(
                         incident_id=incident.id,

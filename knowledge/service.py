@@ -53,29 +53,36 @@ class Knowledge:
     rules: KnowledgeRules
     llm: LLMClient | None = None
 
+    async def behind(self, repository: KnowledgeRepository) -> int:
+        """How many timeline changes the index has not caught up with yet (0 while it is
+        still loading): a database read, done before searching so that the search itself
+        needs no transaction."""
+        if not self.index.loaded:
+            return 0
+        return await repository.changes_after(
+            after_event=self.index.watermark, kinds=DOCUMENT_EVENTS
+        )
+
     async def search(
         self,
-        repository: KnowledgeRepository,
         query: str,
         *,
         limit: int = 10,
         kinds: Collection[DocumentKind] | None = None,
         exclude: Collection[str] = (),
+        behind: int = 0,
     ) -> SearchResult:
-        """`index.search`, plus a note when the index has not caught up with the database
-        (it still answers from what it holds)."""
+        """`index.search`, plus a note when the index is still loading or, by `behind`
+        (see `behind()`), has not caught up with the database (it still answers from what
+        it holds). Asks Chroma and the embedder: call it with no transaction open."""
         result = await self.index.search(query, limit=limit, kinds=kinds, exclude=exclude)
         notes = list(result.notes)
         if not self.index.loaded:
             notes.append("The knowledge index is still loading; results may be incomplete.")
-        else:
-            behind = await repository.changes_after(
-                after_event=self.index.watermark, kinds=DOCUMENT_EVENTS
+        elif behind > 0:
+            notes.append(
+                f"The index is catching up ({behind} timeline change"
+                f"{'s' if behind != 1 else ''} not indexed yet); the newest incidents "
+                "may be missing."
             )
-            if behind > 0:
-                notes.append(
-                    f"The index is catching up ({behind} timeline change"
-                    f"{'s' if behind != 1 else ''} not indexed yet); the newest incidents "
-                    "may be missing."
-                )
         return SearchResult(hits=result.hits, notes=notes)

@@ -167,20 +167,22 @@ def reasons_for(target: Target, hit: Hit) -> list[str]:
 
 async def similar_incidents(
     knowledge: Knowledge,
-    reader: Reader,
     target: Target,
     *,
     limit: int = 5,
     hidden: Collection[str] = (),
     exclude: Collection[str] = (),
+    behind: int = 0,
 ) -> tuple[list[Match], list[str]]:
     """(matches best first, notes about the index). A match needs a reason beyond chance:
-    close enough (`similar_min_similarity`) or sharing an alert, the service or words."""
+    close enough (`similar_min_similarity`) or sharing an alert, the service or words.
+    Reads no database (`behind`: see `Knowledge.behind`), so it runs with no transaction
+    open."""
     skip = set(exclude) | set(hidden)
     if target.incident_id is not None:
         skip.add(incident_doc_id(target.incident_id))
     result = await knowledge.search(
-        reader.knowledge, target.text, limit=limit * 3, kinds=INCIDENTS, exclude=skip
+        target.text, limit=limit * 3, kinds=INCIDENTS, exclude=skip, behind=behind
     )
     floor = knowledge.rules.similar_min_similarity
     matches: list[Match] = []

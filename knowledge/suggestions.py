@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from knowledge.documents import DocumentKind
-from knowledge.service import Knowledge, Reader
+from knowledge.index import SearchResult
+from knowledge.service import Knowledge
 from knowledge.similar import Match, Target
-from storage.feedback import TargetRecord
+from storage.feedback import FeedbackRepository, TargetRecord
 
 GOOD_RUNS = ("succeeded",)
 BAD_RUNS = ("failed", "rolled_back")
@@ -53,19 +54,26 @@ def _runbook_name(target: str) -> str:
     return target.partition(":")[2]
 
 
+async def runbook_search(knowledge: Knowledge, target: Target, *, behind: int = 0) -> SearchResult:
+    """The runbooks whose descriptions answer the incident's (no database: run it with no
+    transaction open, then rank with `suggestions`)."""
+    return await knowledge.search(target.text, limit=8, kinds=RUNBOOKS, behind=behind)
+
+
 async def suggestions(
-    knowledge: Knowledge,
-    reader: Reader,
+    feedback: FeedbackRepository,
     target: Target,
     *,
+    runbooks: SearchResult,
     matches: Sequence[Match],
     triggered: Mapping[str, float],
     runbook_titles: dict[str, str],
     limit: int = 6,
 ) -> tuple[list[Suggestion], list[str], list[str]]:
-    """(suggestions best first, hidden targets, notes). `triggered`: runbooks whose triggers
-    match the incident's alerts, with a relevance; `matches`: its similar past incidents."""
-    result = await knowledge.search(reader.knowledge, target.text, limit=8, kinds=RUNBOOKS)
+    """(suggestions best first, hidden targets, notes). `runbooks`: `runbook_search`'s
+    answer; `triggered`: runbooks whose triggers match the incident's alerts, with a
+    relevance; `matches`: its similar past incidents. Reads people's votes."""
+    result = runbooks
     relevance: dict[str, float] = {}
     for hit in result.hits:
         # How close the runbook's description is to the incident's; a match on words only
@@ -94,7 +102,7 @@ async def suggestions(
             titles[match.target] = f"As in {match.ref}: {match.fix}"
             details[match.target] = match.document.title
             evidence.setdefault(match.target, []).append(match.ref)
-    votes = await reader.feedback.for_kind(incident_kind=target.kind, targets=list(relevance))
+    votes = await feedback.for_kind(incident_kind=target.kind, targets=list(relevance))
     ranked: list[Suggestion] = []
     hidden: list[str] = []
     for key, value in relevance.items():

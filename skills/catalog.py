@@ -14,6 +14,7 @@ from skills.commands.confirm import ConfirmSkill
 from skills.commands.correlate import CorrelateSkill
 from skills.commands.explain import ExplainSkill
 from skills.commands.feedback import FeedbackSkill
+from skills.commands.health import HealthSkill
 from skills.commands.help import HelpSkill
 from skills.commands.incidents import IncidentsSkill
 from skills.commands.logs import LogsSkill
@@ -71,6 +72,7 @@ def default_registry() -> Registry:
     registry.register(CorrelateSkill())
     registry.register(MetricsSkill())
     registry.register(LogsSkill())
+    registry.register(HealthSkill())
     # knowledge
     registry.register(SuggestSkill())
     registry.register(AskSkill())

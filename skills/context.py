@@ -1,16 +1,19 @@
-"""What a skill may use: the invocation, repositories of one unit of work, the clock, config."""
+"""What a skill may use: the invocation, repositories of one unit of work, the clock, config;
+and `Outside`, how a skill asks machines (Prometheus, Loki, Chroma) with no transaction open."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from core.escalation import EscalationRules
 from core.sla import SlaRules
 from core.topology import Topology
 from integrations.alertmanager import SilenceClient
 from integrations.capacity import CapacityReader
+from integrations.dependency_health import DependencyHealthReader
 from integrations.evidence import LogEvidenceReader, MetricEvidenceReader
 from integrations.oncall import OncallDirectory
 from integrations.service_health import PrometheusHealth
@@ -18,7 +21,7 @@ from integrations.slo import SloReader
 from knowledge.service import Knowledge
 from runbooks.catalog import RunbookCatalog
 from runbooks.executor import Executor
-from skills.contract import Actor, Conversation, Invocation, Role
+from skills.contract import Actor, Conversation, Invocation, Reply, Role
 from skills.scheduling import ScheduleBook
 from storage.alerts import AlertRepository
 from storage.audit import AuditRepository
@@ -38,6 +41,8 @@ from storage.users import UserRepository
 if TYPE_CHECKING:
     from skills.registry import Registry
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class SkillTools:
@@ -51,6 +56,8 @@ class SkillTools:
     # Golden signals and service-graph health (PROMETHEUS_URL), error logs (LOKI_URL).
     metrics: MetricEvidenceReader | None = None
     logs: LogEvidenceReader | None = None
+    # Each call's rate, errors and latency from service-graph metrics (PROMETHEUS_URL).
+    dependencies: DependencyHealthReader | None = None
     # Retrieval over past incidents, postmortems and runbooks, and the optional LLM.
     knowledge: Knowledge | None = None
     # SLOs (the `slo:` files) and capacity (the `capacity:` resources) with PROMETHEUS_URL.
@@ -110,3 +117,35 @@ class SkillContext:
         """Mark the incident's chat message stale; it is re-rendered after the commit."""
         incident.revision += 1
         self.changed_incidents.add(incident.id)
+
+
+@dataclass(frozen=True)
+class Outside(Generic[T]):
+    """Work a skill does outside the database transaction, returned by `handle` instead of
+    a Reply: calls to machines (Prometheus, Loki, a Chroma server, an embedding model) and
+    other slow work that needs no database, such as drawing a chart.
+
+    The dispatcher commits what `handle` wrote and closes its unit of work, awaits
+    `call()` with none open (on SQLite one open transaction holds every other writer,
+    ingestion included, for as long as it lasts; on PostgreSQL it would hold the row locks
+    `handle` took), then opens a fresh unit of work and awaits `then(ctx, result)`, which
+    answers with the Reply or with another `Outside`. `call` must not touch the
+    repositories of the context `handle` had; rows `handle` read are detached by then, so
+    `then` reads what it changes again through its own context. Exceptions from either
+    are mapped like those of `handle` (a `UserError` is one plain sentence)."""
+
+    call: Callable[[], Awaitable[T]]
+    then: Callable[[SkillContext, T], Awaitable[Answer]]
+
+
+# What a skill's `handle` (and an `Outside.then`) answers with.
+Answer = Reply | Outside[Any]
+
+
+def outside_reply(call: Callable[[], Awaitable[Reply]]) -> Outside[Reply]:
+    """Outside work that builds the whole Reply: nothing is stored afterwards."""
+    return Outside(call=call, then=_as_is)
+
+
+async def _as_is(_ctx: SkillContext, reply: Reply) -> Answer:
+    return reply

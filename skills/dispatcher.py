@@ -1,4 +1,9 @@
-"""The dispatcher: parse, check the role, run, map errors — once, for every platform."""
+"""The dispatcher: parse, check the role, run, map errors — once, for every platform.
+
+A skill runs in a unit of work; when it answers with an `Outside` (skills.context), that
+unit commits, the outside work runs with no transaction open, and the skill finishes in a
+fresh unit of work. So no command holds the database while it waits on Prometheus, Loki
+or a Chroma server, and ingestion never waits on them either."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Any, Protocol
 
 from core.topology import Topology
 from skills import grammar
-from skills.context import SkillContext, SkillTools
+from skills.context import Outside, SkillContext, SkillTools
 from skills.contract import Actor, Conversation, Invocation, Reply, Role
 from skills.errors import PermissionDeniedError, UsageError, UserError
 from skills.registry import Registry
@@ -21,6 +26,8 @@ from storage.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 COMMAND_PREFIXES = ("/lookout", "@lookout", "lookout")
+# How many units of work one invocation may use: its own and one per `Outside` it returns.
+MAX_PHASES = 4
 
 
 class UnitOfWorkFactory(Protocol):
@@ -76,6 +83,24 @@ class Outcome:
     runs_to_start: frozenset[int] = frozenset()
     messages_changed: bool = False
     answers_requested: bool = False  # an LLM answer waits to be written
+
+
+@dataclass
+class _Effects:
+    """What the committed phases of one invocation asked for after their commits."""
+
+    changed: set[int] = field(default_factory=set)
+    to_start: set[int] = field(default_factory=set)
+    messages_changed: bool = False
+    answers_requested: bool = False
+
+    def absorb(self, ctx: SkillContext) -> None:
+        self.changed |= ctx.changed_incidents
+        self.to_start |= ctx.runs_to_start
+        self.messages_changed = (
+            self.messages_changed or ctx.messages_changed or ctx.answers_requested
+        )
+        self.answers_requested = self.answers_requested or ctx.answers_requested
 
 
 def strip_prefix(text: str) -> str:
@@ -134,8 +159,8 @@ class Dispatcher:
         raw: Any = None,
     ) -> Reply | None:
         """Like `run`, for platforms that redeliver: a request id already taken (a retry)
-        runs nothing and returns None. The id is recorded in the skill's own transaction,
-        so a run that failed may be retried."""
+        runs nothing and returns None. The id is recorded in the skill's first transaction:
+        a run that failed there may be retried; once it committed, a retry runs nothing."""
         return await self._run(
             text, actor=actor, conversation=conversation, raw=raw, request_id=request_id
         )
@@ -152,10 +177,7 @@ class Dispatcher:
         started = time.perf_counter()
         command = grammar.normalise_leading(strip_prefix(grammar.normalise_leading(text)))
         verb = "help"
-        changed: set[int] = set()
-        to_start: set[int] = set()
-        messages_changed = False
-        answers_requested = False
+        effects = _Effects()
         result = "ok"
         try:
             words = grammar.split(command)
@@ -172,10 +194,12 @@ class Dispatcher:
                 raise PermissionDeniedError(
                     "Bots and workflows may not act here unless an admin allows them."
                 )
-            args = grammar.parse(verb, skill.args_model, words[1:])
+            raw_words = grammar.split_raw(command)
+            args = grammar.parse(verb, skill.args_model, words[1:], raw=raw_words[1:])
+            now = self._clock()
             async with self._database.unit_of_work() as uow:
                 if request_id is not None and not await uow.requests.first_time(
-                    platform=actor.platform, request_id=request_id, now=self._clock()
+                    platform=actor.platform, request_id=request_id, now=now
                 ):
                     result = "repeat"
                     log.info("ignoring a repeated request", extra={"request": request_id})
@@ -191,12 +215,25 @@ class Dispatcher:
                 )
                 if (actor.role or Role.VIEWER) < skill.role:
                     raise PermissionDeniedError(self._denied(verb, skill.role, actor))
-                ctx = self._context(uow, invocation)
-                reply = await skill.handle(ctx, args)
-                changed, to_start = ctx.changed_incidents, ctx.runs_to_start
-                messages_changed = ctx.messages_changed or ctx.answers_requested
-                answers_requested = ctx.answers_requested
-                await self._audit(uow, actor, verb, command, "ok", reply.incident_id)
+                ctx = self._context(uow, invocation, now)
+                answer = await skill.handle(ctx, args)
+                if isinstance(answer, Reply):
+                    await self._audit(uow, actor, verb, command, "ok", answer.incident_id)
+            effects.absorb(ctx)  # committed
+            phases = 1
+            while isinstance(answer, Outside):
+                phases += 1
+                if phases > MAX_PHASES:
+                    raise RuntimeError(f"`{verb}` went outside its transaction too often")
+                # No unit of work is open here: ingestion and other commands write meanwhile.
+                found = await answer.call()
+                async with self._database.unit_of_work() as uow:
+                    ctx = self._context(uow, invocation, now)
+                    answer = await answer.then(ctx, found)
+                    if isinstance(answer, Reply):
+                        await self._audit(uow, actor, verb, command, "ok", answer.incident_id)
+                effects.absorb(ctx)
+            reply = answer
             if reply.incident_id is None and conversation.incident_id is not None:
                 reply.incident_id = conversation.incident_id
             return reply
@@ -219,10 +256,10 @@ class Dispatcher:
                     verb,
                     result,
                     time.perf_counter() - started,
-                    frozenset(changed),
-                    frozenset(to_start),
-                    messages_changed,
-                    answers_requested,
+                    frozenset(effects.changed),
+                    frozenset(effects.to_start),
+                    effects.messages_changed,
+                    effects.answers_requested,
                 )
                 await self._on_finished(outcome)
 
@@ -260,10 +297,10 @@ class Dispatcher:
             actor = replace(actor, display_name=user.display_name)
         return actor.with_role(self._access.role_for(actor, stored))
 
-    def _context(self, uow: UnitOfWork, invocation: Invocation) -> SkillContext:
+    def _context(self, uow: UnitOfWork, invocation: Invocation, now: datetime) -> SkillContext:
         return SkillContext(
             invocation=invocation,
-            now=self._clock(),
+            now=now,
             incidents=uow.incidents,
             episodes=uow.episodes,
             alerts=uow.alerts,

@@ -1,8 +1,11 @@
 """Command grammar from a pydantic model: `verb <positional> [rest…] [--option VALUE] [--flag]`.
 
 Fields marked `Positional()` are taken in order; the rest are `--options` named after the
-field (underscores become hyphens); `bool` fields are flags. Usage text derives from the model,
-so the grammar a user sees and the one the parser applies cannot drift apart.
+field (underscores become hyphens); `bool` fields are flags. Words split as a shell would
+(quotes group words and are removed); a `Positional(rest=True, raw=True)` field — code such
+as PromQL, where quotes belong to the text — takes its words as typed instead. Usage text
+derives from the model, so the grammar a user sees and the one the parser applies cannot
+drift apart.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from skills.errors import UsageError
 
 @dataclass(frozen=True)
 class Positional:
-    """Marks a field as positional; `rest=True` takes all remaining words (a list or a str)."""
+    """Marks a field as positional; `rest=True` takes all remaining words (a list or a str);
+    `raw=True` (with `rest`) takes them as typed, quotes kept — except quotes around a
+    whole word, which only group it."""
 
     rest: bool = False
+    raw: bool = False
 
 
 def _positional(info: FieldInfo) -> Positional | None:
@@ -134,13 +140,57 @@ def split(text: str) -> list[str]:
         raise UsageError("That command has an unclosed quote; close it and try again.") from None
 
 
-def parse(verb: str, model: type[BaseModel], words: list[str]) -> BaseModel:
-    """Bind words to the model's fields and validate; errors become one `UsageError`."""
+def split_raw(text: str) -> list[str]:
+    """The words `split` finds, as typed: the same grouping by quotes and backslashes, with
+    the quotes and backslashes kept. Raises UsageError for an unclosed quote."""
+    words: list[str] = []
+    word: list[str] = []
+    started = False
+    quote: str | None = None
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote is None and char.isspace():
+            if started:
+                words.append("".join(word))
+                word, started = [], False
+        else:
+            started = True
+            word.append(char)
+            if char == "\\" and quote != "'" and index + 1 < len(text):
+                index += 1
+                word.append(text[index])
+            elif quote is None and char in "'\"":
+                quote = char
+            elif char == quote:
+                quote = None
+        index += 1
+    if quote is not None:
+        raise UsageError("That command has an unclosed quote; close it and try again.")
+    if started:
+        words.append("".join(word))
+    return words
+
+
+def _as_typed(word: str) -> str:
+    """A raw word without quotes around the whole of it (they only group it)."""
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"" and word[0] not in word[1:-1]:
+        return word[1:-1]
+    return word
+
+
+def parse(
+    verb: str, model: type[BaseModel], words: list[str], *, raw: list[str] | None = None
+) -> BaseModel:
+    """Bind words to the model's fields and validate; errors become one `UsageError`.
+    `raw`: the same words as typed (`split_raw`), for `Positional(raw=True)` fields."""
     fields = model.model_fields
     options = {option_name(name): name for name, info in fields.items() if not _positional(info)}
     positionals = [name for name, info in fields.items() if _positional(info)]
+    typed = raw if raw is not None and len(raw) == len(words) else words
     values: dict[str, Any] = {}
     loose: list[str] = []
+    loose_typed: list[str] = []
     index = 0
     while index < len(words):
         word = words[index]
@@ -164,6 +214,7 @@ def parse(verb: str, model: type[BaseModel], words: list[str]) -> BaseModel:
                 raise UsageError(f"`{key}` needs a value. Usage: `{usage(verb, model)}`")
         else:
             loose.append(word)
+            loose_typed.append(_as_typed(typed[index]))
         index += 1
     for name in positionals:
         if not loose:
@@ -171,10 +222,12 @@ def parse(verb: str, model: type[BaseModel], words: list[str]) -> BaseModel:
         info = fields[name]
         marker = _positional(info)
         if marker is not None and marker.rest:
-            values[name] = list(loose) if _is_list(info) else " ".join(loose)
-            loose = []
+            chosen = loose_typed if marker.raw else loose
+            values[name] = list(chosen) if _is_list(info) else " ".join(chosen)
+            loose, loose_typed = [], []
         else:
             values[name] = loose.pop(0)
+            loose_typed.pop(0)
     if loose:
         extra = " ".join(loose)
         raise UsageError(f"`{verb}` did not expect `{extra}`. Usage: `{usage(verb, model)}`")

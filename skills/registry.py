@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 from pydantic import BaseModel
 
 from skills import grammar
-from skills.contract import Reply, Role
+from skills.contract import Role
 
 if TYPE_CHECKING:
-    from skills.context import SkillContext
+    from skills.context import Answer, SkillContext
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
@@ -23,6 +23,11 @@ class NoArgs(BaseModel):
 
 
 class Skill(ABC, Generic[ArgsT]):
+    """One command. `handle` runs in one unit of work and answers with a Reply, or with an
+    `Outside` (skills.context) when it must ask a machine: what it needs from the database
+    is read first, the machine is asked with no transaction open, and the answer is built
+    (and stored) in a fresh unit of work."""
+
     verb: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str]
@@ -30,7 +35,7 @@ class Skill(ABC, Generic[ArgsT]):
     args_model: ClassVar[type[BaseModel]] = NoArgs
 
     @abstractmethod
-    async def handle(self, ctx: SkillContext, args: ArgsT) -> Reply: ...
+    async def handle(self, ctx: SkillContext, args: ArgsT) -> Answer: ...
 
     @property
     def usage(self) -> str:

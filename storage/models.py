@@ -655,3 +655,20 @@ class SlaBreachRow(Base):
 
 
 # --- end escalation ---
+class ContextPostRow(Base):
+    """Whether a new incident's context was checked for something worth posting unasked:
+    once per incident; `posted` when it was, with the stored snapshot (`context_id`) the
+    message shows and why (`reasons`)."""
+
+    __tablename__ = "context_posts"
+    __table_args__ = (UniqueConstraint("incident_id", name="uq_context_posts_incident"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"))
+    context_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("incident_contexts.id"), default=None
+    )
+    posted: Mapped[bool] = mapped_column(default=False)
+    reasons: Mapped[dict[str, Any]]
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]

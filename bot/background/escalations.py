@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -565,7 +565,7 @@ class EscalationEngine:
         if policy is None or escalation is None:
             await self.notice(uow, incident, escalation, f"⏰ {text}", key=state.clock, now=now)
             return
-        index = max(escalation.reached - 1, 0)
+        index = _level_at(policy.levels, escalation.base_at or state.due, state.due)
         found = await self._recipients.resolve(policy.levels[index].targets, now)
         # PagerDuty keeps its own clocks; a second trigger would only repeat the page.
         found.recipients = [r for r in found.recipients if r.channel != "pagerduty"]
@@ -586,6 +586,14 @@ class EscalationEngine:
             )
         if not found.recipients:
             await self.notice(uow, incident, escalation, f"⏰ {text}", key=state.clock, now=now)
+
+
+def _level_at(levels: Sequence[Any], base_at: datetime, at: datetime) -> int:
+    """The index of the policy level current at `at` (the last one due by then): a breach
+    goes to whoever was being paged when the clock ran out, whatever the passes that ran
+    since (and on which replica) have reached."""
+    due = [index for index, level in enumerate(levels) if base_at + level.after <= at]
+    return due[-1] if due else 0
 
 
 def breach_reason(

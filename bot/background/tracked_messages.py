@@ -7,6 +7,7 @@ past the one last rendered. The notifier runs one delivery step for every kind.
 * a "Seen before?" reply in a new incident's thread (`seen`, keyed by incident id);
 * an answer an LLM writes after `ask` or `explain` (`answer`, keyed by answer id).
 * a scheduled report (`report`, keyed by scheduled run id), posted in its channel.
+* a new incident's context, posted unasked in its thread (`context`, keyed by incident id).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Protocol
 from skills.contract import Reply
 from skills.reply_codec import decode
 from skills.views.blast_tracker import tracker_message
+from skills.views.context_card import context_message
 from skills.views.knowledge_cards import answer_message, hint_message
 from skills.views.run_card import run_message
+from storage.contexts import CONTEXT_MESSAGE
 from storage.knowledge import ANSWER_MESSAGE, HINT_MESSAGE
 from storage.runs import RUN_MESSAGE
 from storage.schedules import REPORT_MESSAGE
@@ -135,6 +138,23 @@ class ReportMessages:
         return found
 
 
+class ContextMessages:
+    kind = CONTEXT_MESSAGE
+
+    async def behind(self, uow: UnitOfWork, *, platform: str) -> list[TrackedWork]:
+        return [
+            TrackedWork(
+                key=str(post.incident_id),
+                revision=post.revision,
+                channel="",  # always the incident's thread (`posts_behind` requires it)
+                thread=None,
+                incident_id=post.incident_id,
+                reply=context_message(snapshot),
+            )
+            for post, snapshot in await uow.contexts.posts_behind(platform=platform)
+        ]
+
+
 def tracked_kinds() -> list[TrackedKind]:
     return [
         RunMessages(),
@@ -142,4 +162,5 @@ def tracked_kinds() -> list[TrackedKind]:
         HintMessages(),
         AnswerMessages(),
         ReportMessages(),
+        ContextMessages(),
     ]

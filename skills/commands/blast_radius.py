@@ -24,7 +24,8 @@ from core.blast_radius import BlastRadius, UnknownServiceError, describe_propaga
 from core.incident_summary import root_cause_from_record
 from core.incidents import IncidentStatus, display_id
 from core.topology import Topology
-from skills.context import SkillContext
+from integrations.service_health import HealthSnapshot
+from skills.context import Answer, Outside, SkillContext
 from skills.contract import Block, Context, Image, Reply, Text
 from skills.errors import NotFoundError, UsageError
 from skills.grammar import Positional
@@ -59,15 +60,30 @@ class BlastRadiusSkill(Skill[BlastRadiusArgs]):
     summary = "Everything that depends on a service (or an incident's cause), and what it is worth."
     args_model = BlastRadiusArgs
 
-    async def handle(self, ctx: SkillContext, args: BlastRadiusArgs) -> Reply:
-        topology = catalog(ctx.topology)
+    async def handle(self, ctx: SkillContext, args: BlastRadiusArgs) -> Answer:
         on_incident = args.incident is not None or ctx.conversation.incident_id is not None
         if args.service is None and not on_incident:
             raise UsageError(
                 "Which service? `blast-radius <service>`, or ask in an incident's thread."
             )
-        # Before the incident's row is locked: Prometheus may take up to its timeout.
-        health = await ctx.tools.health.read() if ctx.tools.health is not None else None
+        reader = ctx.tools.health
+        if reader is None:
+            return await self._answer(ctx, args, on_incident, None)
+
+        async def then(ctx: SkillContext, health: HealthSnapshot) -> Answer:
+            return await self._answer(ctx, args, on_incident, health)
+
+        # Prometheus may take up to its timeout: asked with no transaction open.
+        return Outside(call=reader.read, then=then)
+
+    async def _answer(
+        self,
+        ctx: SkillContext,
+        args: BlastRadiusArgs,
+        on_incident: bool,
+        health: HealthSnapshot | None,
+    ) -> Answer:
+        topology = catalog(ctx.topology)
         incident = await load_incident(ctx, args.incident) if on_incident else None
         failed: dict[str, datetime] = {}
         if incident is not None:
@@ -84,19 +100,28 @@ class BlastRadiusSkill(Skill[BlastRadiusArgs]):
             )
         except UnknownServiceError as error:
             raise NotFoundError(f"{str(error)[0].upper()}{str(error)[1:]}.") from None
-        # Drawing takes a moment of CPU; keep the event loop free for other requests.
-        png = await asyncio.to_thread(_draw, view.result)
-        if (
+        tracked = (
             incident is not None
             and not args.what_if
             and incident.status != IncidentStatus.RESOLVED.value
-        ):
-            await _track(ctx, incident, view)
-            return Reply(blocks=_tracked_blocks(view, png, incident), incident_id=incident.id)
-        return Reply(
-            blocks=_blocks(view, png, incident),
-            incident_id=incident.id if incident is not None else None,
         )
+
+        async def draw() -> bytes:
+            # Drawing takes a moment of CPU: in a worker thread, with no transaction open.
+            return await asyncio.to_thread(_draw, view.result)
+
+        async def answer(ctx: SkillContext, png: bytes) -> Answer:
+            if tracked:
+                assert incident is not None
+                # The tracker is written with the answer, so both appear together.
+                await _track(ctx, incident, view)
+                return Reply(blocks=_tracked_blocks(view, png, incident), incident_id=incident.id)
+            return Reply(
+                blocks=_blocks(view, png, incident),
+                incident_id=incident.id if incident is not None else None,
+            )
+
+        return Outside(call=draw, then=answer)
 
 
 def _draw(result: BlastRadius) -> bytes:

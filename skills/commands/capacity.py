@@ -13,14 +13,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
 
+from core.capacity_rules import CapacityResource
 from integrations.capacity import CapacityReader, CapacityReading
 from integrations.prometheus import PrometheusError
 from skills.commands.slo import PrometheusUnavailableError
-from skills.context import SkillContext
+from skills.context import Answer, SkillContext, outside_reply
 from skills.contract import Block, Context, Image, Reply, Table, Text
 from skills.errors import NotFoundError
 from skills.formatting import duration
 from skills.grammar import Positional
+from skills.prometheus_text import prometheus_sentence
 from skills.registry import Skill
 
 NO_RESOURCES = (
@@ -63,7 +65,7 @@ class CapacitySkill(Skill[CapacityArgs]):
     summary = "When resources run out: forecasts to 80/90/100 % of their limits."
     args_model = CapacityArgs
 
-    async def handle(self, ctx: SkillContext, args: CapacityArgs) -> Reply:
+    async def handle(self, ctx: SkillContext, args: CapacityArgs) -> Answer:
         reader = ctx.tools.capacity
         if reader is None or not reader.resources:
             raise NotFoundError(NO_RESOURCES)
@@ -74,37 +76,55 @@ class CapacitySkill(Skill[CapacityArgs]):
             if not resources:
                 raise NotFoundError(f"No capacity resources for `{args.service}`.")
         growth = parse_growth(args.growth) if args.growth else 0.0
-        try:
-            readings = await asyncio.gather(
-                *(reader.read(r, now=ctx.now, growth_per_day=growth) for r in resources)
-            )
-        except PrometheusError as error:
-            raise PrometheusUnavailableError(
-                f"Prometheus could not answer the capacity queries ({error})."
-            ) from None
-        order = {"critical": 0, "warning": 1, "unknown": 2, "healthy": 3}
-        readings.sort(key=lambda r: (order[r.status], r.resource.name))
-        blocks: list[Block] = [Text(_title(args, report, readings, growth))]
-        blocks.append(_table(readings, reader, ctx.now))
-        if report:
-            blocks += await _report_blocks(readings, reader)
-        for reading in readings:
-            if reading.problem:
-                blocks.append(Context(f"{reading.resource.name}: {reading.problem}"))
-        if not report and len(readings) == 1 and readings[0].forecast is not None:
-            png = await asyncio.to_thread(_chart, readings[0], reader)
-            blocks.append(Image(png=png, alt=f"Usage and forecast of {readings[0].resource.name}"))
-        method = next((r.forecast.method for r in readings if r.forecast), None)
-        blocks.append(
-            Context(
-                f"Forecast over {reader.rules.horizon_days:g} days from "
-                f"{reader.rules.lookback_days:g} days of history"
-                + (f" ({method}, 90 % interval)" if method else "")
-                + (f"; with {args.growth} extra growth" if growth else "")
-                + "."
-            )
+        now = ctx.now
+        # Prometheus is asked, and the forecasts drawn, with no transaction open.
+        return outside_reply(
+            lambda: _answer(reader, resources, args, report=report, growth=growth, now=now)
         )
-        return Reply(blocks=blocks, visibility="channel" if report else "thread")
+
+
+async def _answer(
+    reader: CapacityReader,
+    resources: list[CapacityResource],
+    args: CapacityArgs,
+    *,
+    report: bool,
+    growth: float,
+    now: datetime,
+) -> Reply:
+    try:
+        readings = await asyncio.gather(
+            *(reader.read(r, now=now, growth_per_day=growth) for r in resources)
+        )
+    except (PrometheusError, TimeoutError) as error:
+        raise PrometheusUnavailableError(
+            prometheus_sentence(
+                error, configured="the capacity queries", missing="capacity forecasts"
+            )
+        ) from None
+    order = {"critical": 0, "warning": 1, "unknown": 2, "healthy": 3}
+    readings.sort(key=lambda r: (order[r.status], r.resource.name))
+    blocks: list[Block] = [Text(_title(args, report, readings, growth))]
+    blocks.append(_table(readings, reader, now))
+    if report:
+        blocks += await _report_blocks(readings, reader)
+    for reading in readings:
+        if reading.problem:
+            blocks.append(Context(f"{reading.resource.name}: {reading.problem}"))
+    if not report and len(readings) == 1 and readings[0].forecast is not None:
+        png = await asyncio.to_thread(_chart, readings[0], reader)
+        blocks.append(Image(png=png, alt=f"Usage and forecast of {readings[0].resource.name}"))
+    method = next((r.forecast.method for r in readings if r.forecast), None)
+    blocks.append(
+        Context(
+            f"Forecast over {reader.rules.horizon_days:g} days from "
+            f"{reader.rules.lookback_days:g} days of history"
+            + (f" ({method}, 90 % interval)" if method else "")
+            + (f"; with {args.growth} extra growth" if growth else "")
+            + "."
+        )
+    )
+    return Reply(blocks=blocks, visibility="channel" if report else "thread")
 
 
 def _title(args: CapacityArgs, report: bool, readings: list[CapacityReading], growth: float) -> str:

@@ -10,12 +10,18 @@ from pydantic import BaseModel, Field
 
 from core.incidents import display_id
 from knowledge.answers import explain_incident
-from knowledge.similar import similar_incidents
 from knowledge.suggestions import suggestions
 from skills.commands.answering import answer_reply, record_answer
-from skills.commands.retrieval import knowledge_of, reader_of, target_of, triggered_runbooks
-from skills.context import SkillContext
-from skills.contract import Reply
+from skills.commands.retrieval import (
+    FixSearch,
+    behind_of,
+    knowledge_of,
+    repositories,
+    search_fixes,
+    target_of,
+    triggered_runbooks,
+)
+from skills.context import Answer, Outside, SkillContext
 from skills.grammar import Positional
 from skills.lookups import load_incident
 from skills.registry import Skill
@@ -33,40 +39,48 @@ class ExplainSkill(Skill[ExplainArgs]):
     summary = "A cited hypothesis for an incident from its evidence, with a confidence."
     args_model = ExplainArgs
 
-    async def handle(self, ctx: SkillContext, args: ExplainArgs) -> Reply:
+    async def handle(self, ctx: SkillContext, args: ExplainArgs) -> Answer:
         knowledge = knowledge_of(ctx)
-        reader = reader_of(ctx)
         incident = await load_incident(ctx, args.incident)
         target = await target_of(ctx, incident)
-        matches, notes = await similar_incidents(
-            knowledge, reader, target, limit=knowledge.rules.neighbours
-        )
-        entries = ctx.tools.runbooks.entries()
         triggered = await triggered_runbooks(ctx, incident)
-        ranked, _, _ = await suggestions(
-            knowledge,
-            reader,
-            target,
-            matches=matches,
-            triggered=triggered,
-            runbook_titles={name: e.runbook.title for name, e in entries.items()},
-        )
-        answer = explain_incident(incident, target, matches, ranked)
-        ref = display_id(incident.id)
-        answer_id = await record_answer(
-            ctx,
-            knowledge,
-            skill="explain",
-            question=f"What is happening in {ref} ({incident.title}) and what fixes it?",
-            answer=answer,
-            incident_id=incident.id,
-            incident_kind=target.kind,
-        )
-        return answer_reply(
-            heading=f"Hypothesis for {ref}",
-            answer=answer,
-            answer_id=answer_id,
-            knowledge=knowledge,
-            notes=notes,
-            incident_id=incident.id,
-        )
+        behind = await behind_of(ctx, knowledge)
+        titles = {name: e.runbook.title for name, e in ctx.tools.runbooks.entries().items()}
+
+        async def search() -> FixSearch:
+            return await search_fixes(
+                knowledge, target, behind=behind, limit=knowledge.rules.neighbours
+            )
+
+        async def then(ctx: SkillContext, found: FixSearch) -> Answer:
+            feedback = repositories(ctx)[1]
+            ranked, _, _ = await suggestions(
+                feedback,
+                target,
+                runbooks=found.runbooks,
+                matches=found.matches,
+                triggered=triggered,
+                runbook_titles=titles,
+            )
+            answer = explain_incident(incident, target, found.matches, ranked)
+            ref = display_id(incident.id)
+            answer_id = await record_answer(
+                ctx,
+                knowledge,
+                skill="explain",
+                question=f"What is happening in {ref} ({incident.title}) and what fixes it?",
+                answer=answer,
+                incident_id=incident.id,
+                incident_kind=target.kind,
+            )
+            return answer_reply(
+                heading=f"Hypothesis for {ref}",
+                answer=answer,
+                answer_id=answer_id,
+                knowledge=knowledge,
+                notes=found.notes,
+                incident_id=incident.id,
+            )
+
+        # The index (Chroma, the embedder) is asked with no transaction open.
+        return Outside(call=search, then=then)

@@ -4,14 +4,16 @@ counts, first seen and one example (stack traces folded, secrets redacted); `log
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from core.log_lines import first_line, redact
+from integrations.evidence import LogEvidenceReader
 from knowledge.log_patterns import mine
-from skills.context import SkillContext
+from skills.context import Answer, SkillContext, outside_reply
 from skills.contract import Block, Context, Reply, Table, Text
 from skills.errors import NotFoundError, UsageError
 from skills.formatting import clock_time
@@ -40,56 +42,68 @@ class LogsSkill(Skill[LogsArgs]):
     summary = "A service's error-log patterns, or every line of one trace id."
     args_model = LogsArgs
 
-    async def handle(self, ctx: SkillContext, args: LogsArgs) -> Reply:
+    async def handle(self, ctx: SkillContext, args: LogsArgs) -> Answer:
         reader = ctx.tools.logs
         if reader is None:
             raise NotFoundError(NO_LOKI)
-        start = ctx.now - args.since
+        start, end = ctx.now - args.since, ctx.now
         if args.trace:
-            report = await reader.trace(args.trace, start, ctx.now)
-            if report.problem and not report.lines:
-                raise NotFoundError(report.problem)
-            if not report.lines:
-                return Reply.text(
-                    f"No line carries `{args.trace}` in the last {span_text(args.since)}."
-                )
-            rows = tuple(
-                (clock_time(line.at), line.service or "—", redact(first_line(line.text, 200)))
-                for line in report.lines[:MAX_TRACE_LINES]
-            )
-            services = sorted({line.service for line in report.lines if line.service})
-            blocks: list[Block] = [
-                Text(
-                    f"**Trace `{args.trace}`**: {len(report.lines)} lines across "
-                    + (", ".join(services) or "one stream")
-                ),
-                Table(columns=("Time", "Service", "Line"), rows=rows),
-            ]
-            if len(report.lines) > MAX_TRACE_LINES:
-                blocks.append(Context(f"…and {len(report.lines) - MAX_TRACE_LINES} more lines."))
-            return Reply(blocks=blocks)
+            trace = args.trace
+            return outside_reply(lambda: _trace(reader, trace, args, start, end))
         if not args.service:
             raise UsageError(
                 "Which service? `logs <service> [--since 15m]` or `logs --trace <id>`."
             )
-        report = await reader.errors([args.service], start, ctx.now)
-        if report.problem and not report.lines:
-            raise NotFoundError(report.problem)
-        scope = f"{args.service}, last {span_text(args.since)}"
-        if not report.lines:
-            return Reply.text(f"No error lines for {scope}.")
-        patterns = mine(report.lines)
-        pattern_rows = tuple(
-            (str(p.count), clock_time(p.first_seen), p.template[:160], p.example[:200])
-            for p in patterns[:MAX_PATTERNS]
-        )
-        blocks = [
-            Text(
-                f"**Error-log patterns, {scope}**: "
-                f"{len(report.lines)} lines, {len(patterns)} patterns"
-            ),
-            Table(columns=("Count", "First seen", "Pattern", "Example"), rows=pattern_rows),
-        ]
-        if report.problem:
-            blocks.append(Context(report.problem))
-        return Reply(blocks=blocks)
+        service = args.service
+        return outside_reply(lambda: _patterns(reader, service, args, start, end))
+
+
+async def _trace(
+    reader: LogEvidenceReader, trace: str, args: LogsArgs, start: datetime, end: datetime
+) -> Reply:
+    report = await reader.trace(trace, start, end)
+    if report.problem and not report.lines:
+        raise NotFoundError(report.problem)
+    if not report.lines:
+        return Reply.text(f"No line carries `{trace}` in the last {span_text(args.since)}.")
+    rows = tuple(
+        (clock_time(line.at), line.service or "—", redact(first_line(line.text, 200)))
+        for line in report.lines[:MAX_TRACE_LINES]
+    )
+    services = sorted({line.service for line in report.lines if line.service})
+    blocks: list[Block] = [
+        Text(
+            f"**Trace `{trace}`**: {len(report.lines)} lines across "
+            + (", ".join(services) or "one stream")
+        ),
+        Table(columns=("Time", "Service", "Line"), rows=rows),
+    ]
+    if len(report.lines) > MAX_TRACE_LINES:
+        blocks.append(Context(f"…and {len(report.lines) - MAX_TRACE_LINES} more lines."))
+    return Reply(blocks=blocks)
+
+
+async def _patterns(
+    reader: LogEvidenceReader, service: str, args: LogsArgs, start: datetime, end: datetime
+) -> Reply:
+    report = await reader.errors([service], start, end)
+    if report.problem and not report.lines:
+        raise NotFoundError(report.problem)
+    scope = f"{service}, last {span_text(args.since)}"
+    if not report.lines:
+        return Reply.text(f"No error lines for {scope}.")
+    # Mining thousands of lines takes CPU: keep the event loop free meanwhile.
+    patterns = await asyncio.to_thread(mine, report.lines)
+    pattern_rows = tuple(
+        (str(p.count), clock_time(p.first_seen), p.template[:160], p.example[:200])
+        for p in patterns[:MAX_PATTERNS]
+    )
+    blocks: list[Block] = [
+        Text(
+            f"**Error-log patterns, {scope}**: {len(report.lines)} lines, {len(patterns)} patterns"
+        ),
+        Table(columns=("Count", "First seen", "Pattern", "Example"), rows=pattern_rows),
+    ]
+    if report.problem:
+        blocks.append(Context(report.problem))
+    return Reply(blocks=blocks)

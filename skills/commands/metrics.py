@@ -4,30 +4,35 @@ window a day or a week earlier."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+import re
 import statistics
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from core.metric_evidence import render
+from integrations.evidence import MetricEvidenceReader
 from integrations.prometheus import PrometheusError, Series
-from skills.context import SkillContext
+from skills.context import Answer, SkillContext, outside_reply
 from skills.contract import Block, Context, Image, Reply, Table, Text
 from skills.errors import NotFoundError, UsageError
 from skills.evidence_text import value_text
 from skills.grammar import Positional
+from skills.prometheus_text import prometheus_sentence
 from skills.registry import Skill
 from skills.spans import Span, span_text
 from skills.views.sparkline import sparkline_png
 
 NO_PROMETHEUS = "Lookout reads metrics from Prometheus: set PROMETHEUS_URL to use `metrics`."
 MAX_ROWS = 10
+SERVICE = re.compile(r"[\w.:/-]{1,255}")
 
 
 class MetricsArgs(BaseModel):
-    query: Annotated[str, Positional(rest=True)] = Field(
+    query: Annotated[str, Positional(rest=True, raw=True)] = Field(
         min_length=1, max_length=2000, description="PromQL, or a service with --compare"
     )
     since: Span = Field(default=timedelta(hours=1), description="how far back: 15m, 1h, 1d")
@@ -42,56 +47,66 @@ class MetricsSkill(Skill[MetricsArgs]):
     summary = "A PromQL range query as a table and sparkline, or a service's golden signals."
     args_model = MetricsArgs
 
-    async def handle(self, ctx: SkillContext, args: MetricsArgs) -> Reply:
+    async def handle(self, ctx: SkillContext, args: MetricsArgs) -> Answer:
         reader = ctx.tools.metrics
         if reader is None:
             raise NotFoundError(NO_PROMETHEUS)
-        start = ctx.now - args.since
+        now = ctx.now
         if args.compare:
-            return await _compare(ctx, args, start)
-        try:
-            series = await reader.range(args.query, start=start, end=ctx.now)
-        except (PrometheusError, TimeoutError) as error:
-            raise NotFoundError(_sentence(error)) from None
-        if not series:
-            return Reply.text(
-                f"`{args.query}` returned no series in the last {span_text(args.since)}."
-            )
-        rows = tuple(_row(item) for item in series[:MAX_ROWS])
-        png = sparkline_png([(_name(s), s.points) for s in series[:6]], title=args.query[:80])
-        blocks: list[Block] = [
-            Text(f"**`{args.query[:200]}`**, last {span_text(args.since)}"),
-            Table(columns=("Series", "Last", "Min", "Max"), rows=rows),
-            Image(png=png, alt=f"{len(series)} series of {args.query[:80]}"),
-        ]
-        if len(series) > MAX_ROWS:
-            blocks.append(Context(f"…and {len(series) - MAX_ROWS} more series."))
-        return Reply(blocks=blocks)
+            service = args.query.strip()
+            if not SERVICE.fullmatch(service):
+                raise UsageError("`--compare` takes a service: `metrics checkout --compare 1d`.")
+            return outside_reply(lambda: _compare(reader, service, args, now))
+        return outside_reply(lambda: _range(reader, args, now))
 
 
-async def _compare(ctx: SkillContext, args: MetricsArgs, start: object) -> Reply:
-    reader = ctx.tools.metrics
-    assert reader is not None
-    service = args.query.strip()
-    if " " in service or "{" in service:
-        raise UsageError("`--compare` takes a service: `metrics checkout --compare 1d`.")
+async def _range(reader: MetricEvidenceReader, args: MetricsArgs, now: datetime) -> Reply:
+    try:
+        series = await reader.range(args.query, start=now - args.since, end=now)
+    except (PrometheusError, TimeoutError) as error:
+        raise NotFoundError(prometheus_sentence(error)) from None
+    if not series:
+        return Reply.text(f"`{args.query}` returned no series in the last {span_text(args.since)}.")
+    rows = tuple(_row(item) for item in series[:MAX_ROWS])
+    png = await asyncio.to_thread(
+        sparkline_png, [(_name(s), s.points) for s in series[:6]], title=args.query[:80]
+    )
+    blocks: list[Block] = [
+        Text(f"**`{args.query[:200]}`**, last {span_text(args.since)}"),
+        Table(columns=("Series", "Last", "Min", "Max"), rows=rows),
+        Image(png=png, alt=f"{len(series)} series of {args.query[:80]}"),
+    ]
+    if len(series) > MAX_ROWS:
+        blocks.append(Context(f"…and {len(series) - MAX_ROWS} more series."))
+    return Reply(blocks=blocks)
+
+
+async def _compare(
+    reader: MetricEvidenceReader, service: str, args: MetricsArgs, now: datetime
+) -> Reply:
     offset = timedelta(days=1 if args.compare == "1d" else 7)
+    queries = reader.rules.queries
+    windows = [(now - args.since, now), (now - args.since - offset, now - offset)]
+    jobs = [(render(query.expr, service), window) for query in queries for window in windows]
+    try:
+        answers = await reader.ranges(jobs)
+    except (PrometheusError, TimeoutError) as error:
+        raise NotFoundError(
+            prometheus_sentence(error, configured="the golden-signal queries (`signals:`)")
+        ) from None
     rows = []
-    for query in reader.rules.queries:
-        expr = render(query.expr, service)
-        try:
-            now = await reader.range(expr, start=ctx.now - args.since, end=ctx.now)
-            then = await reader.range(
-                expr, start=ctx.now - args.since - offset, end=ctx.now - offset
-            )
-        except (PrometheusError, TimeoutError) as error:
-            raise NotFoundError(_sentence(error)) from None
-        current, before = _mean(now), _mean(then)
+    for index, query in enumerate(queries):
+        current, before = _mean(answers[2 * index]), _mean(answers[2 * index + 1])
         change = "—"
         if math.isfinite(current) and math.isfinite(before) and before:
             change = f"{(current - before) / abs(before) * 100:+.0f} %"
         rows.append(
             (query.name, value_text(current, query.unit), value_text(before, query.unit), change)
+        )
+    if all(row[1] == "—" and row[2] == "—" for row in rows):
+        return Reply.text(
+            f"Prometheus has no golden signals for `{service}` now or {args.compare} ago; "
+            "check the service's name or the `signals:` queries."
         )
     title = (
         f"**{service}: golden signals, last {span_text(args.since)} against {args.compare} ago**"
@@ -120,12 +135,3 @@ def _row(series: Series) -> tuple[str, str, str, str]:
     if not values:
         return (_name(series), "—", "—", "—")
     return (_name(series), f"{values[-1]:.4g}", f"{min(values):.4g}", f"{max(values):.4g}")
-
-
-def _sentence(error: BaseException) -> str:
-    if isinstance(error, TimeoutError):
-        return "Prometheus did not answer in time; try a shorter --since."
-    text = str(error)
-    if "unreachable" in text or "answered HTTP" in text:
-        return "Prometheus is not answering right now, so there are no metrics to show."
-    return f"Prometheus rejected the query: {text.removeprefix('query failed: ')}."

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.incidents import display_id
+from knowledge.index import SearchResult
 from knowledge.service import Knowledge
-from knowledge.similar import Target, incident_target
+from knowledge.similar import Match, Target, incident_target, similar_incidents
+from knowledge.suggestions import runbook_search
 from runbooks.fit import fit
 from skills.commands.runbook_facts import catalog_services, incident_alerts, root_cause
 from skills.context import SkillContext
@@ -53,6 +55,31 @@ def reader_of(ctx: SkillContext) -> ContextReader:
 
 async def target_of(ctx: SkillContext, incident: IncidentRow) -> Target:
     return await incident_target(reader_of(ctx), incident)
+
+
+async def behind_of(ctx: SkillContext, knowledge: Knowledge) -> int:
+    """How far the index is behind the database, read before searching outside the
+    transaction (see `Knowledge.behind`)."""
+    repository, _ = repositories(ctx)
+    return await knowledge.behind(repository)
+
+
+@dataclass(frozen=True)
+class FixSearch:
+    """An incident's similar past incidents and runbooks, found with no transaction open;
+    `suggest` and `explain` rank them with people's votes afterwards."""
+
+    matches: list[Match]
+    notes: list[str]
+    runbooks: SearchResult
+
+
+async def search_fixes(
+    knowledge: Knowledge, target: Target, *, behind: int, limit: int
+) -> FixSearch:
+    matches, notes = await similar_incidents(knowledge, target, limit=limit, behind=behind)
+    runbooks = await runbook_search(knowledge, target, behind=behind)
+    return FixSearch(matches, notes, runbooks)
 
 
 def vote_buttons(

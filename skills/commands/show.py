@@ -8,7 +8,6 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.incidents import display_id
-from skills.commands.correlate import snapshot_blocks
 from skills.commands.timeline import event_text
 from skills.context import SkillContext
 from skills.contract import Block, Context, Fields, Reply, Table, Text
@@ -18,6 +17,7 @@ from skills.grammar import Positional
 from skills.lookups import load_incident
 from skills.markup import literal
 from skills.registry import Skill
+from skills.views.context_card import snapshot_blocks
 from skills.views.incident_card import incident_buttons, status_line
 from storage.models import AlertRow, IncidentRow
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.incidents import display_id, parse_incident_id
-from knowledge.similar import Target, similar_incidents
+from knowledge.similar import Match, Target, similar_incidents
 from skills.commands.retrieval import (
     knowledge_of,
     notes_block,
@@ -16,7 +16,7 @@ from skills.commands.retrieval import (
     target_of,
     vote_buttons,
 )
-from skills.context import SkillContext
+from skills.context import Answer, SkillContext, outside_reply
 from skills.contract import Actions, Block, Button, Context, Reply, Text
 from skills.errors import UsageError
 from skills.grammar import Positional
@@ -40,7 +40,7 @@ class SimilarSkill(Skill[SimilarArgs]):
     summary = "Past incidents like this one (or a description): why they match, what fixed them."
     args_model = SimilarArgs
 
-    async def handle(self, ctx: SkillContext, args: SimilarArgs) -> Reply:
+    async def handle(self, ctx: SkillContext, args: SimilarArgs) -> Answer:
         knowledge = knowledge_of(ctx)
         reader = reader_of(ctx)
         reference = _incident_reference(args.incident_or_text)
@@ -60,49 +60,65 @@ class SimilarSkill(Skill[SimilarArgs]):
         merged: set[str] = set()
         if incident is not None and incident.merged_into:
             merged.add(f"incident:{incident.merged_into}")
-        matches, notes = await similar_incidents(
-            knowledge, reader, target, limit=args.limit, hidden=hidden, exclude=merged
-        )
+        behind = await knowledge.behind(reader.knowledge)
         incident_id = incident.id if incident else None
-        if not matches:
-            return Reply(
-                blocks=[
-                    Text(f"Nothing in past incidents looks like {subject}."),
-                    *notes_block(notes),
-                ],
-                incident_id=incident_id,
+
+        async def search() -> Reply:
+            matches, notes = await similar_incidents(
+                knowledge, target, limit=args.limit, hidden=hidden, exclude=merged, behind=behind
             )
-        blocks: list[Block] = [Text(f"**Incidents like {subject}**")]
-        for match in matches:
-            resolved = match.document.text_meta("resolved_at")[:10]
-            took = match.document.meta.get("minutes")
-            when = f"resolved {resolved}" + (f" after {took} min" if took is not None else "")
-            lines = [
-                f"✅ **{match.ref} · {match.document.title}** — {when}",
-                f"Why: {'; '.join(match.reasons)}",
-            ]
-            if match.fix:
-                lines.append(f"Fixed by: _{match.fix}_")
-            if match.runs:
-                lines.append(
-                    "Runbooks: "
-                    + "; ".join(f"`{name}` {RUN_WORDS.get(s, s)}" for name, s in match.runs)
-                )
-            blocks.append(Text("\n".join(lines)))
-            blocks.append(
-                Actions(
-                    (
-                        Button(f"Details {match.ref}", "show", (match.ref,)),
-                        *vote_buttons(match.target, incident_id=incident_id),
-                    )
+            return _reply(subject, matches, notes, incident_id, hidden)
+
+        # The index (Chroma, the embedder) is asked with no transaction open.
+        return outside_reply(search)
+
+
+def _reply(
+    subject: str,
+    matches: list[Match],
+    notes: list[str],
+    incident_id: int | None,
+    hidden: set[str],
+) -> Reply:
+    if not matches:
+        return Reply(
+            blocks=[
+                Text(f"Nothing in past incidents looks like {subject}."),
+                *notes_block(notes),
+            ],
+            incident_id=incident_id,
+        )
+    blocks: list[Block] = [Text(f"**Incidents like {subject}**")]
+    for match in matches:
+        resolved = match.document.text_meta("resolved_at")[:10]
+        took = match.document.meta.get("minutes")
+        when = f"resolved {resolved}" + (f" after {took} min" if took is not None else "")
+        lines = [
+            f"✅ **{match.ref} · {match.document.title}** — {when}",
+            f"Why: {'; '.join(match.reasons)}",
+        ]
+        if match.fix:
+            lines.append(f"Fixed by: _{match.fix}_")
+        if match.runs:
+            lines.append(
+                "Runbooks: "
+                + "; ".join(f"`{name}` {RUN_WORDS.get(s, s)}" for name, s in match.runs)
+            )
+        blocks.append(Text("\n".join(lines)))
+        blocks.append(
+            Actions(
+                (
+                    Button(f"Details {match.ref}", "show", (match.ref,)),
+                    *vote_buttons(match.target, incident_id=incident_id),
                 )
             )
-        blocks.extend(notes_block(notes))
-        footer = "Matched by meaning and by words (alerts, services, error text)."
-        if hidden:
-            footer += f" {len(hidden)} hidden after a 👎 for incidents like this."
-        blocks.append(Context(footer))
-        return Reply(blocks=blocks, incident_id=incident_id)
+        )
+    blocks.extend(notes_block(notes))
+    footer = "Matched by meaning and by words (alerts, services, error text)."
+    if hidden:
+        footer += f" {len(hidden)} hidden after a 👎 for incidents like this."
+    blocks.append(Context(footer))
+    return Reply(blocks=blocks, incident_id=incident_id)
 
 
 def _incident_reference(words: list[str]) -> str | None:

@@ -10,14 +10,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from core.slo import WORKBOOK_RULES, promql_duration
+from core.slo import WORKBOOK_RULES, Slo, promql_duration
 from integrations.prometheus import PrometheusError
 from integrations.slo import SloReader, SloReading
-from skills.context import SkillContext
+from skills.context import Answer, SkillContext, outside_reply
 from skills.contract import Block, Context, Fields, Image, Reply, Table, Text
 from skills.errors import NotFoundError, UserError
 from skills.formatting import stamp
 from skills.grammar import Positional
+from skills.prometheus_text import prometheus_sentence
 from skills.registry import Skill
 
 NO_SLOS = (
@@ -42,7 +43,7 @@ class SloSkill(Skill[SloArgs]):
     summary = "SLOs: SLI, error budget left, burn rates, when the budget runs out."
     args_model = SloArgs
 
-    async def handle(self, ctx: SkillContext, args: SloArgs) -> Reply:
+    async def handle(self, ctx: SkillContext, args: SloArgs) -> Answer:
         reader = ctx.tools.slo
         if reader is None or not reader.slos:
             raise NotFoundError(NO_SLOS)
@@ -53,32 +54,38 @@ class SloSkill(Skill[SloArgs]):
             if not slos:
                 known = ", ".join(f"`{name}`" for name in reader.services)
                 raise NotFoundError(f"No SLOs for `{args.service}`; SLOs exist for {known}.")
-        try:
-            readings = await asyncio.gather(
-                *(reader.read(slo, now=ctx.now, curve=report) for slo in slos)
-            )
-        except PrometheusError as error:
-            raise PrometheusUnavailableError(
-                f"Prometheus could not answer the SLO queries ({error})."
-            ) from None
-        title = (
-            "**SLO report**"
-            if report
-            else "**SLOs" + (f" of {args.service}**" if args.service else "**")
+        now = ctx.now
+        # Prometheus is asked, and the report drawn, with no transaction open.
+        return outside_reply(lambda: _answer(reader, slos, args, report=report, now=now))
+
+
+async def _answer(
+    reader: SloReader, slos: list[Slo], args: SloArgs, *, report: bool, now: datetime
+) -> Reply:
+    try:
+        readings = await asyncio.gather(*(reader.read(slo, now=now, curve=report) for slo in slos))
+    except (PrometheusError, TimeoutError) as error:
+        raise PrometheusUnavailableError(
+            prometheus_sentence(error, configured="the SLO queries", missing="SLO readings")
+        ) from None
+    title = (
+        "**SLO report**"
+        if report
+        else "**SLOs" + (f" of {args.service}**" if args.service else "**")
+    )
+    blocks: list[Block] = [Text(f"{title} — {reader.window.days}-day window")]
+    blocks.append(_table(readings, reader))
+    for reading in readings:
+        blocks += await _details(reading, report=report, now=now)
+    blocks.append(
+        Context(
+            "Burn rate: error ratio ÷ error budget (1× spends the budget exactly over the "
+            "window). Alerts: Google SRE Workbook ch. 5 multi-window rules ("
+            + "; ".join(f"{r.severity} {r.describe()}" for r in WORKBOOK_RULES)
+            + ")."
         )
-        blocks: list[Block] = [Text(f"{title} — {reader.window.days}-day window")]
-        blocks.append(_table(readings, reader))
-        for reading in readings:
-            blocks += await _details(reading, report=report, now=ctx.now)
-        blocks.append(
-            Context(
-                "Burn rate: error ratio ÷ error budget (1× spends the budget exactly over the "
-                "window). Alerts: Google SRE Workbook ch. 5 multi-window rules ("
-                + "; ".join(f"{r.severity} {r.describe()}" for r in WORKBOOK_RULES)
-                + ")."
-            )
-        )
-        return Reply(blocks=blocks, visibility="channel" if report else "thread")
+    )
+    return Reply(blocks=blocks, visibility="channel" if report else "thread")
 
 
 def _table(readings: list[SloReading], reader: SloReader) -> Table:

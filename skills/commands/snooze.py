@@ -9,15 +9,15 @@ the incident gets an Alertmanager silence that ends with the snooze.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from core.escalation import parse_duration, spoken_duration
 from core.incidents import IncidentStatus, display_id
-from integrations.alertmanager import AlertmanagerError, matchers_for
+from integrations.alertmanager import AlertmanagerError, SilenceClient, matchers_for
 from skills.commands.note import split_reference
-from skills.context import SkillContext
+from skills.context import Answer, Outside, SkillContext
 from skills.contract import Reply, Role
 from skills.errors import ConflictError, UsageError
 from skills.grammar import Positional
@@ -42,7 +42,7 @@ class SnoozeSkill(Skill[SnoozeArgs]):
     role = Role.RESPONDER
     args_model = SnoozeArgs
 
-    async def handle(self, ctx: SkillContext, args: SnoozeArgs) -> Reply:
+    async def handle(self, ctx: SkillContext, args: SnoozeArgs) -> Answer:
         reference, rest = split_reference(args.words)
         if len(rest) != 1:
             raise UsageError(USAGE)
@@ -70,19 +70,14 @@ class SnoozeSkill(Skill[SnoozeArgs]):
         escalation.snoozed_until, escalation.snoozed_by = until, who
         escalation.updated_at = ctx.now
         self._hold(ctx, escalation, until)
-        silenced, problem = await self._silence(ctx, incident.id, until, who, ref)
-        if silenced:
-            escalation.silences = {"ids": silenced, "until": until.isoformat()}
         text = f"Snoozed by {who} for {spoken_duration(span)} (until {until:%H:%M} UTC)"
-        if silenced:
-            text += f"; {len(silenced)} Alertmanager silence(s) until then"
         await ctx.incidents.add_event(
             incident_id=incident.id,
             kind="snoozed",
             text=text,
             at=ctx.now,
             actor=who,
-            data={"until": until.isoformat(), "silences": silenced, "episode": incident.episode},
+            data={"until": until.isoformat(), "episode": incident.episode},
         )
         ctx.incident_changed(incident)
         answer = f"🔕 {ref} snoozed until {until:%H:%M} UTC ({spoken_duration(span)})"
@@ -91,11 +86,41 @@ class SnoozeSkill(Skill[SnoozeArgs]):
                 ": no re-notification until then; if nobody has taken it by then, paging resumes"
             )
         answer += "."
-        if silenced:
-            answer += f" Alertmanager silences {len(silenced)} of its alerts until then."
-        if problem:
-            answer += f" {problem}"
-        return Reply.text(answer, incident_id=incident.id)
+        client = ctx.tools.silences
+        if client is None:
+            return Reply.text(answer, incident_id=incident.id)
+        wanted = await _matchers(ctx, incident.id)
+        incident_id, episode, now = incident.id, incident.episode, ctx.now
+
+        async def silence() -> tuple[list[str], str | None]:
+            # Alertmanager is called with no transaction open.
+            return await _silence(client, wanted, now, until, who, ref)
+
+        async def then(ctx: SkillContext, found: tuple[list[str], str | None]) -> Answer:
+            silenced, problem = found
+            text = answer
+            if silenced:
+                row = (
+                    await ctx.escalations.of_episode(incident_id=incident_id, episode=episode)
+                    if ctx.escalations is not None
+                    else None
+                )
+                if row is not None:
+                    row.silences = {"ids": silenced, "until": until.isoformat()}
+                await ctx.incidents.add_event(
+                    incident_id=incident_id,
+                    kind="snoozed",
+                    text=f"{len(silenced)} Alertmanager silence(s) until {until:%H:%M} UTC",
+                    at=now,
+                    actor=who,
+                    data={"silences": silenced, "episode": episode},
+                )
+                text += f" Alertmanager silences {len(silenced)} of its alerts until then."
+            if problem:
+                text += f" {problem}"
+            return Reply.text(text, incident_id=incident_id)
+
+        return Outside(call=silence, then=then)
 
     def _hold(self, ctx: SkillContext, escalation: EscalationRow, until: datetime) -> None:
         """Move a running escalation's timer to the snooze's end, to page again the level
@@ -118,67 +143,85 @@ class SnoozeSkill(Skill[SnoozeArgs]):
 
     async def _wake(
         self, ctx: SkillContext, incident_id: int, escalation: EscalationRow, ref: str, who: str
-    ) -> Reply:
+    ) -> Answer:
         if escalation.snoozed_until is None or escalation.snoozed_until <= ctx.now:
             raise ConflictError(f"{ref} is not snoozed.")
         escalation.snoozed_until = ctx.now
         if escalation.status == "snoozed":
             escalation.next_at = ctx.now
-        expired = 0
-        silences = ctx.tools.silences
-        for silence_id in (escalation.silences or {}).get("ids", []):
-            if silences is None:
-                break
-            try:
-                await silences.expire(str(silence_id))
-                expired += 1
-            except AlertmanagerError:
-                pass
+        ids = [str(i) for i in (escalation.silences or {}).get("ids", [])]
         escalation.silences = {}
         await ctx.incidents.add_event(
             incident_id=incident_id,
             kind="snoozed",
-            text=f"Snooze ended by {who}" + (f"; {expired} silence(s) expired" if expired else ""),
+            text=f"Snooze ended by {who}",
             at=ctx.now,
             actor=who,
-            data={},
+            data={"silences": ids},
         )
         incident = await ctx.incidents.get(incident_id=incident_id)
         if incident is not None:
             ctx.incident_changed(incident)
-        return Reply.text(f"🔔 {ref} is no longer snoozed.", incident_id=incident_id)
-
-    async def _silence(
-        self, ctx: SkillContext, incident_id: int, until: datetime, who: str, ref: str
-    ) -> tuple[list[str], str | None]:
+        answer = f"🔔 {ref} is no longer snoozed."
         client = ctx.tools.silences
-        if client is None:
-            return [], None
-        alerts = await ctx.alerts.for_incident(incident_id=incident_id)
-        firing = [a for a in alerts if a.status == "firing"]
-        created: list[str] = []
-        seen: set[str] = set()
-        for alert in firing:
-            if alert.fingerprint in seen or len(created) >= MAX_SILENCES:
-                continue
-            seen.add(alert.fingerprint)
-            matchers = matchers_for(alert.labels or {})
-            if not matchers:
-                continue
-            try:
-                created.append(
-                    await client.create(
-                        matchers=matchers,
-                        starts_at=ctx.now,
-                        ends_at=until,
-                        created_by=f"Lookout ({who})",
-                        comment=f"{ref} snoozed by {who} in Lookout",
-                    )
+        if client is None or not ids:
+            return Reply.text(answer, incident_id=incident_id)
+
+        async def expire() -> int:
+            expired = 0
+            for silence_id in ids:
+                try:
+                    await client.expire(silence_id)
+                    expired += 1
+                except AlertmanagerError:
+                    pass
+            return expired
+
+        async def then(ctx: SkillContext, expired: int) -> Answer:
+            text = answer + (f" {expired} Alertmanager silence(s) expired." if expired else "")
+            return Reply.text(text, incident_id=incident_id)
+
+        return Outside(call=expire, then=then)
+
+
+async def _matchers(ctx: SkillContext, incident_id: int) -> list[list[dict[str, Any]]]:
+    """Alertmanager matchers for each firing alert of the incident (one per fingerprint)."""
+    alerts = await ctx.alerts.for_incident(incident_id=incident_id)
+    found: list[list[dict[str, Any]]] = []
+    seen: set[str] = set()
+    for alert in alerts:
+        if alert.status != "firing" or alert.fingerprint in seen:
+            continue
+        seen.add(alert.fingerprint)
+        matchers = matchers_for(alert.labels or {})
+        if matchers:
+            found.append(matchers)
+    return found
+
+
+async def _silence(
+    client: SilenceClient,
+    wanted: list[list[dict[str, Any]]],
+    now: datetime,
+    until: datetime,
+    who: str,
+    ref: str,
+) -> tuple[list[str], str | None]:
+    """Create the silences (at most `MAX_SILENCES`); their ids, and a note when some failed."""
+    created: list[str] = []
+    for matchers in wanted[:MAX_SILENCES]:
+        try:
+            created.append(
+                await client.create(
+                    matchers=matchers,
+                    starts_at=now,
+                    ends_at=until,
+                    created_by=f"Lookout ({who})",
+                    comment=f"{ref} snoozed by {who} in Lookout",
                 )
-            except AlertmanagerError as error:
-                return created, f"Alertmanager did not take every silence: {error}."
-        left = len({a.fingerprint for a in firing}) - len(created)
-        note = (
-            f"{left} more alerts were not silenced (at most {MAX_SILENCES})." if left > 0 else None
-        )
-        return created, note
+            )
+        except AlertmanagerError as error:
+            return created, f"Alertmanager did not take every silence: {error}."
+    left = len(wanted) - len(created)
+    note = f"{left} more alerts were not silenced (at most {MAX_SILENCES})." if left > 0 else None
+    return created, note

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,13 +50,24 @@ def select(entries: list[Entry], query: str, start: int, end: int, limit: int) -
 
 
 @contextmanager
-def fake_loki(entries: list[Entry]) -> Iterator[str]:
+def fake_loki(
+    entries: list[Entry],
+    *,
+    delay: float = 0.0,
+    asked: threading.Event | None = None,
+) -> Iterator[str]:
+    """Yields the fake's URL. `delay`: seconds it takes to answer (a slow Loki); `asked` is
+    set when a query arrives."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             url = urlparse(self.path)
             if url.path != "/loki/api/v1/query_range":
                 self.send_error(404)
                 return
+            if asked is not None:
+                asked.set()
+            time.sleep(delay)
             params = {k: v[0] for k, v in parse_qs(url.query).items()}
             found = select(
                 entries,

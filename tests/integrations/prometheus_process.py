@@ -84,8 +84,8 @@ def running_prometheus(
                 try:
                     if ready(url):
                         break
-                except httpx.HTTPError:
-                    pass
+                except (httpx.HTTPError, ValueError, KeyError):
+                    pass  # not up yet, or still starting (503 "Service Unavailable")
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.flush()
                     tail = log_path.read_text()[-2000:]

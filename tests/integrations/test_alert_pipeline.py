@@ -1,8 +1,9 @@
 """End to end with the real binaries on loopback: an exporter whose values the test moves,
 Prometheus scraping it and evaluating a rule, Alertmanager delivering to Lookout's webhook.
 A change is posted, then the error ratio jumps: the rule fires, the alert travels through
-Alertmanager to Lookout, the incident appears with the change on its message, and
-`correlate` shows the moved metric and the change."""
+Alertmanager to Lookout, the incident appears with the change on its message, its context is
+posted in its thread before anyone asks, and `correlate` shows the moved metric and the
+change."""
 
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ async def world(tmp_path: Path, exporter: tuple[str, dict[str, float]]) -> Async
         "  queries:\n"
         "    - {name: errors, expr: 'max(demo_error_ratio{service=\"$service\"})', unit: percent}\n"
         "catalog: {service_graph: false}\n"
+        "context_posts: {delay_seconds: 0}\n"
     )
     am_folder = tmp_path / "am"
     am_folder.mkdir()
@@ -145,6 +147,25 @@ async def incidents(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     return list((await client.get("/console/api/incidents")).json())
 
 
+async def first_thread_reply(world: World, client: httpx.AsyncClient) -> str:
+    """The first reply in INC-1's thread, once there is one."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        await world.lookout.lookout.notifier.flush()
+        roots = (await client.get("/console/api/messages", params={"channel": "#incidents"})).json()
+        root = next((m for m in roots if m["incident_id"] == 1), None)
+        if root is not None:
+            thread = (
+                await client.get(
+                    "/console/api/messages", params={"channel": "#incidents", "thread": root["id"]}
+                )
+            ).json()
+            if thread:
+                return "\n".join(str(b.get("text", "")) for b in thread[0]["blocks"])
+        await asyncio.sleep(0.5)
+    raise AssertionError("nothing was posted in the incident's thread")
+
+
 async def test_a_rule_fires_through_alertmanager_and_correlate_finds_the_change_and_metric(
     world: World,
 ) -> None:
@@ -171,6 +192,9 @@ async def test_a_rule_fires_through_alertmanager_and_correlate_finds_the_change_
             await asyncio.sleep(0.5)
         [incident] = found
         assert incident["title"].startswith("checkout: HighErrorRate")
+        unasked = await first_thread_reply(world, client)
+        assert unasked.startswith("🔎 **What changed around INC-1?**"), unasked
+        assert "• checkout v2.3.1 deployment by dana, 0 min before — score 0.8" in unasked
         await asyncio.sleep(13)  # let Prometheus record the move past the start
         answer = await client.post(
             "/console/api/command", json={"text": f"correlate {incident['ref']}", "user": "ann"}

@@ -76,3 +76,36 @@ def test_no_positional_slot_for_extra_words() -> None:
 
     with pytest.raises(UsageError, match="did not expect `surprise`"):
         grammar.parse("help", NoArgs, ["surprise"])
+
+
+class Query(BaseModel):
+    query: Annotated[str, Positional(rest=True, raw=True)]
+    since: str = "1h"
+
+
+@pytest.mark.parametrize(
+    ("typed", "query"),
+    [
+        (
+            'sum by (code) (rate(http_requests_total{service="checkout"}[5m])) --since 30m',
+            'sum by (code) (rate(http_requests_total{service="checkout"}[5m]))',
+        ),
+        # Quotes around the whole expression only group it.
+        ("'up{job=\"api server\"} == 0' --since 30m", 'up{job="api server"} == 0'),
+        ('{job=~"a|b"} --since=30m', '{job=~"a|b"}'),
+    ],
+)
+def test_code_keeps_its_quotes(typed: str, query: str) -> None:
+    words, raw = grammar.split(typed), grammar.split_raw(typed)
+    assert len(words) == len(raw)
+    parsed = grammar.parse("metrics", Query, words, raw=raw)
+    assert isinstance(parsed, Query)
+    assert (parsed.query, parsed.since) == (query, "30m")
+
+
+def test_raw_words_group_like_the_shell() -> None:
+    typed = r'a b\ c "d e" x"y z"w'
+    assert grammar.split(typed) == ["a", "b c", "d e", "xy zw"]
+    assert grammar.split_raw(typed) == ["a", r"b\ c", '"d e"', 'x"y z"w']
+    with pytest.raises(UsageError, match="unclosed quote"):
+        grammar.split_raw('up{job="x}')
