@@ -330,6 +330,8 @@ class FakeBotConnector(_Server):
         # The roster: member id (29:…) → TeamsChannelAccount JSON; others are not found.
         self.members: dict[str, dict[str, Any]] = {}
         self.member_lookups: list[str] = []
+        # Create Conversation calls (direct messages), their ConversationParameters as sent.
+        self.created: list[dict[str, Any]] = []
         # Conversations Lookout was removed from (403), activities someone deleted (404).
         self.removed: set[str] = set()
         self.deleted: set[str] = set()
@@ -366,6 +368,8 @@ class FakeBotConnector(_Server):
     ) -> tuple[int, dict[str, str], Any]:
         parts = path.split("?", 1)[0].split("/")
         # ['', 'amer', 'v3', 'conversations', '{conversation}', 'activities', '{id}'?]
+        if method == "POST" and parts[1:] == ["amer", "v3", "conversations"]:
+            return self._create_conversation(json.loads(body) if body else {}, headers)
         if parts[1:4] != ["amer", "v3", "conversations"] or len(parts) < 6:
             return 404, {}, {"error": {"code": "NotFound", "message": path}}
         conversation_id = unquote(parts[4])
@@ -407,6 +411,25 @@ class FakeBotConnector(_Server):
         if method == "PUT":
             return 200, {}, {"id": activity_id}
         return 201, {}, {"id": new_id}
+
+    def _create_conversation(
+        self, parameters: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any]:
+        """`POST /v3/conversations` (Create Conversation): a 1:1 chat with the one member
+        asked for, answered with a ConversationResourceResponse; unknown members are
+        refused as Teams does (403 for a user outside the tenant's roster)."""
+        members = parameters.get("members") or []
+        with self._lock:
+            self.created.append(parameters)
+            wanted = members[0].get("id") if len(members) == 1 else None
+            known = wanted in self.members or any(
+                entry.get("aadObjectId") == wanted for entry in self.members.values()
+            )
+        if wanted is None or not known:
+            return 403, {}, {"error": {"code": "BadArgument",
+                                       "message": "Failed to create conversation."}}  # fmt: skip
+        conversation_id = f"a:1personal-{len(self.created)}-{wanted}"
+        return 201, {}, {"id": conversation_id, "serviceUrl": self.service_url}
 
     def delivered(self, kind: str | None = None) -> list[ConnectorRequest]:
         """Requests the connector accepted (2xx), optionally only posts/replies/updates."""

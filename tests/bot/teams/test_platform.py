@@ -167,3 +167,55 @@ def _walk(node: object) -> list[object]:
         for value in node:
             found += _walk(value)
     return found
+
+
+async def test_a_direct_message_opens_a_personal_chat_with_the_person(teams: TeamsWorld) -> None:
+    teams_platform = await platform(teams)
+    teams.connector.members["29:1dana"] = {"id": "29:1dana", "name": "Dana", "aadObjectId": "aad-d"}
+    posted = await teams_platform.direct_message(
+        user="29:1dana", reply=Reply.text("**INC-1** needs you")
+    )
+    (parameters,) = teams.connector.created
+    assert parameters["isGroup"] is False
+    assert [member["id"] for member in parameters["members"]] == ["29:1dana"]
+    assert parameters["bot"]["id"] == "28:eac5e5c6-ab14-4f50-80cb-49213fe51b1a"
+    (post,) = teams.connector.delivered("post")
+    assert post.conversation_id == posted.channel and posted.channel.startswith("a:")
+    assert post.body["conversation"]["conversationType"] == "personal"
+    assert "**INC-1** needs you" in post.texts
+
+
+async def test_a_direct_message_to_someone_teams_refuses_raises_for_the_next_level(
+    teams: TeamsWorld,
+) -> None:
+    teams_platform = await platform(teams)
+    with pytest.raises(DeliveryError, match=r"refused the direct message \(403"):
+        await teams_platform.direct_message(user="29:nobody", reply=Reply.text("page"))
+    assert teams.connector.delivered("post") == []
+
+
+async def test_a_direct_message_before_lookout_knows_any_team_says_what_to_do(
+    teams: TeamsWorld,
+) -> None:
+    teams_platform = await platform(teams, introduce=False)
+    with pytest.raises(NoConversationError, match="add the Lookout app"):
+        await teams_platform.direct_message(user="29:1dana", reply=Reply.text("page"))
+
+
+async def test_a_mention_in_a_thread_carries_a_mention_entity(teams: TeamsWorld) -> None:
+    teams_platform = await platform(teams)
+    root = await teams_platform.post(channel=CHANNEL, reply=Reply.text("**INC-1** open"))
+    await teams_platform.mention(
+        channel=CHANNEL,
+        thread_id=root.thread_id,
+        user="29:1dana",
+        name="Dana <Ops>",
+        reply=Reply.text("paging you for **INC-1**"),
+    )
+    mention = teams.connector.requests[-1]
+    assert mention.conversation_id == f"{CHANNEL};messageid={root.thread_id}"
+    assert mention.body["text"].startswith("<at>Dana &lt;Ops&gt;</at>")
+    (entity,) = mention.body["entities"]
+    assert entity["type"] == "mention"
+    assert entity["mentioned"] == {"id": "29:1dana", "name": "Dana <Ops>"}
+    assert entity["text"] == "<at>Dana &lt;Ops&gt;</at>"
