@@ -32,6 +32,7 @@ escalation:
 notify:
   people:
     dana: {name: Dana, slack: U0DANA1}
+    sam: {name: Sam, slack: U0SAM01}
 sla:
   targets:
     - {severity: critical, mtta: 5m, mttr: 1h}
@@ -68,6 +69,12 @@ async def test_oncall_names_who_is_on_call_now_until_when_and_next(database: Dat
         world.clock.advance(days=2, hours=17)
         override = everything(await world.say("oncall payments"))
         assert "sam" in override and "(override)" in override
+        # A level that pages `oncall:payments` pages whoever is on call at that moment.
+        await world.fire("CheckoutDown", "checkout")
+        await world.step(seconds=1)
+        timeline = await world.timeline()
+        assert any("Level 1 of 2 (policy default): paging Sam" in t for t in timeline), timeline
+        assert [call[1] for call in world.chat.of("dm")] == ["U0SAM01"]
         unknown = everything(await world.say("oncall paymnets"))
         assert "paymnets" in unknown and "Traceback" not in unknown
     finally:
