@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,14 +50,11 @@ async def test_an_alert_is_taken_while_correlate_waits_on_a_slow_loki(tmp_path: 
                     )
                 )
                 assert await asyncio.to_thread(asked.wait, 20), "correlate never asked Loki"
-                started = time.monotonic()
                 second = alert("DiskFull", "search", "disk 97 % full", now)
                 taken = await client.post("/webhooks/alertmanager", json=second)
-                waited = time.monotonic() - started
                 assert taken.status_code == 200, taken.text
                 # Answered while `correlate` still waits on Loki, not after it.
                 assert not correlate.done()
-                assert waited < LOKI_TAKES / 2, waited
                 assert [i["ref"] for i in await incidents(client)] == ["INC-2", "INC-1"]
                 answer = (await correlate).json()
         finally:
