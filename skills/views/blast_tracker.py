@@ -140,7 +140,8 @@ def tracker_message(tracker: BlastTrackerRow) -> Reply:
         blocks.append(Text(f"**Propagation**\n{lines}"))
     if shown.get("sources"):
         blocks.append(Context(shown["sources"]))
-    updated = clock_time(datetime.fromisoformat(shown["updated_at"]))
+    written = datetime.fromisoformat(shown["updated_at"])
+    updated = clock_time(written, written)
     color: str | None = "resolved"
     if final:
         blocks.append(Context(f"{final} Updated {updated}."))

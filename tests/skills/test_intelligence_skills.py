@@ -168,7 +168,7 @@ async def test_note_and_timeline(world: Harness) -> None:
     reply = await world.say("timeline INC-1")
     lines = text_of(reply).splitlines()
     assert lines[0] == "**INC-1 timeline** · postgres-primary: PostgresDown and 2 other alerts"
-    assert lines[1].startswith("`02:50:00` ─┬─ 📋 **OPENED**  Opened by alert PostgresDown")
+    assert lines[1].startswith("02:50:00 UTC ─┬─ 📋 **OPENED**  Opened by alert PostgresDown")
     assert "🚨 **ALERT**  Alert SlowReports joined: depends on postgres-primary, 1 hop" in lines[3]
     assert "👤 **ACKNOWLEDGED** by sam" in lines[4]
     assert lines[5].endswith("💬 **NOTE** by alice  pool exhausted, restarting pgbouncer")
