@@ -883,6 +883,7 @@
       const res = (await api("/command", { method: "POST", body })) || {};
       hideError();
       if (res.message) onMessage(res.message);
+      if (res.pointer) onMessage(res.pointer);
       if (res.ephemeral || (res.ok === false && res.blocks && res.blocks.length)) {
         addEphemeral(ctx.pane, res.blocks, text, ctx);
       } else if (res.ok === false) {
