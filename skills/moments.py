@@ -84,6 +84,18 @@ def show_moments(text: str, show: Callable[[Moment], str]) -> str:
     return SPAN.sub(lambda match: show(moment_of(match)), text)
 
 
+_INSTANT = re.compile(r"\b(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})Z\b")
+
+
+def instants(text: str, now: datetime) -> str:
+    """`text` (markdown) with each RFC 3339 UTC instant core wrote (`2026-11-21T03:00:12Z`,
+    see `core.wording.clock`) as a time span written as of `now`."""
+    return _INSTANT.sub(
+        lambda match: when(datetime.fromisoformat(match[1]).replace(tzinfo=UTC), now, seconds=True),
+        text,
+    )
+
+
 def in_utc(text: str) -> str:
     """Every span as its UTC text (`Moment.utc_text`)."""
     return show_moments(text, Moment.utc_text)

@@ -11,6 +11,7 @@ from core.incidents import display_id, main_alert
 from skills.contract import Actions, Button, Context, Fields, Reply, Text
 from skills.formatting import clock_time, duration, mark
 from skills.markup import literal
+from skills.moments import instants
 from skills.views.incident_paging import PagingFacts
 from storage.alerts import AlertRepository
 from storage.models import IncidentRow
@@ -114,7 +115,7 @@ def incident_message(
             blocks.append(Text(literal(summary)))
     cause = root_cause_from_record(incident.root_cause)  # stored by ingestion
     if cause is not None and incident.merged_into is None:
-        blocks.append(Text(f"🎯 {literal(cause.headline())}"))
+        blocks.append(Text(f"🎯 {instants(literal(cause.headline()), now)}"))
     if incident.suspect_change and incident.merged_into is None:
         blocks.append(Text(literal(ScoredChange.from_record(incident.suspect_change).headline())))
     services = ", ".join(facts.services[:6]) + (" …" if len(facts.services) > 6 else "")

@@ -762,7 +762,11 @@
     if (channel !== state.channel) {
       selectChannel(channel);
     }
-    if (!$("message-list").dataset.loaded || !state.main.byId.has(message)) await loadChannel();
+    // A refresh started meanwhile (a live event) may win over this load: try again then.
+    for (let tries = 0; tries < 5 && !state.main.byId.has(message); tries += 1) {
+      await loadChannel();
+      if (state.channel !== channel) return;
+    }
     const node = document.querySelector(`#message-list .message[data-message-id="${CSS.escape(message)}"]`);
     if (node) highlight(node);
     if (thread && state.main.byId.has(thread)) openThread(thread);
