@@ -9,6 +9,9 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.slack.render import render_blocks
+from skills.contract import Reply, Table
+from skills.moments import when
 from tests.bot.slack.conftest import SlackWorld, slash_command
 from tests.bot.slack.test_slack_adapter import ingest
 
@@ -89,3 +92,13 @@ async def test_an_answer_in_the_thread_it_was_asked_in_leaves_no_pointer(
     assert calls[1].params["thread_ts"] == CARD_TS
     assert slack.fake.calls_to("chat.getPermalink") == []
     assert not any("Answered in" in str(call.params.get("text")) for call in calls)
+
+
+def test_a_table_with_times_is_listed_row_by_row_so_slack_formats_them() -> None:
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    at = datetime(2026, 11, 21, 15, 53, 43, tzinfo=UTC)
+    table = Table(("Alert", "Started"), (("HighErrorRate", when(at, now, seconds=True)),))
+    shown = json.dumps(render_blocks(Reply(blocks=[table])), ensure_ascii=False)
+    assert "```" not in shown  # Slack formats no date inside a code block
+    assert f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time_secs}}|" in shown
+    assert "21 Nov 15:53:43 UTC>" in shown

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
+from bot.teams.render import card_markdown
+from skills.moments import when
 from tests.bot.slack.test_times_and_pointers import payload
 from tests.bot.teams.conftest import CHANNEL, TeamsWorld
 from tests.bot.teams.test_adapter import in_thread, introduce
@@ -53,3 +55,11 @@ async def test_an_alert_from_2030_carries_its_date(teams: TeamsWorld) -> None:
     shown = "\n".join(card.texts)
     assert "{{DATE(2030-01-01T00:00:00Z, SHORT)}} {{TIME(2030-01-01T00:00:00Z)}}" in shown
     assert "00:00:00 UTC" not in shown
+
+
+def test_a_time_from_today_is_a_time_and_any_other_a_date_and_time() -> None:
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    today = card_markdown(f"at {when(datetime(2026, 11, 30, 9, 5, tzinfo=UTC), now)}")
+    assert today == "at {{TIME(2026-11-30T09:05:00Z)}}"
+    other = card_markdown(f"at {when(datetime(2026, 11, 21, 9, 5, tzinfo=UTC), now)}")
+    assert other == "at {{DATE(2026-11-21T09:05:00Z, SHORT)}} {{TIME(2026-11-21T09:05:00Z)}}"
