@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 
 def duration(delta: timedelta) -> str:
@@ -23,5 +23,7 @@ def describe_gap(at: datetime, last_alert_at: datetime) -> str:
 
 
 def clock(at: datetime) -> str:
-    """A time of day in timeline texts, e.g. 03:00:12 (UTC, as every core time is)."""
-    return at.strftime("%H:%M:%S")
+    """An instant in texts core writes, as RFC 3339 in UTC (`2026-11-21T03:00:12Z`): whoever
+    shows the text formats it for its reader (skills show it as a time span)."""
+    moment = at.astimezone(UTC) if at.tzinfo else at
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -69,7 +69,8 @@ class Conversation:
 
 @dataclass(frozen=True)
 class Text:
-    """Markdown subset: **bold**, _italic_, `code`, [text](url), newlines, "• " bullets."""
+    """Markdown subset: **bold**, _italic_, `code`, [text](url), newlines, "• " bullets, and
+    times as spans (`skills.moments.when`) that each platform formats for its reader."""
 
     text: str
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from skills.moments import when
+
 SEVERITY_MARKS = {"critical": "🔴", "error": "🟠", "warning": "🟡", "info": "🔵"}
 
 
@@ -13,12 +15,15 @@ def mark(severity: str, status: str) -> str:
     return SEVERITY_MARKS.get(severity, "⚪")
 
 
-def clock_time(moment: datetime) -> str:
-    return moment.strftime("%H:%M:%S UTC")
+def clock_time(moment: datetime, now: datetime) -> str:
+    """`moment` to the second, as a time span each platform shows in its reader's zone,
+    with its date when it is not from `now`'s day (`skills.moments`)."""
+    return when(moment, now, seconds=True)
 
 
-def stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def stamp(moment: datetime, now: datetime) -> str:
+    """`moment` to the minute, as a time span (see `clock_time`)."""
+    return when(moment, now)
 
 
 def duration(span: timedelta) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from skills.moments import in_utc, safe_end, without_delimiters
+
 MARKUP = "\\`*_~[]"
 _MARKED = re.compile(r"\\([\\`*_~\[\]])")
 _TO_MARK = re.compile(r"([\\`*_~\[\]])")
@@ -23,8 +25,9 @@ _PROTECTED = re.compile("[" + "".join(chr(_BASE + ord(c)) for c in MARKUP) + "]"
 
 
 def literal(text: str) -> str:
-    """`text` as it must appear, whatever markup characters it holds."""
-    return _TO_MARK.sub(r"\\\1", text)
+    """`text` as it must appear, whatever markup characters it holds (it can hold no time
+    span, see `skills.moments`)."""
+    return _TO_MARK.sub(r"\\\1", without_delimiters(text))
 
 
 def protect(text: str) -> str:
@@ -42,8 +45,8 @@ def has_literals(text: str) -> bool:
 
 
 def plain(text: str) -> str:
-    """The text without its marks (for notifications and fallback text)."""
-    return _MARKED.sub(r"\1", text)
+    """The text without its marks, times in UTC (for notifications and fallback text)."""
+    return in_utc(_MARKED.sub(r"\1", text))
 
 
 def cut(text: str, limit: int, ellipsis: str = "…") -> str:
@@ -53,6 +56,7 @@ def cut(text: str, limit: int, ellipsis: str = "…") -> str:
         return text
     room = max(limit - len(ellipsis) - 4, 0)
     head = text[:room]
+    head = head[: safe_end(head)]  # a time span is whole or not there
     for stop in ("\n", " "):
         at = head.rfind(stop)
         if at >= room * 0.8:

@@ -22,6 +22,19 @@ class ChatThreadRepository(DeliveryRecords):
         )
         return (await self._session.scalars(query)).one_or_none()
 
+    async def of_incidents(
+        self, *, incident_ids: Collection[int], platform: str
+    ) -> dict[int, ChatThreadRow]:
+        """Incident id → where its root message lives on `platform` (posted ones only)."""
+        if not incident_ids:
+            return {}
+        query = select(ChatThreadRow).where(
+            ChatThreadRow.incident_id.in_(list(incident_ids)),
+            ChatThreadRow.platform == platform,
+            ChatThreadRow.message_id.is_not(None),
+        )
+        return {row.incident_id: row for row in (await self._session.scalars(query)).all()}
+
     async def find_by_message(self, *, platform: str, message_id: str) -> ChatThreadRow | None:
         query = select(ChatThreadRow).where(
             ChatThreadRow.platform == platform,

@@ -36,6 +36,7 @@ from core.severity import parse_severity
 from core.sla import ClockState, SlaRules, clocks
 from core.topology import Topology
 from knowledge.kinds import kind_of
+from skills.moments import in_utc, when
 from storage.database import Database
 from storage.models import EscalationRow, IncidentRow, PageRow, SlaBreachRow
 from storage.uow import UnitOfWork
@@ -275,7 +276,8 @@ class EscalationEngine:
             row.base_at = earlier.snoozed_until
             row.next_at = max(row.next_at, earlier.snoozed_until)
         row.status = "snoozed"
-        row.reason = f"snoozed by {earlier.snoozed_by} until {earlier.snoozed_until:%H:%M} UTC"
+        until = in_utc(when(earlier.snoozed_until, now))
+        row.reason = f"snoozed by {earlier.snoozed_by} until {until}"
 
     # --- 3. severity changes ---
 

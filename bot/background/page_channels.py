@@ -97,13 +97,13 @@ class PageChannels:
     async def send(self, page: Outgoing, now: datetime) -> dict[str, Any]:
         """Deliver one page; raises SendError."""
         if page.channel == "chat":
-            return await self._chat(page)
+            return await self._chat(page, now)
         if page.channel == "pagerduty":
             return await self._pagerduty_event(page, now)
         if page.channel == "webhook":
             return await self._webhook(page, now)
         if page.channel == "email":
-            return await self._send_email(page)
+            return await self._send_email(page, now)
         raise SendError(f"no channel {page.channel!r}", permanent=True)
 
     # --- chat ---
@@ -114,11 +114,11 @@ class PageChannels:
             raise SendError(f"{name} is not connected", permanent=True)
         return platform
 
-    async def _chat(self, page: Outgoing) -> dict[str, Any]:
+    async def _chat(self, page: Outgoing, now: datetime) -> dict[str, Any]:
         how, _, rest = page.recipient.partition(":")
         platform_name, _, where = rest.partition(":")
         platform = self._platform(platform_name)
-        reply = page_reply(page.incident, page.facts, page.context)
+        reply = page_reply(page.incident, page.facts, page.context, now)
         try:
             if page.action == "fold":
                 return await self._fold(platform, page, reply)
@@ -210,7 +210,7 @@ class PageChannels:
             "service": incident.service,
             "alerts": page.facts.alerts,
             "firing": page.facts.firing,
-            "escalation": page_lines(incident, page.facts, page.context)[0],
+            "escalation": page_lines(incident, page.facts, page.context, now)[0],
         }
         if page.facts.summary:
             details["summary"] = page.facts.summary[:1000]
@@ -268,11 +268,11 @@ class PageChannels:
         )
         return {"status": status}
 
-    async def _send_email(self, page: Outgoing) -> dict[str, Any]:
+    async def _send_email(self, page: Outgoing, now: datetime) -> dict[str, Any]:
         if self._email is None:
             raise SendError("email is not configured (LOOKOUT_SMTP_URL)", permanent=True)
         address = page.recipient.partition(":")[2]
-        lines = page_lines(page.incident, page.facts, page.context)
+        lines = page_lines(page.incident, page.facts, page.context, now)
         title = headline(page.incident)
         link = page.alert_links[0] if page.alert_links else None
         message_id = await self._email.send(

@@ -22,6 +22,7 @@ from bot.metrics import Metrics
 from core.escalation import RetryRules
 from core.incidents import IncidentStatus, display_id
 from integrations.sending import SendError
+from skills.moments import in_utc, when
 from skills.views.incident_card import card_facts
 from skills.views.page_message import PageContext
 from storage.database import Database
@@ -143,7 +144,7 @@ class PageSender:
                 text += " — given up" if error.permanent else " — no more retries"
             else:
                 page.next_attempt_at = now + self._retry.wait(page.attempts, error.retry_after)
-                text += f" — retrying at {page.next_attempt_at:%H:%M:%S} UTC"
+                text += f" — retrying at {in_utc(when(page.next_attempt_at, now, seconds=True))}"
             if (
                 page.action == "trigger"
                 and not page.failed_over

@@ -9,11 +9,13 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from bot.console.platform import message_json, parse_message_id
+from bot.console.platform import console_anchor, message_json, parse_message_id
 from bot.console.render import render_reply
 from core.incident_summary import root_cause_from_record
 from skills.contract import Actor, Conversation, Reply
+from skills.pointer import pointer_reply
 from skills.views.incident_card import card_facts
+from storage.models import ChatThreadRow
 
 if TYPE_CHECKING:
     from bot.main import Lookout
@@ -30,6 +32,13 @@ def _root_cause(record: dict[str, Any] | None) -> dict[str, Any] | None:
         "confidence": round(cause.confidence, 3),
         "factors": list(cause.factors),
     }
+
+
+def _place(thread: ChatThreadRow | None) -> dict[str, Any]:
+    """Where an incident's message is in the console: `channel` and `message` (`m-12`)."""
+    if thread is None or thread.message_id is None:
+        return {"channel": None, "message": None}
+    return {"channel": thread.channel, "message": f"m-{thread.message_id}"}
 
 
 class CommandIn(BaseModel):
@@ -86,6 +95,7 @@ def console_routes(lookout: Lookout) -> APIRouter:
             ids = [row.id for row in rows]
             fingerprints = await uow.alerts.fingerprints(incident_ids=ids)
             facts = await card_facts(uow.alerts, ids)
+            places = await uow.threads.of_incidents(incident_ids=ids, platform="console")
         return [
             {
                 "id": row.id,
@@ -108,6 +118,7 @@ def console_routes(lookout: Lookout) -> APIRouter:
                 "acknowledged_by": row.acknowledged_by,
                 "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
                 "resolved_by": row.resolved_by,
+                **_place(places.get(row.id)),
             }
             for row in rows
         ]
@@ -135,6 +146,7 @@ def console_routes(lookout: Lookout) -> APIRouter:
         if reply.visibility == "ephemeral":
             return {"ok": True, "ephemeral": True, **rendered, "message": None}
         channel, target = await _placement(reply, body.channel, thread_id)
+        elsewhere = (channel, target) != (body.channel, thread_id)
         await platform.add(
             channel=channel,
             author=body.user,
@@ -145,7 +157,24 @@ def console_routes(lookout: Lookout) -> APIRouter:
         row = await platform.add(
             channel=channel, author="Lookout", author_kind="bot", reply=reply, thread_id=target
         )
-        return {"ok": True, "ephemeral": False, **rendered, "message": message_json(row)}
+        pointer = None
+        if elsewhere and reply.incident_id is not None and target is not None:
+            pointer = await platform.add(
+                channel=body.channel,
+                author="Lookout",
+                author_kind="bot",
+                reply=pointer_reply(
+                    reply.incident_id, link=console_anchor(channel, target), where=channel
+                ),
+                thread_id=thread_id,
+            )
+        return {
+            "ok": True,
+            "ephemeral": False,
+            **rendered,
+            "message": message_json(row),
+            "pointer": message_json(pointer) if pointer is not None else None,
+        }
 
     async def _placement(
         reply: Reply, channel: str, thread_id: int | None

@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from bot.console.render import render_reply
 from bot.platforms import DeliveryError, PostedMessage
@@ -32,6 +33,15 @@ def message_json(row: ConsoleMessageRow, reply_count: int = 0) -> dict[str, Any]
         "blocks": row.body.get("blocks", []),
         "color": row.body.get("color"),
     }
+
+
+def console_anchor(channel: str, message_id: int) -> str:
+    """A link within the page to a message and its thread: `#channel=%23platform&message=m-12
+    &thread=m-12` (read by static/app.js)."""
+    query = urlencode(
+        {"channel": channel, "message": f"m-{message_id}", "thread": f"m-{message_id}"}
+    )
+    return f"#{query}"
 
 
 def parse_message_id(value: str) -> int:

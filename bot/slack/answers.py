@@ -1,6 +1,8 @@
 """Answers on Slack: where they belong, and somewhere the person sees when that fails.
 
 An answer about an incident goes to the incident's thread; anything else where it was asked.
+When the incident's thread is elsewhere, one line where it was asked links to the answer
+(its permalink, `skills.pointer`).
 When Slack refuses that place for good (Lookout is not in the channel, the channel was
 archived, the thread was deleted), the answer goes where it was asked instead, and failing
 that only to the person: through the command's `response_url`, as an ephemeral message, or
@@ -19,11 +21,12 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot.metrics import Metrics
-from bot.platforms import DeliveryError, RateLimited
+from bot.platforms import DeliveryError, PostedMessage, RateLimited
 from bot.slack.platform import SlackPlatform
 from bot.slack.render import fallback_text, render_blocks
 from skills.contract import Context, Reply
 from skills.fit import compact
+from skills.pointer import pointer_reply
 
 log = logging.getLogger(__name__)
 
@@ -86,33 +89,53 @@ class SlackAnswers:
         problem: BaseException | None = None
         for channel, thread in places:
             try:
-                await self._post(reply, channel, thread)
-                return
+                posted = await self._post(reply, channel, thread)
             except FAILURES as error:
                 problem = error
                 log.warning(
                     "could not answer in a Slack channel; trying elsewhere",
                     extra={"channel": channel, "slack_thread": thread, "error": repr(error)},
                 )
+                continue
+            if (channel, thread) != (asked.channel, asked.thread) and reply.incident_id:
+                await self._point(reply.incident_id, posted, channel, asked)
+            return
         self._metrics.errors.labels(where="slack").inc()
         note = Context(_why(problem) if problem else "")
         await self._privately(replace(reply, blocks=[*reply.blocks, note]), asked)
 
-    async def _post(self, reply: Reply, channel: str, thread: str | None) -> None:
+    async def _point(
+        self, incident_id: int, posted: PostedMessage, channel: str, asked: Asked
+    ) -> None:
+        """One line where it was asked, linking to the answer in the incident's thread."""
+        link = await self._platform.permalink(
+            channel=posted.channel or channel, message_id=posted.message_id
+        )
         try:
-            await self._post_once(reply, channel, thread)
+            await self._post_once(
+                pointer_reply(incident_id, link=link), asked.channel, asked.thread
+            )
+        except FAILURES as error:
+            # The answer is there; only the trace of it is missing.
+            log.warning(
+                "could not leave a pointer to the answer",
+                extra={"channel": asked.channel, "error": repr(error)},
+            )
+
+    async def _post(self, reply: Reply, channel: str, thread: str | None) -> PostedMessage:
+        try:
+            return await self._post_once(reply, channel, thread)
         except DeliveryError as error:
             if not error.refused_content:
                 raise
-            await self._post_once(compact(reply, error.reason), channel, thread)
+            return await self._post_once(compact(reply, error.reason), channel, thread)
 
-    async def _post_once(self, reply: Reply, channel: str, thread: str | None) -> None:
+    async def _post_once(self, reply: Reply, channel: str, thread: str | None) -> PostedMessage:
         if thread:
-            await self._platform.post_in_thread(
+            return await self._platform.post_in_thread(
                 channel=channel, thread_id=thread, reply=reply, wait=True
             )
-        else:
-            await self._platform.post(channel=channel, reply=reply, wait=True)
+        return await self._platform.post(channel=channel, reply=reply, wait=True)
 
     async def _privately(self, reply: Reply, asked: Asked) -> None:
         """Only to the person: response_url (works even where Lookout is no member), then an

@@ -27,7 +27,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.platforms import PostedMessage, RateLimited, RateLimits
+from bot.platforms import DeliveryError, PostedMessage, RateLimited, RateLimits
 from bot.slack.errors import delivery_error
 from bot.slack.render import fallback_text, files, images, render_blocks
 from skills.contract import Reply
@@ -189,6 +189,21 @@ class SlackPlatform:
             what="update the message",
             wait=wait,
         )
+
+    async def permalink(self, *, channel: str, message_id: str) -> str | None:
+        """A link to one message (a thread reply's opens its thread), from chat.getPermalink
+        (api.slack.com/methods/chat.getPermalink); None when Slack gives none."""
+        try:
+            response = await self._call(
+                "chat.getPermalink",
+                channel,
+                lambda: self.client.chat_getPermalink(channel=channel, message_ts=message_id),
+                what="link to the message",
+            )
+        except (DeliveryError, RateLimited, SlackApiError, aiohttp.ClientError, TimeoutError):
+            return None
+        link = response.get("permalink")
+        return str(link) if isinstance(link, str) and link.startswith("https://") else None
 
     async def post_in_thread(
         self, *, channel: str, thread_id: str, reply: Reply, wait: bool = False

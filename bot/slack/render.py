@@ -4,6 +4,10 @@ Limits (api.slack.com/reference/block-kit): 50 blocks per message, 3,000 charact
 section text, 10 fields per section (2,000 characters each), 25 elements per actions block,
 75 characters per button label, 2,000 per button value, 255 per action_id, and a fallback
 `text` kept under 4,000 characters.
+
+Times (`skills.moments`) become Slack's date markup, `<!date^unix^{date_short_pretty} {time}|…>`
+(api.slack.com/reference/surfaces/formatting, "Date formatting"), which every reader sees in
+their own time zone, with "today"/"yesterday" or the date; the fallback is the UTC text.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from skills.contract import (
 )
 from skills.fit import SLACK, fit
 from skills.markup import protect, restore
+from skills.moments import Moment, has_moments, in_utc, show_moments
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -61,14 +66,22 @@ def _literal(char: str) -> str:
     return "ˋ" if char == "`" else char
 
 
+def slack_date(moment: Moment) -> str:
+    """`moment` as Slack's date markup: "today 3:53 PM", "Nov 21, 2026 3:53:43 PM" in the
+    reader's zone and locale; the UTC text where a client cannot format it."""
+    clock = "{time_secs}" if moment.seconds else "{time}"
+    return f"<!date^{moment.epoch}^{{date_short_pretty}} {clock}|{moment.utc_text()}>"
+
+
 def mrkdwn(text: str) -> str:
     """Lookout's markdown subset in Slack's mrkdwn: escape &, <, >; **b** → *b*; links;
-    characters marked as data (`skills.markup.literal`) shown as themselves."""
+    characters marked as data (`skills.markup.literal`) shown as themselves; times as
+    Slack's date markup."""
     protected = protect(text)
     escaped = protected.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     escaped = _BOLD.sub(r"*\1*", escaped)
     escaped = _LINK.sub(lambda m: f"<{m[2]}|{m[1]}>", escaped)
-    return restore(escaped, _literal)
+    return restore(show_moments(escaped, slack_date), _literal)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -100,11 +113,13 @@ def _table(block: Table) -> list[dict[str, Any]]:
     would wrap or cut them). Rows that do not fit become "…and N more rows"."""
     markdown = [[str(cell) for cell in row] for row in block.rows]
     rows = [[_monospace(cell) for cell in row] for row in markdown]
+    # Slack formats no date inside a code block: a table with times is listed row by row.
+    monospace = not any(has_moments(cell) for row in markdown for cell in row)
     widths = [
         max([len(block.columns[i]), *(len(row[i]) for row in rows)])
         for i in range(len(block.columns))
     ]
-    if sum(widths) + 2 * (len(widths) - 1) <= MONOSPACE_WIDTH:
+    if monospace and sum(widths) + 2 * (len(widths) - 1) <= MONOSPACE_WIDTH:
         header = ["  ".join(c.ljust(w) for c, w in zip(block.columns, widths, strict=True))]
         header.append("  ".join("─" * w for w in widths))
         lines = [
@@ -129,7 +144,9 @@ def _table(block: Table) -> list[dict[str, Any]]:
 def _monospace(cell: str) -> str:
     """A table cell inside a code block, where Slack formats nothing: marks dropped, bold
     markers dropped, a backtick (which would end the block) shown as its look-alike."""
-    text = restore(_BOLD.sub(r"\1", protect(cell)), lambda char: "ˋ" if char == "`" else char)
+    text = restore(
+        _BOLD.sub(r"\1", protect(in_utc(cell))), lambda char: "ˋ" if char == "`" else char
+    )
     return text.replace("`", "ˋ").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

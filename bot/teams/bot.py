@@ -20,7 +20,7 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import Activity, ActivityTypes
 
-from bot.platforms import DeliveryError, RateLimited
+from bot.platforms import DeliveryError, PostedMessage, RateLimited
 from bot.teams import activities
 from bot.teams.activities import PLATFORM
 from bot.teams.people import TeamsPeople, is_bot_sender
@@ -29,6 +29,7 @@ from bot.teams.render import command_from_value, render_activity
 from bot.teams.retry import RetryPolicy, own_the_retries
 from skills.contract import Conversation, Reply
 from skills.dispatcher import Dispatcher
+from skills.pointer import pointer_reply
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -203,17 +204,32 @@ class LookoutTeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         if card_thread is not None:
             channel, root = card_thread
             try:
-                await self._platform.post_in_thread(
+                posted = await self._platform.post_in_thread(
                     channel=channel, thread_id=root, reply=reply, wait=True
                 )
-                return
             except (DeliveryError, RateLimited) as error:
                 log.warning(
                     "could not answer in the incident's thread; answering where asked",
                     extra={"channel": channel, "error": repr(error)},
                 )
+            else:
+                await self._point(turn_context, reply, channel, posted)
+                return
         await self._retry.run(
             lambda: turn_context.send_activity(render_activity(reply)), what="reply"
+        )
+
+    async def _point(
+        self, turn_context: TurnContext, reply: Reply, channel: str, posted: PostedMessage
+    ) -> None:
+        """One line where it was asked, with a deep link to the answer in the card's thread."""
+        assert reply.incident_id is not None
+        link = await self._platform.message_link(
+            channel=channel, message_id=posted.message_id, thread_id=posted.thread_id
+        )
+        pointer = pointer_reply(reply.incident_id, link=link)
+        await self._retry.run(
+            lambda: turn_context.send_activity(render_activity(pointer)), what="pointer"
         )
 
     async def _card_thread_elsewhere(

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from copy import copy
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -109,6 +110,26 @@ class TeamsPlatform:
             key, reference, activity, what="thread reply", wait=wait, about_message=threaded
         )
         return PostedMessage(message_id=response.id, thread_id=thread_id, channel=key)
+
+    async def message_link(self, *, channel: str, message_id: str, thread_id: str) -> str | None:
+        """A Teams deep link to a reply in a channel's reply chain (learn.microsoft.com/
+        microsoftteams/platform/concepts/build-and-test/deep-link-teams, "Deep link to a
+        chat or channel message"): `https://teams.microsoft.com/l/message/<channel id>/
+        <message id>?tenantId=…&parentMessageId=<root>`; None for an unknown conversation."""
+        try:
+            _, reference = await self._reference(channel)
+        except (DeliveryError, NoConversationError):
+            return None
+        channel_id = str(reference.conversation.id or "").split(THREAD_MARK, 1)[0]
+        if not channel_id:
+            return None
+        query = {"parentMessageId": thread_id, "createdTime": message_id}
+        if reference.conversation.tenant_id:
+            query["tenantId"] = str(reference.conversation.tenant_id)
+        return (
+            f"https://teams.microsoft.com/l/message/{quote(channel_id, safe='')}/"
+            f"{quote(message_id, safe='')}?{urlencode(query)}"
+        )
 
     async def direct_message(self, *, user: str, reply: Reply) -> PostedMessage:
         """Start (or find) the 1:1 chat with `user` (their Teams or Azure AD object id) and

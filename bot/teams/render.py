@@ -2,6 +2,12 @@
 
 Every Reply becomes one card (a one-line answer too), so a message looks the same whether a
 skill answered in a thread or the notifier posted it, and there is one renderer to test.
+
+Times (`skills.moments`) become Adaptive Cards' `{{DATE(…, SHORT)}} {{TIME(…)}}` functions
+(learn.microsoft.com/adaptive-cards/authoring-cards/text-features, "Date/Time formatting and
+localization"), which the reader's device shows in its own zone; a time from `now`'s day
+shows only `{{TIME(…)}}`. Those functions work in a TextBlock, so facts holding a time are laid
+out as TextBlocks; TextRuns (text with characters marked as data) show the UTC text.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from skills.contract import (
 )
 from skills.fit import Bound, fit
 from skills.markup import has_literals, protect, restore
+from skills.moments import Moment, has_moments, in_utc, show_moments
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -64,21 +71,29 @@ _INLINE = re.compile(
 )
 
 
+def card_time(moment: Moment) -> str:
+    """`moment` as Adaptive Card date/time functions (RFC 3339 in UTC, no spaces inside)."""
+    if moment.dated:
+        return f"{{{{DATE({moment.iso}, SHORT)}}}} {{{{TIME({moment.iso})}}}}"
+    return f"{{{{TIME({moment.iso})}}}}"
+
+
 def card_markdown(text: str) -> str:
     """Our markdown subset → what a TextBlock renders: Adaptive Cards have bold, italic,
-    links and "- " lists, but no inline code, so backticks are dropped (the text stays)."""
+    links and "- " lists, but no inline code, so backticks are dropped (the text stays);
+    times become DATE/TIME functions."""
     lines = []
     for line in text.split("\n"):
         if line.startswith("• "):
             line = "- " + line[2:]
         lines.append(_CODE.sub(r"\1", line))
-    return "\n".join(lines)
+    return show_moments("\n".join(lines), card_time)
 
 
 def text_runs(line: str, **style: Any) -> list[dict[str, Any]]:
     """One line of our markdown as Adaptive Card TextRuns, which are never read as markdown:
     the way to show text from alerts exactly (Teams clients differ on backslash escapes)."""
-    protected = protect(line)
+    protected = protect(in_utc(line))
     runs: list[dict[str, Any]] = []
 
     def run(text: str, **extra: Any) -> None:
@@ -199,7 +214,10 @@ def render_block(block: Block) -> list[dict[str, Any]]:
     if isinstance(block, Text):
         return [text_block(block.text)]
     if isinstance(block, Fields):
-        if any(has_literals(label) or has_literals(value) for label, value in block.fields):
+        if any(
+            has_literals(label) or has_literals(value) or has_moments(value)
+            for label, value in block.fields
+        ):
             return [_columns(block)]
         return [
             {

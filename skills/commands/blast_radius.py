@@ -30,6 +30,7 @@ from skills.contract import Block, Context, Image, Reply, Text
 from skills.errors import NotFoundError, UsageError
 from skills.grammar import Positional
 from skills.lookups import load_incident
+from skills.moments import instants
 from skills.registry import Skill
 from skills.services import catalog, statuses
 from skills.views.blast_tracker import LIVE_HINT, changed, snapshot
@@ -117,7 +118,7 @@ class BlastRadiusSkill(Skill[BlastRadiusArgs]):
                 await _track(ctx, incident, view)
                 return Reply(blocks=_tracked_blocks(view, png, incident), incident_id=incident.id)
             return Reply(
-                blocks=_blocks(view, png, incident),
+                blocks=_blocks(view, png, incident, ctx.now),
                 incident_id=incident.id if incident is not None else None,
             )
 
@@ -186,7 +187,9 @@ def _tracked_blocks(view: BlastView, png: bytes, incident: IncidentRow) -> list[
     return blocks
 
 
-def _blocks(view: BlastView, png: bytes, incident: IncidentRow | None) -> list[Block]:
+def _blocks(
+    view: BlastView, png: bytes, incident: IncidentRow | None, now: datetime
+) -> list[Block]:
     result = view.result
     blocks: list[Block] = [Text(_title(result, incident)), Text(result.summary())]
     rows = [row_of(item, view.notes) for item in result.affected[:MAX_ROWS]]
@@ -194,7 +197,9 @@ def _blocks(view: BlastView, png: bytes, incident: IncidentRow | None) -> list[B
     blocks.append(Image(png=png, alt=result.summary()))
     if result.propagation:
         lines = describe_propagation(result.propagation)
-        blocks.append(Text("**Propagation**\n" + "\n".join(f"• {line}" for line in lines)))
+        blocks.append(
+            Text("**Propagation**\n" + "\n".join(f"• {instants(line, now)}" for line in lines))
+        )
     if view.sources:
         blocks.append(Context(view.sources))
     return blocks

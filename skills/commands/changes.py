@@ -48,7 +48,7 @@ class ChangesSkill(Skill[ChangesArgs]):
         rows = []
         for event in found[:MAX_ROWS]:
             row: tuple[str, ...] = (
-                f"{clock_time(event.landed_at)} ({age(event.landed_at, ctx.now)} ago)",
+                f"{clock_time(event.landed_at, ctx.now)} ({age(event.landed_at, ctx.now)} ago)",
                 _link(event),
                 event.kind.value,
                 event.environment or "—",

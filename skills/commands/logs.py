@@ -67,7 +67,7 @@ async def _trace(
     if not report.lines:
         return Reply.text(f"No line carries `{trace}` in the last {span_text(args.since)}.")
     rows = tuple(
-        (clock_time(line.at), line.service or "—", redact(first_line(line.text, 200)))
+        (clock_time(line.at, end), line.service or "—", redact(first_line(line.text, 200)))
         for line in report.lines[:MAX_TRACE_LINES]
     )
     services = sorted({line.service for line in report.lines if line.service})
@@ -95,7 +95,7 @@ async def _patterns(
     # Mining thousands of lines takes CPU: keep the event loop free meanwhile.
     patterns = await asyncio.to_thread(mine, report.lines)
     pattern_rows = tuple(
-        (str(p.count), clock_time(p.first_seen), p.template[:160], p.example[:200])
+        (str(p.count), clock_time(p.first_seen, end), p.template[:160], p.example[:200])
         for p in patterns[:MAX_PATTERNS]
     )
     blocks: list[Block] = [

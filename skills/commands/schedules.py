@@ -39,8 +39,11 @@ class SchedulesSkill(Skill[NoArgs]):
                 job.what,
                 job.when,
                 job.channel or "—",
-                stamp(job.next_run) if job.next_run else "paused",
-                (stamp(job.last_run) + (f" ({job.last_outcome})" if job.last_outcome else ""))
+                stamp(job.next_run, ctx.now) if job.next_run else "paused",
+                (
+                    stamp(job.last_run, ctx.now)
+                    + (f" ({job.last_outcome})" if job.last_outcome else "")
+                )
                 if job.last_run
                 else "—",
             )

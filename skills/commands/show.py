@@ -3,12 +3,13 @@ incident's thread; with `--alert`, one alert whole (every label and annotation).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from core.incidents import display_id
-from skills.commands.timeline import event_text
+from skills.commands.timeline import event_text, in_order
 from skills.context import SkillContext
 from skills.contract import Block, Context, Fields, Reply, Table, Text
 from skills.errors import NotFoundError
@@ -48,18 +49,18 @@ class ShowSkill(Skill[ShowArgs]):
         incident = await load_incident(ctx, args.incident)
         alerts = await ctx.alerts.for_incident(incident_id=incident.id)
         if args.alert is not None:
-            return _one_alert(incident, alerts, args.alert)
-        events = await ctx.incidents.events(incident_id=incident.id)
+            return _one_alert(incident, alerts, args.alert, ctx.now)
+        events = in_order(await ctx.incidents.events(incident_id=incident.id))
         ref = display_id(incident.id)
         title = literal(incident.title)
         blocks: list[Block] = [
             Text(f"{mark(incident.severity, incident.status)} **{ref} · {title}**"),
             Fields(
                 (
-                    ("Status", status_line(incident)),
+                    ("Status", status_line(incident, ctx.now)),
                     ("Severity", incident.severity),
                     ("Service", literal(incident.service)),
-                    ("Opened", stamp(incident.created_at)),
+                    ("Opened", stamp(incident.created_at, ctx.now)),
                 )
             ),
             Text(f"**Alerts ({len(alerts)})**"),
@@ -70,7 +71,7 @@ class ShowSkill(Skill[ShowArgs]):
                         literal(alert.name),
                         alert.status + (" (suppressed)" if alert.suppressed_by else ""),
                         alert.severity,
-                        clock_time(alert.starts_at),
+                        clock_time(alert.starts_at, ctx.now),
                         literal(
                             ", ".join(
                                 f"{key}={value}"
@@ -101,7 +102,8 @@ class ShowSkill(Skill[ShowArgs]):
             blocks.append(Text("**Annotations**\n" + "\n".join(notes[:12])))
         if events:
             lines = [
-                f"`{clock_time(event.at)}` {event_text(event)}" for event in events[-MAX_EVENTS:]
+                f"{clock_time(event.at, ctx.now)} {event_text(event)}"
+                for event in events[-MAX_EVENTS:]
             ]
             blocks.append(Text("**Timeline**\n" + "\n".join(lines)))
         context = await ctx.contexts.latest(incident_id=incident.id)
@@ -111,7 +113,7 @@ class ShowSkill(Skill[ShowArgs]):
         return Reply(blocks=blocks, incident_id=incident.id)
 
 
-def _one_alert(incident: IncidentRow, alerts: list[AlertRow], wanted: str) -> Reply:
+def _one_alert(incident: IncidentRow, alerts: list[AlertRow], wanted: str, now: datetime) -> Reply:
     """Every label and annotation of the alert `wanted` names (newest occurrence first)."""
     ref = display_id(incident.id)
     found = [
@@ -124,7 +126,10 @@ def _one_alert(incident: IncidentRow, alerts: list[AlertRow], wanted: str) -> Re
     alert = found[0]
     labels = "\n".join(f"• {literal(k)} = {literal(v)}" for k, v in sorted(alert.labels.items()))
     blocks: list[Block] = [
-        Text(f"**{ref} · {literal(alert.name)}** ({alert.status}, since {stamp(alert.starts_at)})"),
+        Text(
+            f"**{ref} · {literal(alert.name)}** "
+            f"({alert.status}, since {stamp(alert.starts_at, now)})"
+        ),
         Text(f"**Labels**\n{labels}"),
     ]
     for key, value in sorted(alert.annotations.items()):

@@ -18,6 +18,7 @@ from skills.contract import Context, Reply, Table, Text
 from skills.errors import NotFoundError, UsageError
 from skills.grammar import Positional
 from skills.markup import literal
+from skills.moments import when
 from skills.registry import Skill
 
 TREND_MONTHS = 3
@@ -119,7 +120,7 @@ class SlaSkill(Skill[SlaArgs]):
         if breaches:
             lines = [
                 f"• {display_id(b.incident_id)} ({b.clock.upper()}, {literal(b.target)}, due "
-                f"{b.due_at:%d %b %H:%M}): {literal(b.reason)}"
+                f"{when(b.due_at, ctx.now)}): {literal(b.reason)}"
                 for b in breaches[:25]
             ]
             more = f"\n…and {len(breaches) - 25} more" if len(breaches) > 25 else ""

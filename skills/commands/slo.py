@@ -16,7 +16,6 @@ from integrations.slo import SloReader, SloReading
 from skills.context import Answer, SkillContext, outside_reply
 from skills.contract import Block, Context, Fields, Image, Reply, Table, Text
 from skills.errors import NotFoundError, UserError
-from skills.formatting import stamp
 from skills.grammar import Positional
 from skills.prometheus_text import prometheus_sentence
 from skills.registry import Skill
@@ -174,7 +173,7 @@ def _exhaustion(reading: SloReading) -> str:
         return "now"
     if budget.exhausted_at is None:
         return "—"
-    return stamp(budget.exhausted_at)[:10]
+    return f"{budget.exhausted_at:%Y-%m-%d}"
 
 
 def _state(reading: SloReading) -> str:

@@ -22,6 +22,7 @@ from skills.contract import Reply, Role
 from skills.errors import ConflictError, UsageError
 from skills.grammar import Positional
 from skills.lookups import load_incident
+from skills.moments import in_utc, when
 from skills.registry import Skill
 from storage.models import EscalationRow
 
@@ -70,7 +71,9 @@ class SnoozeSkill(Skill[SnoozeArgs]):
         escalation.snoozed_until, escalation.snoozed_by = until, who
         escalation.updated_at = ctx.now
         self._hold(ctx, escalation, until)
-        text = f"Snoozed by {who} for {spoken_duration(span)} (until {until:%H:%M} UTC)"
+        text = (
+            f"Snoozed by {who} for {spoken_duration(span)} (until {in_utc(when(until, ctx.now))})"
+        )
         await ctx.incidents.add_event(
             incident_id=incident.id,
             kind="snoozed",
@@ -80,7 +83,7 @@ class SnoozeSkill(Skill[SnoozeArgs]):
             data={"until": until.isoformat(), "episode": incident.episode},
         )
         ctx.incident_changed(incident)
-        answer = f"🔕 {ref} snoozed until {until:%H:%M} UTC ({spoken_duration(span)})"
+        answer = f"🔕 {ref} snoozed until {when(until, ctx.now)} ({spoken_duration(span)})"
         if incident.status == IncidentStatus.TRIGGERED:
             answer += (
                 ": no re-notification until then; if nobody has taken it by then, paging resumes"
@@ -110,7 +113,8 @@ class SnoozeSkill(Skill[SnoozeArgs]):
                 await ctx.incidents.add_event(
                     incident_id=incident_id,
                     kind="snoozed",
-                    text=f"{len(silenced)} Alertmanager silence(s) until {until:%H:%M} UTC",
+                    text=f"{len(silenced)} Alertmanager silence(s) until "
+                    f"{in_utc(when(until, now))}",
                     at=now,
                     actor=who,
                     data={"silences": silenced, "episode": episode},

@@ -7,13 +7,16 @@ INC-42 timeline · checkout: HighErrorRate
 03:04:10 ─┬─ 👤 ACKNOWLEDGED by sam
 ```
 
-Runs of alike alert events in a storm are folded ("… 37 more alerts joined"), so the
-decisions people took stay readable next to the alerts that forced them.
+Events are listed in the order they happened (their event time, then the order they were
+recorded), each time with its date when it is not from today. Runs of alike alert events in
+a storm are folded ("… 37 more alerts joined"), so the decisions people took stay readable
+next to the alerts that forced them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -65,23 +68,35 @@ class TimelineSkill(Skill[TimelineArgs]):
 
     async def handle(self, ctx: SkillContext, args: TimelineArgs) -> Reply:
         incident = await load_incident(ctx, args.incident)
-        events = await ctx.incidents.events(incident_id=incident.id)
-        lines = render_timeline(events)
+        events = in_order(await ctx.incidents.events(incident_id=incident.id))
+        lines = render_timeline(events, ctx.now)
         blocks: list[Block] = [
             Text(f"**{display_id(incident.id)} timeline** · {literal(incident.title)}"),
             Text("\n".join(lines) if lines else "_No events yet._"),
         ]
-        blocks.append(Context(_figures(incident, len(events))))
+        blocks.append(Context(_figures(incident, len(events), ctx.now)))
         return Reply(blocks=blocks, incident_id=incident.id)
 
 
-def event_line(event: IncidentEventRow) -> str:
+def in_order(events: Sequence[IncidentEventRow]) -> list[IncidentEventRow]:
+    """`events` in the order they happened: by event time (naive times read as UTC), then
+    by the order they were recorded."""
+
+    def key(event: IncidentEventRow) -> tuple[datetime, int]:
+        at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)
+        return at, event.id or 0
+
+    return sorted(events, key=key)
+
+
+def event_line(event: IncidentEventRow, now: datetime) -> str:
     mark, label = KINDS.get(event.kind, ("⚡", "RUNBOOK"))
     if event.kind not in KINDS and not event.kind.startswith("runbook"):
         mark, label = "•", event.kind.replace("_", " ").upper()
     who = f" by {event.actor}" if event.actor and event.kind not in FOLDED else ""
     who = literal(who)
-    return f"`{event.at.strftime('%H:%M:%S')}` ─┬─ {mark} **{label}**{who}  {event_text(event)}"
+    when = clock_time(event.at, now)
+    return f"{when} ─┬─ {mark} **{label}**{who}  {event_text(event)}"
 
 
 def event_text(event: IncidentEventRow) -> str:
@@ -90,9 +105,9 @@ def event_text(event: IncidentEventRow) -> str:
     return event.text if event.kind in TYPED else literal(event.text)
 
 
-def render_timeline(events: Sequence[IncidentEventRow]) -> list[str]:
+def render_timeline(events: Sequence[IncidentEventRow], now: datetime) -> list[str]:
     """One line per event; a run of more than `KEEP_OF_RUN` alike alert events keeps its
-    first ones and says how many more there were, and when."""
+    first ones and says how many more there were, and when (times as of `now`)."""
     lines: list[str] = []
     index = 0
     while index < len(events):
@@ -102,13 +117,13 @@ def render_timeline(events: Sequence[IncidentEventRow]) -> list[str]:
             while end < len(events) and events[end].kind == event.kind:
                 end += 1
         run = events[index:end]
-        lines.extend(event_line(item) for item in run[:KEEP_OF_RUN])
+        lines.extend(event_line(item, now) for item in run[:KEEP_OF_RUN])
         if len(run) > KEEP_OF_RUN:
             rest = run[KEEP_OF_RUN:]
             noun = KINDS[event.kind][1].lower().replace("alert ", "")
             lines.append(
-                f"`{rest[0].at.strftime('%H:%M:%S')}` ─┴─ … {len(rest)} more "
-                f"({noun}) until {rest[-1].at.strftime('%H:%M:%S')}"
+                f"{clock_time(rest[0].at, now)} ─┴─ … {len(rest)} more "
+                f"({noun}) until {clock_time(rest[-1].at, now)}"
             )
         index = end
     if len(lines) > MAX_LINES:
@@ -116,8 +131,8 @@ def render_timeline(events: Sequence[IncidentEventRow]) -> list[str]:
     return lines
 
 
-def _figures(incident: IncidentRow, events: int) -> str:
-    parts = [f"Opened {clock_time(incident.created_at)}", f"{events} events"]
+def _figures(incident: IncidentRow, events: int, now: datetime) -> str:
+    parts = [f"Opened {clock_time(incident.created_at, now)}", f"{events} events"]
     if incident.acknowledged_at:
         parts.append(f"MTTA {duration(incident.acknowledged_at - incident.created_at)}")
     if incident.resolved_at:

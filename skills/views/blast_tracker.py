@@ -21,6 +21,7 @@ from core.topology import Topology
 from integrations.service_health import HealthSnapshot
 from skills.contract import Block, Context, Reply, Text
 from skills.formatting import clock_time
+from skills.moments import instants
 from skills.views.blast_view import (
     MAX_ROWS,
     BlastView,
@@ -135,12 +136,13 @@ def tracker_message(tracker: BlastTrackerRow) -> Reply:
         for row in shown["rows"]
     ]
     blocks += dependents_blocks(shown["service"], rows, shown["affected"])
+    written = datetime.fromisoformat(shown["updated_at"])
     if shown["propagation"]:
-        lines = "\n".join(f"• {line}" for line in shown["propagation"])
+        lines = "\n".join(f"• {instants(line, written)}" for line in shown["propagation"])
         blocks.append(Text(f"**Propagation**\n{lines}"))
     if shown.get("sources"):
         blocks.append(Context(shown["sources"]))
-    updated = clock_time(datetime.fromisoformat(shown["updated_at"]))
+    updated = clock_time(written, written)
     color: str | None = "resolved"
     if final:
         blocks.append(Context(f"{final} Updated {updated}."))

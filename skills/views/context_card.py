@@ -11,6 +11,7 @@ from skills.contract import Block, Context, Image, Reply, Text
 from skills.dependency_text import finding_text
 from skills.evidence_text import movement_text
 from skills.formatting import clock_time
+from skills.moments import in_utc
 from skills.views.sparkline import sparkline_png
 
 
@@ -129,5 +130,6 @@ def context_chart(snapshot: dict[str, Any]) -> Image | None:
         for m in metrics[:3]
     ]
     start = datetime.fromisoformat(snapshot["start"])
+    taken = datetime.fromisoformat(snapshot.get("taken_at") or snapshot["start"])
     png = sparkline_png(series, title="moved at the start", marker=start)
-    return Image(png=png, alt=f"{len(series)} signals around {clock_time(start)}")
+    return Image(png=png, alt=f"{len(series)} signals around {in_utc(clock_time(start, taken))}")

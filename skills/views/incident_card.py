@@ -11,6 +11,7 @@ from core.incidents import display_id, main_alert
 from skills.contract import Actions, Button, Context, Fields, Reply, Text
 from skills.formatting import clock_time, duration, mark
 from skills.markup import literal
+from skills.moments import instants
 from skills.views.incident_paging import PagingFacts
 from storage.alerts import AlertRepository
 from storage.models import IncidentRow
@@ -18,22 +19,23 @@ from storage.models import IncidentRow
 SUMMARY_CHARS = 600
 
 
-def status_line(incident: IncidentRow) -> str:
+def status_line(incident: IncidentRow, now: datetime) -> str:
+    """What state `incident` is in, since when (times as of `now`)."""
     # --- incident intelligence: merged, investigating, mitigated ---
     if incident.merged_into is not None:
         return f"Merged into {display_id(incident.merged_into)}"
     if incident.status == "mitigated" and incident.mitigated_at:
-        return f"Mitigated at {clock_time(incident.mitigated_at)}"
+        return f"Mitigated at {clock_time(incident.mitigated_at, now)}"
     if incident.status == "investigating":
         by = f" by {literal(incident.acknowledged_by)}" if incident.acknowledged_by else ""
         return f"Investigating{by}"
     # --- end incident intelligence ---
     if incident.status == "resolved" and incident.resolved_at:
         by = f" by {literal(incident.resolved_by)}" if incident.resolved_by else ""
-        return f"Resolved{by} at {clock_time(incident.resolved_at)}"
+        return f"Resolved{by} at {clock_time(incident.resolved_at, now)}"
     if incident.status == "acknowledged" and incident.acknowledged_at:
         who = literal(incident.acknowledged_by or "someone")
-        return f"Acknowledged by {who} at {clock_time(incident.acknowledged_at)}"
+        return f"Acknowledged by {who} at {clock_time(incident.acknowledged_at, now)}"
     return "Triggered — not acknowledged"
 
 
@@ -113,18 +115,18 @@ def incident_message(
             blocks.append(Text(literal(summary)))
     cause = root_cause_from_record(incident.root_cause)  # stored by ingestion
     if cause is not None and incident.merged_into is None:
-        blocks.append(Text(f"🎯 {literal(cause.headline())}"))
+        blocks.append(Text(f"🎯 {instants(literal(cause.headline()), now)}"))
     if incident.suspect_change and incident.merged_into is None:
         blocks.append(Text(literal(ScoredChange.from_record(incident.suspect_change).headline())))
     services = ", ".join(facts.services[:6]) + (" …" if len(facts.services) > 6 else "")
     blocks.append(
         Fields(
             (
-                ("Status", status_line(incident)),
+                ("Status", status_line(incident, now)),
                 ("Severity", incident.severity),
                 ("Service", literal(incident.service)),
                 ("Alerts", f"{facts.alerts} ({facts.firing} firing)"),
-                ("Started", clock_time(incident.first_alert_at)),
+                ("Started", clock_time(incident.first_alert_at, now)),
                 ("Services", literal(services)),
                 *_paging_fields(paging),
             )
@@ -139,12 +141,14 @@ def incident_message(
         )
     if incident.status == "resolved":
         took = duration((incident.resolved_at or now) - incident.created_at)
-        blocks.append(Context(f"Opened {clock_time(incident.created_at)} · resolved after {took}"))
+        blocks.append(
+            Context(f"Opened {clock_time(incident.created_at, now)} · resolved after {took}")
+        )
     else:
         blocks.append(
             Context(
-                f"Opened {clock_time(incident.created_at)} · "
-                f"last alert {clock_time(incident.last_alert_at)}"
+                f"Opened {clock_time(incident.created_at, now)} · "
+                f"last alert {clock_time(incident.last_alert_at, now)}"
             )
         )
     blocks.append(incident_buttons(incident))

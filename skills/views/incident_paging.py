@@ -10,6 +10,7 @@ from typing import Any
 
 from core.sla import SlaRules, clocks
 from skills.markup import literal
+from skills.moments import when
 from storage.escalations import EscalationRepository
 from storage.models import EscalationRow, IncidentRow
 
@@ -20,8 +21,9 @@ class PagingFacts:
     sla: str | None
 
 
-def escalation_line(row: EscalationRow) -> str | None:
-    """`Level 2 of 2 (policy default): paging Dana, PagerDuty` and the like."""
+def escalation_line(row: EscalationRow, now: datetime) -> str | None:
+    """`Level 2 of 2 (policy default): paging Dana, PagerDuty` and the like (times as of
+    `now`)."""
     paged: dict[str, Any] = row.paged or {}
     who = ", ".join([*paged.get("people", []), *paged.get("machines", [])]) or "nobody"
     reached = (
@@ -39,10 +41,10 @@ def escalation_line(row: EscalationRow) -> str | None:
     if row.status == "exhausted":
         return f"📟 {reached or 'no level'} ({row.policy}) — nobody acknowledged yet".capitalize()
     if row.status == "deferred" and row.next_at is not None:
-        return f"🕘 Paging deferred to business hours ({row.next_at:%a %H:%M} UTC)"
+        return f"🕘 Paging deferred to business hours ({when(row.next_at, now)})"
     if row.status == "snoozed" and row.snoozed_until is not None:
         who = literal(row.snoozed_by or "someone")
-        return f"🔕 Snoozed by {who} until {row.snoozed_until:%H:%M} UTC"
+        return f"🔕 Snoozed by {who} until {when(row.snoozed_until, now)}"
     if row.status in ("acknowledged", "resolved") and row.reached:
         return f"Escalation stopped at {reached}: {literal(row.reason)}"
     if row.status == "post":
@@ -60,7 +62,7 @@ async def paging_facts(
     found: dict[int, PagingFacts] = {}
     for incident in incidents:
         row = rows.get(incident.id)
-        line = escalation_line(row) if row is not None else None
+        line = escalation_line(row, now) if row is not None else None
         clock_text = None
         if sla is not None and incident.status != "resolved" and incident.merged_into is None:
             running = [

@@ -8,11 +8,13 @@ same commands as the incident's message (a click in a direct message acknowledge
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from core.incidents import display_id
 from skills.contract import Actions, Button, Context, Reply, Text
 from skills.formatting import SEVERITY_MARKS, clock_time
 from skills.markup import literal
+from skills.moments import in_utc
 from skills.views.incident_card import CardFacts
 from storage.models import IncidentRow
 
@@ -51,14 +53,17 @@ def why(context: PageContext) -> str:
     return context.note or ""
 
 
-def page_lines(incident: IncidentRow, facts: CardFacts, context: PageContext) -> list[str]:
-    """The page as plain lines (email, webhooks, PagerDuty details)."""
+def page_lines(
+    incident: IncidentRow, facts: CardFacts, context: PageContext, now: datetime
+) -> list[str]:
+    """The page as plain lines (email, webhooks, PagerDuty details), times in UTC with their
+    date when not from `now`'s day."""
     lines = [why(context)]
     if facts.summary:
         lines.append(facts.summary[:SUMMARY_CHARS])
     lines.append(
         f"Service {incident.service} · {facts.alerts} alerts ({facts.firing} firing) · "
-        f"opened {clock_time(incident.opened_at)}"
+        f"opened {in_utc(clock_time(incident.opened_at, now))}"
     )
     if context.folded:
         lines.append("Also: " + ", ".join(display_id(i) for i in context.folded))
@@ -66,7 +71,9 @@ def page_lines(incident: IncidentRow, facts: CardFacts, context: PageContext) ->
     return [line for line in lines if line]
 
 
-def page_reply(incident: IncidentRow, facts: CardFacts, context: PageContext) -> Reply:
+def page_reply(
+    incident: IncidentRow, facts: CardFacts, context: PageContext, now: datetime
+) -> Reply:
     """The page as a chat message, with Acknowledge, Details and Snooze buttons."""
     ref = display_id(incident.id)
     sign = "⏰" if context.action == "breach" else SEVERITY_MARKS.get(incident.severity, "📟")
@@ -91,7 +98,7 @@ def page_reply(incident: IncidentRow, facts: CardFacts, context: PageContext) ->
     blocks.append(
         Context(
             f"Service {literal(incident.service)} · {facts.alerts} alerts ({facts.firing} "
-            f"firing) · opened {clock_time(incident.opened_at)}"
+            f"firing) · opened {clock_time(incident.opened_at, now)}"
         )
     )
     if incident.status == "triggered":

@@ -144,8 +144,9 @@ def run_message(run: RunbookRunRow) -> Reply:
     approvers = [literal(str(entry["name"])) for entry in run.approvals.get("by", [])]
     approval = str(run.plan.get("approval", ""))
     risk = run.risk + (f" — {APPROVAL_WORDS[approval]}" if approval in APPROVAL_WORDS else "")
+    requested = clock_time(run.requested_at, run.requested_at)
     fields = [
-        ("Requested by", f"{literal(run.requested_by_name)} at {clock_time(run.requested_at)}"),
+        ("Requested by", f"{literal(run.requested_by_name)} at {requested}"),
         ("Risk", risk),
     ]
     if run.incident_id:

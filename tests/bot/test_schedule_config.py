@@ -14,6 +14,7 @@ from bot.main import build
 from bot.schedule_config import load_slos
 from bot.settings import Settings
 from skills.contract import Actor, Conversation, Table
+from skills.moments import in_utc
 from tests.conftest import FIXTURES, free_port, start_server
 
 CONFIG = """\
@@ -94,4 +95,4 @@ async def test_a_running_lookout_lists_its_schedules(tmp_path: Path, config_file
     assert sorted(row[0] for row in table.rows) == ["capacity report", "slo report", "stats report"]
     by_what = {row[0]: row for row in table.rows}
     assert by_what["slo report"][1] == "cron 0 9 * * mon,tue,wed,thu,fri (Europe/Berlin)"
-    assert by_what["slo report"][3].endswith("UTC") and by_what["slo report"][4] == "—"
+    assert in_utc(by_what["slo report"][3]).endswith("UTC") and by_what["slo report"][4] == "—"

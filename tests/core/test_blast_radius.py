@@ -97,8 +97,8 @@ def test_propagation_path_of_an_incident() -> None:
         ),
     )
     assert describe_propagation(steps)[3:] == [
-        "03:01:17 checkout failed, 40 s after payments-api",
-        "03:01:32 web failed, 15 s after checkout",
+        "2026-11-01T03:01:17Z checkout failed, 40 s after payments-api",
+        "2026-11-01T03:01:32Z web failed, 15 s after checkout",
     ]
     result = blast_radius(TOPOLOGY, "postgres", failed_at=failed)
     assert [step.service for step in result.propagation] == [

@@ -42,7 +42,8 @@ def test_the_most_upstream_failing_service_wins_even_when_it_alerts_last() -> No
     assert ranking[-1].service == "checkout"  # blocked, and only warnings
     top = ranking[0]
     assert top.factors[0] == (
-        "first alert at 03:01:47, 2 min after the first and depends on no failing service"
+        "first alert at 2026-11-01T03:01:47Z, 2 min after the first "
+        "and depends on no failing service"
     )
     assert "3 services that depend on it alerted, 0 of them after it" in top.factors
     assert top.confidence > ranking[1].confidence
@@ -61,7 +62,7 @@ def test_why_reads_like_the_issue_says() -> None:
     )[0]
     assert top.service == "postgres-primary"
     assert top.why == (
-        "failed first (03:00:12) and depends on no failing service; "
+        "failed first (2026-11-01T03:00:12Z) and depends on no failing service; "
         "4 services that depend on it alerted after it; tier 1"
     )
     assert top.headline().startswith("Probable root cause: postgres-primary (failed first")

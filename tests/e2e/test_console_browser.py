@@ -5,7 +5,10 @@ in headless Chromium: an Alertmanager webhook shows up live as one incident mess
 Acknowledge button updates that same message in place; and, on ``serve --demo``, the README's
 runbook walkthrough click by click — suggestion, plan (with the form for what the alerts do not
 say), Run this, a second person's approval (the "You are" picker), a manual confirmation,
-progress, and the rollback when a step fails.
+progress, and the rollback when a step fails. And, with incidents routed to another channel,
+times in the browser's zone with their dates, the line left where a command was typed when
+its answer went to the incident's thread, the incident list jumping to the incident, long text
+folded, and the page at phone width.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -100,10 +104,30 @@ def demo_server(tmp_path: Path) -> Iterator[str]:
     yield from _serve(tmp_path, ["--demo"])
 
 
-def _serve(tmp_path: Path, extra: list[str]) -> Iterator[str]:
+ROUTED = """
+routing:
+  default_channel: "#incidents"
+services:
+  - name: checkout
+    channel: "#platform"
+"""
+
+
+@pytest.fixture
+def routed_server(tmp_path: Path) -> Iterator[str]:
+    """``python -m bot serve`` with checkout's incidents posted in #platform."""
+    config = tmp_path / "lookout.yaml"
+    config.write_text(ROUTED)
+    yield from _serve(tmp_path, [], {"LOOKOUT_CONFIG": str(config)})
+
+
+def _serve(
+    tmp_path: Path, extra: list[str], settings: dict[str, str] | None = None
+) -> Iterator[str]:
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOKOUT_")}
+    env.update(settings or {})
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     env["LOOKOUT_DATA_DIR"] = str(data_dir)
@@ -142,8 +166,17 @@ def console(tmp_path: Path) -> Iterator[Console]:
             browser.close()
 
 
-def _alertmanager_payload(fingerprint: str) -> dict[str, Any]:
-    labels = {"alertname": "HighErrorRate", "service": "checkout", "severity": "critical"}
+def _alertmanager_payload(
+    fingerprint: str,
+    *,
+    service: str = "checkout",
+    starts_at: datetime | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    labels = {"alertname": "HighErrorRate", "service": service, "severity": "critical"}
+    annotations = {"summary": "5xx ratio above 5%"}
+    if description:
+        annotations["description"] = description
     return {
         "version": "4",
         "groupKey": '{}:{alertname="HighErrorRate"}',
@@ -158,8 +191,8 @@ def _alertmanager_payload(fingerprint: str) -> dict[str, Any]:
             {
                 "status": "firing",
                 "labels": labels,
-                "annotations": {"summary": "5xx ratio above 5%"},
-                "startsAt": datetime.now(UTC).isoformat(),
+                "annotations": annotations,
+                "startsAt": (starts_at or datetime.now(UTC)).isoformat(),
                 "endsAt": "0001-01-01T00:00:00Z",
                 "generatorURL": "http://prometheus:9090/graph",
                 "fingerprint": fingerprint,
@@ -279,3 +312,123 @@ def test_the_demo_runbook_walkthrough(demo_server: str, console: Console, tmp_pa
     outputs = thread.locator(".message[data-message-id]", has_text="Output kept")
     expect(outputs).to_contain_text(f"run show {run_ref} 6")
     assert console.js_errors == [], f"JavaScript errors on the page: {console.js_errors}"
+
+
+READER_ZONE = "Asia/Kolkata"  # UTC+05:30: a UTC clock time can never pass for the reader's
+
+
+def _reader_text(moment: datetime) -> tuple[str, str]:
+    """(date, clock) as an en-GB browser in READER_ZONE shows `moment`: "21 Nov", "21:23:43"."""
+    local = moment.astimezone(ZoneInfo(READER_ZONE))
+    return f"{local.day} {local:%b}", f"{local:%H:%M:%S}"
+
+
+def test_times_pointer_jump_fold_and_phone_width(routed_server: str, tmp_path: Path) -> None:
+    """Nine-day-old and 2030 times carry their dates in the browser's zone; `show` typed in
+    #incidents about a #platform incident leaves a link there that opens the answer; the
+    incident list jumps to #platform; a long answer folds; 360 px wide pages do not scroll
+    sideways and the command box works."""
+    expect = sync_api.expect
+    now = datetime.now(UTC).replace(microsecond=0)
+    old = (now - timedelta(days=9)).replace(hour=15, minute=53, second=43)
+    future = datetime(2030, 1, 1, tzinfo=UTC)
+    for fingerprint, service, starts_at in (
+        ("0ld0ld0ld0ld0ld0", "checkout", old),
+        ("fu7ure0fu7ure0fu", "billing", future),
+    ):
+        response = httpx.post(
+            f"{routed_server}/webhooks/alertmanager",
+            json=_alertmanager_payload(
+                fingerprint, service=service, starts_at=starts_at, description="x " * 600
+            ),
+            timeout=10.0,
+        )
+        assert response.is_success, response.text
+    checkout: dict[str, Any] = {}
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not checkout.get("message") and time.monotonic() < deadline:
+        time.sleep(0.2)  # the card is posted in the background
+        incidents = httpx.get(f"{routed_server}/console/api/incidents", timeout=10.0).json()
+        checkout = next((i for i in incidents if i["service"] == "checkout"), {})
+    assert checkout.get("channel") == "#platform" and checkout["message"], checkout
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            errors: list[str] = []
+            context = browser.new_context(
+                viewport={"width": 1400, "height": 900}, timezone_id=READER_ZONE, locale="en-GB"
+            )
+            page = context.new_page()
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{routed_server}/")
+            page.wait_for_selector('body[data-stream="open"]')
+            page.wait_for_selector('#message-list[data-loaded="true"]')
+
+            # The 2030 alert's card in #incidents: its start carries its date and year.
+            card = page.locator("#message-list .message[data-incident-id]")
+            expect(card).to_have_count(1)
+            started = card.locator("time.moment").first
+            expect(started).to_contain_text("2030")
+            expect(card).not_to_contain_text("UTC")
+
+            # `show` typed in #incidents: the answer goes to #platform's thread; here, a link.
+            page.fill("#command-input", f"/lookout show INC-{checkout['id']}")
+            page.press("#command-input", "Enter")
+            pointer = page.locator("#message-list .message", has_text="Answered in")
+            expect(pointer).to_have_count(1)
+            pointer.locator("a.console-link").click()
+            expect(page.locator("#channel-list .channel.active")).to_have_text("#platform")
+            thread = page.locator("#thread-panel")
+            expect(thread).to_be_visible()
+            answer = thread.locator(".message[data-message-id]", has_text="Alerts (1)")
+            expect(answer).to_have_count(1)
+            day, clock = _reader_text(old)
+            expect(answer).to_contain_text(f"{day}, {clock}")
+            expect(answer).not_to_contain_text("15:53:43 UTC")
+
+            # A long block is folded behind "Show more", whole after one click.
+            fold = answer.locator(".foldable.is-folded")
+            expect(fold).to_have_count(1)
+            fold.locator(".show-more").click()
+            expect(answer.locator(".foldable.is-folded")).to_have_count(0)
+            page.screenshot(path=str(tmp_path / "console-times.png"), full_page=True)
+
+            # The open-incidents list jumps to the incident wherever it is.
+            page.locator('#channel-list .channel[data-channel="#incidents"]').click()
+            expect(page.locator("#thread-panel")).to_be_hidden()
+            page.locator("#incident-pill").click()
+            page.locator(f'.popover-row[data-incident-id="{checkout["id"]}"]').click()
+            expect(page.locator("#channel-list .channel.active")).to_have_text("#platform")
+            expect(page.locator("#thread-panel")).to_have_attribute(
+                "data-root-id", checkout["message"]
+            )
+            assert errors == [], f"JavaScript errors on the page: {errors}"
+
+            # Phone width: nothing scrolls sideways, and the command box works.
+            phone = browser.new_context(
+                viewport={"width": 360, "height": 740}, timezone_id=READER_ZONE, locale="en-GB"
+            ).new_page()
+            phone.set_default_timeout(UI_TIMEOUT_MS)
+            phone.on("pageerror", lambda exc: errors.append(str(exc)))
+            phone.goto(f"{routed_server}/")
+            phone.wait_for_selector('#message-list[data-loaded="true"]')
+            box = phone.locator("#command-input").bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, box
+            assert box["width"] >= 250, box
+            phone.fill("#command-input", "/lookout incidents")
+            phone.press("#command-input", "Enter")
+            expect(
+                phone.locator("#message-list .message", has_text="/lookout incidents")
+            ).to_have_count(1)
+            phone.locator('#channel-list .channel[data-channel="#platform"]').click()
+            phone.wait_for_selector('#message-list[data-loaded="true"]')
+            wide = phone.evaluate(
+                "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+            )
+            assert wide <= 360, f"the page is {wide} px wide at a 360 px viewport"
+            phone.screenshot(path=str(tmp_path / "console-phone.png"), full_page=True)
+            assert errors == [], f"JavaScript errors on the page: {errors}"
+        finally:
+            browser.close()

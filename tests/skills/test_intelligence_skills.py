@@ -99,9 +99,9 @@ async def test_blast_radius_in_an_incident_thread_follows_its_root_cause(world: 
     assert (tracker.service, tracker.platform, tracker.live) == ("postgres-primary", "test", True)
     assert shown["statuses"] == {"payments-api": "failing", "reports": "failing"}
     assert shown["propagation"] == [
-        "02:50:00 postgres-primary failed",
-        "02:50:30 payments-api failed, 30 s after postgres-primary",
-        "02:51:00 reports failed, 60 s after postgres-primary",
+        "2026-11-22T02:50:00Z postgres-primary failed",
+        "2026-11-22T02:50:30Z payments-api failed, 30 s after postgres-primary",
+        "2026-11-22T02:51:00Z reports failed, 60 s after postgres-primary",
     ]
 
 
@@ -112,7 +112,7 @@ async def test_blast_radius_of_a_resolved_incident_answers_once(world: Harness) 
     text = text_of(reply)
     assert "**Blast radius of postgres-primary** (INC-1)" in text
     assert "**Propagation**" in text
-    assert "02:50:30 payments-api failed, 30 s after postgres-primary" in text
+    assert "02:50:30 UTC payments-api failed, 30 s after postgres-primary" in text
     assert "Live tracker" not in text
     rows = {row[0]: row for row in table_of(reply).rows}
     assert rows["payments-api"][5] == "🟢 healthy"  # its alerts left with the incident
@@ -168,7 +168,7 @@ async def test_note_and_timeline(world: Harness) -> None:
     reply = await world.say("timeline INC-1")
     lines = text_of(reply).splitlines()
     assert lines[0] == "**INC-1 timeline** · postgres-primary: PostgresDown and 2 other alerts"
-    assert lines[1].startswith("`02:50:00` ─┬─ 📋 **OPENED**  Opened by alert PostgresDown")
+    assert lines[1].startswith("02:50:00 UTC ─┬─ 📋 **OPENED**  Opened by alert PostgresDown")
     assert "🚨 **ALERT**  Alert SlowReports joined: depends on postgres-primary, 1 hop" in lines[3]
     assert "👤 **ACKNOWLEDGED** by sam" in lines[4]
     assert lines[5].endswith("💬 **NOTE** by alice  pool exhausted, restarting pgbouncer")

@@ -14,6 +14,7 @@ from skills.commands.capacity import parse_growth
 from skills.context import SkillTools
 from skills.contract import Actions, Button, Context, Fields, Image, Reply, Role, Table, Text
 from skills.dispatcher import AccessPolicy, Dispatcher
+from skills.moments import in_utc
 from skills.reply_codec import decode, encode
 from skills.scheduling import ScheduledJob
 from skills.views.report_charts import render_budget_png, render_capacity_png
@@ -23,7 +24,7 @@ from tests.skills.conftest import NOW, Harness, make_alert, text_of
 def table_rows(reply: Reply, first_column: str) -> dict[str, tuple[str, ...]]:
     for block in reply.blocks:
         if isinstance(block, Table) and block.columns[0] == first_column:
-            return {row[0]: row for row in block.rows}
+            return {row[0]: tuple(in_utc(cell) for cell in row) for row in block.rows}
     raise AssertionError(f"no table starting with {first_column!r}")
 
 
@@ -96,8 +97,8 @@ async def test_schedules_lists_jobs_with_their_next_run(harness: Harness) -> Non
         "slo report",
         "cron 0 9 * * mon,tue,wed,thu,fri (Europe/Berlin)",
         "#sre",
-        "2026-11-24 08:00 UTC",
-        "2026-11-23 08:00 UTC (ok)",
+        "24 Nov 08:00 UTC",
+        "23 Nov 08:00 UTC (ok)",
     )
     assert rows["SLO burn-rate rules"][3] == "paused"
 

@@ -10,7 +10,9 @@
  * Stable test hooks: .message[data-message-id][data-incident-id], #command-input,
  * #thread-panel, #thread-input, button[data-command], body[data-stream="open"],
  * form[data-form-command] (a form block: its fields are named after the parameters),
- * a.file-link[download] (a file block).
+ * a.file-link[download] (a file block), time.moment[datetime] (a time, shown in the browser's
+ * zone), .show-more (a long block folded), location hash #channel=C&message=M[&thread=T]
+ * (a link to a message, opened in its thread when T is given).
  */
 "use strict";
 
@@ -60,7 +62,10 @@
     });
     s = s.replace(/\[([^\]\n]+)\]\(([^)\s]+)\)/g, (match, text, url) => {
       const href = safeUrl(url);
-      return href ? `<a href="${href}" target="_blank" rel="noopener noreferrer">${text}</a>` : match;
+      if (!href) return match;
+      // A link into the console itself (#channel=…) stays on the page.
+      if (href.startsWith("#")) return `<a class="console-link" href="${href}">${text}</a>`;
+      return `<a href="${href}" target="_blank" rel="noopener noreferrer">${text}</a>`;
     });
     s = s.replace(/\*\*([^*\n]+?)\*\*/g, "<strong>$1</strong>");
     s = s.replace(/(^|[\s(>])_([^_\n]+?)_(?=$|[\s).,!?:;<])/g, "$1<em>$2</em>");
@@ -86,17 +91,51 @@
   // A backslash before one of these marks it as data: it shows as itself, never as markup.
   const MARKED = /\\([\\`*_~\[\]])/g;
   const LITERAL = /\u0001(\d+)\u0001/g;
+  // A time: Unix seconds, the `now` it was written against, s (seconds shown) or m.
+  const MOMENT = /\uE100(-?\d+)\|(-?\d+)\|([sm])\uE101/g;
+  const MOMENT_SLOT = /\u0002(\d+)\u0002/g;
 
   /** Escape HTML first, then apply the supported subset (bold, italic, code, links, bullets);
    * characters marked as data are set aside first and put back, as text, last. */
   function renderMarkdown(text) {
     const literals = [];
-    const marked = String(text ?? "").replace(/[\u0000\u0001]/g, "").replace(MARKED, (_, c) => {
-      literals.push(c);
-      return `\u0001${literals.length - 1}\u0001`;
-    });
+    const moments = [];
+    const marked = String(text ?? "")
+      .replace(/[\u0000-\u0002]/g, "")
+      .replace(MOMENT, (_, at, now, precision) => {
+        moments.push({ at: Number(at), seconds: precision === "s" });
+        return `\u0002${moments.length - 1}\u0002`;
+      })
+      .replace(MARKED, (_, c) => {
+        literals.push(c);
+        return `\u0001${literals.length - 1}\u0001`;
+      });
     const html = renderMarked(escapeHtml(marked));
-    return html.replace(LITERAL, (_, i) => escapeHtml(literals[Number(i)]));
+    return html
+      .replace(LITERAL, (_, i) => escapeHtml(literals[Number(i)]))
+      .replace(MOMENT_SLOT, (_, i) => momentHtml(moments[Number(i)]));
+  }
+
+  /** A time in the browser's zone: the clock alone when it is from today, else with its
+   * date (and year, when not this year); the full date and zone on hover. */
+  function momentText(date, seconds) {
+    const clock = { hour: "2-digit", minute: "2-digit" };
+    if (seconds) clock.second = "2-digit";
+    const time = date.toLocaleTimeString([], clock);
+    const today = new Date();
+    if (date.toDateString() === today.toDateString()) return time;
+    const day = { month: "short", day: "numeric" };
+    if (date.getFullYear() !== today.getFullYear()) day.year = "numeric";
+    return `${date.toLocaleDateString([], day)}, ${time}`;
+  }
+
+  function momentHtml(moment) {
+    if (!moment) return "";
+    const date = new Date(moment.at * 1000);
+    if (Number.isNaN(date.getTime())) return "";
+    const title = date.toLocaleString([], { dateStyle: "full", timeStyle: "long" });
+    return `<time class="moment" datetime="${date.toISOString()}" title="${escapeHtml(title)}">` +
+      `${escapeHtml(momentText(date, moment.seconds))}</time>`;
   }
 
   function renderMarked(escaped) {
@@ -130,9 +169,27 @@
   function formatTime(iso) {
     const date = new Date(iso);
     if (Number.isNaN(date.getTime())) return "";
-    const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    if (date.toDateString() === new Date().toDateString()) return time;
-    return `${date.toLocaleDateString([], { month: "short", day: "numeric" })}, ${time}`;
+    return momentText(date, false);
+  }
+
+  // Long text is folded like Slack's "See more": the whole of it is one click away.
+  const FOLD_CHARS = 700;
+  const FOLD_LINES = 12;
+
+  function foldable(node, text) {
+    const value = String(text ?? "");
+    if (value.length <= FOLD_CHARS && value.split("\n").length <= FOLD_LINES) return node;
+    const wrap = el("div", "foldable is-folded");
+    const more = el("button", "show-more", "Show more");
+    more.type = "button";
+    more.setAttribute("aria-expanded", "false");
+    more.addEventListener("click", () => {
+      const folded = wrap.classList.toggle("is-folded");
+      more.textContent = folded ? "Show more" : "Show less";
+      more.setAttribute("aria-expanded", String(!folded));
+    });
+    wrap.append(node, more);
+    return wrap;
   }
 
   function hueOf(name) {
@@ -253,7 +310,7 @@
   }
 
   const BLOCK_RENDERERS = {
-    text: (block) => mdEl("div", "block-text", block.text),
+    text: (block) => foldable(mdEl("div", "block-text", block.text), block.text),
     context: (block) => mdEl("div", "block-context", block.text),
     fields(block) {
       const grid = el("div", "block-fields");
@@ -669,7 +726,8 @@
         el("span", "popover-title", `#${inc.id} ${inc.title || ""}`),
         el("span", "popover-service", inc.service || ""),
       );
-      row.addEventListener("click", () => jumpToIncident(inc.id));
+      row.dataset.incidentId = String(inc.id);
+      row.addEventListener("click", () => jumpToIncident(inc));
       pop.append(row);
     }
   }
@@ -679,14 +737,47 @@
     return i === -1 ? SEVERITY_ORDER.length : i;
   }
 
-  function jumpToIncident(id) {
+  /** To an incident's message wherever it is: its channel selected, the message shown and
+   * its thread opened. */
+  async function jumpToIncident(inc) {
     togglePopover(false);
-    const node = document.querySelector(`#message-list .message[data-incident-id="${Number(id)}"]`);
-    if (!node) return;
-    node.scrollIntoView({ block: "center", behavior: "smooth" });
+    if (inc.message && inc.channel) {
+      await goTo(inc.channel, inc.message, inc.message);
+      return;
+    }
+    const node = document.querySelector(`#message-list .message[data-incident-id="${Number(inc.id)}"]`);
+    if (node) highlight(node);
+  }
+
+  function highlight(node) {
+    node.scrollIntoView({ block: "center" });
     node.classList.remove("flash");
     void node.offsetWidth;
     node.classList.add("flash");
+  }
+
+  /** Show `message` in `channel` (switching to it), and open `thread` when given. */
+  async function goTo(channel, message, thread) {
+    ensureChannel(channel);
+    if (channel !== state.channel) {
+      selectChannel(channel);
+    }
+    // A refresh started meanwhile (a live event) may win over this load: try again then.
+    for (let tries = 0; tries < 5 && !state.main.byId.has(message); tries += 1) {
+      await loadChannel();
+      if (state.channel !== channel) return;
+    }
+    const node = document.querySelector(`#message-list .message[data-message-id="${CSS.escape(message)}"]`);
+    if (node) highlight(node);
+    if (thread && state.main.byId.has(thread)) openThread(thread);
+  }
+
+  function followHash() {
+    const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+    const channel = params.get("channel");
+    const message = params.get("message");
+    if (channel && message) return goTo(channel, message, params.get("thread"));
+    return null;
   }
 
   function togglePopover(force) {
@@ -796,6 +887,7 @@
       const res = (await api("/command", { method: "POST", body })) || {};
       hideError();
       if (res.message) onMessage(res.message);
+      if (res.pointer) onMessage(res.pointer);
       if (res.ephemeral || (res.ok === false && res.blocks && res.blocks.length)) {
         addEphemeral(ctx.pane, res.blocks, text, ctx);
       } else if (res.ok === false) {
@@ -996,6 +1088,13 @@
     connectStream();
     await loadChannels();
     await Promise.all([loadChannel(), loadIncidents()]);
+    window.addEventListener("hashchange", followHash);
+    document.addEventListener("click", (event) => {
+      // The same link twice changes no hash: follow it anyway.
+      const link = event.target.closest && event.target.closest("a.console-link");
+      if (link && link.getAttribute("href") === location.hash) followHash();
+    });
+    if (location.hash) await followHash();
     $("command-input").focus();
   }
 

@@ -30,6 +30,7 @@ from skills.contract import (
     Text,
 )
 from skills.dispatcher import AccessPolicy, Dispatcher, Outcome
+from skills.moments import in_utc
 from storage.database import Database
 from storage.trackers import BLAST_MESSAGE
 from tests.skills.conftest import Clock, make_alert
@@ -95,7 +96,7 @@ def _title(reply: Reply) -> str:
 
 
 def words(reply: Reply) -> str:
-    return "\n".join(b.text for b in reply.blocks if isinstance(b, Text | Context))
+    return in_utc("\n".join(b.text for b in reply.blocks if isinstance(b, Text | Context)))
 
 
 def rows(reply: Reply) -> dict[str, tuple[str, ...]]:
@@ -207,7 +208,7 @@ async def test_a_dependent_alert_joining_edits_the_tracker_in_place(world: World
     assert _title(tracker.reply) == "**Blast radius of postgres-primary** (INC-1) — live"
     assert rows(tracker.reply)["payments-api"][5] == "🔴 failing"
     assert rows(tracker.reply)["reports"][5] == "🟢 healthy"
-    assert "• 02:50:30 payments-api failed, 30 s after postgres-primary" in words(tracker.reply)
+    assert "• 02:50:30 UTC payments-api failed, 30 s after postgres-primary" in words(tracker.reply)
     assert "Updated 03:00:00 UTC · live: edited as dependents degrade or recover." in words(
         tracker.reply
     )
@@ -223,7 +224,7 @@ async def test_a_dependent_alert_joining_edits_the_tracker_in_place(world: World
     edited = world.platform.messages[tracker_id].reply
     assert rows(edited)["reports"][5] == "🔴 failing"
     assert "(2 failing)" in words(edited)
-    assert "• 02:51:00 reports failed, 60 s after postgres-primary" in words(edited)
+    assert "• 02:51:00 UTC reports failed, 60 s after postgres-primary" in words(edited)
     assert "Updated 03:01:15 UTC · live" in words(edited)
     assert len(world.platform.trackers()) == 1  # edited, never re-posted
 
@@ -252,7 +253,7 @@ async def test_recovery_and_resolution_end_the_tracker(world: World) -> None:
     final = world.platform.messages[tracker_id].reply
     assert _title(final) == "**Blast radius of postgres-primary** (INC-1) — final"
     assert "Incident resolved — no longer tracking. Updated 03:02:00 UTC." in words(final)
-    assert "• 02:50:30 payments-api failed, 30 s after postgres-primary" in words(final)
+    assert "• 02:50:30 UTC payments-api failed, 30 s after postgres-primary" in words(final)
     assert final.color == "resolved"
     async with world.database.unit_of_work() as uow:
         [row] = await uow.trackers.for_incident(incident_id=1)

@@ -97,7 +97,7 @@ async def test_a_database_outage_is_one_incident_naming_the_database(database: D
     async with database.unit_of_work() as uow:
         facts = await card_facts(uow.alerts, [1])
     message = incident_message(incident, facts[1], T0).plain_text
-    assert "Probable root cause: postgres-primary (failed first (03:00:00)" in message
+    assert "Probable root cause: postgres-primary (failed first (03:00:00 UTC)" in message
     assert "confidence" in message
 
 

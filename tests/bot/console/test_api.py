@@ -43,10 +43,12 @@ async def test_incident_message_buttons_and_thread_replies(server: RunningServer
         assert answer["ephemeral"] is False
         assert answer["message"]["thread_id"] == root["id"]
         await server.lookout.notifier.flush()
-        [updated] = (
+        updated, pointer = (
             await client.get("/console/api/messages", params={"channel": "#incidents"})
         ).json()
         assert updated["id"] == root["id"]  # the same message, re-rendered in place
+        # Typed in the channel, answered in the thread: a line in the channel links to it.
+        assert pointer["blocks"][0]["text"].startswith("↪ Answered in [INC-1's thread](#")
         status = next(b for b in updated["blocks"] if b["type"] == "fields")["fields"][0]
         assert status["value"].startswith("Acknowledged by alice at ")
         assert updated["reply_count"] == 2  # the command and Lookout's answer

@@ -204,6 +204,11 @@ class FakeSlack:
                 self.history.setdefault(str(channel), []).append(message)
             shown = {k: v for k, v in message.items() if k != "_sent"}
             return {"ok": True, "channel": channel, "ts": ts, "message": shown}
+        if method == "chat.getPermalink":
+            # The documented answer: the workspace's archive URL of the message.
+            ts = str(params.get("message_ts"))
+            link = f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+            return {"ok": True, "channel": channel, "permalink": link}
         if method == "conversations.history":
             oldest = float(params.get("oldest") or 0)
             with_metadata = str(params.get("include_all_metadata")).lower() in ("1", "true")

@@ -366,8 +366,11 @@ async def test_a_deleted_card_is_posted_again_and_answers_follow_it(teams: Teams
     assert row.message_id == second.answered_id and row.gave_up_revision is None
     # A command in another channel about INC-1 answers in the new card's thread.
     await teams.send(teams.in_channel(OTHER_CHANNEL, "show INC-1"))
-    answer = teams.connector.requests[-1]
+    answer = teams.connector.delivered("post")[-1]
     assert answer.conversation_id == f"{CHANNEL};messageid={second.answered_id}"
+    # …and where it was asked, one line links to it.
+    pointer = teams.connector.requests[-1]
+    assert pointer.conversation_id.startswith(OTHER_CHANNEL) and "Answered in" in str(pointer.body)
 
 
 async def test_an_answer_whose_card_thread_is_gone_comes_back_where_asked(
