@@ -23,7 +23,7 @@ from typing import NamedTuple
 from core.alerts import Alert
 from core.severity import Severity
 from core.topology import Topology
-from core.wording import clock, duration
+from core.wording import clock, duration, plural
 
 
 class ServiceStatus(StrEnum):
@@ -109,11 +109,11 @@ class BlastRadius:
             for status in (ServiceStatus.FAILING, ServiceStatus.DEGRADED)
             if counts[status]
         )
-        hops = f", up to {self.depth} hop{'s' if self.depth != 1 else ''}" if self.depth else ""
+        hops = f", up to {plural(self.depth, 'hop')}" if self.depth else ""
         return (
             f"{head}{len(self.affected)} dependent {noun}"
             + (f" ({states})" if states else "")
-            + f"{hops}; {self.users:,} users, {self.revenue_per_hour:,.0f}/h revenue"
+            + f"{hops}; {plural(self.users, 'user')}, {self.revenue_per_hour:,.0f}/h revenue"
         )
 
 

@@ -25,3 +25,11 @@ def describe_gap(at: datetime, last_alert_at: datetime) -> str:
 def clock(at: datetime) -> str:
     """A time of day in timeline texts, e.g. 03:00:12 (UTC, as every core time is)."""
     return at.strftime("%H:%M:%S")
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`count` and the noun in the number it takes: `1 hop`, `2 hops`, `0 alerts`,
+    `1 open incident`, `3 open incidents`. `many` is the plural where adding `s` is wrong
+    (`plural(2, "match", "matches")`). Digits are grouped: `1,204 alerts`."""
+    word = noun if count == 1 else (many or noun + "s")
+    return f"{count:,} {word}"

@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.incidents import AlertBrief, IncidentStatus, display_id, title_for
+from core.wording import plural
 from skills.commands.membership import rederive
 from skills.context import SkillContext
 from skills.contract import Reply, Role
@@ -99,7 +100,7 @@ class SplitSkill(Skill[SplitArgs]):
         )
         who = ctx.actor.display_name
         names = ", ".join(sorted({row.name for row in chosen}))
-        count = f"{len(chosen)} alert{'s' if len(chosen) != 1 else ''}"
+        count = plural(len(chosen), "alert")
         for incident_id, text in (
             (source.id, f"Split {count} ({names}) into {display_id(target.id)} by {who}"),
             (target.id, f"Split from {ref} by {who}: {count} ({names})"),

@@ -52,7 +52,7 @@ MAX_LINES = 60
 
 
 class TimelineArgs(BaseModel):
-    incident: Annotated[str | None, Positional()] = Field(
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
         default=None, description="incident id (INC-42); defaults to the thread's incident"
     )
 

@@ -163,7 +163,7 @@ async def test_note_and_timeline(world: Harness) -> None:
     noted = await world.say("note pool exhausted, restarting pgbouncer", incident_id=1)
     assert "Noted in INC-1's timeline" in text_of(noted)
     await world.say("note INC-1 pgbouncer restarted")
-    assert "What should the note say" in text_of(await world.say("note INC-1"))
+    assert "`text` is missing" in text_of(await world.say("note INC-1"))
     assert "Which incident?" in text_of(await world.say("note hello"))
     reply = await world.say("timeline INC-1")
     lines = text_of(reply).splitlines()
@@ -187,19 +187,25 @@ async def test_a_storm_folds_in_the_timeline(world: Harness) -> None:
 
 async def test_status_moves_along_the_lifecycle_only(world: Harness) -> None:
     await outage(world)
+    early = text_of(await world.say("status INC-1 investigating", user="sam"))
+    assert early.startswith("INC-1 is triggered; it cannot become investigating")
+    assert "Next: `ack INC-1` or `resolve INC-1`." in early
+    await world.say("ack INC-1", user="sam")
     moved = await world.say("status INC-1 investigating", user="sam")
     assert text_of(moved) == "INC-1 is now **investigating** (sam)."
-    async with world.database.unit_of_work() as uow:
-        incident = await uow.incidents.get(incident_id=1)
-        assert incident is not None and incident.acknowledged_by == "sam"
     assert "already acknowledged" in text_of(await world.say("ack INC-1"))
     assert "now **mitigated**" in text_of(await world.say("status mitigated", incident_id=1))
     again = text_of(await world.say("status INC-1 mitigated"))
-    assert again == "INC-1 is mitigated; it cannot become mitigated."
+    assert again == "INC-1 is already mitigated."
+    back = text_of(await world.say("status INC-1 investigating"))
+    assert back.startswith("INC-1 is mitigated; it cannot become investigating")
+    assert "Next: `resolve INC-1`." in back
     await world.say("resolve INC-1")
     late = text_of(await world.say("status INC-1 investigating"))
-    assert late == "INC-1 is resolved; it cannot become investigating."
-    assert "Usage: `status" in text_of(await world.say("status INC-1 fixed"))
+    assert late.startswith("INC-1 is resolved; it cannot become investigating")
+    typo = text_of(await world.say("status INC-1 fixed"))
+    assert "`state` is one of investigating, mitigated, not `fixed`" in typo
+    assert "Usage: `status" in typo
 
 
 async def test_stats_give_mtta_mttr_and_noise_reduction(world: Harness) -> None:
