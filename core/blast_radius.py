@@ -98,11 +98,13 @@ class BlastRadius:
     def status_counts(self) -> Counter[ServiceStatus]:
         return Counter(item.status for item in self.affected)
 
-    def summary(self) -> str:
+    def summary(self, *, named: bool = True) -> str:
         """One line for chat: `postgres: 14 dependent services (3 failing, 2 degraded), up to
-        4 hops; 120,000 users, 4,500/h revenue`."""
+        4 hops; 120,000 users, 4,500/h revenue`; `named=False` leaves out the service (and the
+        "What if … failed?" question), for a line under a title that already says it."""
         counts = self.status_counts()
         head = f"What if {self.service} failed? " if self.what_if else f"{self.service}: "
+        head = head if named else ""
         noun = "service" if len(self.affected) == 1 else "services"
         states = ", ".join(
             f"{counts[status]} {status}"

@@ -188,7 +188,10 @@ def _tracked_blocks(view: BlastView, png: bytes, incident: IncidentRow) -> list[
 
 def _blocks(view: BlastView, png: bytes, incident: IncidentRow | None) -> list[Block]:
     result = view.result
-    blocks: list[Block] = [Text(_title(result, incident)), Text(result.summary())]
+    blocks: list[Block] = [
+        Text(_title(result, incident)),
+        Text(result.summary(named=not result.what_if)),  # the title asks "What if …?"
+    ]
     rows = [row_of(item, view.notes) for item in result.affected[:MAX_ROWS]]
     blocks += dependents_blocks(result.service, rows, len(result.affected))
     blocks.append(Image(png=png, alt=result.summary()))
