@@ -13,7 +13,6 @@ from skills.errors import UsageError
 from skills.grammar import Positional
 from skills.registry import Skill
 
-
 # The grammar's rule (skills.grammar), in a few words.
 HOW_TO_READ = (
     "Text (notes, reasons, questions) is kept exactly as typed, quotes and all; options go "
