@@ -157,9 +157,9 @@ async def test_in_a_thread_its_incident_is_the_subject(server: RunningServer) ->
             "correlate --incident INC-7",
             "postmortem --incident INC-7",
         ):
-            answer = await command(client, text)
-            assert "INC-7" in answer["text"], (text, answer["text"])
-            assert answer["message"]["thread_id"] == roots[7], text
+            shown = await command(client, text)
+            assert "INC-7" in shown["text"], (text, shown["text"])
+            assert shown["message"]["thread_id"] == roots[7], text
         assert (await incident(server, 7)).status == "investigating"
         assert "Name the incident once" in await say(client, "ack INC-7 --incident INC-8")
 
