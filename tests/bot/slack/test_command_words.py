@@ -4,6 +4,7 @@ typos are answered in plain words only to the person."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests.bot.slack.conftest import SlackWorld, slash_command
@@ -28,6 +29,11 @@ def answers_in(world: SlackWorld, ts: str) -> list[Any]:
     ]
 
 
+def answered(world: SlackWorld, count: int) -> Callable[[], bool]:
+    """Whether INC-1's thread holds `count` answers."""
+    return lambda: len(answers_in(world, card_ts(world, 1))) == count
+
+
 async def test_slash_commands_and_mentions_keep_text_as_typed(slack: SlackWorld) -> None:
     await ingest(slack, storm_payload(1, "checkout"))
     typed = [
@@ -44,9 +50,7 @@ async def test_slash_commands_and_mentions_keep_text_as_typed(slack: SlackWorld)
         )
         response = await slack.send(body)
         assert response.status_code == 200
-        await slack.fake.wait_until(
-            lambda n=number: len(answers_in(slack, card_ts(slack, 1))) == n + 1
-        )
+        await slack.fake.wait_until(answered(slack, number + 1))
     # A mention, with Slack's escaping, an emoji and new lines.
     await send_event(
         slack,
