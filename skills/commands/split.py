@@ -1,4 +1,4 @@
-"""`split <incident> <alert…>`: those alerts are another incident; take them out.
+"""`split [incident] <alert…>`: those alerts are another incident; take them out.
 
 Alerts are named by fingerprint (or its first 8+ characters) or by alert name (all alerts of
 that name). They move, with their timeline events, into a new incident; both incidents
@@ -27,7 +27,9 @@ MIN_PREFIX = 8
 
 
 class SplitArgs(BaseModel):
-    incident: Annotated[str, Positional()] = Field(description="the incident (INC-42)")
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
+        default=None, description="incident id (INC-42); defaults to the thread's incident"
+    )
     alerts: Annotated[list[str], Positional(rest=True)] = Field(
         description="fingerprints (or 8+ first characters) or alert names to take out"
     )
