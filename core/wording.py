@@ -27,9 +27,10 @@ def clock(at: datetime) -> str:
     return at.strftime("%H:%M:%S")
 
 
-def plural(count: int, noun: str, many: str | None = None) -> str:
+def plural(count: float, noun: str, many: str | None = None) -> str:
     """`count` and the noun in the number it takes: `1 hop`, `2 hops`, `0 alerts`,
-    `1 open incident`, `3 open incidents`. `many` is the plural where adding `s` is wrong
-    (`plural(2, "match", "matches")`). Digits are grouped: `1,204 alerts`."""
+    `1 open incident`, `3 open incidents`, `1.5 days`. `many` is the plural where adding `s`
+    is wrong (`plural(2, "match", "matches")`). Digits are grouped: `1,204 alerts`."""
     word = noun if count == 1 else (many or noun + "s")
-    return f"{count:,} {word}"
+    number = f"{count:,}" if isinstance(count, int) else f"{count:,g}"
+    return f"{number} {word}"

@@ -19,6 +19,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.incidents import display_id
+from core.wording import plural
 from skills.context import SkillContext
 from skills.contract import Block, Context, Reply, Text
 from skills.formatting import clock_time, duration
@@ -117,7 +118,7 @@ def render_timeline(events: Sequence[IncidentEventRow]) -> list[str]:
 
 
 def _figures(incident: IncidentRow, events: int) -> str:
-    parts = [f"Opened {clock_time(incident.created_at)}", f"{events} events"]
+    parts = [f"Opened {clock_time(incident.created_at)}", plural(events, "event")]
     if incident.acknowledged_at:
         parts.append(f"MTTA {duration(incident.acknowledged_at - incident.created_at)}")
     if incident.resolved_at:

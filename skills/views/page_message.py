@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.incidents import display_id
+from core.wording import plural
 from skills.contract import Actions, Button, Context, Reply, Text
 from skills.formatting import SEVERITY_MARKS, clock_time
 from skills.markup import literal
@@ -57,7 +58,7 @@ def page_lines(incident: IncidentRow, facts: CardFacts, context: PageContext) ->
     if facts.summary:
         lines.append(facts.summary[:SUMMARY_CHARS])
     lines.append(
-        f"Service {incident.service} · {facts.alerts} alerts ({facts.firing} firing) · "
+        f"Service {incident.service} · {plural(facts.alerts, 'alert')} ({facts.firing} firing) · "
         f"opened {clock_time(incident.opened_at)}"
     )
     if context.folded:
@@ -90,8 +91,8 @@ def page_reply(incident: IncidentRow, facts: CardFacts, context: PageContext) ->
         )
     blocks.append(
         Context(
-            f"Service {literal(incident.service)} · {facts.alerts} alerts ({facts.firing} "
-            f"firing) · opened {clock_time(incident.opened_at)}"
+            f"Service {literal(incident.service)} · {plural(facts.alerts, 'alert')} "
+            f"({facts.firing} firing) · opened {clock_time(incident.opened_at)}"
         )
     )
     if incident.status == "triggered":

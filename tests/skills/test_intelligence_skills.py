@@ -159,6 +159,17 @@ async def test_topology_shows_neighbours_both_ways(world: Harness) -> None:
     assert "mailer has no known dependencies or dependents" in lonely
 
 
+async def test_counts_take_the_number_of_their_noun(world: Harness) -> None:
+    one = text_of(await world.say("topology checkout --hops 1"))
+    assert "1 upstream and 1 downstream within 1 hop · catalog of 6 services, 4 edges" in one
+    assert "1 hops" not in one
+    await outage(world)
+    listed = text_of(await world.say("incidents"))
+    assert "1 open incident" in listed and "1 open incidents" not in listed
+    assert "last 1 day" in text_of(await world.say("stats --days 1"))
+    assert "1 days" not in text_of(await world.say("stats --days 1"))
+
+
 async def test_note_and_timeline(world: Harness) -> None:
     await outage(world)
     await world.say("ack INC-1", user="sam")
