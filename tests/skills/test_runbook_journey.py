@@ -298,7 +298,7 @@ async def test_reject_and_cancel_reasons_reach_the_card_and_the_timeline(journey
         cards = [text_of(run_message(r)) for r in runs]
     # Reasons are kept exactly as typed: apostrophes, quotes, backslashes.
     assert runs[1].detail == "Rejected by bob: don't: it's \"the freeze\""
-    assert runs[0].detail.endswith(r"wrong cluster, see C:\temp\x")
+    assert (runs[0].detail or "").endswith(r"wrong cluster, see C:\temp\x")
     assert "Cancelled by carol: wrong cluster" in cards[0]
     assert "Rejected by bob: don't" in cards[1]
     timeline = text_of(await journey.say("timeline INC-1"))
