@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.database import Database
 from tests.bot.teams.conftest import TeamsWorld
 from tests.bot.teams.test_adapter import in_thread, introduce
 from tests.bot.test_webhook import storm_payload
@@ -19,7 +20,7 @@ def typed(teams: TeamsWorld, text: str, *, number: int, root: str | None = None)
     return teams.activity("01_channel_message_at_mention.json", **changes)
 
 
-def database(teams: TeamsWorld) -> Any:
+def database(teams: TeamsWorld) -> Database:
     assert teams.running is not None
     return teams.running.lookout.database
 
