@@ -23,7 +23,7 @@ from typing import NamedTuple
 from core.alerts import Alert
 from core.severity import Severity
 from core.topology import Topology
-from core.wording import clock, duration
+from core.wording import clock, duration, plural
 
 
 class ServiceStatus(StrEnum):
@@ -98,22 +98,24 @@ class BlastRadius:
     def status_counts(self) -> Counter[ServiceStatus]:
         return Counter(item.status for item in self.affected)
 
-    def summary(self) -> str:
+    def summary(self, *, named: bool = True) -> str:
         """One line for chat: `postgres: 14 dependent services (3 failing, 2 degraded), up to
-        4 hops; 120,000 users, 4,500/h revenue`."""
+        4 hops; 120,000 users, 4,500/h revenue`; `named=False` leaves out the service (and the
+        "What if … failed?" question), for a line under a title that already says it."""
         counts = self.status_counts()
         head = f"What if {self.service} failed? " if self.what_if else f"{self.service}: "
+        head = head if named else ""
         noun = "service" if len(self.affected) == 1 else "services"
         states = ", ".join(
             f"{counts[status]} {status}"
             for status in (ServiceStatus.FAILING, ServiceStatus.DEGRADED)
             if counts[status]
         )
-        hops = f", up to {self.depth} hop{'s' if self.depth != 1 else ''}" if self.depth else ""
+        hops = f", up to {plural(self.depth, 'hop')}" if self.depth else ""
         return (
             f"{head}{len(self.affected)} dependent {noun}"
             + (f" ({states})" if states else "")
-            + f"{hops}; {self.users:,} users, {self.revenue_per_hour:,.0f}/h revenue"
+            + f"{hops}; {plural(self.users, 'user')}, {self.revenue_per_hour:,.0f}/h revenue"
         )
 
 

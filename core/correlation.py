@@ -44,7 +44,7 @@ from core.incident_state import IncidentState, label_keys
 from core.incidents import display_id
 from core.inhibition import Inhibition, find_inhibitor
 from core.topology import Topology
-from core.wording import duration
+from core.wording import duration, plural
 
 
 class DecisionKind(StrEnum):
@@ -290,11 +290,10 @@ def _nearest(
             continue
         gap = _gap(alert.starts_at - state.first_alert_at)
         for hops, depends_on_it in relations:
-            plural = "hop" if hops == 1 else "hops"
             text = (
-                f"depends on {name}, {hops} {plural}, {gap}"
+                f"depends on {name}, {plural(hops, 'hop')}, {gap}"
                 if depends_on_it
-                else f"{name} depends on it, {hops} {plural}, {gap}"
+                else f"{name} depends on it, {plural(hops, 'hop')}, {gap}"
             )
             rank = (hops, 0 if depends_on_it else 1, state.first_alert_at, name)
             if best is None or rank < best[0]:

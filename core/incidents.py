@@ -16,8 +16,10 @@ _INCIDENT_ID = re.compile(r"^(?:#|INC-?)?(\d{1,18})$", re.IGNORECASE)
 
 
 class IncidentStatus(StrEnum):
-    """triggered → acknowledged → investigating → mitigated → resolved; a resolved incident
-    that takes a late alert goes back to triggered (reopened)."""
+    """triggered → acknowledged → investigating → mitigated → resolved, one step at a time; an
+    open incident may be resolved at any step (`resolve`, or its alerts all resolving); a
+    resolved incident that takes a late alert goes back to triggered (reopened). Every other
+    move is refused."""
 
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
@@ -26,23 +28,18 @@ class IncidentStatus(StrEnum):
     RESOLVED = "resolved"
 
 
-_ALLOWED: dict[IncidentStatus, set[IncidentStatus]] = {
-    IncidentStatus.TRIGGERED: {
-        IncidentStatus.ACKNOWLEDGED,
-        IncidentStatus.INVESTIGATING,
-        IncidentStatus.MITIGATED,
-        IncidentStatus.RESOLVED,
-    },
-    IncidentStatus.ACKNOWLEDGED: {
-        IncidentStatus.INVESTIGATING,
-        IncidentStatus.MITIGATED,
-        IncidentStatus.RESOLVED,
-    },
-    IncidentStatus.INVESTIGATING: {IncidentStatus.MITIGATED, IncidentStatus.RESOLVED},
-    # A mitigation that does not hold sends the incident back to investigating.
-    IncidentStatus.MITIGATED: {IncidentStatus.INVESTIGATING, IncidentStatus.RESOLVED},
-    IncidentStatus.RESOLVED: {IncidentStatus.TRIGGERED},
+_ALLOWED: dict[IncidentStatus, tuple[IncidentStatus, ...]] = {
+    IncidentStatus.TRIGGERED: (IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED),
+    IncidentStatus.ACKNOWLEDGED: (IncidentStatus.INVESTIGATING, IncidentStatus.RESOLVED),
+    IncidentStatus.INVESTIGATING: (IncidentStatus.MITIGATED, IncidentStatus.RESOLVED),
+    IncidentStatus.MITIGATED: (IncidentStatus.RESOLVED,),
+    IncidentStatus.RESOLVED: (IncidentStatus.TRIGGERED,),
 }
+
+
+def next_steps(current: IncidentStatus) -> tuple[IncidentStatus, ...]:
+    """The statuses an incident in `current` may move to, the lifecycle's next step first."""
+    return _ALLOWED[current]
 
 
 class InvalidTransition(ValueError):

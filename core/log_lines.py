@@ -15,6 +15,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.wording import plural
+
 _CONTINUATION = re.compile(
     r"^(\s+at\s|\s*Caused by:|\s*\.\.\.\s*\d+\s+more|\s+File \""
     r"|Traceback \(most recent|\s{2,}\S|\t)"
@@ -91,7 +93,7 @@ def first_line(text: str, limit: int = 300) -> str:
     head, _, rest = text.partition("\n")
     more = rest.count("\n") + 1 if rest else 0
     head = head if len(head) <= limit else head[: limit - 1] + "…"
-    return f"{head} (+{more} lines)" if more else head
+    return f"{head} (+{plural(more, 'line')})" if more else head
 
 
 def trace_ids(text: str) -> list[str]:

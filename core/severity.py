@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from enum import IntEnum
 
 
@@ -62,5 +63,9 @@ def severity_from_name(name: str) -> Severity:
     try:
         return _SYNONYMS[name.strip().lower()]
     except KeyError:
-        choices = ", ".join(s.label for s in sorted(Severity, reverse=True))
-        raise ValueError(f"unknown severity {name!r}: use one of {choices}") from None
+        labels = [s.label for s in sorted(Severity, reverse=True)]
+        close = difflib.get_close_matches(name.strip().lower(), list(_SYNONYMS), n=1, cutoff=0.6)
+        hint = f" (did you mean {_SYNONYMS[close[0]].label}?)" if close else ""
+        raise ValueError(
+            f"unknown severity {name!r}: use one of {', '.join(labels)}{hint}"
+        ) from None

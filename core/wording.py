@@ -27,3 +27,12 @@ def clock(at: datetime) -> str:
     shows the text formats it for its reader (skills show it as a time span)."""
     moment = at.astimezone(UTC) if at.tzinfo else at
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def plural(count: float, noun: str, many: str | None = None) -> str:
+    """`count` and the noun in the number it takes: `1 hop`, `2 hops`, `0 alerts`,
+    `1 open incident`, `3 open incidents`, `1.5 days`. `many` is the plural where adding `s`
+    is wrong (`plural(2, "match", "matches")`). Digits are grouped: `1,204 alerts`."""
+    word = noun if count == 1 else (many or noun + "s")
+    number = f"{count:,}" if isinstance(count, int) else f"{count:,g}"
+    return f"{number} {word}"

@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from core.wording import plural
 from skills.contract import Image, Table
 from skills.evidence_text import value_text
 from skills.views.sparkline import panels_png, sparkline_text
@@ -101,5 +102,5 @@ def health_chart(records: Sequence[dict[str, Any]], *, title: str) -> Image | No
         return None
     return Image(
         png=panels_png(panels, title=title),
-        alt=f"Trend of {len(panels)} calls against their baseline",
+        alt=f"Trend of {plural(len(panels), 'call')} against their baseline",
     )

@@ -180,8 +180,8 @@ class Dispatcher:
         effects = _Effects()
         result = "ok"
         try:
-            words = grammar.split(command)
-            verb = words[0].lower() if words else "help"
+            typed_verb, rest = grammar.split_verb(command)
+            verb = typed_verb.lower() or "help"
             skill = self.registry.get(verb)
             if skill is None:
                 raise UsageError(self._unknown(verb))
@@ -194,8 +194,9 @@ class Dispatcher:
                 raise PermissionDeniedError(
                     "Bots and workflows may not act here unless an admin allows them."
                 )
-            raw_words = grammar.split_raw(command)
-            args = grammar.parse(verb, skill.args_model, words[1:], raw=raw_words[1:])
+            args = grammar.parse(
+                verb, skill.args_model, rest, thread_incident=conversation.incident_id
+            )
             now = self._clock()
             async with self._database.unit_of_work() as uow:
                 if request_id is not None and not await uow.requests.first_time(
@@ -208,7 +209,7 @@ class Dispatcher:
                 invocation = Invocation(
                     skill=verb,
                     args=args,
-                    argv=tuple(words[1:]),
+                    argv=tuple(rest.split()),
                     actor=actor,
                     conversation=conversation,
                     raw=raw,

@@ -1,36 +1,62 @@
-"""Command grammar from a pydantic model: `verb <positional> [rest…] [--option VALUE] [--flag]`.
+"""Command grammar from a pydantic model: `verb [leading words…] [text…]`.
+
+The rule (the same on every platform, also in `help` and the README):
+
+1. **Leading words** — the verb, `--options` and the positional arguments that are not text —
+   are separated by whitespace. A leading word may hold spaces when quoted as a shell would
+   (`--alert "High Error"`); there the quotes group and are removed, and a backslash keeps
+   the next character.
+2. **Text** — the last positional argument of a command that takes words to the end (a note,
+   a resolve note, a reject reason, a question, a description) — is everything after the
+   leading words, **exactly as typed**: quotes, apostrophes, backslashes, emoji, newlines and
+   inner spacing are kept; only the whitespace around it is trimmed. `--options` of the
+   command may come before the text, or at its very end (one word per value:
+   `metrics rate(x[5m]) --since 1h`); anything else starting with `--` is text.
+3. **Incidents** — an optional `[incident]` argument takes the next word only when it reads as
+   an incident id: `INC-42`, `#42` or `42`. In an incident's thread that incident is the
+   subject, so there only `INC-42` or `#42` names another one, and a bare number is text
+   (`resolve 2 replicas restarted` in INC-8's thread resolves INC-8). Every command with an
+   `[incident]` also takes `--incident INC-42`.
 
 Fields marked `Positional()` are taken in order; the rest are `--options` named after the
-field (underscores become hyphens); `bool` fields are flags. Words split as a shell would
-(quotes group words and are removed); a `Positional(rest=True, raw=True)` field — code such
-as PromQL, where quotes belong to the text — takes its words as typed instead. Usage text
-derives from the model, so the grammar a user sees and the one the parser applies cannot
-drift apart.
+field (underscores become hyphens); `bool` fields are flags. `Positional(rest=True)` on a `str`
+field is text (rule 2); on a `list` field it takes the remaining leading words (rule 1), options
+anywhere among them. `Positional(rest=True, raw=True)` is code such as PromQL: text whose
+quotes around the whole of it only group it. Usage text derives from the model, so the grammar a
+user sees and the one the parser applies cannot drift apart; validation errors become one
+plain sentence naming the argument and what it accepts.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-import shlex
 import typing
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from core.incidents import display_id
+from core.wording import plural
 from skills.errors import UsageError
+
+INCIDENT_OPTION = "--incident"
 
 
 @dataclass(frozen=True)
 class Positional:
-    """Marks a field as positional; `rest=True` takes all remaining words (a list or a str);
-    `raw=True` (with `rest`) takes them as typed, quotes kept — except quotes around a
-    whole word, which only group it."""
+    """Marks a field as positional. `rest=True` takes what remains: text for a `str` field,
+    leading words for a `list`; `raw=True` (with `rest`) drops quotes around the whole text;
+    `incident=True` (an optional field) takes the next word only when it reads as an
+    incident id, the way the thread it is typed in allows (module docstring, rule 3)."""
 
     rest: bool = False
     raw: bool = False
+    incident: bool = False
 
 
 def _positional(info: FieldInfo) -> Positional | None:
@@ -52,8 +78,27 @@ def _is_list(info: FieldInfo) -> bool:
     return typing.get_origin(info.annotation) is list
 
 
+def choices(info: FieldInfo) -> tuple[str, ...]:
+    """The values a `Literal[...]` field (or `Literal[...] | None`) accepts, else ()."""
+    annotation = info.annotation
+    found: list[str] = []
+    for part in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(part) is typing.Literal:
+            found += [str(value) for value in typing.get_args(part)]
+    return tuple(found)
+
+
 def option_name(field: str) -> str:
     return "--" + field.replace("_", "-")
+
+
+def incident_field(model: type[BaseModel]) -> str | None:
+    """The field of an `[incident]` argument, if the model has one."""
+    for name, info in model.model_fields.items():
+        marker = _positional(info)
+        if marker is not None and marker.incident:
+            return name
+    return None
 
 
 def usage(verb: str, model: type[BaseModel]) -> str:
@@ -62,6 +107,11 @@ def usage(verb: str, model: type[BaseModel]) -> str:
         marker = _positional(info)
         metavar = name.replace("_", "-")
         if marker is not None:
+            listed = choices(info)
+            if listed:
+                word = "|".join(listed)
+                parts.append(word if info.is_required() else f"[{word}]")
+                continue
             word = f"<{metavar}>" if info.is_required() else f"[{metavar}]"
             if marker.rest:
                 word = f"<{metavar}…>" if info.is_required() else f"[{metavar}…]"
@@ -69,7 +119,9 @@ def usage(verb: str, model: type[BaseModel]) -> str:
         elif _is_bool(info):
             parts.append(f"[{option_name(name)}]")
         else:
-            word = f"{option_name(name)} {metavar.upper()}"
+            listed = choices(info)
+            value = "|".join(listed) if listed else metavar.upper()
+            word = f"{option_name(name)} {value}"
             parts.append(word if info.is_required() else f"[{word}]")
     return " ".join(parts)
 
@@ -80,6 +132,8 @@ def describe(model: type[BaseModel]) -> list[tuple[str, str]]:
     for name, info in model.model_fields.items():
         label = name.replace("_", "-") if _positional(info) else option_name(name)
         rows.append((label, info.description or ""))
+    if incident_field(model) is not None and INCIDENT_OPTION not in {r[0] for r in rows}:
+        rows.append((INCIDENT_OPTION, "the incident, as an option (INC-42)"))
     return rows
 
 
@@ -133,114 +187,335 @@ def normalise_leading(text: str) -> str:
     return " ".join(words) + (separator or " ") + stripped
 
 
-def split(text: str) -> list[str]:
-    try:
-        return shlex.split(text)
-    except ValueError:
-        raise UsageError("That command has an unclosed quote; close it and try again.") from None
+_ID_ANYWHERE = re.compile(r"(?i)^(?:#|inc-?)?(\d{1,18})$")
+_ID_IN_THREAD = re.compile(r"(?i)^(?:#|inc-?)(\d{1,18})$")
+_BARE_NUMBER = re.compile(r"^\d{1,18}$")
 
 
-def split_raw(text: str) -> list[str]:
-    """The words `split` finds, as typed: the same grouping by quotes and backslashes, with
-    the quotes and backslashes kept. Raises UsageError for an unclosed quote."""
-    words: list[str] = []
-    word: list[str] = []
-    started = False
+def reads_as_incident(word: str, *, thread_incident: int | None) -> bool:
+    """Whether `word` names an incident: `INC-42`, `#42`, `42` — in an incident's thread
+    (`thread_incident`) only `INC-42` and `#42`, since a bare number there is text."""
+    pattern = _ID_IN_THREAD if thread_incident is not None else _ID_ANYWHERE
+    match = pattern.match(word)
+    return match is not None and int(match[1]) > 0
+
+
+@dataclass(frozen=True)
+class Word:
+    """One leading word: its value (quotes removed), where it starts and ends in the text,
+    and whether its quotes were closed."""
+
+    value: str
+    start: int
+    end: int
+    closed: bool = True
+
+
+def read_word(text: str, start: int) -> Word | None:
+    """The leading word at or after `start` (rule 1 of the module docstring), else None."""
+    index = start
+    while index < len(text) and text[index].isspace():
+        index += 1
+    if index == len(text):
+        return None
+    begin = index
+    value: list[str] = []
     quote: str | None = None
-    index = 0
     while index < len(text):
         char = text[index]
         if quote is None and char.isspace():
-            if started:
-                words.append("".join(word))
-                word, started = [], False
+            break
+        if quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+        elif char == "\\" and quote != "'" and index + 1 < len(text):
+            index += 1
+            value.append(text[index])
         else:
-            started = True
-            word.append(char)
-            if char == "\\" and quote != "'" and index + 1 < len(text):
-                index += 1
-                word.append(text[index])
-            elif quote is None and char in "'\"":
-                quote = char
-            elif char == quote:
-                quote = None
+            value.append(char)
         index += 1
-    if quote is not None:
-        raise UsageError("That command has an unclosed quote; close it and try again.")
-    if started:
-        words.append("".join(word))
-    return words
+    return Word("".join(value), begin, index, quote is None)
 
 
-def _as_typed(word: str) -> str:
-    """A raw word without quotes around the whole of it (they only group it)."""
-    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"" and word[0] not in word[1:-1]:
-        return word[1:-1]
-    return word
+def words(text: str) -> list[str]:
+    """Every leading word of `text` (rule 1). Raises UsageError for an unclosed quote."""
+    found: list[str] = []
+    position = 0
+    while (word := read_word(text, position)) is not None:
+        if not word.closed:
+            raise UsageError("That command has an unclosed quote; close it and try again.")
+        found.append(word.value)
+        position = word.end
+    return found
+
+
+def split_verb(command: str) -> tuple[str, str]:
+    """(the verb as typed, the rest of the command as typed)."""
+    stripped = command.strip()
+    if not stripped:
+        return "", ""
+    parts = stripped.split(None, 1)
+    return parts[0], (parts[1] if len(parts) > 1 else "")
+
+
+def _as_typed(text: str) -> str:
+    """Code without quotes around the whole of it (they only group it)."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" and text[0] not in text[1:-1]:
+        return text[1:-1]
+    return text
+
+
+_TAIL = re.compile(r"\S+")
+
+
+def _trailing_options(
+    text: str, options: dict[str, str], fields: dict[str, FieldInfo]
+) -> tuple[str, list[tuple[str, str]]]:
+    """`text` without the command's options at its very end, and those options in order."""
+    spans = [(m.start(), m.group()) for m in _TAIL.finditer(text)]
+    taken: list[tuple[str, str]] = []
+    while spans:
+        last = spans[-1][1]
+        key, has_value, _ = normalise_word(last).partition("=")
+        name = options.get(key)
+        if name is not None and (has_value or _is_bool(fields[name])):
+            taken.insert(0, (key, last.partition("=")[2] if has_value else ""))
+            spans.pop()
+            continue
+        if len(spans) >= 2:
+            key = normalise_word(spans[-2][1])
+            name = options.get(key)
+            if name is not None and not _is_bool(fields[name]) and "=" not in key:
+                taken.insert(0, (key, last))
+                spans.pop()
+                spans.pop()
+                continue
+        break
+    end = spans[-1][0] + len(spans[-1][1]) if spans else 0
+    return text[:end], taken
+
+
+def _unknown_option(key: str, verb: str, model: type[BaseModel], options: dict[str, str]) -> str:
+    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    return f"`{key}` is not an option of `{verb}`.{hint} Usage: `{usage(verb, model)}`"
 
 
 def parse(
-    verb: str, model: type[BaseModel], words: list[str], *, raw: list[str] | None = None
+    verb: str, model: type[BaseModel], text: str, *, thread_incident: int | None = None
 ) -> BaseModel:
-    """Bind words to the model's fields and validate; errors become one `UsageError`.
-    `raw`: the same words as typed (`split_raw`), for `Positional(raw=True)` fields."""
+    """Bind the text after the verb to the model's fields by the module's rule and validate;
+    every error becomes one `UsageError` sentence. `thread_incident`: the incident whose
+    thread the command was typed in, if any (rule 3)."""
     fields = model.model_fields
     options = {option_name(name): name for name, info in fields.items() if not _positional(info)}
+    subject = incident_field(model)
+    if subject is not None and INCIDENT_OPTION not in options:
+        options[INCIDENT_OPTION] = subject
     positionals = [name for name, info in fields.items() if _positional(info)]
-    typed = raw if raw is not None and len(raw) == len(words) else words
     values: dict[str, Any] = {}
-    loose: list[str] = []
-    loose_typed: list[str] = []
-    index = 0
-    while index < len(words):
-        word = words[index]
-        if not word.startswith("--") and normalise_word(word).split("=", 1)[0] in options:
-            word = normalise_word(word)  # `—all` typed where `--all` was meant
-        if word.startswith("--") and len(word) > 2:
-            key, _, inline = word.partition("=")
-            name = options.get(key)
-            if name is None:
-                raise UsageError(
-                    f"`{key}` is not an option of `{verb}`. Usage: `{usage(verb, model)}`"
-                )
-            if _is_bool(fields[name]):
-                values[name] = inline.lower() not in ("false", "no", "0") if inline else True
-            elif inline:
-                values[name] = inline
-            elif index + 1 < len(words):
-                index += 1
-                values[name] = words[index]
-            else:
-                raise UsageError(f"`{key}` needs a value. Usage: `{usage(verb, model)}`")
-        else:
-            loose.append(word)
-            loose_typed.append(_as_typed(typed[index]))
-        index += 1
-    for name in positionals:
-        if not loose:
+    given: set[str] = set()
+
+    def take_option(key: str, inline: str, has_inline: bool, after: int) -> int:
+        name = options[key]
+        if name in given and name == subject and key == INCIDENT_OPTION:
+            raise UsageError(f"Name the incident once. Usage: `{usage(verb, model)}`")
+        given.add(name)
+        if _is_bool(fields[name]):
+            values[name] = inline.lower() not in ("false", "no", "0") if has_inline else True
+            return after
+        if has_inline:
+            values[name] = inline
+            return after
+        following = read_word(text, after)
+        if following is None:
+            raise UsageError(f"`{key}` needs a value. Usage: `{usage(verb, model)}`")
+        if not following.closed:
+            raise UsageError("That command has an unclosed quote; close it and try again.")
+        values[name] = following.value
+        return following.end
+
+    position = 0
+    slot = 0
+    while True:
+        word = read_word(text, position)
+        if word is None:
             break
-        info = fields[name]
-        marker = _positional(info)
-        if marker is not None and marker.rest:
-            chosen = loose_typed if marker.raw else loose
-            values[name] = list(chosen) if _is_list(info) else " ".join(chosen)
-            loose, loose_typed = [], []
-        else:
-            values[name] = loose.pop(0)
-            loose_typed.pop(0)
-    if loose:
-        extra = " ".join(loose)
-        raise UsageError(f"`{verb}` did not expect `{extra}`. Usage: `{usage(verb, model)}`")
+        field_name = positionals[slot] if slot < len(positionals) else None
+        info = fields[field_name] if field_name is not None else None
+        marker = _positional(info) if info is not None else None
+        is_text = _text_ahead(fields, positionals[slot:])
+        candidate = normalise_word(word.value) if word.closed else word.value
+        if candidate.startswith("--") and len(candidate) > 2:
+            key, has_inline, _ = candidate.partition("=")
+            if key in options:
+                position = take_option(
+                    key, word.value.partition("=")[2], bool(has_inline), word.end
+                )
+                continue
+            if not is_text:
+                raise UsageError(_unknown_option(key, verb, model, options))
+        if field_name is None or info is None or marker is None:
+            extra = text[word.start :].strip()
+            raise UsageError(_unexpected(verb, model, extra, thread_incident, subject in given))
+        if marker.rest and _is_list(info):
+            items: list[str] = []
+            index = word.start
+            while (item := read_word(text, index)) is not None:
+                if not item.closed:
+                    raise UsageError("That command has an unclosed quote; close it and try again.")
+                key, has_inline, _ = normalise_word(item.value).partition("=")
+                if key.startswith("--") and len(key) > 2:
+                    if key not in options:
+                        raise UsageError(_unknown_option(key, verb, model, options))
+                    index = take_option(
+                        key, item.value.partition("=")[2], bool(has_inline), item.end
+                    )
+                    continue
+                items.append(item.value)
+                index = item.end
+            values[field_name] = items
+            given.add(field_name)
+            break
+        if marker.rest:
+            body, tail = _trailing_options(text[word.start :], options, fields)
+            for key, value in tail:
+                take_option(key, value, bool(value) or _is_bool(fields[options[key]]), len(text))
+            body = body.strip()
+            values[field_name] = _as_typed(body) if marker.raw else body
+            given.add(field_name)
+            break
+        if marker.incident and not info.is_required():
+            slot += 1
+            if field_name in given:
+                continue
+            if word.closed and reads_as_incident(candidate, thread_incident=thread_incident):
+                values[field_name] = candidate
+                given.add(field_name)
+                position = word.end
+            continue
+        if not word.closed:
+            raise UsageError("That command has an unclosed quote; close it and try again.")
+        values[field_name] = word.value
+        given.add(field_name)
+        position = word.end
+        slot += 1
     try:
         return model.model_validate(values)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = first["loc"][0] if first["loc"] else verb
-        label = str(where)
-        if label in fields and not _positional(fields[label]):
-            label = option_name(label)
-        problem = "is missing" if first["type"] == "missing" else f": {first['msg']}"
-        problem = problem.replace("Value error, ", "")
-        raise UsageError(
-            f"`{label}`{' ' if problem[0] != ':' else ''}{problem}. Usage: `{usage(verb, model)}`"
-        ) from None
+        raise UsageError(explain(verb, model, error)) from None
+
+
+def _text_ahead(fields: dict[str, FieldInfo], names: list[str]) -> bool:
+    """Whether the next word may start the text: the next positional is text, or only
+    optional `[incident]` arguments stand before it."""
+    for name in names:
+        info = fields[name]
+        marker = _positional(info)
+        if marker is None:
+            return False
+        if marker.rest:
+            return not _is_list(info)
+        if not (marker.incident and not info.is_required()):
+            return False
+    return False
+
+
+def _unexpected(
+    verb: str, model: type[BaseModel], extra: str, thread: int | None, incident_given: bool
+) -> str:
+    first = extra.split()[0] if extra.split() else extra
+    if incident_field(model) is not None and not incident_given:
+        if thread is not None and _BARE_NUMBER.match(first):
+            return (
+                f"In {display_id(thread)}'s thread `{verb}` acts on {display_id(thread)}; for "
+                f"another incident write `INC-{first}` or `#{first}`."
+            )
+        return f"`{first}` is not an incident id (try `INC-42` or `#42`)."
+    return f"`{verb}` did not expect `{extra}`. Usage: `{usage(verb, model)}`"
+
+
+def _bounds(info: FieldInfo) -> tuple[Any, Any]:
+    low: Any = None
+    high: Any = None
+    for item in info.metadata:
+        if isinstance(item, Ge):
+            low = item.ge
+        elif isinstance(item, Gt):
+            low = item.gt
+        elif isinstance(item, Le):
+            high = item.le
+        elif isinstance(item, Lt):
+            high = item.lt
+    return low, high
+
+
+def _length(info: FieldInfo) -> tuple[int | None, int | None]:
+    low = high = None
+    for item in info.metadata:
+        if isinstance(item, MinLen):
+            low = item.min_length
+        elif isinstance(item, MaxLen):
+            high = item.max_length
+    return low, high
+
+
+NUMBER_ERRORS = {
+    "greater_than_equal",
+    "greater_than",
+    "less_than_equal",
+    "less_than",
+    "int_parsing",
+    "int_from_float",
+    "int_type",
+    "float_parsing",
+    "float_type",
+}
+LENGTH_ERRORS = {"string_too_long", "string_too_short", "too_long", "too_short"}
+
+
+def explain(verb: str, model: type[BaseModel], error: ValidationError) -> str:
+    """One plain sentence for the first validation error: the argument by the name the user
+    types, and what it accepts (a range, a length, a list of values) — never pydantic's own
+    wording."""
+    fields = model.model_fields
+    first = error.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else ""
+    info = fields.get(name)
+    label = name.replace("_", "-") if info is not None and _positional(info) else option_name(name)
+    if info is None:
+        label = verb
+    kind = first["type"]
+    tail = f" Usage: `{usage(verb, model)}`"
+    if kind == "missing":
+        return f"`{label}` is missing.{tail}"
+    given = first.get("input")
+    given_text = given if isinstance(given, str) else ""
+    if info is not None and choices(info):
+        listed = choices(info)
+        close = difflib.get_close_matches(given_text.lower(), listed, n=1, cutoff=0.5)
+        hint = f" Did you mean `{close[0]}`?" if close else ""
+        return f"`{label}` is one of {', '.join(listed)}, not `{given_text}`.{hint}{tail}"
+    if info is not None and kind in NUMBER_ERRORS:
+        low, high = _bounds(info)
+        whole = kind.startswith("int") or info.annotation in (int, int | None)
+        number = "a whole number" if whole else "a number"
+        if low is not None and high is not None:
+            return f"`{label}` takes {number} from {low} to {high}.{tail}"
+        if low is not None:
+            return f"`{label}` takes {number} of at least {low}.{tail}"
+        if high is not None:
+            return f"`{label}` takes {number} of at most {high}.{tail}"
+        return f"`{label}` takes {number}.{tail}"
+    if info is not None and kind in LENGTH_ERRORS:
+        low, high = _length(info)
+        if kind in ("string_too_long", "too_long") and high is not None:
+            return f"`{label}` holds at most {high:,} characters.{tail}"
+        return f"`{label}` needs at least {plural(low or 1, 'character')}.{tail}"
+    if kind == "bool_parsing":
+        return f"`{label}` is yes or no.{tail}"
+    if kind == "value_error":
+        message = str(first.get("ctx", {}).get("error", first["msg"]))
+        return f"`{label}`: {message.rstrip('.')}.{tail}"
+    return f"`{label}` does not take `{given_text}`.{tail}"

@@ -182,7 +182,13 @@ class IncidentRepository:
         elif status == "resolved":
             query = query.where(IncidentRow.status == IncidentStatus.RESOLVED.value)
         if service:
-            query = query.where(IncidentRow.service == service)
+            # Any service the incident's alerts name, not only the one it is filed under.
+            on_alerts = (
+                select(AlertRow.id)
+                .where(AlertRow.incident_id == IncidentRow.id, AlertRow.service == service)
+                .exists()
+            )
+            query = query.where((IncidentRow.service == service) | on_alerts)
         if severity:
             query = query.where(IncidentRow.severity == severity)
         query = query.order_by(IncidentRow.id.desc()).limit(limit)

@@ -35,6 +35,7 @@ from core.incidents import IncidentStatus, display_id
 from core.severity import parse_severity
 from core.sla import ClockState, SlaRules, clocks
 from core.topology import Topology
+from core.wording import plural
 from knowledge.kinds import kind_of
 from skills.moments import in_utc, when
 from storage.database import Database
@@ -463,7 +464,7 @@ class EscalationEngine:
         passes = policy.repeat + 1
         note = (
             f"Nobody acknowledged {display_id(incident.id)}: policy {policy.name} went through "
-            f"its {len(policy.levels)} level(s) {passes} time(s)."
+            f"its {plural(len(policy.levels), 'level')} {plural(passes, 'time')}."
         )
         await uow.incidents.add_event(
             incident_id=incident.id, kind="escalation", text=note, at=now, data={}

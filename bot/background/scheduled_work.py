@@ -29,6 +29,7 @@ from core.alerts import Alert
 from core.capacity_rules import CapacityRules
 from core.check_rules import PromCheck
 from core.slo import Slo
+from core.wording import plural
 from integrations.capacity import CapacityReader
 from integrations.checks import CheckRunner
 from integrations.prometheus import PrometheusError
@@ -288,7 +289,7 @@ async def capacity_signals(reader: CapacityReader, *, now: datetime) -> Evaluati
 def _days(days: float) -> str:
     if days < 1:
         return duration(timedelta(days=days))
-    return f"{round(days)} day" + ("s" if round(days) != 1 else "")
+    return plural(round(days), "day")
 
 
 async def check_signals(

@@ -191,7 +191,10 @@ def _blocks(
     view: BlastView, png: bytes, incident: IncidentRow | None, now: datetime
 ) -> list[Block]:
     result = view.result
-    blocks: list[Block] = [Text(_title(result, incident)), Text(result.summary())]
+    blocks: list[Block] = [
+        Text(_title(result, incident)),
+        Text(result.summary(named=not result.what_if)),  # the title asks "What if …?"
+    ]
     rows = [row_of(item, view.notes) for item in result.affected[:MAX_ROWS]]
     blocks += dependents_blocks(result.service, rows, len(result.affected))
     blocks.append(Image(png=png, alt=result.summary()))

@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, field_validator
 
 from core.capacity_rules import CapacityResource
+from core.wording import plural
 from integrations.capacity import CapacityReader, CapacityReading
 from integrations.prometheus import PrometheusError
 from skills.commands.slo import PrometheusUnavailableError
@@ -117,8 +118,8 @@ async def _answer(
     method = next((r.forecast.method for r in readings if r.forecast), None)
     blocks.append(
         Context(
-            f"Forecast over {reader.rules.horizon_days:g} days from "
-            f"{reader.rules.lookback_days:g} days of history"
+            f"Forecast over {plural(reader.rules.horizon_days, 'day')} from "
+            f"{plural(reader.rules.lookback_days, 'day')} of history"
             + (f" ({method}, 90 % interval)" if method else "")
             + (f"; with {args.growth} extra growth" if growth else "")
             + "."

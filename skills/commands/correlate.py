@@ -31,7 +31,7 @@ from skills.views.context_card import context_chart, snapshot_blocks
 
 
 class CorrelateArgs(BaseModel):
-    incident: Annotated[str | None, Positional()] = Field(
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
         default=None, description="incident id (INC-42); defaults to the thread's incident"
     )
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from core.incidents import display_id
+from core.wording import plural
 from knowledge.kinds import kind_of
 from skills.commands.retrieval import repositories
 from skills.context import SkillContext
@@ -125,7 +126,7 @@ class FeedbackSkill(Skill[FeedbackArgs]):
                 )
             )
         answers = await knowledge.answer_counts(since=since)
-        blocks: list[Block] = [Text(f"**Feedback, last {days} days**")]
+        blocks: list[Block] = [Text(f"**Feedback, last {plural(days, 'day')}**")]
         if not rows:
             blocks.append(Text("Nobody has rated a suggestion or an answer yet."))
         else:

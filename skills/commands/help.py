@@ -13,6 +13,14 @@ from skills.errors import UsageError
 from skills.grammar import Positional
 from skills.registry import Skill
 
+# The grammar's rule (skills.grammar), in a few words.
+HOW_TO_READ = (
+    "Text (notes, reasons, questions) is kept exactly as typed, quotes and all; options go "
+    "before it or at its end. In an incident's thread the incident can be left out, and "
+    "another one is `INC-42` or `#42` (a bare number there is text). Every command with "
+    "[incident] also takes `--incident INC-42`."
+)
+
 
 class HelpArgs(BaseModel):
     skill: Annotated[str | None, Positional()] = Field(
@@ -51,6 +59,7 @@ class HelpSkill(Skill[HelpArgs]):
             blocks=[
                 Text("**Lookout commands**"),
                 Table(columns=("Command", "What it does", "Role"), rows=rows),
+                Context(HOW_TO_READ),
                 Context(f"Your role: {ctx.role.label}. `help <command>` explains one command."),
             ],
             visibility="ephemeral",

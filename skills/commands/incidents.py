@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from core.incidents import display_id
 from core.severity import severity_from_name
+from core.wording import plural
 from skills.context import SkillContext
 from skills.contract import Actions, Button, Context, Reply, Table, Text
 from skills.formatting import age, mark
@@ -39,12 +40,11 @@ class IncidentsSkill(Skill[IncidentsArgs]):
             severity=args.severity,
             limit=LIMIT + 1,
         )
-        scope = "incidents" if args.all else "open incidents"
+        noun = "incident" if args.all else "open incident"
         filters = [f for f in (args.service, args.severity) if f]
-        if filters:
-            scope += f" ({', '.join(filters)})"
+        among = f" ({', '.join(filters)})" if filters else ""
         if not rows:
-            return Reply.text(f"No {scope}. 🎉", visibility="channel")
+            return Reply.text(f"No {noun}s{among}. 🎉", visibility="channel")
         shown = rows[:LIMIT]
         counts = await ctx.alerts.counts(incident_ids=[row.id for row in shown])
         table = Table(
@@ -63,7 +63,7 @@ class IncidentsSkill(Skill[IncidentsArgs]):
             ),
         )
         blocks: list[Text | Table | Context | Actions] = [
-            Text(f"**{len(shown)} {scope}**"),
+            Text(f"**{plural(len(shown), noun)}{among}**"),
             table,
         ]
         if len(rows) > LIMIT:

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.log_lines import first_line, redact
+from core.wording import plural
 from integrations.evidence import LogEvidenceReader
 from knowledge.log_patterns import mine
 from skills.context import Answer, SkillContext, outside_reply
@@ -73,7 +74,7 @@ async def _trace(
     services = sorted({line.service for line in report.lines if line.service})
     blocks: list[Block] = [
         Text(
-            f"**Trace `{trace}`**: {len(report.lines)} lines across "
+            f"**Trace `{trace}`**: {plural(len(report.lines), 'line')} across "
             + (", ".join(services) or "one stream")
         ),
         Table(columns=("Time", "Service", "Line"), rows=rows),
@@ -100,7 +101,8 @@ async def _patterns(
     )
     blocks: list[Block] = [
         Text(
-            f"**Error-log patterns, {scope}**: {len(report.lines)} lines, {len(patterns)} patterns"
+            f"**Error-log patterns, {scope}**: {plural(len(report.lines), 'line')}, "
+            f"{plural(len(patterns), 'pattern')}"
         ),
         Table(columns=("Count", "First seen", "Pattern", "Example"), rows=pattern_rows),
     ]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from core.incidents import display_id, parse_incident_id
+from core.incidents import display_id
 from skills.context import SkillContext
 from skills.contract import Reply, Role
 from skills.errors import UsageError
@@ -18,21 +18,12 @@ MAX_NOTE = 2000
 
 
 class NoteArgs(BaseModel):
-    words: Annotated[list[str], Positional(rest=True)] = Field(
-        default_factory=list,
-        description="[incident] then the note; in an incident's thread the id may be left out",
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
+        default=None, description="incident id (INC-42); defaults to the thread's incident"
     )
-
-
-def split_reference(words: list[str]) -> tuple[str | None, list[str]]:
-    """(incident reference, the rest): the first word is the incident when it reads as one."""
-    if words:
-        try:
-            parse_incident_id(words[0])
-        except ValueError:
-            return None, words
-        return words[0], words[1:]
-    return None, words
+    text: Annotated[str, Positional(rest=True)] = Field(
+        min_length=1, max_length=MAX_NOTE, description="the note, kept exactly as typed"
+    )
 
 
 class NoteSkill(Skill[NoteArgs]):
@@ -43,24 +34,19 @@ class NoteSkill(Skill[NoteArgs]):
     args_model = NoteArgs
 
     async def handle(self, ctx: SkillContext, args: NoteArgs) -> Reply:
-        reference, words = split_reference(args.words)
-        if reference is None and ctx.conversation.incident_id is None:
+        if args.incident is None and ctx.conversation.incident_id is None:
             raise UsageError(
                 "Which incident? `note INC-42 <text…>`, or write the note in its thread."
             )
-        text = " ".join(words).strip()
-        if not text:
-            raise UsageError("What should the note say? Usage: `note [incident] <text…>`")
-        if len(text) > MAX_NOTE:
-            raise UsageError(f"A note holds at most {MAX_NOTE} characters.")
-        incident = await load_incident(ctx, reference)
+        incident = await load_incident(ctx, args.incident)
         await ctx.incidents.add_event(
             incident_id=incident.id,
             kind="note",
-            text=text,
+            text=args.text,
             at=ctx.now,
             actor=ctx.actor.display_name,
         )
         return Reply.text(
-            f"📝 Noted in {display_id(incident.id)}'s timeline: _{text}_", incident_id=incident.id
+            f"📝 Noted in {display_id(incident.id)}'s timeline: _{args.text}_",
+            incident_id=incident.id,
         )

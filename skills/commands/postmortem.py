@@ -22,7 +22,7 @@ from storage.models import AlertRow, IncidentEventRow, IncidentRow, RunbookRunRo
 
 
 class PostmortemArgs(BaseModel):
-    incident: Annotated[str | None, Positional()] = Field(
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
         default=None, description="incident id (INC-42); defaults to the thread's incident"
     )
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.incidents import IncidentStatus, display_id
+from core.wording import plural
 from skills.context import SkillContext
 from skills.contract import Reply, Role
 from skills.errors import ConflictError
@@ -17,7 +18,7 @@ from skills.registry import Skill
 
 
 class ResolveArgs(BaseModel):
-    incident: Annotated[str | None, Positional()] = Field(
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
         default=None, description="incident id (INC-42); defaults to the thread's incident"
     )
     note: Annotated[str, Positional(rest=True)] = Field(
@@ -68,7 +69,7 @@ class ResolveSkill(Skill[ResolveArgs]):
         if still_firing:
             one = still_firing == 1
             answer += (
-                f"\n{still_firing} alert{'' if one else 's'} still firing: if Alertmanager "
+                f"\n{plural(still_firing, 'alert')} still firing: if Alertmanager "
                 f"sends {'it' if one else 'them'} again, {ref} reopens (or a new incident "
                 "opens once the grace has passed)."
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from core.wording import plural
 from skills.context import SkillContext
 from skills.contract import Context, Reply, Table, Text
 from skills.errors import NotFoundError
@@ -51,7 +52,7 @@ class SchedulesSkill(Skill[NoArgs]):
         )
         return Reply(
             blocks=[
-                Text(f"**Scheduled** — {len(jobs)} job{'s' if len(jobs) != 1 else ''}"),
+                Text(f"**Scheduled** — {plural(len(jobs), 'job')}"),
                 Table(columns=("What", "When", "Channel", "Next run", "Last run"), rows=rows),
                 Context("A run missed while Lookout was down runs once when it starts again."),
             ]

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.incidents import display_id
+from core.wording import plural
 from skills.commands.timeline import event_text, in_order
 from skills.context import SkillContext
 from skills.contract import Block, Context, Fields, Reply, Table, Text
@@ -29,7 +30,7 @@ NOTE_CHARS = 1000  # of one annotation in the overview; `--alert` shows it whole
 
 
 class ShowArgs(BaseModel):
-    incident: Annotated[str | None, Positional()] = Field(
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
         default=None, description="incident id (INC-42); defaults to the thread's incident"
     )
     alert: str | None = Field(
@@ -85,7 +86,7 @@ class ShowSkill(Skill[ShowArgs]):
             ),
         ]
         if len(alerts) > MAX_ALERTS:
-            blocks.append(Context(f"…and {len(alerts) - MAX_ALERTS} more alerts"))
+            blocks.append(Context(f"…and {plural(len(alerts) - MAX_ALERTS, 'more alert')}"))
         notes = []
         seen: set[tuple[str, str]] = set()
         for alert in alerts:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from core.incidents import display_id, parse_incident_id
+from core.incidents import display_id
 from knowledge.similar import Match, Target, similar_incidents
 from skills.commands.retrieval import (
     knowledge_of,
@@ -27,9 +27,11 @@ RUN_WORDS = {"succeeded": "worked", "failed": "did not help", "rolled_back": "fa
 
 
 class SimilarArgs(BaseModel):
-    incident_or_text: Annotated[list[str], Positional(rest=True)] = Field(
-        default_factory=list,
-        description="an incident id (INC-42; default: the thread's incident) or a description",
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
+        default=None, description="incident id (INC-42); defaults to the thread's incident"
+    )
+    text: Annotated[str, Positional(rest=True)] = Field(
+        default="", max_length=2000, description="or a description of what is happening"
     )
     limit: int = Field(default=5, ge=1, le=10, description="how many to show")
 
@@ -43,14 +45,14 @@ class SimilarSkill(Skill[SimilarArgs]):
     async def handle(self, ctx: SkillContext, args: SimilarArgs) -> Answer:
         knowledge = knowledge_of(ctx)
         reader = reader_of(ctx)
-        reference = _incident_reference(args.incident_or_text)
+        reference = args.incident
         incident = None
-        if reference is not None or (not args.incident_or_text and ctx.conversation.incident_id):
+        if reference is not None or (not args.text and ctx.conversation.incident_id):
             incident = await load_incident(ctx, reference)
             target = await target_of(ctx, incident)
             subject = f"{display_id(incident.id)} ({incident.title})"
-        elif args.incident_or_text:
-            text = " ".join(args.incident_or_text).strip()
+        elif args.text:
+            text = args.text
             target = Target(text=text)
             subject = f"“{text[:120]}”"
         else:
@@ -119,13 +121,3 @@ def _reply(
         footer += f" {len(hidden)} hidden after a 👎 for incidents like this."
     blocks.append(Context(footer))
     return Reply(blocks=blocks, incident_id=incident_id)
-
-
-def _incident_reference(words: list[str]) -> str | None:
-    if len(words) != 1:
-        return None
-    try:
-        parse_incident_id(words[0])
-    except ValueError:
-        return None
-    return words[0]

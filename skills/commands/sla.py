@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -26,8 +26,8 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 class SlaArgs(BaseModel):
-    words: Annotated[list[str], Positional(rest=True)] = Field(
-        default_factory=list, description="`report` for the last full month"
+    report: Annotated[Literal["report"] | None, Positional()] = Field(
+        default=None, description="`report` for the last full month"
     )
     month: str | None = Field(default=None, description="a month, YYYY-MM")
 
@@ -59,15 +59,13 @@ class SlaSkill(Skill[SlaArgs]):
                 "No SLA targets are configured: add `sla.targets` to LOOKOUT_CONFIG, e.g. "
                 "`- {severity: critical, mtta: 5m, mttr: 4h}`."
             )
-        if args.words not in ([], ["report"]):
-            raise UsageError("Usage: `sla [report] [--month YYYY-MM]`.")
         this_month = month_start(ctx.now.year, ctx.now.month)
         if args.month:
             match = _MONTH.match(args.month)
             if match is None or not 1 <= int(match[2]) <= 12:
                 raise UsageError("Give the month as YYYY-MM, e.g. `--month 2026-11`.")
             since = month_start(int(match[1]), int(match[2]))
-        elif args.words == ["report"]:
+        elif args.report:
             since = shift(this_month, -1)
         else:
             since = this_month

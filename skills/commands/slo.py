@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.slo import WORKBOOK_RULES, Slo, promql_duration
+from core.wording import plural
 from integrations.prometheus import PrometheusError
 from integrations.slo import SloReader, SloReading
 from skills.context import Answer, SkillContext, outside_reply
@@ -156,7 +157,7 @@ def _chart(reading: SloReading) -> bytes:
 
     assert reading.curve is not None
     title = (
-        f"{reading.slo.key}: error budget left over {reading.budget.window.days} days "
+        f"{reading.slo.key}: error budget left over {plural(reading.budget.window.days, 'day')} "
         f"(objective {reading.slo.objective * 100:g} %)"
     )
     return render_budget_png(reading.curve.times, reading.curve.remaining, title=title)

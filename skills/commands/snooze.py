@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 
 from core.escalation import parse_duration, spoken_duration
 from core.incidents import IncidentStatus, display_id
+from core.wording import plural
 from integrations.alertmanager import AlertmanagerError, SilenceClient, matchers_for
-from skills.commands.note import split_reference
 from skills.context import Answer, Outside, SkillContext
 from skills.contract import Reply, Role
 from skills.errors import ConflictError, UsageError
@@ -32,8 +32,11 @@ MAX_SILENCES = 20
 
 
 class SnoozeArgs(BaseModel):
-    words: Annotated[list[str], Positional(rest=True)] = Field(
-        default_factory=list, description="[incident] then a duration (30m, 2h) or off"
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
+        default=None, description="incident id (INC-42); defaults to the thread's incident"
+    )
+    duration: Annotated[str, Positional()] = Field(
+        max_length=20, description="how long (30m, 2h, up to 7d), or off to end the snooze"
     )
 
 
@@ -44,10 +47,8 @@ class SnoozeSkill(Skill[SnoozeArgs]):
     args_model = SnoozeArgs
 
     async def handle(self, ctx: SkillContext, args: SnoozeArgs) -> Answer:
-        reference, rest = split_reference(args.words)
-        if len(rest) != 1:
-            raise UsageError(USAGE)
-        incident = await load_incident(ctx, reference)
+        rest = [args.duration]
+        incident = await load_incident(ctx, args.incident)
         ref = display_id(incident.id)
         if incident.status == IncidentStatus.RESOLVED:
             raise ConflictError(f"{ref} is resolved; there is nothing to snooze.")
@@ -113,7 +114,7 @@ class SnoozeSkill(Skill[SnoozeArgs]):
                 await ctx.incidents.add_event(
                     incident_id=incident_id,
                     kind="snoozed",
-                    text=f"{len(silenced)} Alertmanager silence(s) until "
+                    text=f"{plural(len(silenced), 'Alertmanager silence')} until "
                     f"{in_utc(when(until, now))}",
                     at=now,
                     actor=who,
@@ -182,7 +183,9 @@ class SnoozeSkill(Skill[SnoozeArgs]):
             return expired
 
         async def then(ctx: SkillContext, expired: int) -> Answer:
-            text = answer + (f" {expired} Alertmanager silence(s) expired." if expired else "")
+            text = answer + (
+                f" {plural(expired, 'Alertmanager silence')} expired." if expired else ""
+            )
             return Reply.text(text, incident_id=incident_id)
 
         return Outside(call=expire, then=then)

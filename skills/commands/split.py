@@ -1,4 +1,4 @@
-"""`split <incident> <alert…>`: those alerts are another incident; take them out.
+"""`split [incident] <alert…>`: those alerts are another incident; take them out.
 
 Alerts are named by fingerprint (or its first 8+ characters) or by alert name (all alerts of
 that name). They move, with their timeline events, into a new incident; both incidents
@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.incidents import AlertBrief, IncidentStatus, display_id, title_for
+from core.wording import plural
 from skills.commands.membership import rederive
 from skills.context import SkillContext
 from skills.contract import Reply, Role
@@ -26,7 +27,9 @@ MIN_PREFIX = 8
 
 
 class SplitArgs(BaseModel):
-    incident: Annotated[str, Positional()] = Field(description="the incident (INC-42)")
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
+        default=None, description="incident id (INC-42); defaults to the thread's incident"
+    )
     alerts: Annotated[list[str], Positional(rest=True)] = Field(
         description="fingerprints (or 8+ first characters) or alert names to take out"
     )
@@ -99,7 +102,7 @@ class SplitSkill(Skill[SplitArgs]):
         )
         who = ctx.actor.display_name
         names = ", ".join(sorted({row.name for row in chosen}))
-        count = f"{len(chosen)} alert{'s' if len(chosen) != 1 else ''}"
+        count = plural(len(chosen), "alert")
         for incident_id, text in (
             (source.id, f"Split {count} ({names}) into {display_id(target.id)} by {who}"),
             (target.id, f"Split from {ref} by {who}: {count} ({names})"),

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from core.incident_stats import IncidentTimes, ResponseStats, Spread, response_stats
+from core.wording import plural
 from skills.commands.stats_report import weekly_report
 from skills.context import SkillContext
 from skills.contract import Block, Context, Fields, Reply, Table, Text
@@ -46,7 +47,7 @@ class StatsSkill(Skill[StatsArgs]):
         since = ctx.now - timedelta(days=args.days)
         services = (args.service,) if args.service else ()
         episodes = await ctx.episodes.opened_between(since=since, until=ctx.now, services=services)
-        scope = f"last {args.days} days" + (f", {args.service}" if args.service else "")
+        scope = f"last {plural(args.days, 'day')}" + (f", {args.service}" if args.service else "")
         if not episodes:
             return Reply.text(f"No incidents in the {scope}.")
         counts = await ctx.alerts.counts(incident_ids=[item.incident_id for item in episodes])

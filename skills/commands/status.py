@@ -1,13 +1,13 @@
 """`status [incident] investigating|mitigated`: move an incident along its lifecycle.
 
-triggered → acknowledged → investigating → mitigated → resolved; `ack` and `resolve` take the
-first and last steps, this one the two between (a mitigation that does not hold goes back to
-investigating). Moving a triggered incident on also acknowledges it, for MTTA.
+triggered → acknowledged → investigating → mitigated → resolved, one step at a time (see
+`core.incidents.IncidentStatus`); `ack` and `resolve` take the first and last steps, this one
+the two between. Any other move is refused with the step that is possible instead.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -16,11 +16,11 @@ from core.incidents import (
     InvalidTransition,
     check_transition,
     display_id,
+    next_steps,
 )
-from skills.commands.note import split_reference
 from skills.context import SkillContext
 from skills.contract import Reply, Role
-from skills.errors import ConflictError, UsageError
+from skills.errors import ConflictError
 from skills.grammar import Positional
 from skills.lookups import load_incident
 from skills.registry import Skill
@@ -29,12 +29,34 @@ TARGETS = {
     "investigating": IncidentStatus.INVESTIGATING,
     "mitigated": IncidentStatus.MITIGATED,
 }
-USAGE = "Usage: `status [incident] investigating|mitigated` (`ack` and `resolve` do the rest)."
 
 
 class StatusArgs(BaseModel):
-    words: Annotated[list[str], Positional(rest=True)] = Field(
-        default_factory=list, description="[incident] then investigating or mitigated"
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
+        default=None, description="incident id (INC-42); defaults to the thread's incident"
+    )
+    state: Annotated[Literal["investigating", "mitigated"], Positional()] = Field(
+        description="the step the incident has reached"
+    )
+
+
+WAYS = {
+    IncidentStatus.ACKNOWLEDGED: "`ack {ref}`",
+    IncidentStatus.INVESTIGATING: "`status {ref} investigating`",
+    IncidentStatus.MITIGATED: "`status {ref} mitigated`",
+    IncidentStatus.RESOLVED: "`resolve {ref}`",
+}
+
+
+def refusal(ref: str, current: IncidentStatus, target: IncidentStatus) -> str:
+    """Why `current` cannot become `target`, and what can be done instead."""
+    if current is target:
+        return f"{ref} is already {current}."
+    steps = [WAYS[step].format(ref=ref) for step in next_steps(current) if step in WAYS]
+    instead = f" Next: {' or '.join(steps)}." if steps else ""
+    return (
+        f"{ref} is {current}; it cannot become {target} from there (the lifecycle goes "
+        f"triggered → acknowledged → investigating → mitigated → resolved).{instead}"
     )
 
 
@@ -46,22 +68,16 @@ class StatusSkill(Skill[StatusArgs]):
     args_model = StatusArgs
 
     async def handle(self, ctx: SkillContext, args: StatusArgs) -> Reply:
-        reference, rest = split_reference(args.words)
-        if len(rest) != 1 or rest[0].lower() not in TARGETS:
-            raise UsageError(USAGE)
-        target = TARGETS[rest[0].lower()]
-        incident = await load_incident(ctx, reference)
+        target = TARGETS[args.state]
+        incident = await load_incident(ctx, args.incident)
         ref = display_id(incident.id)
         current = IncidentStatus(incident.status)
         try:
             check_transition(current, target)
         except InvalidTransition:
-            raise ConflictError(f"{ref} is {current}; it cannot become {target}.") from None
+            raise ConflictError(refusal(ref, current, target)) from None
         who = ctx.actor.display_name
         text = f"{target.value.capitalize()} ({who})"
-        if current is IncidentStatus.TRIGGERED:
-            await ctx.episodes.acknowledged(incident=incident, by=who, at=ctx.now)
-            text += "; acknowledged"
         incident.status = target.value
         if target is IncidentStatus.MITIGATED:
             incident.mitigated_at = ctx.now

@@ -22,6 +22,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.incidents import display_id
+from core.wording import plural
 from skills.context import SkillContext
 from skills.contract import Block, Context, Reply, Text
 from skills.formatting import clock_time, duration
@@ -55,7 +56,7 @@ MAX_LINES = 60
 
 
 class TimelineArgs(BaseModel):
-    incident: Annotated[str | None, Positional()] = Field(
+    incident: Annotated[str | None, Positional(incident=True)] = Field(
         default=None, description="incident id (INC-42); defaults to the thread's incident"
     )
 
@@ -132,7 +133,7 @@ def render_timeline(events: Sequence[IncidentEventRow], now: datetime) -> list[s
 
 
 def _figures(incident: IncidentRow, events: int, now: datetime) -> str:
-    parts = [f"Opened {clock_time(incident.created_at, now)}", f"{events} events"]
+    parts = [f"Opened {clock_time(incident.created_at, now)}", plural(events, "event")]
     if incident.acknowledged_at:
         parts.append(f"MTTA {duration(incident.acknowledged_at - incident.created_at)}")
     if incident.resolved_at:

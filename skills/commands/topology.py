@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.blast_radius import ServiceStatus
+from core.wording import plural
 from skills.context import SkillContext
 from skills.contract import Actions, Block, Button, Context, Reply, Table, Text
 from skills.grammar import Positional
@@ -64,13 +65,16 @@ class TopologySkill(Skill[TopologyArgs]):
                 )
             )
             if len(rows) > MAX_ROWS:
-                blocks.append(Context(f"…and {len(rows) - MAX_ROWS} more within {args.hops} hops"))
+                blocks.append(
+                    Context(f"…and {len(rows) - MAX_ROWS} more within {plural(args.hops, 'hop')}")
+                )
         else:
             blocks.append(Text(f"{name} has no known dependencies or dependents."))
         blocks.append(
             Context(
-                f"{len(upstream)} upstream and {len(downstream)} downstream within {args.hops} "
-                f"hops · catalog of {len(topology)} services, {len(topology.edges())} edges"
+                f"{len(upstream)} upstream and {len(downstream)} downstream within "
+                f"{plural(args.hops, 'hop')} · catalog of {plural(len(topology), 'service')}, "
+                f"{plural(len(topology.edges()), 'edge')}"
             )
         )
         if downstream:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from core.incidents import display_id
+from core.wording import plural
 from skills.contract import Block, Context, Image, Reply, Text
 from skills.dependency_text import finding_text
 from skills.evidence_text import movement_text
@@ -132,4 +133,7 @@ def context_chart(snapshot: dict[str, Any]) -> Image | None:
     start = datetime.fromisoformat(snapshot["start"])
     taken = datetime.fromisoformat(snapshot.get("taken_at") or snapshot["start"])
     png = sparkline_png(series, title="moved at the start", marker=start)
-    return Image(png=png, alt=f"{len(series)} signals around {in_utc(clock_time(start, taken))}")
+    return Image(
+        png=png,
+        alt=f"{plural(len(series), 'signal')} around {in_utc(clock_time(start, taken))}",
+    )

@@ -8,6 +8,7 @@ from datetime import datetime
 from core.change_correlation import ScoredChange
 from core.incident_summary import root_cause_from_record
 from core.incidents import display_id, main_alert
+from core.wording import plural
 from skills.contract import Actions, Button, Context, Fields, Reply, Text
 from skills.formatting import clock_time, duration, mark
 from skills.markup import literal
@@ -135,7 +136,7 @@ def incident_message(
     if incident.truncated_alerts:
         blocks.append(
             Context(
-                f"⚠ Alertmanager left up to {incident.truncated_alerts} alerts out of a "
+                f"⚠ Alertmanager left up to {plural(incident.truncated_alerts, 'alert')} out of a "
                 f"notification (its `max_alerts`); `show {ref}` lists the ones that arrived."
             )
         )

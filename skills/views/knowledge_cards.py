@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.incidents import display_id
+from core.wording import plural
 from skills.contract import Actions, Block, Button, Context, Reply, Text
 from storage.models import KnowledgeAnswerRow, KnowledgeHintRow
 
@@ -78,7 +79,7 @@ def answer_message(answer: KnowledgeAnswerRow) -> Reply:
     if removed:
         blocks.append(
             Context(
-                f"Removed {len(removed)} citation{'s' if len(removed) > 1 else ''} that pointed "
+                f"Removed {plural(len(removed), 'citation')} that pointed "
                 f"at nothing Lookout gave it: {', '.join(removed[:5])}."
             )
         )

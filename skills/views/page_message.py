@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.incidents import display_id
+from core.wording import plural
 from skills.contract import Actions, Button, Context, Reply, Text
 from skills.formatting import SEVERITY_MARKS, clock_time
 from skills.markup import literal
@@ -62,8 +63,8 @@ def page_lines(
     if facts.summary:
         lines.append(facts.summary[:SUMMARY_CHARS])
     lines.append(
-        f"Service {incident.service} · {facts.alerts} alerts ({facts.firing} firing) · "
-        f"opened {in_utc(clock_time(incident.opened_at, now))}"
+        f"Service {incident.service} · {plural(facts.alerts, 'alert')} ({facts.firing} firing)"
+        f" · opened {in_utc(clock_time(incident.opened_at, now))}"
     )
     if context.folded:
         lines.append("Also: " + ", ".join(display_id(i) for i in context.folded))
@@ -97,8 +98,8 @@ def page_reply(
         )
     blocks.append(
         Context(
-            f"Service {literal(incident.service)} · {facts.alerts} alerts ({facts.firing} "
-            f"firing) · opened {clock_time(incident.opened_at, now)}"
+            f"Service {literal(incident.service)} · {plural(facts.alerts, 'alert')} "
+            f"({facts.firing} firing) · opened {clock_time(incident.opened_at, now)}"
         )
     )
     if incident.status == "triggered":

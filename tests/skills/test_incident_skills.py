@@ -27,7 +27,7 @@ async def test_help_lists_every_skill_with_usage(harness: Harness) -> None:
         "/lookout show [incident] [--alert ALERT]",
         "/lookout ack [incident]",
         "/lookout resolve [incident] [note…]",
-        "/lookout similar [incident-or-text…] [--limit LIMIT]",
+        "/lookout similar [incident] [text…] [--limit LIMIT]",
     ]
     assert (
         "/lookout run [runbook] [arguments…] [--incident INCIDENT] [--dry-run] [--plan PLAN]"
@@ -108,7 +108,7 @@ async def test_resolve_with_note_records_mttr(harness: Harness) -> None:
         events = await uow.incidents.events(incident_id=1)
     assert incident is not None and incident.status == "resolved"
     assert events[-1].text == (
-        "Resolved by alice (MTTR 1 h 2 min): failed over to pg-1; replica promoted"
+        'Resolved by alice (MTTR 1 h 2 min): failed over to "pg-1"; replica promoted'
     )
     assert (
         text_of(await harness.say("ack 1")) == "INC-1 is already resolved; nothing to acknowledge."

@@ -122,7 +122,9 @@ async def test_blast_radius_of_a_resolved_incident_answers_once(world: Harness) 
 
 async def test_blast_radius_what_if_and_unknown_services(world: Harness) -> None:
     what_if = text_of(await world.say("blast-radius payments-api --what-if"))
-    assert "What if payments-api failed? 2 dependent services, up to 2 hops" in what_if
+    assert "What if payments-api failed?" in what_if
+    assert "\n2 dependent services, up to 2 hops" in what_if
+    assert what_if.count("What if") == 1  # the question is asked once
     assert "did you mean payments-api" in text_of(await world.say("blast-radius payment-api"))
     asked = text_of(await world.say("blast-radius"))
     assert asked.startswith("Which service?")
@@ -157,13 +159,24 @@ async def test_topology_shows_neighbours_both_ways(world: Harness) -> None:
     assert "mailer has no known dependencies or dependents" in lonely
 
 
+async def test_counts_take_the_number_of_their_noun(world: Harness) -> None:
+    one = text_of(await world.say("topology checkout --hops 1"))
+    assert "1 upstream and 1 downstream within 1 hop · catalog of 6 services, 4 edges" in one
+    assert "1 hops" not in one
+    await outage(world)
+    listed = text_of(await world.say("incidents"))
+    assert "1 open incident" in listed and "1 open incidents" not in listed
+    assert "last 1 day" in text_of(await world.say("stats --days 1"))
+    assert "1 days" not in text_of(await world.say("stats --days 1"))
+
+
 async def test_note_and_timeline(world: Harness) -> None:
     await outage(world)
     await world.say("ack INC-1", user="sam")
     noted = await world.say("note pool exhausted, restarting pgbouncer", incident_id=1)
     assert "Noted in INC-1's timeline" in text_of(noted)
     await world.say("note INC-1 pgbouncer restarted")
-    assert "What should the note say" in text_of(await world.say("note INC-1"))
+    assert "`text` is missing" in text_of(await world.say("note INC-1"))
     assert "Which incident?" in text_of(await world.say("note hello"))
     reply = await world.say("timeline INC-1")
     lines = text_of(reply).splitlines()
@@ -187,19 +200,25 @@ async def test_a_storm_folds_in_the_timeline(world: Harness) -> None:
 
 async def test_status_moves_along_the_lifecycle_only(world: Harness) -> None:
     await outage(world)
+    early = text_of(await world.say("status INC-1 investigating", user="sam"))
+    assert early.startswith("INC-1 is triggered; it cannot become investigating")
+    assert "Next: `ack INC-1` or `resolve INC-1`." in early
+    await world.say("ack INC-1", user="sam")
     moved = await world.say("status INC-1 investigating", user="sam")
     assert text_of(moved) == "INC-1 is now **investigating** (sam)."
-    async with world.database.unit_of_work() as uow:
-        incident = await uow.incidents.get(incident_id=1)
-        assert incident is not None and incident.acknowledged_by == "sam"
     assert "already acknowledged" in text_of(await world.say("ack INC-1"))
     assert "now **mitigated**" in text_of(await world.say("status mitigated", incident_id=1))
     again = text_of(await world.say("status INC-1 mitigated"))
-    assert again == "INC-1 is mitigated; it cannot become mitigated."
+    assert again == "INC-1 is already mitigated."
+    back = text_of(await world.say("status INC-1 investigating"))
+    assert back.startswith("INC-1 is mitigated; it cannot become investigating")
+    assert "Next: `resolve INC-1`." in back
     await world.say("resolve INC-1")
     late = text_of(await world.say("status INC-1 investigating"))
-    assert late == "INC-1 is resolved; it cannot become investigating."
-    assert "Usage: `status" in text_of(await world.say("status INC-1 fixed"))
+    assert late.startswith("INC-1 is resolved; it cannot become investigating")
+    typo = text_of(await world.say("status INC-1 fixed"))
+    assert "`state` is one of investigating, mitigated, not `fixed`" in typo
+    assert "Usage: `status" in typo
 
 
 async def test_stats_give_mtta_mttr_and_noise_reduction(world: Harness) -> None:

@@ -288,17 +288,21 @@ async def test_the_hourly_limit_counts_runs_that_started_not_requests(journey: J
 async def test_reject_and_cancel_reasons_reach_the_card_and_the_timeline(journey: Journey) -> None:
     await journey.say("run once-an-hour --incident INC-1")
     await journey.say("run once-an-hour --incident INC-1")
-    rejected = await journey.say("reject R-1 not during the freeze", user="bob")
-    cancelled = await journey.say("cancel R-2 wrong cluster", user="carol")
+    rejected = await journey.say("reject R-1 don't: it's \"the freeze\"", user="bob")
+    cancelled = await journey.say(r"cancel R-2 wrong cluster, see C:\temp\x", user="carol")
     assert text_of(rejected) == "Rejected R-1."
     assert text_of(cancelled) == "Cancelled R-2 before it started."
     assert journey.outcomes[-1].messages_changed
     async with journey.harness.database.unit_of_work() as uow:
-        cards = [text_of(run_message(r)) for r in await uow.runs.recent(incident_id=1)]
+        runs = await uow.runs.recent(incident_id=1)
+        cards = [text_of(run_message(r)) for r in runs]
+    # Reasons are kept exactly as typed: apostrophes, quotes, backslashes.
+    assert runs[1].detail == "Rejected by bob: don't: it's \"the freeze\""
+    assert (runs[0].detail or "").endswith(r"wrong cluster, see C:\temp\x")
     assert "Cancelled by carol: wrong cluster" in cards[0]
-    assert "Rejected by bob: not during the freeze" in cards[1]
+    assert "Rejected by bob: don't" in cards[1]
     timeline = text_of(await journey.say("timeline INC-1"))
-    assert "R-1 (once-an-hour) rejected by bob: not during the freeze" in timeline
+    assert "R-1 (once-an-hour) rejected by bob: don't" in timeline
     assert "R-2 (once-an-hour) cancelled by carol: wrong cluster" in timeline
 
 

@@ -155,6 +155,26 @@ async def test_incident_listing_filters(database: Database) -> None:
         assert await uow.incidents.count_open() == 1
 
 
+async def test_the_service_filter_sees_every_service_of_an_incidents_alerts(
+    database: Database,
+) -> None:
+    filed = await new_incident(database)  # filed under checkout
+    async with database.unit_of_work() as uow:
+        created = await uow.incidents.create(
+            title="search: Down", severity="critical", service="search", first_alert_at=T0, now=T0
+        )
+        other = created.id
+    async with database.unit_of_work() as uow:
+        await uow.alerts.add(alert=alert(), incident_id=filed, now=T0)
+        await uow.alerts.add(alert=alert("Slow", "payments"), incident_id=filed, now=T0)
+        await uow.alerts.add(alert=alert("Down", "search"), incident_id=other, now=T0)
+    async with database.unit_of_work() as uow:
+        assert [r.id for r in await uow.incidents.find(service="checkout")] == [filed]
+        assert [r.id for r in await uow.incidents.find(service="payments")] == [filed]
+        assert [r.id for r in await uow.incidents.find(service="search")] == [other]
+        assert await uow.incidents.find(service="web") == []
+
+
 async def test_chat_thread_claim_is_exclusive(database: Database) -> None:
     incident_id = await new_incident(database)
 
