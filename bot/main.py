@@ -524,6 +524,7 @@ class LookoutServer(uvicorn.Server):
         await super().serve(sockets=sockets)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's startup, then the held notices; `started` turns true after both."""
         await super().startup(sockets=sockets)
         if self.started:
             self.started = False
