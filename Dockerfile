@@ -1,4 +1,7 @@
 # Lookout: one process, SQLite under /data by default (set LOOKOUT_DATABASE_URL for PostgreSQL).
+# The console answers loopback clients only: for a demo on your own machine run with
+# `-p 127.0.0.1:8080:8080 -e LOOKOUT_CONSOLE_AUTH=none`; shared, put an authenticating proxy in
+# front and set LOOKOUT_CONSOLE_AUTH=proxy (README, "The console: who may use it").
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 
@@ -15,12 +16,20 @@ from bot import __version__
 from bot.config import ConfigError
 from bot.logs import configure_logging
 from bot.settings import Settings
+from bot.startup import SettingError, bind, check_data_dir, check_database, load_settings, one_line
 
 log = logging.getLogger("lookout")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake on one line: `lookout serve: argument --port: …` (status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lookout", description="ChatOps-first SRE assistant")
+    parser = _Parser(prog="lookout", description="ChatOps-first SRE assistant")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the bot (HTTP, console, notifier)")
     serve.add_argument("--demo", action="store_true", help="seed demo data and replay a storm")
@@ -51,12 +60,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def serve(settings: Settings, *, demo: bool) -> int:
-    from bot.main import http_server
+def serve(settings: Settings, *, demo: bool, flags: dict[str, str]) -> int:
+    """Check the data dir, bind the port, reach the database, then serve (SettingError or
+    ConfigError for what is wrong, before anything starts)."""
+    check_data_dir(settings)
+    sockets = bind(settings, flags)
+    try:
+        check_database(settings)
+        from bot.main import http_server
 
-    _, server = http_server(settings, demo=demo)
-    log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}"})
-    server.run()
+        _, server = http_server(settings, demo=demo)
+        log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}"})
+        server.run(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
     return 0
 
 
@@ -137,7 +155,7 @@ def validate(path: Path, config_path: Path | None) -> int:
         try:
             executables = load_config(config_path).runbooks.execution.executables
         except ConfigError as error:
-            print(f"lookout: {error}", file=sys.stderr)
+            print(f"lookout: {one_line(str(error))}", file=sys.stderr)
             return 2
     code, text = validate_command(path, executables)
     print(text, file=sys.stdout if code == 0 else sys.stderr)
@@ -149,18 +167,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(f"lookout {__version__}")
         return 0
-    if args.command == "runbooks" and args.runbooks_command == "validate":
-        return validate(args.path, args.config or Settings().config)
+    flags = {"host": "--host", "port": "--port"}
     overrides = {
         k: v
         for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
         if v is not None
     }
-    settings = Settings(**overrides)
+    try:
+        settings = load_settings(overrides, {k: flags[k] for k in overrides})
+    except SettingError as error:
+        print(f"lookout: {one_line(str(error))}", file=sys.stderr)
+        return 2
+    if args.command == "runbooks" and args.runbooks_command == "validate":
+        return validate(args.path, args.config or settings.config)
     configure_logging(settings.log_level)
     try:
         if args.command == "serve":
-            return serve(settings, demo=args.demo)
+            return serve(settings, demo=args.demo, flags={k: flags[k] for k in overrides})
+        if args.command in ("db", "knowledge"):
+            check_data_dir(settings)
+            check_database(settings)
         if args.command == "demo":
             url = args.url or f"http://{settings.host}:{settings.port}"
             return asyncio.run(send_demo(settings, url, args.speed))
@@ -171,7 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "knowledge":
             return asyncio.run(reindex(settings))
     except ConfigError as error:
-        print(f"lookout: {error}", file=sys.stderr)
+        print(f"lookout: LOOKOUT_CONFIG: {one_line(str(error))}", file=sys.stderr)
+        return 2
+    except SettingError as error:
+        print(f"lookout: {one_line(str(error))}", file=sys.stderr)
         return 2
     except httpx.HTTPError as error:
         print(f"lookout: cannot reach Lookout: {error}", file=sys.stderr)

@@ -196,7 +196,9 @@ def load_config(path: Path | None) -> LookoutConfig:
         return LookoutConfig()
     try:
         data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from error
+    except yaml.YAMLError as error:
         raise ConfigError(f"cannot read {path}: {error}") from error
     try:
         config = LookoutConfig.model_validate(data)
@@ -205,6 +207,18 @@ def load_config(path: Path | None) -> LookoutConfig:
         problems = target_problems(targets, config.notify)
         if problems:
             raise ValueError("escalation: " + "; ".join(problems))
-    except (ValidationError, ValueError) as error:
+    except ValidationError as error:
+        raise ConfigError(f"{path} is not a valid Lookout config: {_reasons(error)}") from error
+    except ValueError as error:
         raise ConfigError(f"{path} is not a valid Lookout config: {error}") from error
     return config
+
+
+def _reasons(error: ValidationError, most: int = 5) -> str:
+    """A pydantic error on one line: `access.default_role: Input should be …; …`."""
+    reasons = []
+    for item in error.errors()[:most]:
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        reasons.append(f"{where}: {item['msg']}")
+    more = f" (and {error.error_count() - most} more)" if error.error_count() > most else ""
+    return "; ".join(reasons) + more

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot import __version__
 from bot.background.blast_trackers import BlastTrackerWatcher
@@ -25,6 +27,7 @@ from bot.background.notifier import Notifier
 from bot.background.runs import RunManager
 from bot.background.scheduler import Scheduler
 from bot.config import ConfigError, LookoutConfig, load_config
+from bot.console.access import NONE_WARNING, ConsoleAccess, ConsoleGate
 from bot.console.api import STATIC, console_routes
 from bot.console.platform import ConsoleHub, ConsolePlatform
 from bot.http import machine_routes
@@ -37,6 +40,7 @@ from bot.runbook_setup import runbook_catalog, runbook_executor
 from bot.schedule_setup import build_scheduling
 from bot.service_catalog import ServiceCatalog
 from bot.settings import Settings
+from bot.startup import listen
 from core.alerts import Alert
 from core.changes import ChangeEvent
 from integrations.dependency_health import DependencyHealthReader
@@ -81,6 +85,9 @@ class Lookout:
     changes: ChangeRecorder  # change events, and the open incidents they explain
     adapters: list[ChatAdapter] = field(default_factory=list)
     announced_sync_problems: list[str] = field(default_factory=list)
+    # Notices to admins wait until the server listens: a process that never served says nothing.
+    serving: bool = False
+    held_notices: list[Reply] = field(default_factory=list)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     # Retrieval: the index, its sync and "Seen before?", the LLM's answers (None: disabled).
     knowledge: Knowledge | None = None
@@ -112,21 +119,35 @@ class Lookout:
     async def runbooks_synced(self, report: SyncReport) -> None:
         """A sync of the team's runbook repository: log it; tell admins what was rejected."""
         log.info("runbooks synced", extra={"summary": report.summary()})
-        problems = [str(problem) for problem in report.rejected[:10]]
-        if report.error:
-            problems.insert(0, f"pull failed: {report.error}")
+        rejected = [str(problem) for problem in report.rejected[:10]]
+        problems = [f"pull failed: {report.error}", *rejected] if report.error else rejected
         # Say it once per distinct set of problems, not at every sync while they last.
         if problems and problems != self.announced_sync_problems:
             self.announced_sync_problems = problems
             log.warning("runbook sync problems", extra={"problems": problems})
+            # The summary already names a failed pull; the list is the rejected files.
             reply = Reply.text(
                 "⚠️ **Runbook sync**: "
                 + report.summary()
-                + "\n"
-                + "\n".join(f"• `{p}`" for p in problems),
+                + "".join(f"\n• `{problem}`" for problem in rejected),
                 visibility="channel",
             )
-            await self.notifier.announce(reply, channel_for=self.config.admin_channel_for)
+            await self.notify_admins(reply)
+
+    async def notify_admins(self, reply: Reply) -> None:
+        """Post a notice to the admin channel of every platform, or hold it until `serve_ready`
+        when the server does not listen yet."""
+        if not self.serving:
+            self.held_notices.append(reply)
+            return
+        await self.notifier.announce(reply, channel_for=self.config.admin_channel_for)
+
+    async def serve_ready(self) -> None:
+        """The server listens: post the notices held until now."""
+        self.serving = True
+        held, self.held_notices = self.held_notices, []
+        for reply in held:
+            await self.notify_admins(reply)
 
     def incidents_changed(self) -> None:
         self.notifier.wake()
@@ -400,6 +421,8 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             )
             lookout.background.add(task)
             task.add_done_callback(lookout.background.discard)
+        if lookout.settings.console_auth == "none":
+            log.warning(NONE_WARNING)
         if lookout.settings.webhook_token is None:
             log.warning("LOOKOUT_WEBHOOK_TOKEN is not set: only loopback clients may post alerts")
         for adapter in lookout.adapters:
@@ -467,6 +490,10 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
     for adapter in lookout.adapters:
         app.include_router(adapter.routes())
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+    # Proxy headers rewrite the client for the webhooks' loopback rule, as uvicorn would; the
+    # console's gate runs first (outermost), on the TCP peer.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=["127.0.0.1", "::1"])
+    app.add_middleware(ConsoleGate, access=ConsoleAccess.from_settings(lookout.settings))
     return app
 
 
@@ -480,7 +507,34 @@ async def _load_index(knowledge: Knowledge, *, seconds: float = 10.0) -> None:
         log.warning("the knowledge index is not loaded yet", extra={"error": str(error)})
 
 
-def http_server(settings: Settings, *, demo: bool = False) -> tuple[Lookout, uvicorn.Server]:
+class LookoutServer(uvicorn.Server):
+    """uvicorn's server that binds its port before the application starts (a port in use
+    fails before anything is posted anywhere) and is `started` once it listens and has posted
+    the notices the start held back."""
+
+    def __init__(self, config: uvicorn.Config, lookout: Lookout) -> None:
+        super().__init__(config)
+        self.lookout = lookout
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve on `sockets`, or on sockets bound now to the configured host and port
+        (OSError when they cannot be)."""
+        if sockets is None:
+            sockets = listen(self.config.host, self.config.port)
+        await super().serve(sockets=sockets)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's startup, then the held notices; `started` turns true after both."""
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.started = False
+            try:
+                await self.lookout.serve_ready()
+            finally:
+                self.started = True
+
+
+def http_server(settings: Settings, *, demo: bool = False) -> tuple[Lookout, LookoutServer]:
     """The assembled process behind uvicorn, as `lookout serve` runs it (and tests do)."""
     lookout = build(settings, demo=demo)
     config = uvicorn.Config(
@@ -490,5 +544,7 @@ def http_server(settings: Settings, *, demo: bool = False) -> tuple[Lookout, uvi
         log_config=None,
         # Open console streams would otherwise hold a shutdown forever.
         timeout_graceful_shutdown=3,
+        # The application reads proxy headers itself (create_app), after the console's gate.
+        proxy_headers=False,
     )
-    return lookout, uvicorn.Server(config)
+    return lookout, LookoutServer(config, lookout)

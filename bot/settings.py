@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.database import sqlite_url
@@ -24,9 +28,22 @@ class Settings(BaseSettings):
     github_webhook_secret: SecretStr | None = Field(
         default=None, description="the secret GitHub signs change deliveries with"
     )
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"
+
+    # Who may use the console: loopback clients (local), the user an authenticating proxy
+    # names (proxy), or anyone (none: a demo on one's own machine).
+    console_auth: Literal["local", "proxy", "none"] = "local"
+    console_user_header: str = Field(
+        default="X-Forwarded-User",
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="the header the authenticating proxy puts the user in",
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.0/8,::1/128",
+        description="comma-separated addresses or CIDR ranges the user header is taken from",
+    )
 
     # Machines Lookout asks (the LOOKOUT_ prefix does not apply to these design names).
     prometheus_url: str | None = Field(default=None, validation_alias="PROMETHEUS_URL")
@@ -77,6 +94,54 @@ class Settings(BaseSettings):
         validation_alias="LOOKOUT_TEAMS_INSECURE_DEV",
         description="turn off Bot Framework auth for a local emulator only",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if not isinstance(logging.getLevelName(level), int):
+            raise ValueError("not a log level (DEBUG, INFO, WARNING, ERROR or CRITICAL)")
+        return level
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            try:
+                ipaddress.ip_network(part.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{part.strip()!r} is not an address or CIDR range") from None
+        return value
+
+    @field_validator(
+        "prometheus_url",
+        "alertmanager_url",
+        "loki_url",
+        "pagerduty_events_url",
+        "chroma_url",
+        "openai_base_url",
+        "slack_api_url",
+    )
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - a port that is not a number raises here
+        except ValueError as error:
+            raise ValueError(f"not a URL: {error}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL with a host, e.g. http://host:9090")
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """LOOKOUT_TRUSTED_PROXIES as networks (a bare address is a /32 or /128)."""
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+        )
 
     @property
     def slack_enabled(self) -> bool:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from bot.console.access import NONE_WARNING, signed_in_user
 from bot.console.platform import console_anchor, message_json, parse_message_id
 from bot.console.render import render_reply
 from core.incident_summary import root_cause_from_record
@@ -43,7 +44,13 @@ def _place(thread: ChatThreadRow | None) -> dict[str, Any]:
 
 class CommandIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000, description="`/lookout <skill> [args]`")
-    user: str = Field(default="console", min_length=1, max_length=64, pattern=r"^[\w.@+-]+$")
+    user: str = Field(
+        default="console",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\w.@+-]+$",
+        description="who runs it; ignored behind a proxy (LOOKOUT_CONSOLE_AUTH=proxy)",
+    )
     channel: str = Field(default="#incidents", min_length=1, max_length=255)
     thread: str | None = Field(default=None, description="root message id, e.g. m-12")
 
@@ -63,6 +70,17 @@ def console_routes(lookout: Lookout) -> APIRouter:
     @router.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    @router.get("/console/api/session", tags=["console"])
+    async def session(request: Request) -> dict[str, Any]:
+        """How the console is served: `auth` (local, proxy or none), `user` (the user the
+        proxy signed in, else null: the page picks one) and `warning` (text to show, or null)."""
+        mode = lookout.settings.console_auth
+        return {
+            "auth": mode,
+            "user": signed_in_user(request.scope),
+            "warning": NONE_WARNING if mode == "none" else None,
+        }
 
     @router.get("/console/api/channels", tags=["console"])
     async def channels() -> list[str]:
@@ -124,8 +142,10 @@ def console_routes(lookout: Lookout) -> APIRouter:
         ]
 
     @router.post("/console/api/command", tags=["console"])
-    async def command(body: CommandIn) -> dict[str, Any]:
-        """Run a command as a console user; the answer lands where Slack would put it."""
+    async def command(body: CommandIn, request: Request) -> dict[str, Any]:
+        """Run a command as a console user (the one the proxy signed in, behind a proxy);
+        the answer lands where Slack would put it."""
+        user = signed_in_user(request.scope) or body.user
         thread_id = _message_id(body.thread) if body.thread else None
         incident_id = None
         if thread_id is not None:
@@ -134,7 +154,7 @@ def console_routes(lookout: Lookout) -> APIRouter:
             if root is None:
                 raise HTTPException(404, f"no console message {body.thread}")
             incident_id = root.incident_id
-        actor = Actor(platform="console", user_id=body.user, display_name=body.user)
+        actor = Actor(platform="console", user_id=user, display_name=user)
         conversation = Conversation(
             platform="console",
             channel=body.channel,
@@ -149,7 +169,7 @@ def console_routes(lookout: Lookout) -> APIRouter:
         elsewhere = (channel, target) != (body.channel, thread_id)
         await platform.add(
             channel=channel,
-            author=body.user,
+            author=user,
             author_kind="user",
             reply=Reply.text(body.text, incident_id=reply.incident_id),
             thread_id=target,

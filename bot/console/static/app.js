@@ -5,6 +5,7 @@
  *   GET  /console/api/messages?channel=C[&thread=T] -> [message, ...] (oldest first)
  *   POST /console/api/command {text,user,channel,thread} -> {ok, ephemeral, blocks, message}
  *   GET  /console/api/incidents?status=open         -> [incident, ...]
+ *   GET  /console/api/session                       -> {auth, user, warning}
  *   SSE  /console/api/stream  events "message" (message object) and "incidents"
  *
  * Stable test hooks: .message[data-message-id][data-incident-id], #command-input,
@@ -1054,10 +1055,38 @@
     input.addEventListener("blur", commit);
   }
 
+  // How the console is served (GET /console/api/session): behind an authenticating proxy the
+  // user is the one it signed in and the picker is hidden; with auth off the page warns.
+  async function setupSession() {
+    let session;
+    try {
+      session = await api("/session");
+    } catch (err) {
+      showError(err.message);
+      return;
+    }
+    if (session.warning) {
+      $("auth-warning").textContent = `⚠️ ${session.warning}`;
+      $("auth-warning").hidden = false;
+    }
+    if (session.user) {
+      state.user = session.user;
+      const input = $("user-input");
+      input.value = session.user;
+      input.hidden = true;
+      document.querySelector(".user-picker-label").textContent = "Signed in as:";
+      const name = el("span", "signed-in-user", session.user);
+      name.id = "signed-in-user";
+      name.style.cssText = "color: #fff; font-weight: 600;";
+      input.after(name);
+    }
+  }
+
   /* ---------------------------------------------------------------------- boot */
 
   async function main() {
     setupUser();
+    await setupSession();
     setupComposer($("command-input"), $("command-form"), () => ({
       pane: "main",
       channel: state.channel,
