@@ -35,12 +35,21 @@ def render_block(block: Block) -> dict[str, Any]:
             "rows": [list(row) for row in block.rows],
         }
     if isinstance(block, Actions):
-        return {
-            "type": "actions",
-            "buttons": [
-                {"label": b.label, "command": b.command, "style": b.style} for b in block.buttons
-            ],
-        }
+        buttons = [
+            {"label": b.label, "command": b.command, "style": b.style} for b in block.buttons
+        ]
+        # A menu's choices are buttons here (a people menu has none: "Assign to me" and a
+        # typed `assign … @name` do that); the current choice is marked and does nothing new.
+        for menu in block.menus:
+            buttons += [
+                {
+                    "label": f"{menu.label}: {label}" + (" ✓" if value == menu.current else ""),
+                    "command": menu.command_for(value),
+                    "style": "default",
+                }
+                for label, value in menu.choices
+            ]
+        return {"type": "actions", "buttons": buttons}
     if isinstance(block, Image):
         encoded = base64.b64encode(block.png).decode()
         return {"type": "image", "url": f"data:image/png;base64,{encoded}", "alt": block.alt}
