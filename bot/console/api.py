@@ -108,6 +108,7 @@ def console_routes(lookout: Lookout) -> APIRouter:
                 "acknowledged_by": row.acknowledged_by,
                 "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
                 "resolved_by": row.resolved_by,
+                "owner": row.owner_name,
             }
             for row in rows
         ]
