@@ -3,7 +3,8 @@
 `blast_radius(topology, "postgres", statuses)` walks the precomputed dependents of the
 topology breadth-first, so each affected service comes with its depth (hops from the
 service), the dependency it is reached through, its tier, team and current status, and the
-result sums the users and revenue annotations of the service and all its dependents. The
+result sums the users and revenue annotations of the service and all its dependents — and
+says how many have none, since a figure the catalog lacks is unknown, not zero. The
 same call answers "what if postgres failed?" for a healthy service (`what_if=True`).
 
 On an incident, `propagation` orders the failing services by first alert and says, for each,
@@ -73,9 +74,14 @@ class BlastRadius:
     status: ServiceStatus
     what_if: bool
     affected: tuple[AffectedService, ...]
-    users: int
-    revenue_per_hour: float
+    # Sums over the service and its dependents of the figures the catalog gives; None when
+    # no service in the radius has one (unknown, which is not zero).
+    users: int | None
+    revenue_per_hour: float | None
     propagation: tuple[PropagationStep, ...] = ()
+    # How many services in the radius (the service included) have no figure.
+    users_unknown: int = 0
+    revenue_unknown: int = 0
     dependents_by_service: Mapping[str, tuple[str, ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -98,9 +104,28 @@ class BlastRadius:
     def status_counts(self) -> Counter[ServiceStatus]:
         return Counter(item.status for item in self.affected)
 
+    def worth(self) -> str:
+        """Users and revenue as far as the catalog says: `120,000 users, 4,500/h revenue`;
+        `at least 1,000 users (3 of 5 services have no figure)` when some services lack
+        one; `users and revenue unknown` when none has one. Zero is said as zero."""
+        services = len(self.affected) + 1
+        users = _figure(
+            None if self.users is None else f"{self.users:,} users",
+            self.users_unknown,
+            services,
+        )
+        revenue = _figure(
+            None if self.revenue_per_hour is None else f"{self.revenue_per_hour:,.0f}/h revenue",
+            self.revenue_unknown,
+            services,
+        )
+        if users is None and revenue is None:
+            return "users and revenue unknown"
+        return f"{users or 'users unknown'}, {revenue or 'revenue unknown'}"
+
     def summary(self) -> str:
         """One line for chat: `postgres: 14 dependent services (3 failing, 2 degraded), up to
-        4 hops; 120,000 users, 4,500/h revenue`."""
+        4 hops; 120,000 users, 4,500/h revenue` (see `worth` for figures the catalog lacks)."""
         counts = self.status_counts()
         head = f"What if {self.service} failed? " if self.what_if else f"{self.service}: "
         noun = "service" if len(self.affected) == 1 else "services"
@@ -113,8 +138,18 @@ class BlastRadius:
         return (
             f"{head}{len(self.affected)} dependent {noun}"
             + (f" ({states})" if states else "")
-            + f"{hops}; {self.users:,} users, {self.revenue_per_hour:,.0f}/h revenue"
+            + f"{hops}; {self.worth()}"
         )
+
+
+def _figure(known: str | None, unknown: int, services: int) -> str | None:
+    """A summed figure, qualified when some services have none; None when no service has."""
+    if known is None:
+        return None
+    if not unknown:
+        return known
+    have = "has" if unknown == 1 else "have"
+    return f"at least {known} ({unknown} of {services} services {have} no figure)"
 
 
 def statuses_from_alerts(alerts: Iterable[Alert]) -> dict[str, ServiceStatus]:
@@ -159,6 +194,8 @@ def blast_radius(
     depth = 0
     users = origin.users or 0
     revenue = origin.revenue_per_hour or 0.0
+    users_unknown = int(origin.users is None)
+    revenue_unknown = int(origin.revenue_per_hour is None)
     # The hot loop of a 5,000-service walk: locals only, one tuple per service; breadth-first
     # order is already by depth, so nothing is sorted.
     while frontier:
@@ -171,9 +208,13 @@ def blast_radius(
                 seen.add(name)
                 following.append(name)
                 item = services[name]
-                if item.users:
+                if item.users is None:
+                    users_unknown += 1
+                else:
                     users += item.users
-                if item.revenue_per_hour:
+                if item.revenue_per_hour is None:
+                    revenue_unknown += 1
+                else:
                     revenue += item.revenue_per_hour
                 affected.append(
                     AffectedService(
@@ -197,9 +238,11 @@ def blast_radius(
         what_if=what_if,
         affected=tuple(affected),
         dependents_by_service=dependents_of,
-        users=users,
-        revenue_per_hour=revenue,
+        users=users if users_unknown <= len(affected) else None,
+        revenue_per_hour=revenue if revenue_unknown <= len(affected) else None,
         propagation=steps,
+        users_unknown=users_unknown,
+        revenue_unknown=revenue_unknown,
     )
 
 
