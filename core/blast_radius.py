@@ -106,18 +106,12 @@ class BlastRadius:
 
     def worth(self) -> str:
         """Users and revenue as far as the catalog says: `120,000 users, 4,500/h revenue`;
-        `at least 1,000 users (3 of 5 services have no figure)` when some services lack
-        one; `users and revenue unknown` when none has one. Zero is said as zero."""
-        services = len(self.affected) + 1
-        users = _figure(
-            None if self.users is None else f"{self.users:,} users",
-            self.users_unknown,
-            services,
-        )
+        `at least 1,000 users` when some services in the radius lack a figure; `users and
+        revenue unknown` when none has one. A figure of zero is said as zero."""
+        users = _figure(None if self.users is None else f"{self.users:,} users", self.users_unknown)
         revenue = _figure(
             None if self.revenue_per_hour is None else f"{self.revenue_per_hour:,.0f}/h revenue",
             self.revenue_unknown,
-            services,
         )
         if users is None and revenue is None:
             return "users and revenue unknown"
@@ -142,14 +136,11 @@ class BlastRadius:
         )
 
 
-def _figure(known: str | None, unknown: int, services: int) -> str | None:
-    """A summed figure, qualified when some services have none; None when no service has."""
+def _figure(known: str | None, unknown: int) -> str | None:
+    """A summed figure, `at least` when some services have none; None when none has one."""
     if known is None:
         return None
-    if not unknown:
-        return known
-    have = "has" if unknown == 1 else "have"
-    return f"at least {known} ({unknown} of {services} services {have} no figure)"
+    return f"at least {known}" if unknown else known
 
 
 def statuses_from_alerts(alerts: Iterable[Alert]) -> dict[str, ServiceStatus]:
