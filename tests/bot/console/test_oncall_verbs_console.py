@@ -26,8 +26,18 @@ def fields(message: dict[str, Any]) -> dict[str, str]:
 
 
 def buttons(message: dict[str, Any]) -> dict[str, str]:
-    block = next(b for b in message["blocks"] if b["type"] == "actions")
-    return {button["label"]: button["command"] for button in block["buttons"]}
+    """Every button of the message, a menu's as `Menu: choice` (` ✓` on the current one)."""
+    found: dict[str, str] = {}
+    for block in message["blocks"]:
+        if block["type"] != "actions":
+            continue
+        for button in block["buttons"]:
+            label = button["label"]
+            if block.get("label"):
+                label = f"{block['label']}: {label}"
+                label += " ✓" if button["style"] == "primary" else ""
+            found[label] = button["command"]
+    return found
 
 
 def said(answer: dict[str, Any]) -> str:
