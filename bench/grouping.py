@@ -276,7 +276,8 @@ def bench_blast_radius(rng: random.Random, size: int, runs: int) -> BlastFigures
             largest = max(largest, len(result.affected))
             mine = {item.name: item.depth for item in result.affected}
             agree &= mine == {n: d for n, d in depths.items() if n != name}
-            agree &= (result.users, round(result.revenue_per_hour)) == (users, round(revenue))
+            found = (result.users or 0, round(result.revenue_per_hour or 0))
+            agree &= found == (users, round(revenue))
     return BlastFigures(
         len(topology), len(topology.edges()), largest, agree, lookout_ms, networkx_ms
     )

@@ -3,7 +3,8 @@
 `blast_radius(topology, "postgres", statuses)` walks the precomputed dependents of the
 topology breadth-first, so each affected service comes with its depth (hops from the
 service), the dependency it is reached through, its tier, team and current status, and the
-result sums the users and revenue annotations of the service and all its dependents. The
+result sums the users and revenue annotations of the service and all its dependents — and
+says how many have none, since a figure the catalog lacks is unknown, not zero. The
 same call answers "what if postgres failed?" for a healthy service (`what_if=True`).
 
 On an incident, `propagation` orders the failing services by first alert and says, for each,
@@ -73,9 +74,14 @@ class BlastRadius:
     status: ServiceStatus
     what_if: bool
     affected: tuple[AffectedService, ...]
-    users: int
-    revenue_per_hour: float
+    # Sums over the service and its dependents of the figures the catalog gives; None when
+    # no service in the radius has one (unknown, which is not zero).
+    users: int | None
+    revenue_per_hour: float | None
     propagation: tuple[PropagationStep, ...] = ()
+    # How many services in the radius (the service included) have no figure.
+    users_unknown: int = 0
+    revenue_unknown: int = 0
     dependents_by_service: Mapping[str, tuple[str, ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -98,10 +104,24 @@ class BlastRadius:
     def status_counts(self) -> Counter[ServiceStatus]:
         return Counter(item.status for item in self.affected)
 
+    def worth(self) -> str:
+        """Users and revenue as far as the catalog says: `120,000 users, 4,500/h revenue`;
+        `at least 1,000 users` when some services in the radius lack a figure; `users and
+        revenue unknown` when none has one. A figure of zero is said as zero."""
+        users = _figure(None if self.users is None else f"{self.users:,} users", self.users_unknown)
+        revenue = _figure(
+            None if self.revenue_per_hour is None else f"{self.revenue_per_hour:,.0f}/h revenue",
+            self.revenue_unknown,
+        )
+        if users is None and revenue is None:
+            return "users and revenue unknown"
+        return f"{users or 'users unknown'}, {revenue or 'revenue unknown'}"
+
     def summary(self, *, named: bool = True) -> str:
         """One line for chat: `postgres: 14 dependent services (3 failing, 2 degraded), up to
-        4 hops; 120,000 users, 4,500/h revenue`; `named=False` leaves out the service (and the
-        "What if … failed?" question), for a line under a title that already says it."""
+        4 hops; 120,000 users, 4,500/h revenue` (see `worth` for figures the catalog lacks);
+        `named=False` leaves out the service (and the "What if … failed?" question), for a
+        line under a title that already says it."""
         counts = self.status_counts()
         head = f"What if {self.service} failed? " if self.what_if else f"{self.service}: "
         head = head if named else ""
@@ -115,8 +135,15 @@ class BlastRadius:
         return (
             f"{head}{len(self.affected)} dependent {noun}"
             + (f" ({states})" if states else "")
-            + f"{hops}; {plural(self.users, 'user')}, {self.revenue_per_hour:,.0f}/h revenue"
+            + f"{hops}; {self.worth()}"
         )
+
+
+def _figure(known: str | None, unknown: int) -> str | None:
+    """A summed figure, `at least` when some services have none; None when none has one."""
+    if known is None:
+        return None
+    return f"at least {known}" if unknown else known
 
 
 def statuses_from_alerts(alerts: Iterable[Alert]) -> dict[str, ServiceStatus]:
@@ -161,6 +188,8 @@ def blast_radius(
     depth = 0
     users = origin.users or 0
     revenue = origin.revenue_per_hour or 0.0
+    users_unknown = int(origin.users is None)
+    revenue_unknown = int(origin.revenue_per_hour is None)
     # The hot loop of a 5,000-service walk: locals only, one tuple per service; breadth-first
     # order is already by depth, so nothing is sorted.
     while frontier:
@@ -173,9 +202,13 @@ def blast_radius(
                 seen.add(name)
                 following.append(name)
                 item = services[name]
-                if item.users:
+                if item.users is None:
+                    users_unknown += 1
+                else:
                     users += item.users
-                if item.revenue_per_hour:
+                if item.revenue_per_hour is None:
+                    revenue_unknown += 1
+                else:
                     revenue += item.revenue_per_hour
                 affected.append(
                     AffectedService(
@@ -199,9 +232,11 @@ def blast_radius(
         what_if=what_if,
         affected=tuple(affected),
         dependents_by_service=dependents_of,
-        users=users,
-        revenue_per_hour=revenue,
+        users=users if users_unknown <= len(affected) else None,
+        revenue_per_hour=revenue if revenue_unknown <= len(affected) else None,
         propagation=steps,
+        users_unknown=users_unknown,
+        revenue_unknown=revenue_unknown,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from skills.commands.ack import AckSkill
 from skills.commands.approve import ApproveSkill
 from skills.commands.ask import AskSkill
+from skills.commands.assign import AssignSkill
 from skills.commands.blast_radius import BlastRadiusSkill
 from skills.commands.cancel import CancelSkill
 from skills.commands.capacity import CapacitySkill
@@ -28,6 +29,7 @@ from skills.commands.resolve import ResolveSkill
 from skills.commands.run import RunSkill
 from skills.commands.runbooks import RunbooksSkill
 from skills.commands.schedules import SchedulesSkill
+from skills.commands.severity import SeveritySkill
 from skills.commands.show import ShowSkill
 from skills.commands.similar import SimilarSkill
 from skills.commands.sla import SlaSkill
@@ -39,6 +41,7 @@ from skills.commands.status import StatusSkill
 from skills.commands.suggest import SuggestSkill
 from skills.commands.timeline import TimelineSkill
 from skills.commands.topology import TopologySkill
+from skills.commands.unack import UnackSkill
 from skills.registry import Registry
 
 
@@ -50,6 +53,9 @@ def default_registry() -> Registry:
     registry.register(AckSkill())
     registry.register(ResolveSkill())
     registry.register(SimilarSkill())
+    registry.register(UnackSkill())
+    registry.register(AssignSkill())
+    registry.register(SeveritySkill())
     # runbooks
     registry.register(RunbooksSkill())
     registry.register(RunSkill())

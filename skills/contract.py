@@ -101,8 +101,32 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Menu:
+    """A pick that runs `skill args… <value>` exactly as if typed. `choices` are (label,
+    value) pairs; `people=True` picks a person instead, where the platform has a people
+    picker (Slack's users_select; the value is the person's mention), and is left out where
+    it has none. `current` is the value chosen now, shown as the menu's initial choice."""
+
+    label: str
+    skill: str
+    args: tuple[str, ...] = ()
+    choices: tuple[tuple[str, str], ...] = ()
+    people: bool = False
+    current: str | None = None
+
+    @property
+    def command(self) -> str:
+        """The command before the chosen value is added."""
+        return shlex.join([self.skill, *self.args])
+
+    def command_for(self, value: str) -> str:
+        return shlex.join([self.skill, *self.args, value])
+
+
+@dataclass(frozen=True)
 class Actions:
     buttons: tuple[Button, ...]
+    menus: tuple[Menu, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,8 +238,18 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Mention:
+    """A person the command mentions, as the platform identified them: their id there and
+    the name the command's text shows for them (`@Dana Lopez` in Slack, `Dana Lopez` in
+    Teams)."""
+
+    user_id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Invocation:
-    """One run of a skill: which, with what arguments, by whom, where."""
+    """One run of a skill: which, with what arguments, by whom, where, mentioning whom."""
 
     skill: str
     args: BaseModel
@@ -223,6 +257,7 @@ class Invocation:
     actor: Actor
     conversation: Conversation
     raw: Any = None
+    mentions: tuple[Mention, ...] = ()
 
     @property
     def command(self) -> str:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from core.topology import Topology
 from skills import grammar
 from skills.context import Outside, SkillContext, SkillTools
-from skills.contract import Actor, Conversation, Invocation, Reply, Role
+from skills.contract import Actor, Conversation, Invocation, Mention, Reply, Role
 from skills.errors import PermissionDeniedError, UsageError, UserError
 from skills.registry import Registry
 from storage.uow import UnitOfWork
@@ -142,10 +142,19 @@ class Dispatcher:
         return self._access
 
     async def run(
-        self, text: str, *, actor: Actor, conversation: Conversation, raw: Any = None
+        self,
+        text: str,
+        *,
+        actor: Actor,
+        conversation: Conversation,
+        raw: Any = None,
+        mentions: tuple[Mention, ...] = (),
     ) -> Reply:
-        """Run a typed command or a button's command; always returns a Reply, never raises."""
-        reply = await self._run(text, actor=actor, conversation=conversation, raw=raw)
+        """Run a typed command or a button's command; always returns a Reply, never raises.
+        `mentions`: the people the text mentions, as the platform identified them."""
+        reply = await self._run(
+            text, actor=actor, conversation=conversation, raw=raw, mentions=mentions
+        )
         assert reply is not None  # only a request id can make a run a repeat
         return reply
 
@@ -157,12 +166,18 @@ class Dispatcher:
         actor: Actor,
         conversation: Conversation,
         raw: Any = None,
+        mentions: tuple[Mention, ...] = (),
     ) -> Reply | None:
         """Like `run`, for platforms that redeliver: a request id already taken (a retry)
         runs nothing and returns None. The id is recorded in the skill's first transaction:
         a run that failed there may be retried; once it committed, a retry runs nothing."""
         return await self._run(
-            text, actor=actor, conversation=conversation, raw=raw, request_id=request_id
+            text,
+            actor=actor,
+            conversation=conversation,
+            raw=raw,
+            request_id=request_id,
+            mentions=mentions,
         )
 
     async def _run(
@@ -173,6 +188,7 @@ class Dispatcher:
         conversation: Conversation,
         raw: Any = None,
         request_id: str | None = None,
+        mentions: tuple[Mention, ...] = (),
     ) -> Reply | None:
         started = time.perf_counter()
         command = grammar.normalise_leading(strip_prefix(grammar.normalise_leading(text)))
@@ -213,6 +229,7 @@ class Dispatcher:
                     actor=actor,
                     conversation=conversation,
                     raw=raw,
+                    mentions=mentions,
                 )
                 if (actor.role or Role.VIEWER) < skill.role:
                     raise PermissionDeniedError(self._denied(verb, skill.role, actor))

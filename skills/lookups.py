@@ -23,3 +23,16 @@ async def load_incident(ctx: SkillContext, reference: str | None) -> IncidentRow
     if incident is None:
         raise NotFoundError(f"There is no incident {display_id(incident_id)}.")
     return incident
+
+
+def incident_first(first: str | None, rest: str | None) -> tuple[str | None, str | None]:
+    """(incident reference, the rest) of a command whose incident may be left out: when the
+    first word does not read as an incident id it begins the rest (`severity critical` in
+    an incident's thread)."""
+    if first is None:
+        return None, rest
+    try:
+        parse_incident_id(first)
+    except ValueError:
+        return None, " ".join(word for word in (first, rest) if word)
+    return first, rest

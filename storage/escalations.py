@@ -89,6 +89,24 @@ class EscalationRepository:
             found.append((escalation, incident))
         return found
 
+    async def given_back(self, *, limit: int = 100) -> list[tuple[EscalationRow, IncidentRow]]:
+        """Escalations stopped by an acknowledgement whose episode is triggered again (the
+        acknowledgement was taken back), locked."""
+        query = (
+            select(EscalationRow, IncidentRow)
+            .join(IncidentRow, IncidentRow.id == EscalationRow.incident_id)
+            .where(
+                EscalationRow.episode == IncidentRow.episode,
+                EscalationRow.status == "acknowledged",
+                IncidentRow.status == IncidentStatus.TRIGGERED.value,
+                IncidentRow.merged_into.is_(None),
+            )
+            .order_by(EscalationRow.id)
+            .limit(limit)
+            .with_for_update(of=EscalationRow, skip_locked=True)
+        )
+        return [(e, i) for e, i in (await self._session.execute(query)).all()]
+
     async def regraded(self, *, limit: int = 100) -> list[tuple[EscalationRow, IncidentRow]]:
         """Escalations of untaken episodes whose incident's severity has changed since."""
         query = (

@@ -53,9 +53,11 @@ class NewEvent:
 
 
 def apply_summary(incident: IncidentRow, summary: IncidentSummary) -> None:
-    """Write what the incident's alerts say about it onto its row."""
+    """Write what the incident's alerts say about it onto its row; a severity a person set
+    (`severity_set_by`) stays."""
     incident.title = bounded(summary.title, 500)
-    incident.severity = summary.severity.label
+    if incident.severity_set_by is None:  # a person's choice outranks the alerts'
+        incident.severity = summary.severity.label
     incident.service = bounded(summary.service)
     incident.first_alert_at = summary.first_alert_at
     incident.last_alert_at = summary.last_alert_at

@@ -136,6 +136,12 @@ class IncidentRow(Base):
     resolved_event_at: Mapped[datetime | None] = mapped_column(default=None)
     # The most alerts Alertmanager said it left out of a delivery to this incident.
     truncated_alerts: Mapped[int] = mapped_column(Integer, default=0)
+    # Who owns the incident (`assign`): their platform, id there and name; None: nobody.
+    owner_platform: Mapped[str | None] = mapped_column(String(32), default=None)
+    owner_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    owner_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    # Who set the severity by hand (`severity`); while set, alerts no longer change it.
+    severity_set_by: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 class IncidentEpisodeRow(Base):

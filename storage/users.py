@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import UserRow
@@ -51,3 +51,19 @@ class UserRepository:
         if row is None:
             raise LookupError(f"no user {platform_user_id} on {platform}")
         row.role = role
+
+    async def named(self, *, platform: str, name: str) -> UserRow | None:
+        """The user of `platform` whose id is `name`, else the one so named (any case);
+        None when there is none, or when the name is ambiguous."""
+        query = select(UserRow).where(
+            UserRow.platform == platform,
+            or_(
+                UserRow.platform_user_id == name,
+                func.lower(UserRow.display_name) == name.lower(),
+            ),
+        )
+        rows = list((await self._session.scalars(query)).all())
+        exact = [row for row in rows if row.platform_user_id == name]
+        if exact:
+            return exact[0]
+        return rows[0] if len(rows) == 1 else None

@@ -4,6 +4,8 @@ Each pass, in order:
 
 1. stop escalations whose episode was acknowledged, resolved, merged or reopened (and tell
    PagerDuty what became of what it was told);
+   restart those whose acknowledgement was taken back (`unack`), as the policy and the
+   routing say now, from the first level;
 2. start one for every new episode (a reopened incident starts over), as its severity's
    routing and its policy say: page now, wait for business hours, or only post;
 3. follow severity changes (a warning that turns critical pages now);
@@ -109,7 +111,8 @@ class EscalationEngine:
             now = self._clock()
             await self._recipients.prepare(now)
             result.stopped = await self._stop_overtaken(now)
-            result.started = await self._start_new(now)
+            result.started = await self._restart_given_back(now)
+            result.started += await self._start_new(now)
             await self._regrade(now)
             for _ in range(5):  # a page that keeps failing brings the next level forward
                 result.fired += await self._fire_due(now)
@@ -198,6 +201,45 @@ class EscalationEngine:
             )
         escalation.pagerduty = "resolved" if ended else "acknowledged"
         escalation.updated_at = now
+
+    async def _restart_given_back(self, now: datetime) -> int:
+        restarted = 0
+        async with self._database.unit_of_work() as uow:
+            for escalation, incident in await uow.escalations.given_back():
+                decision = decide(self.rules, await self._facts(uow, incident), now)
+                escalation.policy = decision.policy.name if decision.policy else None
+                escalation.severity = incident.severity
+                escalation.level = escalation.cycle = 0
+                escalation.base_at = None
+                escalation.next_at = None
+                escalation.status = decision.mode.value
+                escalation.reason = decision.reason
+                escalation.updated_at = now
+                if decision.mode is Mode.PAGE:
+                    assert decision.policy is not None
+                    escalation.status = "active"
+                    escalation.base_at = now
+                    escalation.next_at = decision.policy.due(level=0, cycle=0, base=now)
+                elif decision.mode is Mode.DEFER:
+                    escalation.status = "deferred"
+                    escalation.next_at = decision.start
+                if escalation.status in ("active", "deferred") and (
+                    escalation.snoozed_until is not None and escalation.snoozed_until > now
+                ):
+                    escalation.status = "snoozed"
+                    escalation.next_at = max(escalation.next_at or now, escalation.snoozed_until)
+                if not self.rules.policies or escalation.status == "none":
+                    continue  # escalation is not in use for it: nothing to say or show
+                restarted += 1
+                await uow.incidents.add_event(
+                    incident_id=incident.id,
+                    kind="escalation",
+                    text=f"Escalation restarted (acknowledgement taken back): {decision.reason}",
+                    at=now,
+                    data={"episode": incident.episode, "status": escalation.status},
+                )
+                incident.revision += 1
+        return restarted
 
     # --- 2. start ---
 

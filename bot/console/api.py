@@ -137,6 +137,7 @@ def console_routes(lookout: Lookout) -> APIRouter:
                 "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
                 "resolved_by": row.resolved_by,
                 **_place(places.get(row.id)),
+                "owner": row.owner_name,
             }
             for row in rows
         ]

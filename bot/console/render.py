@@ -75,11 +75,38 @@ def render_block(block: Block) -> dict[str, Any]:
     raise TypeError(f"no console rendering for {type(block).__name__}")
 
 
+def render_menus(block: Actions) -> list[dict[str, Any]]:
+    """Each menu of `block` as a labelled row of buttons, one per choice, the current one
+    marked primary. A people menu has no row: "Assign to me" and a typed `assign … @name`
+    do that here."""
+    return [
+        {
+            "type": "actions",
+            "label": menu.label,
+            "buttons": [
+                {
+                    "label": label,
+                    "command": menu.command_for(value),
+                    "style": "primary" if value == menu.current else "default",
+                }
+                for label, value in menu.choices
+            ],
+        }
+        for menu in block.menus
+        if menu.choices and not menu.people
+    ]
+
+
 def render_reply(reply: Reply) -> dict[str, Any]:
     """The console's JSON for a reply, within the same bound as Slack (`skills.fit`)."""
     reply = fit(reply, CONSOLE)
+    blocks: list[dict[str, Any]] = []
+    for block in reply.blocks:
+        blocks.append(render_block(block))
+        if isinstance(block, Actions):
+            blocks += render_menus(block)
     return {
-        "blocks": [render_block(block) for block in reply.blocks],
+        "blocks": blocks,
         "color": reply.color,
         "text": reply.plain_text,
     }

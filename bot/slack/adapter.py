@@ -34,11 +34,12 @@ from bot.slack.render import (
     ACTION_PREFIX,
     FORM_ACTION_PREFIX,
     FORM_CALLBACK,
+    action_command,
     form_modal,
     submitted_values,
 )
-from bot.slack.text import typed_text
-from skills.contract import Actor, Conversation, Reply, form_command
+from bot.slack.text import mentioned, typed_text
+from skills.contract import Actor, Conversation, Mention, Reply, form_command
 from skills.dispatcher import Dispatcher
 from storage.database import Database
 
@@ -177,17 +178,17 @@ class SlackAdapter:
         channel = body["channel_id"]
         conversation = Conversation("slack", channel)
         raw_text = str(body.get("text") or "")
-        text = typed_text(raw_text, names=await self._people.names(raw_text))
-        reply = await self._run(body, text, actor, conversation)
+        names = await self._people.names(raw_text)
+        text = typed_text(raw_text, names=names)
+        reply = await self._run(body, text, actor, conversation, mentioned(raw_text, names))
         if reply is not None:
             await self._answers.send(reply, Asked(channel, None, user, respond))
 
     async def _on_button(
         self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: Any
     ) -> None:
-        try:
-            command = str(json.loads(action["value"])["command"])
-        except (KeyError, TypeError, ValueError):
+        command = action_command(action)
+        if command is None:
             log.warning("a Lookout button without a command", extra={"value": action.get("value")})
             return
         user = body["user"]
@@ -205,7 +206,11 @@ class SlackAdapter:
         incident_id = await self._incident_of(message_ts, thread)
         conversation = Conversation("slack", channel, thread, incident_id)
         reply = await self._dispatcher.run(
-            command, actor=actor, conversation=conversation, raw=body
+            command,
+            actor=actor,
+            conversation=conversation,
+            raw=body,
+            mentions=await self._mentions(command),
         )
         await self._answers.send(reply, Asked(channel, thread, actor.user_id, respond))
 
@@ -283,7 +288,8 @@ class SlackAdapter:
         bot_user = getattr(context, "bot_user_id", None)
         names = await self._people.names(raw_text, skip=bot_user)
         text = typed_text(raw_text, names=names, drop_user=bot_user)
-        reply = await self._run(body, text, actor, conversation)
+        mentions = mentioned(raw_text, names, skip=bot_user)
+        reply = await self._run(body, text, actor, conversation, mentions)
         if reply is not None:
             await self._answers.send(reply, Asked(channel, thread, actor.user_id))
 
@@ -306,18 +312,27 @@ class SlackAdapter:
         )
 
     async def _run(
-        self, body: dict[str, Any], text: str, actor: Actor, conversation: Conversation
+        self,
+        body: dict[str, Any],
+        text: str,
+        actor: Actor,
+        conversation: Conversation,
+        mentions: tuple[Mention, ...] = (),
     ) -> Reply | None:
         """Run through the dispatcher; a retried delivery (X-Slack-Retry-Num) of a request
         already taken finds its id recorded and runs nothing."""
         key = request_key(body)
         if key is None:
             return await self._dispatcher.run(
-                text, actor=actor, conversation=conversation, raw=body
+                text, actor=actor, conversation=conversation, raw=body, mentions=mentions
             )
         return await self._dispatcher.run_once(
-            key, text, actor=actor, conversation=conversation, raw=body
+            key, text, actor=actor, conversation=conversation, raw=body, mentions=mentions
         )
+
+    async def _mentions(self, command: str) -> tuple[Mention, ...]:
+        """The people a button's or menu's command mentions (a picked person), named."""
+        return mentioned(command, await self._people.names(command))
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         self._metrics.errors.labels(where="slack").inc()

@@ -24,6 +24,7 @@ from skills.contract import (
     File,
     Form,
     Image,
+    Menu,
     Reply,
     Table,
     Text,
@@ -44,6 +45,8 @@ ACTION_PREFIX = "lookout"
 # A form rides on a button (`lookout-form:<n>`) whose click opens a modal (views.open with the
 # click's trigger_id); the modal's submission comes back as a view_submission of this id.
 FORM_ACTION_PREFIX = "lookout-form"
+# A people picker (users_select) carries no value: its action_id carries the command.
+PEOPLE_ACTION_PREFIX = f"{ACTION_PREFIX}:people:"
 FORM_CALLBACK = "lookout-form"
 MAX_MODAL_TITLE = 24
 MAX_MODAL_BUTTON = 24
@@ -183,7 +186,64 @@ def _actions(block: Actions) -> list[dict[str, Any]]:
         if button.style != "default":
             element["style"] = button.style
         elements.append(element)
+    for index, menu in enumerate(block.menus):
+        select = _menu(menu, index)
+        if select is not None and len(elements) < MAX_BUTTONS:
+            elements.append(select)
     return [{"type": "actions", "elements": elements}] if elements else []
+
+
+def _menu(menu: Menu, index: int) -> dict[str, Any] | None:
+    """A people menu is a users_select whose action_id carries the command (the choice is
+    a user id, added as `<@U…>`); any other a static_select whose options carry theirs."""
+    placeholder = {"type": "plain_text", "text": _cut(menu.label, MAX_OPTION_TEXT), "emoji": True}
+    if menu.people:
+        action_id = f"{PEOPLE_ACTION_PREFIX}{menu.command}"
+        if len(action_id) > 255:
+            return None
+        return {"type": "users_select", "action_id": action_id, "placeholder": placeholder}
+    options = []
+    initial = None
+    for label, value in menu.choices[:MAX_OPTIONS]:
+        carried = button_value(menu.command_for(value))
+        if len(carried) > MAX_OPTION_VALUE:
+            continue
+        option = {"text": {"type": "plain_text", "text": _cut(label, MAX_OPTION_TEXT)}}
+        option["value"] = carried  # type: ignore[assignment]
+        options.append(option)
+        if value == menu.current:
+            initial = option
+    if not options:
+        return None
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": f"{ACTION_PREFIX}:menu{index}:{menu.skill}"[:255],
+        "placeholder": placeholder,
+        "options": options,
+    }
+    if initial is not None:
+        element["initial_option"] = initial
+    return element
+
+
+def action_command(action: dict[str, Any]) -> str | None:
+    """The command a clicked button or a chosen menu option carries (block_actions'
+    `actions[]`): a button's value, a static_select option's value, or a users_select's
+    command with the chosen person added as Slack's mention markup."""
+    if action.get("type") == "users_select":
+        action_id = str(action.get("action_id") or "")
+        user = action.get("selected_user")
+        if not action_id.startswith(PEOPLE_ACTION_PREFIX) or not isinstance(user, str):
+            return None
+        return f"{action_id.removeprefix(PEOPLE_ACTION_PREFIX)} <@{user}>"
+    value = action.get("value")
+    if action.get("type") == "static_select":
+        value = (action.get("selected_option") or {}).get("value")
+    try:
+        command = json.loads(str(value))["command"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return command if isinstance(command, str) and command.strip() else None
 
 
 def form_spec(block: Form) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from skills.contract import Mention
+
 _MARKUP = re.compile(r"<([^<>]*)>")
 
 
@@ -38,6 +40,23 @@ def mentioned_users(text: str) -> list[str]:
             if user and user not in found:
                 found.append(user)
     return found
+
+
+def mentioned(
+    text: str, names: Mapping[str, str], *, skip: str | None = None
+) -> tuple[Mention, ...]:
+    """The people `text` mentions but `skip`, each with the name `typed_text` shows for
+    them (`@` and their name, or their label or id when Slack cannot name them)."""
+    found: list[Mention] = []
+    for match in _MARKUP.finditer(text):
+        target, _, label = match[1].partition("|")
+        if not target.startswith("@") or target[1:] in ("", skip):
+            continue
+        user = target[1:]
+        name = names.get(user) or unescape(label).lstrip("@") or user
+        if all(mention.user_id != user for mention in found):
+            found.append(Mention(user, name))
+    return tuple(found)
 
 
 def typed_text(

@@ -13,7 +13,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ConversationReference
 
-from skills.contract import Actor
+from skills.contract import Actor, Mention
 
 PLATFORM = "teams"
 GENERAL_CHANNEL = "General"
@@ -50,6 +50,26 @@ def command_text(activity: Activity) -> str:
 
     text = _AT_TAG.sub(other_mention, text)
     return " ".join(html.unescape(text).split())
+
+
+def mentions(activity: Activity) -> tuple[Mention, ...]:
+    """The people the message mentions but the bot, from its mention entities: each one's
+    id (`mentioned.aadObjectId` when given, else `mentioned.id`) and the name its `<at>` tag
+    shows, which `command_text` leaves in the command."""
+    bot_id = activity.recipient.id if activity.recipient else None
+    found: list[Mention] = []
+    for mention in TurnContext.get_mentions(activity):
+        properties = mention.additional_properties or {}
+        mentioned = properties.get("mentioned") or {}
+        user_id = str(mentioned.get("aadObjectId") or mentioned.get("id") or "")
+        if not user_id or mentioned.get("id") == bot_id:
+            continue
+        tag = _AT_TAG.search(str(properties.get("text") or ""))
+        name = html.unescape(tag.group(1) if tag else str(mentioned.get("name") or user_id))
+        name = " ".join(name.split())
+        if name and all(known.user_id != user_id for known in found):
+            found.append(Mention(user_id, name))
+    return tuple(found)
 
 
 def actor(activity: Activity) -> Actor:

@@ -167,15 +167,21 @@ class LookoutTeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         if is_bot_sender(activity):
             actor = replace(actor, user_id=str(activity.from_property.id), bot=True)
         raw = activity.serialize()
+        mentions = activities.mentions(activity)
         request = activities.request_id(activity)
         reply: Reply | None
         if request is None:
             reply = await self._dispatcher.run(
-                command, actor=actor, conversation=conversation, raw=raw
+                command, actor=actor, conversation=conversation, raw=raw, mentions=mentions
             )
         else:
             reply = await self._dispatcher.run_once(
-                request, command, actor=actor, conversation=conversation, raw=raw
+                request,
+                command,
+                actor=actor,
+                conversation=conversation,
+                raw=raw,
+                mentions=mentions,
             )
             if reply is None:
                 log.info("ignoring a redelivered Teams activity", extra={"request": request})

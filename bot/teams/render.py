@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shlex
 from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment
@@ -27,6 +28,7 @@ from skills.contract import (
     File,
     Form,
     Image,
+    Menu,
     Reply,
     Table,
     Text,
@@ -45,6 +47,10 @@ COMMAND_KEY = "lookout_command"
 FORM_KEY = "lookout_form"
 FIELDS_KEY = "lookout_fields"
 INPUT_PREFIX = "lookout_field_"
+# A menu's submit carries its command and the id of its choice set; the choice is added.
+MENU_KEY = "lookout_menu"
+MENU_INPUT_KEY = "lookout_menu_input"
+MENU_INPUT_PREFIX = "lookout_menu_"
 
 # Teams rejects messages over ~28 KB; an inline PNG larger than this is left out with a note.
 MAX_IMAGE_BYTES = 20_000
@@ -210,6 +216,44 @@ def render_form(block: Form) -> list[dict[str, Any]]:
     return [{"type": "Container", "items": items}]
 
 
+def render_menu(menu: Menu, index: int) -> list[dict[str, Any]]:
+    """An Input.ChoiceSet and an Action.Submit that runs the menu's command with the choice.
+    A people menu is left out: Teams' people picker needs Graph permissions, and a mention
+    (`assign @name`) or the "Assign to me" button does the same."""
+    if menu.people or not menu.choices:
+        return []
+    input_id = f"{MENU_INPUT_PREFIX}{index}"
+    choices = [{"title": label, "value": value} for label, value in menu.choices]
+    choice_set: dict[str, Any] = {
+        "type": "Input.ChoiceSet",
+        "id": input_id,
+        "style": "compact",
+        "label": menu.label,
+        "choices": choices,
+    }
+    if menu.current in {value for _, value in menu.choices}:
+        choice_set["value"] = menu.current
+    submit = {
+        "type": "Action.Submit",
+        "title": f"Set {menu.label.lower()}",
+        "data": {MENU_KEY: menu.command, MENU_INPUT_KEY: input_id},
+    }
+    return [
+        {
+            "type": "ColumnSet",
+            "columns": [
+                {"type": "Column", "width": "stretch", "items": [choice_set]},
+                {
+                    "type": "Column",
+                    "width": "auto",
+                    "verticalContentAlignment": "Bottom",
+                    "items": [{"type": "ActionSet", "actions": [submit]}],
+                },
+            ],
+        }
+    ]
+
+
 def render_block(block: Block) -> list[dict[str, Any]]:
     if isinstance(block, Text):
         return [text_block(block.text)]
@@ -228,7 +272,7 @@ def render_block(block: Block) -> list[dict[str, Any]]:
     if isinstance(block, Table):
         return render_table(block)
     if isinstance(block, Actions):
-        return [
+        rendered = [
             {
                 "type": "ActionSet",
                 "actions": [
@@ -237,6 +281,9 @@ def render_block(block: Block) -> list[dict[str, Any]]:
                 ],
             }
         ]
+        for index, menu in enumerate(block.menus):
+            rendered.extend(render_menu(menu, index))
+        return rendered
     if isinstance(block, Image):
         if len(block.png) > MAX_IMAGE_BYTES:
             return [text_block(f"(image left out, too large for Teams: {block.alt})", size="Small")]
@@ -327,9 +374,16 @@ def command_from_value(value: Any) -> str | None:
         return None
     data: dict[str, Any] = value
     action = value.get("action")
-    if COMMAND_KEY not in value and FORM_KEY not in value and isinstance(action, dict):
+    own = (COMMAND_KEY, FORM_KEY, MENU_KEY)
+    if not any(key in value for key in own) and isinstance(action, dict):
         inner = action.get("data")
         data = inner if isinstance(inner, dict) else {}
+    menu = data.get(MENU_KEY)
+    if isinstance(menu, str) and menu.strip():
+        chosen = data.get(str(data.get(MENU_INPUT_KEY) or ""))
+        if not isinstance(chosen, str) or not chosen.strip():
+            return None
+        return shlex.join([*shlex.split(menu.strip()), chosen.strip()])
     form = data.get(FORM_KEY)
     names = data.get(FIELDS_KEY)
     if isinstance(form, str) and form.strip() and isinstance(names, list):

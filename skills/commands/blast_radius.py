@@ -3,13 +3,16 @@
 Every service that depends on it, transitively, with depth, tier, owning team and status
 (the worse of the alerts firing in open incidents and, when PROMETHEUS_URL is set, the
 `health:` queries), the summed users and revenue, and a picture of the affected subgraph
-coloured by status. Without a service, in an incident's thread (or with `--incident`), it
-answers for the incident's probable root cause.
+coloured by status. Without a service, in an incident's thread (or with `--incident`, or
+an incident reference where the service goes: `blast-radius INC-4`), it answers for the
+incident's probable root cause. Users and revenue the catalog does not give are unknown,
+never zero.
 
 On an open incident the answer is the picture and a pointer to a live tracker: one message
 in the incident's thread with the dependents table and the propagation path (which service
 failed after which, and when), edited in place as dependents degrade or recover (see
-`skills.blast_tracker`). Asking again reuses it. `--what-if`, or no incident, answers once.
+`skills.blast_tracker`). Asking again reuses it. `--what-if`, no incident, or a service
+nothing depends on answers once.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from core.blast_radius import BlastRadius, UnknownServiceError, describe_propagation
 from core.incident_summary import root_cause_from_record
-from core.incidents import IncidentStatus, display_id
+from core.incidents import IncidentStatus, display_id, parse_incident_id
 from core.topology import Topology
 from integrations.service_health import HealthSnapshot
 from skills.context import Answer, Outside, SkillContext
@@ -47,7 +50,9 @@ from storage.models import IncidentRow
 
 class BlastRadiusArgs(BaseModel):
     service: Annotated[str | None, Positional()] = Field(
-        default=None, max_length=255, description="the service (default: the incident's cause)"
+        default=None,
+        max_length=255,
+        description="the service, or an incident (INC-4); default: the thread's incident's cause",
     )
     what_if: bool = Field(default=False, description="as if it failed now (before a change)")
     incident: str | None = Field(
@@ -62,6 +67,13 @@ class BlastRadiusSkill(Skill[BlastRadiusArgs]):
     args_model = BlastRadiusArgs
 
     async def handle(self, ctx: SkillContext, args: BlastRadiusArgs) -> Answer:
+        if args.service is not None and _names_incident(args.service, catalog(ctx.topology)):
+            if args.incident is not None:
+                raise UsageError(
+                    f"Both `{args.service}` and `--incident {args.incident}` name incidents; "
+                    "give one."
+                )
+            args = args.model_copy(update={"service": None, "incident": args.service})
         on_incident = args.incident is not None or ctx.conversation.incident_id is not None
         if args.service is None and not on_incident:
             raise UsageError(
@@ -101,10 +113,12 @@ class BlastRadiusSkill(Skill[BlastRadiusArgs]):
             )
         except UnknownServiceError as error:
             raise NotFoundError(f"{str(error)[0].upper()}{str(error)[1:]}.") from None
+        # A tracker follows dependents; with none there is nothing to follow.
         tracked = (
             incident is not None
             and not args.what_if
             and incident.status != IncidentStatus.RESOLVED.value
+            and bool(view.result.affected)
         )
 
         async def draw() -> bytes:
@@ -130,6 +144,18 @@ def _draw(result: BlastRadius) -> bytes:
     from skills.views.blast_radius_chart import render_blast_radius_png
 
     return render_blast_radius_png(result)
+
+
+def _names_incident(word: str, topology: Topology) -> bool:
+    """Whether `word` is an incident reference (`INC-4`, `#4`, `4`) rather than a service:
+    a name the catalog knows is always the service."""
+    if word in topology:
+        return False
+    try:
+        parse_incident_id(word)
+    except ValueError:
+        return False
+    return True
 
 
 def _incident_service(incident: IncidentRow | None, failing: list[str], topology: Topology) -> str:

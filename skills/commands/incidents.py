@@ -48,7 +48,16 @@ class IncidentsSkill(Skill[IncidentsArgs]):
         shown = rows[:LIMIT]
         counts = await ctx.alerts.counts(incident_ids=[row.id for row in shown])
         table = Table(
-            columns=("Incident", "Severity", "Status", "Service", "Title", "Alerts", "Age"),
+            columns=(
+                "Incident",
+                "Severity",
+                "Status",
+                "Service",
+                "Title",
+                "Alerts",
+                "Age",
+                "Owner",
+            ),
             rows=tuple(
                 (
                     f"{mark(row.severity, row.status)} {display_id(row.id)}",
@@ -58,6 +67,7 @@ class IncidentsSkill(Skill[IncidentsArgs]):
                     literal(row.title),
                     str(counts.get(row.id, 0)),
                     age(row.created_at, ctx.now),
+                    literal(row.owner_name) if row.owner_name else "—",
                 )
                 for row in shown
             ),

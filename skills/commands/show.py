@@ -20,7 +20,7 @@ from skills.lookups import load_incident
 from skills.markup import literal
 from skills.registry import Skill
 from skills.views.context_card import snapshot_blocks
-from skills.views.incident_card import incident_buttons, status_line
+from skills.views.incident_card import incident_buttons, owner_line, status_line
 from storage.models import AlertRow, IncidentRow
 
 HIDDEN_LABELS = {"alertname", "severity"}
@@ -59,6 +59,7 @@ class ShowSkill(Skill[ShowArgs]):
             Fields(
                 (
                     ("Status", status_line(incident, ctx.now)),
+                    ("Owner", owner_line(incident) or "nobody"),
                     ("Severity", incident.severity),
                     ("Service", literal(incident.service)),
                     ("Opened", stamp(incident.created_at, ctx.now)),

@@ -8,8 +8,9 @@ from datetime import datetime
 from core.change_correlation import ScoredChange
 from core.incident_summary import root_cause_from_record
 from core.incidents import display_id, main_alert
+from core.severity import Severity
 from core.wording import plural
-from skills.contract import Actions, Button, Context, Fields, Reply, Text
+from skills.contract import Actions, Button, Context, Fields, Menu, Reply, Text
 from skills.formatting import clock_time, duration, mark
 from skills.markup import literal
 from skills.moments import instants
@@ -51,11 +52,36 @@ def _paging_fields(paging: PagingFacts | None) -> tuple[tuple[str, str], ...]:
     return tuple(fields)
 
 
+SEVERITY_CHOICES = tuple(
+    (level.label.capitalize(), level.label) for level in sorted(Severity, reverse=True)
+)
+
+
+def owner_line(incident: IncidentRow) -> str | None:
+    """Who owns the incident (`assign`), shown as data; None when nobody does."""
+    return literal(incident.owner_name) if incident.owner_name else None
+
+
+def incident_menus(incident: IncidentRow) -> tuple[Menu, ...]:
+    """Pick an owner, or a severity, on an open incident's card."""
+    if incident.status == "resolved" or incident.merged_into is not None:
+        return ()
+    ref = display_id(incident.id)
+    return (
+        Menu("Assign to…", "assign", (ref,), people=True),
+        Menu("Severity", "severity", (ref,), SEVERITY_CHOICES, current=incident.severity),
+    )
+
+
 def incident_buttons(incident: IncidentRow) -> Actions:
     ref = display_id(incident.id)
     buttons: list[Button] = []
     if incident.status == "triggered":
         buttons.append(Button("Acknowledge", "ack", (ref,), style="primary"))
+    elif incident.status in ("acknowledged", "investigating", "mitigated"):
+        buttons.append(Button("Unacknowledge", "unack", (ref,)))
+    if incident.status != "resolved" and incident.merged_into is None:
+        buttons.append(Button("Assign to me", "assign", (ref, "me")))
     buttons.append(Button("Details", "show", (ref,)))
     if incident.status != "resolved":
         buttons.append(Button("Run runbook", "runbooks", ("--incident", ref)))
@@ -65,7 +91,7 @@ def incident_buttons(incident: IncidentRow) -> Actions:
         buttons.append(Button("Blast radius", "blast-radius", ("--incident", ref)))
     if incident.status != "resolved":
         buttons.append(Button("Resolve", "resolve", (ref,), style="danger"))
-    return Actions(tuple(buttons))
+    return Actions(tuple(buttons), incident_menus(incident))
 
 
 @dataclass(frozen=True)
@@ -124,6 +150,7 @@ def incident_message(
         Fields(
             (
                 ("Status", status_line(incident, now)),
+                *((("Owner", owner),) if (owner := owner_line(incident)) else ()),
                 ("Severity", incident.severity),
                 ("Service", literal(incident.service)),
                 ("Alerts", f"{facts.alerts} ({facts.firing} firing)"),

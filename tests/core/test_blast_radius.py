@@ -58,8 +58,9 @@ def test_every_dependent_with_depth_status_and_sums() -> None:
     ]
     assert result.summary() == (
         "postgres: 5 dependent services (1 failing, 1 degraded), up to 3 hops; "
-        "150,040 users, 50,000/h revenue"
+        "at least 150,040 users, at least 50,000/h revenue"
     )
+    assert (result.users_unknown, result.revenue_unknown) == (3, 4)
 
 
 def test_what_if_for_a_healthy_service() -> None:
@@ -140,3 +141,22 @@ def test_five_thousand_dependents_are_walked_quickly() -> None:
     result = blast_radius(topology, "root")
     assert time.perf_counter() - began < 0.2
     assert len(result.affected) == 5000 and result.depth == 5
+
+
+def test_figures_the_catalog_lacks_are_unknown_never_zero() -> None:
+    bare = Topology([Service("db"), Service("api", depends_on=("db",))])
+    result = blast_radius(bare, "db")
+    assert (result.users, result.revenue_per_hour) == (None, None)
+    assert result.summary() == "db: 1 dependent service, up to 1 hop; users and revenue unknown"
+    zero = Topology(
+        [
+            Service("db", users=0, revenue_per_hour=0),
+            Service("api", depends_on=("db",), users=0, revenue_per_hour=0.0),
+        ]
+    )
+    counted = blast_radius(zero, "db")
+    assert (counted.users, counted.revenue_per_hour) == (0, 0.0)
+    assert counted.summary().endswith("; 0 users, 0/h revenue")
+    some = Topology([Service("db"), Service("api", depends_on=("db",), users=1_200)])
+    partly = blast_radius(some, "db")
+    assert partly.summary().endswith("; at least 1,200 users, revenue unknown")

@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import struct
 
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
+
 from core.blast_radius import ServiceStatus, blast_radius
 from core.topology import Service, Topology
-from skills.views.blast_radius_chart import render_blast_radius_png
+from skills.views.blast_radius_chart import blast_radius_figure, render_blast_radius_png
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -61,3 +65,82 @@ def test_rendering_does_not_switch_the_global_backend() -> None:
     before = matplotlib.get_backend()
     render_blast_radius_png(blast_radius(fifty_dependents(), "api-0"))
     assert matplotlib.get_backend() == before
+
+
+def long_named() -> Topology:
+    """A database with long-named dependents, one with a single hop and a wide column."""
+    root = "postgres-primary-cluster-eu-west-1-payments-ledger"
+    apis = [
+        Service(f"payments-ledger-reconciliation-api-{i}", depends_on=(root,)) for i in range(6)
+    ]
+    fronts = [
+        Service(
+            f"customer-facing-checkout-frontend-with-a-very-long-name-{i}",
+            depends_on=(f"payments-ledger-reconciliation-api-{i % 6}",),
+        )
+        for i in range(9)
+    ]
+    return Topology([Service(root), *apis, *fronts])
+
+
+def text_boxes(figure: Figure) -> tuple[list[Bbox], list[Bbox], Bbox]:
+    """(every text's extent, the node labels' extents, the legend's extent), in pixels."""
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    [axes] = figure.axes
+    legend = figure.legends[0]
+    labels = [t for t in axes.texts if t.get_gid() == "label"]
+    texts = [*figure.texts, *labels, *legend.get_texts()]
+    assert all(t.get_text() for t in texts)
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    return (
+        boxes,
+        [t.get_window_extent(renderer) for t in labels],
+        legend.get_window_extent(renderer),
+    )
+
+
+@pytest.mark.parametrize("what_if", [False, True])
+@pytest.mark.parametrize("max_services", [60, 5])
+def test_no_text_leaves_the_figure_and_the_legend_covers_no_label(
+    what_if: bool, max_services: int
+) -> None:
+    topology = long_named()
+    root = "postgres-primary-cluster-eu-west-1-payments-ledger"
+    statuses = {root: ServiceStatus.FAILING}
+    result = blast_radius(topology, root, statuses, what_if=what_if)
+    figure = blast_radius_figure(result, max_services=max_services)
+    figure.canvas.draw()
+    frame = figure.bbox
+    boxes, labels, legend = text_boxes(figure)
+    assert len(labels) == min(max_services, 15) + 1
+    for box in boxes:
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, (box, frame)
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1, (box, frame)
+    assert not any(legend.overlaps(label) for label in labels)
+    title = figure.texts[-1]
+    assert title.get_text().replace("\n", " ") == result.summary()
+
+
+def test_a_title_longer_than_the_figure_wraps_inside_it() -> None:
+    root = "postgres-primary-cluster-eu-west-1-payments-ledger-replica-set-a"
+    topology = Topology([Service(root), Service("ledger-api", depends_on=(root,))])
+    result = blast_radius(topology, root)
+    figure = blast_radius_figure(result)
+    figure.canvas.draw()
+    title = figure.texts[-1]
+    assert "\n" in title.get_text()
+    assert title.get_text().replace("\n", " ") == result.summary()
+    boxes, labels, legend = text_boxes(figure)
+    assert all(figure.bbox.x0 <= box.x0 and box.x1 <= figure.bbox.x1 for box in boxes)
+    assert not any(legend.overlaps(label) for label in labels)
+
+
+def test_the_check_catches_a_title_that_runs_off() -> None:
+    """The same extents catch an unwrapped long title: the checks above can fail."""
+    root = "postgres-primary-cluster-eu-west-1-payments-ledger"
+    result = blast_radius(long_named(), root, {root: ServiceStatus.FAILING})
+    figure = blast_radius_figure(result)
+    figure.texts[-1].set_text(result.summary() + " " + result.summary())
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    assert figure.texts[-1].get_window_extent(renderer).x1 > figure.bbox.x1

@@ -134,6 +134,7 @@ async def test_a_button_click_runs_the_same_code_as_the_typed_command(harness: H
     actions = next(b for b in card.blocks if isinstance(b, Actions))
     assert [b.label for b in actions.buttons] == [
         "Acknowledge",
+        "Assign to me",
         "Details",
         "Run runbook",
         "Similar",

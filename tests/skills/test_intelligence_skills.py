@@ -74,7 +74,7 @@ async def test_blast_radius_of_a_service_with_statuses_and_a_picture(world: Harn
     reply = await world.say("blast-radius postgres-primary")
     text = text_of(reply)
     assert "postgres-primary: 4 dependent services (2 failing), up to 3 hops" in text
-    assert "90,000 users, 12,000/h revenue" in text
+    assert "at least 90,000 users, at least 12,000/h revenue" in text
     rows = {row[0]: row for row in table_of(reply).rows}
     assert rows["payments-api"][1:] == ("1", "postgres-primary", "2", "payments", "🔴 failing")
     assert rows["web"][1:4] == ("3", "checkout", "1")
@@ -103,6 +103,31 @@ async def test_blast_radius_in_an_incident_thread_follows_its_root_cause(world: 
         "2026-11-22T02:50:30Z payments-api failed, 30 s after postgres-primary",
         "2026-11-22T02:51:00Z reports failed, 60 s after postgres-primary",
     ]
+
+
+async def test_an_incident_reference_where_the_service_goes_means_that_incident(
+    world: Harness,
+) -> None:
+    await outage(world)
+    expected = text_of(await world.say("blast-radius --incident INC-1"))
+    for typed in ("blast-radius INC-1", "blast-radius #1", "blast-radius inc1"):
+        assert text_of(await world.say(typed)) == expected, typed
+    assert text_of(await world.say("blast-radius INC-4")) == "There is no incident INC-4."
+    both = text_of(await world.say("blast-radius INC-1 --incident INC-1"))
+    assert both.startswith("Both `INC-1` and `--incident INC-1` name incidents")
+    async with world.database.unit_of_work() as uow:
+        assert len(await uow.trackers.for_incident(incident_id=1)) == 1
+
+
+async def test_no_tracker_for_a_service_nothing_depends_on(world: Harness) -> None:
+    await world.ingestor.ingest([make_alert("QueueStuck", "mailer", "critical")])
+    reply = await world.say("blast-radius", incident_id=1)
+    text = text_of(reply)
+    assert "Nothing in the catalog depends on mailer." in text
+    assert "Live tracker" not in text
+    assert "mailer: 0 dependent services; users and revenue unknown" in text
+    async with world.database.unit_of_work() as uow:
+        assert await uow.trackers.for_incident(incident_id=1) == []
 
 
 async def test_blast_radius_of_a_resolved_incident_answers_once(world: Harness) -> None:

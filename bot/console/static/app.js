@@ -341,6 +341,7 @@
     },
     actions(block, ctx) {
       const bar = el("div", "block-actions");
+      if (block.label) bar.append(el("span", "actions-label", `${block.label}:`));
       for (const button of block.buttons || []) {
         const style = ["primary", "danger"].includes(button.style) ? button.style : "default";
         const node = el("button", `btn btn-${style}`, button.label);

@@ -32,11 +32,20 @@ async def test_incident_message_buttons_and_thread_replies(server: RunningServer
         buttons = next(b for b in root["blocks"] if b["type"] == "actions")["buttons"]
         assert [(b["label"], b["command"]) for b in buttons] == [
             ("Acknowledge", "ack INC-1"),
+            ("Assign to me", "assign INC-1 me"),
             ("Details", "show INC-1"),
             ("Run runbook", "runbooks --incident INC-1"),
             ("Similar", "similar INC-1"),
             ("Correlate", "correlate INC-1"),
             ("Resolve", "resolve INC-1"),
+        ]
+        menu = [b for b in root["blocks"] if b["type"] == "actions"][1]
+        assert menu["label"] == "Severity"
+        assert [(b["label"], b["command"], b["style"]) for b in menu["buttons"]] == [
+            ("Critical", "severity INC-1 critical", "primary"),
+            ("Error", "severity INC-1 error", "default"),
+            ("Warning", "severity INC-1 warning", "default"),
+            ("Info", "severity INC-1 info", "default"),
         ]
         # A click sends the button's command; the answer goes to the incident's thread.
         answer = await command(client, "/lookout ack INC-1", channel="#incidents")

@@ -127,8 +127,11 @@ async def test_a_button_click_acks_and_updates_the_message(slack: SlackWorld) ->
         for block in update.params["blocks"]
         if block["type"] == "actions"
         for element in block["elements"]
+        if element["type"] == "button"
     ]
     assert labels == [
+        "Unacknowledge",
+        "Assign to me",
         "Details",
         "Run runbook",
         "Similar",

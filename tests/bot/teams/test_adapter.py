@@ -40,7 +40,7 @@ def card_commands(request: ConnectorRequest) -> list[str]:
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            if node.get("type") == "Action.Submit":
+            if node.get("type") == "Action.Submit" and COMMAND_KEY in node["data"]:
                 found.append(node["data"][COMMAND_KEY])
             for value in node.values():
                 walk(value)
@@ -118,6 +118,7 @@ async def test_an_incident_gets_one_card_and_a_submit_acks_it_in_place(teams: Te
     assert attachment["content"]["version"] == "1.5"
     assert card_commands(card) == [
         "ack INC-1",
+        "assign INC-1 me",
         "show INC-1",
         "runbooks --incident INC-1",
         "similar INC-1",
