@@ -4,9 +4,9 @@ delivery problems already told to admins."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Table, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,11 +30,12 @@ class PlatformRequestRepository:
         if dialect not in ("postgresql", "sqlite"):
             return await insert_once(self._session, PlatformRequestRow(**values))
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = cast(Table, PlatformRequestRow.__table__)  # Core: no ORM bookkeeping
         statement = (
-            insert(PlatformRequestRow)
+            insert(table)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["platform", "request_id"])
-            .returning(PlatformRequestRow.id)
+            .returning(table.c.id)
         )
         return (await self._session.execute(statement)).scalar_one_or_none() is not None
 

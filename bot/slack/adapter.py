@@ -384,7 +384,7 @@ class SlackAdapter:
         for message_id in wanted:
             if message_id in self._incident_by_message:
                 return self._incident_by_message[message_id]
-        async with self._database.unit_of_work() as uow:
+        async with self._database.reading() as uow:
             for message_id in wanted:
                 row = await uow.threads.find_by_message(platform="slack", message_id=message_id)
                 if row is not None:
@@ -395,7 +395,7 @@ class SlackAdapter:
     async def _thread_of(self, incident_id: int) -> tuple[str, str] | None:
         """The incident's root message as (channel, thread ts), once it has been posted (read
         each time: a card that was deleted is posted again, in a new thread)."""
-        async with self._database.unit_of_work() as uow:
+        async with self._database.reading() as uow:
             row = await uow.threads.get(incident_id=incident_id, platform="slack")
         if row is None or not row.thread_id:
             return None
