@@ -69,11 +69,10 @@ class Database:
         """A unit of work that only reads, rolled back when the block ends. On SQLite it does
         not queue behind the writer: in WAL mode readers run beside it and see what was
         committed before each statement."""
+        # Closing the session hands its connection back, which rolls the transaction back
+        # (the pool's reset) without expiring the rows read, so they stay readable after.
         async with self._sessions() as session:
-            try:
-                yield UnitOfWork(session, dialect=self.engine.dialect.name)
-            finally:
-                await session.rollback()
+            yield UnitOfWork(session, dialect=self.engine.dialect.name)
 
     async def upgrade(self) -> None:
         """Apply Alembic migrations up to head on this engine's connection."""
