@@ -232,10 +232,11 @@ class AnswerBook:
 
     def __init__(self, fake: FakeSlack) -> None:
         self.fake = fake
-        self.read = 0
+        # Only what arrives from now on: an earlier setup's incidents had the same numbers.
+        self.read = len(fake.calls)
         self.waiting: dict[str, deque[asyncio.Future[Answer]]] = defaultdict(deque)
         self.incidents: dict[int, tuple[str, str]] = {}  # INC number → (channel, root ts)
-        self._history_seen: dict[str, int] = {}
+        self._history_seen = {channel: len(found) for channel, found in fake.history.items()}
 
     def expect(self, *keys: str) -> asyncio.Future[Answer]:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
