@@ -50,6 +50,8 @@ test: $(STAMP) system-deps lint typecheck imports unit
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/slack_ack.py
+	$(BIN)/python bench/slack_ack.py --mode burst
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/run_card.py
 	$(BIN)/python bench/grouping.py
 	$(BIN)/python bench/rca.py

@@ -64,6 +64,16 @@ class Database:
             async with self._sessions() as session, session.begin():
                 yield UnitOfWork(session, dialect=self.engine.dialect.name)
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work that only reads, rolled back when the block ends. On SQLite it does
+        not queue behind the writer: in WAL mode readers run beside it and see what was
+        committed before each statement."""
+        # Closing the session hands its connection back, which rolls the transaction back
+        # (the pool's reset) without expiring the rows read, so they stay readable after.
+        async with self._sessions() as session:
+            yield UnitOfWork(session, dialect=self.engine.dialect.name)
+
     async def upgrade(self) -> None:
         """Apply Alembic migrations up to head on this engine's connection."""
         config = alembic_config(self.url)

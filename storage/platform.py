@@ -4,9 +4,10 @@ delivery problems already told to admins."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Table, delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.delivery import insert_once
@@ -20,10 +21,23 @@ class PlatformRequestRepository:
     async def first_time(self, *, platform: str, request_id: str, now: datetime) -> bool:
         """Record the request; False when it was recorded before (a retry or a duplicate).
 
-        The unique key makes this hold across replicas sharing one database.
+        The unique key makes this hold across replicas sharing one database: one statement,
+        `INSERT … ON CONFLICT DO NOTHING` (PostgreSQL waits there for a concurrent insert of
+        the same id to commit or roll back), so no savepoint is needed.
         """
-        row = PlatformRequestRow(platform=platform, request_id=request_id, received_at=now)
-        return await insert_once(self._session, row)
+        values = {"platform": platform, "request_id": request_id, "received_at": now}
+        dialect = self._session.get_bind().dialect.name
+        if dialect not in ("postgresql", "sqlite"):
+            return await insert_once(self._session, PlatformRequestRow(**values))
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = cast(Table, PlatformRequestRow.__table__)  # Core: no ORM bookkeeping
+        statement = (
+            insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["platform", "request_id"])
+            .returning(table.c.id)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none() is not None
 
 
 class ConversationRefRepository:

@@ -1,8 +1,13 @@
 """The Slack adapter: a slack-bolt AsyncApp that turns Slack requests into invocations.
 
 Slash commands, button clicks (`block_actions`) and `@Lookout` mentions are acknowledged
-at once (Slack wants an answer within 3 s) and then run as lazy listeners through the same
+at once (Slack wants an answer within 3 s) and then run as background tasks through the same
 dispatcher as every other platform. Answers about an incident go to that incident's thread.
+Before the acknowledgement only Bolt's signature check and the parsing of the request run:
+who Lookout is in Slack (auth.test) is asked once for the process (`SlackIdentity`), and the
+request is handed to its task as Bolt parsed it, not copied. That a retry
+(`X-Slack-Retry-Num`) runs nothing is decided in the database by the task (`run_once`), so
+it holds across replicas.
 
 What Slack sends is read as its author meant it: escaping undone and markup read once
 (`bot.slack.text`); a mention that was edited is the same message, so it never runs again;
@@ -12,6 +17,7 @@ bots and workflows act only when the config names them; people from another orga
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -28,6 +34,7 @@ from slack_sdk.errors import SlackApiError
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack.answers import Asked, SlackAnswers
+from bot.slack.identity import SlackIdentity
 from bot.slack.people import Home, SlackPeople, bot_identity
 from bot.slack.platform import SlackPlatform, web_client
 from bot.slack.render import (
@@ -46,6 +53,10 @@ from storage.database import Database
 log = logging.getLogger(__name__)
 
 COMMAND = "/lookout"
+# How long a stopping adapter lets commands already acknowledged finish their answers.
+STOP_GRACE_SECONDS = 5.0
+
+Handler = Callable[[dict[str, Any], dict[str, Any], AsyncRespond, Any], Awaitable[None]]
 
 
 def request_key(body: dict[str, Any]) -> str | None:
@@ -73,8 +84,11 @@ class SlackAdapter:
         metrics: Metrics,
         app_token: str | None = None,
         api_url: str | None = None,
+        identity: SlackIdentity | None = None,
     ) -> None:
         self.app = app
+        self._identity = identity
+        self._tasks: set[asyncio.Task[None]] = set()
         self._platform = platform
         self._dispatcher = dispatcher
         self._database = database
@@ -86,11 +100,11 @@ class SlackAdapter:
         self._incident_by_message: dict[str, int] = {}
         self._people = SlackPeople(platform)
         self._answers = SlackAnswers(platform, metrics, self._thread_of)
-        app.command(COMMAND)(ack=self._ack, lazy=[self._on_command])
-        app.action(re.compile(f"^{ACTION_PREFIX}:"))(ack=self._ack, lazy=[self._on_button])
-        app.action(re.compile(f"^{FORM_ACTION_PREFIX}:"))(ack=self._ack, lazy=[self._on_form])
-        app.view(FORM_CALLBACK)(ack=self._ack, lazy=[self._on_form_submitted])
-        app.event("app_mention")(ack=self._ack, lazy=[self._on_mention])
+        app.command(COMMAND)(self._acknowledged(self._on_command))
+        app.action(re.compile(f"^{ACTION_PREFIX}:"))(self._acknowledged(self._on_button))
+        app.action(re.compile(f"^{FORM_ACTION_PREFIX}:"))(self._acknowledged(self._on_form))
+        app.view(FORM_CALLBACK)(self._acknowledged(self._on_form_submitted))
+        app.event("app_mention")(self._acknowledged(self._on_mention))
         app.error(self._on_error)
 
     @classmethod
@@ -105,19 +119,24 @@ class SlackAdapter:
         if settings.slack_bot_token is None or settings.slack_signing_secret is None:
             raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
         token = settings.slack_bot_token.get_secret_value()
-        # Two clients: Bolt deep-copies its own into every lazy request (so it cannot hold a
-        # pooled session); Lookout's posting goes through the platform's, which does.
+        platform = SlackPlatform(web_client(token, settings.slack_api_url, patient=False))
+        identity = SlackIdentity(platform.client, token)
+        # Bolt's client carries no token: `identity` gives each request the bot token along
+        # with the auth.test answer it keeps. The acknowledging listeners only start a task,
+        # so they run before the response (no polling for the ack).
         app = AsyncApp(
-            client=web_client(token, settings.slack_api_url),
+            client=web_client(None, settings.slack_api_url),
             signing_secret=settings.slack_signing_secret.get_secret_value(),
-            process_before_response=False,
+            authorize=identity,  # type: ignore[arg-type]  # an AsyncAuthorize is taken as is
+            process_before_response=True,
         )
         app_token = (
             settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
         )
         return cls(
             app=app,
-            platform=SlackPlatform(web_client(token, settings.slack_api_url, patient=False)),
+            platform=platform,
+            identity=identity,
             dispatcher=dispatcher,
             database=database,
             metrics=metrics,
@@ -143,6 +162,8 @@ class SlackAdapter:
         # One pooled HTTP session for every Web API call; without it the SDK opens a new
         # connection per call, which costs more than the call under load.
         self._platform.client.session = aiohttp.ClientSession()
+        if self._identity is not None:
+            await self._identity.prepare()
         if self._app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -156,18 +177,48 @@ class SlackAdapter:
         if self._socket_mode is not None:
             await self._socket_mode.close_async()
             self._socket_mode = None
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         session = self._platform.client.session
         if session is not None:
             self._platform.client.session = None
             await session.close()
 
-    # Middleware and listeners. Bolt injects arguments by name.
+    # Listeners. Bolt injects arguments by name.
 
-    @staticmethod
-    async def _ack(ack: Callable[..., Awaitable[None]]) -> None:
-        await ack()
+    def _acknowledged(self, handler: Handler) -> Callable[..., Awaitable[None]]:
+        """A listener that acknowledges the request and leaves `handler` to a task of its
+        own: Slack gets its 200 as soon as the request is verified and parsed."""
 
-    async def _on_command(self, body: dict[str, Any], respond: AsyncRespond, context: Any) -> None:
+        async def listener(
+            ack: Callable[..., Awaitable[None]],
+            body: dict[str, Any],
+            payload: dict[str, Any],
+            respond: AsyncRespond,
+            context: Any,
+        ) -> None:
+            await ack()
+            self._start(handler(body, payload, respond, context), body)
+
+        return listener
+
+    def _start(self, work: Awaitable[None], body: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._guarded(work, body), name="lookout-slack-request")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, work: Awaitable[None], body: dict[str, Any]) -> None:
+        try:
+            await work
+        except Exception as error:
+            await self._on_error(error, body)
+
+    async def _on_command(
+        self, body: dict[str, Any], _payload: dict[str, Any], respond: AsyncRespond, context: Any
+    ) -> None:
         user = body["user_id"]
         actor = await self._people.person(
             user,
@@ -214,7 +265,9 @@ class SlackAdapter:
         )
         await self._answers.send(reply, Asked(channel, thread, actor.user_id, respond))
 
-    async def _on_form(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def _on_form(
+        self, body: dict[str, Any], action: dict[str, Any], _respond: AsyncRespond, _context: Any
+    ) -> None:
         """A form's button: open its modal, remembering where the form was shown."""
         try:
             spec = json.loads(action["value"])["form"]
@@ -247,14 +300,14 @@ class SlackAdapter:
             log.error("could not open a form", extra={"slack_error": error.response.get("error")})
 
     async def _on_form_submitted(
-        self, body: dict[str, Any], view: dict[str, Any], context: Any
+        self, body: dict[str, Any], view: dict[str, Any], _respond: AsyncRespond, context: Any
     ) -> None:
         """A submitted modal: its command with the fields filled in, run as the submitter,
         answered where the form was shown."""
         try:
-            context = json.loads(view.get("private_metadata") or "")
+            form = json.loads(view.get("private_metadata") or "")
             command = form_command(
-                str(context["command"]), list(context["names"]), submitted_values(view)
+                str(form["command"]), list(form["names"]), submitted_values(view)
             )
         except (KeyError, TypeError, ValueError):
             log.warning("a view submission that is not a Lookout form")
@@ -266,9 +319,9 @@ class SlackAdapter:
             named=user.get("username") or user.get("name"),
             teams=(user.get("team_id"),),
         )
-        channel = str(context.get("channel") or "")
-        thread = context.get("thread")
-        incident = context.get("incident")
+        channel = str(form.get("channel") or "")
+        thread = form.get("thread")
+        incident = form.get("incident")
         conversation = Conversation(
             "slack", channel, thread, incident if isinstance(incident, int) else None
         )
@@ -276,7 +329,9 @@ class SlackAdapter:
         if reply is not None and channel:
             await self._answers.send(reply, Asked(channel, thread, actor.user_id))
 
-    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+    async def _on_mention(
+        self, body: dict[str, Any], event: dict[str, Any], _respond: AsyncRespond, context: Any
+    ) -> None:
         actor = await self._mention_actor(event, context)
         if actor is None:
             return
@@ -344,7 +399,7 @@ class SlackAdapter:
         for message_id in wanted:
             if message_id in self._incident_by_message:
                 return self._incident_by_message[message_id]
-        async with self._database.unit_of_work() as uow:
+        async with self._database.reading() as uow:
             for message_id in wanted:
                 row = await uow.threads.find_by_message(platform="slack", message_id=message_id)
                 if row is not None:
@@ -355,7 +410,7 @@ class SlackAdapter:
     async def _thread_of(self, incident_id: int) -> tuple[str, str] | None:
         """The incident's root message as (channel, thread ts), once it has been posted (read
         each time: a card that was deleted is posted again, in a new thread)."""
-        async with self._database.unit_of_work() as uow:
+        async with self._database.reading() as uow:
             row = await uow.threads.get(incident_id=incident_id, platform="slack")
         if row is None or not row.thread_id:
             return None

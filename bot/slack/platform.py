@@ -48,7 +48,9 @@ USER_FAILURE_TTL = 300.0
 MAX_USERS = 10_000
 
 
-def web_client(token: str, base_url: str | None = None, *, patient: bool = True) -> AsyncWebClient:
+def web_client(
+    token: str | None, base_url: str | None = None, *, patient: bool = True
+) -> AsyncWebClient:
     """A Web API client. `patient` (Bolt's own client, Socket Mode): the SDK waits out 429s
     (honouring Retry-After) and retries 5xx inside the call. Not patient (Lookout's posting):
     every error comes straight back, so one slow message never holds up another."""
@@ -110,6 +112,7 @@ class SlackPlatform:
         self._clock = clock
         self._channel_ids: dict[str, str] = {}
         self._users: dict[str, tuple[SlackUser | None, float]] = {}
+        self._lookups: dict[str, asyncio.Future[SlackUser | None]] = {}
 
     async def _call(
         self,
@@ -225,11 +228,20 @@ class SlackPlatform:
 
     async def user(self, user_id: str) -> SlackUser | None:
         """users.info for `user_id` (needs `users:read`), kept for an hour; None when Slack
-        cannot say (the failure is kept for five minutes, so a broken scope is not hammered)."""
-        now = self._clock()
+        cannot say (the failure is kept for five minutes, so a broken scope is not hammered).
+        Requests that ask while a look-up of the same person is under way share its answer."""
         cached = self._users.get(user_id)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > self._clock():
             return cached[0]
+        pending = self._lookups.get(user_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._look_up(user_id))
+            self._lookups[user_id] = pending
+            pending.add_done_callback(lambda _: self._lookups.pop(user_id, None))
+        # Shielded: one asker that goes away does not end the look-up for the others.
+        return await asyncio.shield(pending)
+
+    async def _look_up(self, user_id: str) -> SlackUser | None:
         found: SlackUser | None = None
         try:
             response = await self._call(
@@ -246,7 +258,7 @@ class SlackPlatform:
             )
         if len(self._users) > MAX_USERS:
             self._users.clear()
-        self._users[user_id] = (found, now + (USER_TTL if found else USER_FAILURE_TTL))
+        self._users[user_id] = (found, self._clock() + (USER_TTL if found else USER_FAILURE_TTL))
         return found
 
     async def direct_message(self, *, user: str, reply: Reply) -> PostedMessage:

@@ -251,7 +251,9 @@ class FakeSlack:
         return PlainTextResponse("OK - 1")
 
     async def hook(self, request: Request) -> Response:
-        self.record("response_url", json.loads(await request.body()))
+        """A response_url call; `_hook` says which response_url it was."""
+        body = json.loads(await request.body())
+        self.record("response_url", {**body, "_hook": request.path_params["name"]})
         return PlainTextResponse("ok")
 
     async def socket(self, websocket: WebSocket) -> None:
