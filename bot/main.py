@@ -12,6 +12,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 
 from bot import __version__
 from bot.background.blast_trackers import BlastTrackerWatcher
@@ -27,7 +28,7 @@ from bot.background.scheduler import Scheduler
 from bot.config import ConfigError, LookoutConfig, load_config
 from bot.console.api import STATIC, console_routes
 from bot.console.platform import ConsoleHub, ConsolePlatform
-from bot.http import machine_routes
+from bot.http import database_unavailable_handler, machine_routes
 from bot.knowledge_setup import build_knowledge
 from bot.metrics import Metrics
 from bot.pagerduty_routes import pagerduty_routes
@@ -461,6 +462,9 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         description="ChatOps-first SRE assistant",
         lifespan=lifespan,
     )
+    # A database that cannot serve is a 503 with Retry-After on every route, not a 500.
+    for kind in (DBAPIError, OSError):
+        app.add_exception_handler(kind, database_unavailable_handler)
     app.include_router(machine_routes(lookout))
     app.include_router(console_routes(lookout))
     app.include_router(pagerduty_routes(lookout))
