@@ -145,9 +145,18 @@ class KnowledgeIndex:
             vector_hits = await self.store.query(
                 vector[0], limit=self.candidates + extra, kinds=kinds
             )
-        except (EmbeddingError, VectorStoreError) as error:
+        except VectorStoreError as error:
             log.warning("vector search failed; answering from BM25", extra={"error": str(error)})
-            notes.append("Vector search is unavailable right now; matched on words only.")
+            notes.append(
+                f"{error.missing}; matched on words only, so vector search is missing "
+                "from this answer."
+            )
+        except EmbeddingError as error:
+            log.warning("vector search failed; answering from BM25", extra={"error": str(error)})
+            notes.append(
+                "The embedding model could not embed the question; matched on words only, "
+                "so vector search is missing from this answer."
+            )
         fused = reciprocal_rank_fusion(
             {
                 "lexical": [h.doc_id for h in lexical if h.doc_id not in exclude],
@@ -180,7 +189,9 @@ class KnowledgeIndex:
             return []
         try:
             return await self.store.documents(ids)
-        except VectorStoreError:
+        except VectorStoreError as error:
             if not notes:
-                notes.append("The document store is unavailable; showing titles only.")
+                notes.append(
+                    f"{error.missing}; the passages are missing from this answer (titles only)."
+                )
             return []
