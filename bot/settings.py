@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     slack_channel: str | None = Field(
         default=None, validation_alias="SLACK_CHANNEL", description="default Slack channel"
     )
+    slack_timeout_seconds: float = Field(
+        default=10, gt=0, le=120, description="one Slack Web API call gives up after this"
+    )
 
     # Microsoft Teams (Bot Framework).
     teams_app_id: str | None = Field(default=None, validation_alias="TEAMS_APP_ID")

@@ -12,6 +12,7 @@ bots and workflows act only when the config names them; people from another orga
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -37,8 +38,8 @@ from bot.slack.render import (
     form_modal,
     submitted_values,
 )
-from bot.slack.text import typed_text
-from skills.contract import Actor, Conversation, Reply, form_command
+from bot.slack.text import mentioned_users, typed_text
+from skills.contract import Actor, Context, Conversation, Reply, form_command
 from skills.dispatcher import Dispatcher
 from storage.database import Database
 
@@ -107,7 +108,9 @@ class SlackAdapter:
         # Two clients: Bolt deep-copies its own into every lazy request (so it cannot hold a
         # pooled session); Lookout's posting goes through the platform's, which does.
         app = AsyncApp(
-            client=web_client(token, settings.slack_api_url),
+            client=web_client(
+                token, settings.slack_api_url, timeout=settings.slack_timeout_seconds
+            ),
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             process_before_response=False,
         )
@@ -116,7 +119,14 @@ class SlackAdapter:
         )
         return cls(
             app=app,
-            platform=SlackPlatform(web_client(token, settings.slack_api_url, patient=False)),
+            platform=SlackPlatform(
+                web_client(
+                    token,
+                    settings.slack_api_url,
+                    patient=False,
+                    timeout=settings.slack_timeout_seconds,
+                )
+            ),
             dispatcher=dispatcher,
             database=database,
             metrics=metrics,
@@ -141,7 +151,10 @@ class SlackAdapter:
     async def start(self) -> None:
         # One pooled HTTP session for every Web API call; without it the SDK opens a new
         # connection per call, which costs more than the call under load.
-        self._platform.client.session = aiohttp.ClientSession()
+        # The SDK applies its client's timeout only to sessions it makes, so this one gets it.
+        self._platform.client.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._platform.client.timeout)
+        )
         if self._app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -180,6 +193,9 @@ class SlackAdapter:
         text = typed_text(raw_text, names=await self._people.names(raw_text))
         reply = await self._run(body, text, actor, conversation)
         if reply is not None:
+            missing = self._people.missing(user, *mentioned_users(raw_text))
+            if missing is not None:
+                reply = dataclasses.replace(reply, blocks=[*reply.blocks, Context(missing)])
             await self._answers.send(reply, Asked(channel, None, user, respond))
 
     async def _on_button(
