@@ -152,7 +152,11 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         config = demo_config(settings.data_dir)
     else:
         config = load_config(settings.config)
-    database = Database(settings.resolved_database_url())
+    database = Database(
+        settings.resolved_database_url(),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     metrics = Metrics()
     hub = ConsoleHub()
     console = ConsolePlatform(database, hub)

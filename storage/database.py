@@ -77,11 +77,19 @@ class Database:
     """Owns the engine. On SQLite, units of work run one at a time: SQLite has one writer,
     and serializing here avoids `database is locked` under concurrent deliveries."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10
+    ) -> None:
+        """`pool_size` connections are kept open (PostgreSQL), up to `max_overflow` more
+        while busy; SQLite ignores both."""
         self.url = url
         # A pooled connection is tested before use, so after the server restarted (or a
         # connection was terminated) the next unit of work reconnects instead of failing.
-        pool: dict[str, Any] = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        pool: dict[str, Any] = (
+            {}
+            if url.startswith("sqlite")
+            else {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": max_overflow}
+        )
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, **pool)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:

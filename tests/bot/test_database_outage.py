@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.main import build
 from bot.settings import Settings
 from storage.database import Database
 from tests.bot.tcp_proxy import TcpProxy
@@ -147,3 +148,29 @@ async def test_a_webhook_after_terminated_connections_is_taken(
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
     assert await alertnames(postgres) == ["Alert0", "Alert1", "Alert2"]
+
+
+async def test_pool_settings_reach_the_engine(postgres: str, tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=postgres,
+        database_pool_size=2,
+        database_max_overflow=1,
+    )
+    lookout = build(settings)
+    try:
+        pool: Any = lookout.database.engine.pool
+        assert (pool.size(), pool._max_overflow) == (2, 1)
+        await lookout.database.upgrade()
+        # Three units of work at once fit (2 + 1); a pooled connection is tested first.
+        async with (
+            lookout.database.unit_of_work() as one,
+            lookout.database.unit_of_work() as two,
+            lookout.database.unit_of_work() as three,
+        ):
+            counts = [await uow.incidents.count_open() for uow in (one, two, three)]
+        assert counts == [0, 0, 0]
+        assert lookout.database.engine.pool._pre_ping  # type: ignore[attr-defined]
+    finally:
+        await lookout.http.aclose()
+        await lookout.database.dispose()
