@@ -170,7 +170,7 @@ async def test_pool_settings_reach_the_engine(postgres: str, tmp_path: Path) -> 
         ):
             counts = [await uow.incidents.count_open() for uow in (one, two, three)]
         assert counts == [0, 0, 0]
-        assert lookout.database.engine.pool._pre_ping  # type: ignore[attr-defined]
+        assert pool._pre_ping
     finally:
         await lookout.http.aclose()
         await lookout.database.dispose()
