@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bot.slack.adapter import SlackAdapter
 from tests.bot.slack.conftest import CONFIG, SlackWorld, slack_world, slash_command
 from tests.conftest import free_port
 
@@ -40,6 +41,8 @@ async def test_a_slow_users_info_costs_one_timeout_and_is_said(tmp_path: Path) -
 async def test_a_web_api_that_refuses_connections_is_said(tmp_path: Path) -> None:
     async with slack_world(tmp_path, CONFIG, slack_timeout_seconds=1) as world:
         [adapter] = world.server.lookout.adapters
+        assert isinstance(adapter, SlackAdapter)
+        # Bolt's own client (auth.test) still reaches Slack; Lookout's calls find it down.
         adapter.platform.client.base_url = f"http://127.0.0.1:{free_port()}/api/"
         answer = await command(world, "incidents", "t-down", where="response_url")
         assert answer.startswith('"No open incidents. 🎉\\n'), answer
