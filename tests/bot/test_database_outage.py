@@ -1,11 +1,13 @@
 """A database that goes away briefly: webhooks get 503 with Retry-After (Alertmanager sends
 again), `/readyz` says why, what was accepted before is kept, and the same process serves
 again when the database is back — no restart. On PostgreSQL behind a loopback TCP proxy
-that the test stops and starts, and with the pool's connections terminated on the server."""
+that the test stops and starts, and with the pool's connections terminated on the server;
+on SQLite with the file's write lock held by another connection."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -174,3 +176,26 @@ async def test_pool_settings_reach_the_engine(postgres: str, tmp_path: Path) -> 
     finally:
         await lookout.http.aclose()
         await lookout.database.dispose()
+
+
+async def test_a_locked_sqlite_file_is_a_503_then_served_again(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", port=free_port())
+    now = datetime.now(UTC)
+    server, task, running = await start_server(settings)
+    try:
+        # Another process holds the write lock past Lookout's busy timeout (10 s).
+        holder = sqlite3.connect(tmp_path / "data" / "lookout.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            locked = await post(running, alert("DiskFull", "search", "disk 97 % full", now))
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert locked.status_code == 503, locked.text
+        assert locked.headers["retry-after"] == "10"
+        assert "database is locked" in locked.json()["detail"]
+        again = await post(running, alert("DiskFull", "search", "disk 97 % full", now))
+        assert again.status_code == 200 and again.json()["new"] == 1, again.text
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
