@@ -23,6 +23,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # PostgreSQL advisory lock key held while migrating: replicas starting together migrate one
 # at a time (the first applies the migrations, the others find the schema at head).
 MIGRATION_LOCK = 0x4C4F4F4B4F5554  # "LOOKOUT"
+CONNECT_TIMEOUT = 10.0  # seconds to open a PostgreSQL connection
 
 
 def unavailable_reason(error: BaseException) -> str | None:
@@ -90,6 +91,10 @@ class Database:
             if url.startswith("sqlite")
             else {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": max_overflow}
         )
+        if url.startswith("postgresql+asyncpg"):
+            # A server that takes the connection and never answers fails it in 10 s, not
+            # asyncpg's default 60 s.
+            pool["connect_args"] = {"timeout": CONNECT_TIMEOUT}
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, **pool)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:

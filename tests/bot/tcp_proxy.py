@@ -1,6 +1,7 @@
 """A TCP proxy on a loopback port in front of another address, which a test stops (every
-connection cut, new ones refused) and starts again on the same port: a database that goes
-away and comes back, as a failover or a restart looks from a client."""
+connection cut, new ones refused), makes hang (connections taken, never answered) and starts
+again on the same port: a database that goes away and comes back, as a failover, a restart
+or a partition looks from a client."""
 
 from __future__ import annotations
 
@@ -30,6 +31,17 @@ class TcpProxy:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+
+    async def hang(self) -> None:
+        """Cut the open connections; take new ones and never answer (a server that hangs)."""
+        await self.stop()
+        self._server = await asyncio.start_server(self._hold, "127.0.0.1", self.port)
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        with contextlib.suppress(ConnectionError, OSError):
+            await reader.read()  # until the client or `stop` ends it
+        self._writers.discard(writer)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

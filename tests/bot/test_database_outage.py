@@ -97,6 +97,41 @@ async def test_postgres_away_and_back_behind_a_proxy(postgres: str, tmp_path: Pa
     assert await alertnames(postgres) == ["DiskFull", "HighLatency"]
 
 
+async def test_a_database_that_never_answers_is_a_503_within_its_timeouts(
+    postgres: str, tmp_path: Path
+) -> None:
+    proxy = TcpProxy("127.0.0.1", 5432)
+    await proxy.start()
+    config = tmp_path / "lookout.yml"
+    config.write_text("knowledge: {enabled: false}\ncontext_posts: {enabled: false}\n")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        port=free_port(),
+        config=config,
+        database_url=postgres.replace(":5432/", f":{proxy.port}/"),
+    )
+    now = datetime.now(UTC)
+    server, task, running = await start_server(settings)
+    try:
+        await proxy.hang()
+        not_ready = await readyz(running)
+        assert not_ready.status_code == 503
+        assert not_ready.json()["reason"] == "database did not answer within 5 s"
+        # A new connection gives up after 10 s (asyncpg's own default is 60 s).
+        refused = await post(running, alert("HighLatency", "checkout", "p95 2 s", now))
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "10"
+        await proxy.stop()
+        await proxy.start()
+        again = await post(running, alert("HighLatency", "checkout", "p95 2 s", now))
+        assert again.status_code == 200, again.text
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+        await proxy.stop()
+    assert await alertnames(postgres) == ["HighLatency"]
+
+
 async def terminate_connections(url: str) -> int:
     """pg_terminate_backend on every other connection to `url`'s database; how many."""
     admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
