@@ -140,12 +140,14 @@ class KnowledgeIndex:
             if hit.coverage >= MIN_COVERAGE
         ]
         vector_hits: list[VectorHit] = []
+        chroma_failed = False
         try:
             vector = await self.embedder.embed([prose(query)])
             vector_hits = await self.store.query(
                 vector[0], limit=self.candidates + extra, kinds=kinds
             )
         except VectorStoreError as error:
+            chroma_failed = True
             log.warning("vector search failed; answering from BM25", extra={"error": str(error)})
             notes.append(
                 f"{error.missing}; matched on words only, so vector search is missing "
@@ -166,7 +168,10 @@ class KnowledgeIndex:
         known = {h.document.id: h for h in vector_hits}
         bm25 = {h.doc_id: h.score for h in lexical}
         missing = [doc_id for doc_id, _, _ in fused if doc_id not in known]
-        documents = {d.id: d for d in await self._fetch(missing, notes)}
+        # With the vector side down, asking Chroma for the passages would wait out its
+        # timeout a second time: the hits keep their titles.
+        fetched = await self._fetch(missing, notes) if not chroma_failed else []
+        documents = {d.id: d for d in fetched}
         hits = []
         for doc_id, score, ranks in fused:
             document = known[doc_id].document if doc_id in known else documents.get(doc_id)
