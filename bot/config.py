@@ -126,6 +126,9 @@ class KnowledgeConfig(BaseModel):
     seen_before_similarity: float = Field(default=0.45, ge=0, le=1)
     similar_min_similarity: float = Field(default=0.35, ge=0, le=1)
     llm_timeout_seconds: float = Field(default=20, gt=0, le=300)
+    chroma_timeout_seconds: float = Field(
+        default=5, gt=0, le=300, description="one request to the Chroma server (LOOKOUT_CHROMA_URL)"
+    )
     sync_seconds: float = Field(default=60, gt=0, le=24 * 3600)
 
 

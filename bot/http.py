@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
@@ -23,6 +24,7 @@ from integrations.change_events import (
     parse_change,
     parse_github,
 )
+from storage.database import unavailable_reason
 
 if TYPE_CHECKING:
     from bot.main import Lookout
@@ -30,6 +32,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
+# While the database cannot take a write, senders are told to try again after this long
+# (Alertmanager retries a failed notification with its own backoff in any case).
+RETRY_AFTER_SECONDS = 10
+# /readyz waits this long for the database before it says it is not ready.
+READY_TIMEOUT_SECONDS = 5.0
 
 
 class BodyTooLarge(Exception):
@@ -61,6 +68,31 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 
 def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
+
+
+def database_unavailable(error: BaseException) -> JSONResponse | None:
+    """503 with Retry-After when `error` means the database cannot serve right now (see
+    `storage.database.unavailable_reason`): nothing of the request was committed, and the
+    sender should send it again. None for any other error."""
+    reason = unavailable_reason(error)
+    if reason is None:
+        return None
+    log.warning("database unavailable; asked the sender to retry", extra={"reason": reason})
+    return _problem(
+        503,
+        f"the database is unavailable ({reason}); nothing was stored, send it again",
+        **{"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def database_unavailable_handler(request: Request, error: Exception) -> Response:
+    """The app's handler for database and connection errors no route handled: a database
+    that cannot serve is a 503 with Retry-After; any other such error is a 500, logged."""
+    response = database_unavailable(error)
+    if response is None:
+        log.error("request failed", exc_info=error, extra={"path": request.url.path})
+        return _problem(500, "internal error")
+    return response
 
 
 def _validation_reason(error: ValidationError) -> str:
@@ -109,7 +141,12 @@ def machine_routes(lookout: Lookout) -> APIRouter:
     async def alertmanager_webhook(request: Request) -> Response:
         """Accept an Alertmanager webhook (v4). 200 only after the alerts are committed."""
         started = time.perf_counter()
-        response = await _alertmanager(request)
+        try:
+            response = await _alertmanager(request)
+        except Exception as error:
+            if (unavailable := database_unavailable(error)) is None:
+                raise
+            response = unavailable
         metrics.webhook_requests.labels("alertmanager", str(response.status_code)).inc()
         metrics.webhook_seconds.labels("alertmanager").observe(time.perf_counter() - started)
         return response
@@ -241,13 +278,22 @@ def machine_routes(lookout: Lookout) -> APIRouter:
 
     @router.get("/readyz", tags=["operations"])
     async def readyz() -> JSONResponse:
-        """The database answers and its schema is at the latest migration."""
+        """The database answers (within READY_TIMEOUT_SECONDS) and its schema is at the
+        latest migration; else 503 with the reason."""
         try:
-            await lookout.database.ping()
-            current = await lookout.database.current_revision()
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+                await lookout.database.ping()
+                current = await lookout.database.current_revision()
+        except TimeoutError:
+            reason = f"database did not answer within {READY_TIMEOUT_SECONDS:g} s"
+            log.warning("readiness check failed", extra={"reason": reason})
+            return JSONResponse({"status": "unavailable", "reason": reason}, 503)
         except Exception as error:
+            detail = unavailable_reason(error) or type(error).__name__
             log.warning("readiness check failed", extra={"error": repr(error)})
-            return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, 503)
+            return JSONResponse(
+                {"status": "unavailable", "reason": f"database unreachable: {detail}"}, 503
+            )
         head = lookout.database.head_revision()
         if current != head:
             reason = f"database schema at {current}, expected {head}"

@@ -65,7 +65,9 @@ def build_knowledge(
         return None
     embedder = embedder or embedder_for(settings, config)
     if settings.chroma_url:
-        store = ChromaStore.server(settings.chroma_url, embedder_name=embedder.name)
+        store = ChromaStore.server(
+            settings.chroma_url, embedder_name=embedder.name, timeout=rules.chroma_timeout_seconds
+        )
     else:
         store = ChromaStore.embedded(settings.data_dir / "chroma", embedder_name=embedder.name)
     index = KnowledgeIndex(embedder=embedder, store=store)

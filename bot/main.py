@@ -13,6 +13,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot import __version__
@@ -30,7 +31,7 @@ from bot.config import ConfigError, LookoutConfig, load_config
 from bot.console.access import NONE_WARNING, ConsoleAccess, ConsoleGate
 from bot.console.api import STATIC, console_routes
 from bot.console.platform import ConsoleHub, ConsolePlatform
-from bot.http import machine_routes
+from bot.http import database_unavailable_handler, machine_routes
 from bot.knowledge_setup import build_knowledge
 from bot.metrics import Metrics
 from bot.pagerduty_routes import pagerduty_routes
@@ -172,7 +173,11 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         config = demo_config(settings.data_dir)
     else:
         config = load_config(settings.config)
-    database = Database(settings.resolved_database_url())
+    database = Database(
+        settings.resolved_database_url(),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     metrics = Metrics()
     hub = ConsoleHub()
     console = ConsolePlatform(database, hub)
@@ -484,6 +489,9 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
         description="ChatOps-first SRE assistant",
         lifespan=lifespan,
     )
+    # A database that cannot serve is a 503 with Retry-After on every route, not a 500.
+    for kind in (DBAPIError, OSError):
+        app.add_exception_handler(kind, database_unavailable_handler)
     app.include_router(machine_routes(lookout))
     app.include_router(console_routes(lookout))
     app.include_router(pagerduty_routes(lookout))

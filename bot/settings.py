@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default: SQLite under the data dir"
     )
+    database_pool_size: int = Field(
+        default=5, ge=1, le=1000, description="PostgreSQL connections kept open per process"
+    )
+    database_max_overflow: int = Field(
+        default=10, ge=0, le=1000, description="more PostgreSQL connections while busy"
+    )
     data_dir: Path = Field(default=Path("var"), description="where the SQLite file lives")
     config: Path | None = Field(default=None, description="YAML: catalog, routing, access")
     webhook_token: SecretStr | None = Field(
@@ -81,6 +87,9 @@ class Settings(BaseSettings):
     )
     slack_channel: str | None = Field(
         default=None, validation_alias="SLACK_CHANNEL", description="default Slack channel"
+    )
+    slack_timeout_seconds: float = Field(
+        default=10, gt=0, le=120, description="one Slack Web API call gives up after this"
     )
 
     # Microsoft Teams (Bot Framework).

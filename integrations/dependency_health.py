@@ -32,7 +32,12 @@ from core.dependency_health import (
     order,
     signals_from,
 )
-from integrations.prometheus import PrometheusClient, PrometheusUnreachableError, Series
+from integrations.prometheus import (
+    PrometheusClient,
+    PrometheusUnreachableError,
+    Series,
+    timed_out,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +147,7 @@ class DependencyHealthReader:
         report.total = len(ordered)
         report.edges = ordered[: rules.max_dependencies]
         report.sources = tuple(sources)
-        report.problem = _problem(failed, len(answers))
+        report.problem = _problem(failed, len(answers), rules.timeout_seconds)
         return report
 
     async def _hour_before(
@@ -222,7 +227,7 @@ def _series(answer: object) -> list[tuple[Mapping[str, str], Points]]:
     return [(item.labels, item.points) for item in answer if isinstance(item, Series)]
 
 
-def _problem(failed: Sequence[BaseException], asked: int) -> str | None:
+def _problem(failed: Sequence[BaseException], asked: int, seconds: float) -> str | None:
     if not failed:
         return None
     log.warning(
@@ -234,8 +239,10 @@ def _problem(failed: Sequence[BaseException], asked: int) -> str | None:
         },
     )
     if len(failed) == asked:
-        if all(isinstance(f, TimeoutError) for f in failed):
-            return "Prometheus did not answer in time, so there is no dependency health."
+        if all(timed_out(f) for f in failed):
+            return (
+                f"Prometheus did not answer within {seconds:g} s, so there is no dependency health."
+            )
         if all(isinstance(f, PrometheusUnreachableError | TimeoutError) for f in failed):
             return "Prometheus could not be reached, so there is no dependency health."
         return "Prometheus refused the service-graph queries (see Lookout's log)."

@@ -18,7 +18,7 @@ from typing import Any
 from core.log_lines import LogLine, LogRules, error_query, fold_stack_traces, trace_query
 from core.metric_evidence import Movement, SignalQuery, SignalRules, movement, render
 from integrations.loki import LokiClient, LokiError
-from integrations.prometheus import PrometheusClient, PrometheusError, Series
+from integrations.prometheus import PrometheusClient, PrometheusError, Series, timed_out
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class MetricEvidenceReader:
                 continue
             report.series.extend(_evidence(service, query, answer, at))
         if answers and failed == len(answers):
-            report.problem = _unreachable(answers)
+            report.problem = _unreachable(answers, self._rules.timeout_seconds)
         elif failed:
             report.problem = f"Prometheus did not answer {failed} of {len(answers)} signal queries."
         report.series.sort(key=lambda item: -item.moved.score)
@@ -157,9 +157,12 @@ def _evidence(
     return found
 
 
-def _unreachable(answers: Sequence[object]) -> str:
+def _unreachable(answers: Sequence[object], seconds: float) -> str:
     reasons = {str(answer) for answer in answers if isinstance(answer, BaseException)}
     log.warning("metric evidence unavailable", extra={"reasons": sorted(reasons)[:3]})
+    failures = [a for a in answers if isinstance(a, BaseException)]
+    if failures and all(timed_out(a) for a in failures):
+        return f"Prometheus did not answer within {seconds:g} s, so there is no metric evidence."
     if any(isinstance(a, TimeoutError | PrometheusError) for a in answers):
         return "Prometheus could not be reached, so there is no metric evidence."
     return "Prometheus did not answer the signal queries."
@@ -185,6 +188,12 @@ class LogEvidenceReader:
         """Every line, of any service, that carries `trace_id`."""
         return await self._read([trace_query(self._rules, trace_id)], start, end)
 
+    def _slow(self) -> str:
+        return (
+            f"Loki did not answer within {self._rules.timeout_seconds:g} s, "
+            "so there are no log patterns."
+        )
+
     async def _read(self, queries: list[str], start: datetime, end: datetime) -> LogReport:
         try:
             async with asyncio.timeout(self._rules.timeout_seconds):
@@ -196,24 +205,29 @@ class LogEvidenceReader:
                     return_exceptions=True,
                 )
         except TimeoutError:
-            return LogReport(problem="Loki did not answer in time, so there are no log patterns.")
+            return LogReport(problem=self._slow())
         report = LogReport()
         lines: list[LogLine] = []
         failures: list[str] = []
+        slow = 0
         for answer in answers:
             if isinstance(answer, LokiError):
                 failures.append(str(answer))
+                slow += timed_out(answer)
             elif isinstance(answer, BaseException):
                 raise answer
             else:
                 lines.extend(answer)
         if failures:
             log.warning("log queries failed", extra={"errors": failures[:3]})
-            report.problem = (
-                "Loki could not be reached, so there are no log patterns."
-                if len(failures) == len(answers)
-                else f"Loki did not answer {len(failures)} of {len(answers)} log queries."
-            )
+            if slow == len(answers):
+                report.problem = self._slow()
+            elif len(failures) == len(answers):
+                report.problem = "Loki could not be reached, so there are no log patterns."
+            else:
+                report.problem = (
+                    f"Loki did not answer {len(failures)} of {len(answers)} log queries."
+                )
         lines.sort(key=lambda line: line.at)
         report.lines = fold_stack_traces(lines)
         return report

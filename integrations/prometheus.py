@@ -14,6 +14,19 @@ from typing import Any
 import httpx
 
 
+def timed_out(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) is a timeout: the machine took the connection and
+    did not answer in time, as opposed to refusing it or answering with an error."""
+    current: BaseException | None = error
+    for _ in range(10):
+        if current is None:
+            return False
+        if isinstance(current, TimeoutError | httpx.TimeoutException):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class PrometheusError(RuntimeError):
     """Prometheus could not answer: unreachable, bad status, or a query it rejected."""
 

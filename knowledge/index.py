@@ -140,14 +140,25 @@ class KnowledgeIndex:
             if hit.coverage >= MIN_COVERAGE
         ]
         vector_hits: list[VectorHit] = []
+        chroma_failed = False
         try:
             vector = await self.embedder.embed([prose(query)])
             vector_hits = await self.store.query(
                 vector[0], limit=self.candidates + extra, kinds=kinds
             )
-        except (EmbeddingError, VectorStoreError) as error:
+        except VectorStoreError as error:
+            chroma_failed = True
             log.warning("vector search failed; answering from BM25", extra={"error": str(error)})
-            notes.append("Vector search is unavailable right now; matched on words only.")
+            notes.append(
+                f"{error.missing}; matched on words only, so vector search is missing "
+                "from this answer."
+            )
+        except EmbeddingError as error:
+            log.warning("vector search failed; answering from BM25", extra={"error": str(error)})
+            notes.append(
+                "The embedding model could not embed the question; matched on words only, "
+                "so vector search is missing from this answer."
+            )
         fused = reciprocal_rank_fusion(
             {
                 "lexical": [h.doc_id for h in lexical if h.doc_id not in exclude],
@@ -157,7 +168,10 @@ class KnowledgeIndex:
         known = {h.document.id: h for h in vector_hits}
         bm25 = {h.doc_id: h.score for h in lexical}
         missing = [doc_id for doc_id, _, _ in fused if doc_id not in known]
-        documents = {d.id: d for d in await self._fetch(missing, notes)}
+        # With the vector side down, asking Chroma for the passages would wait out its
+        # timeout a second time: the hits keep their titles.
+        fetched = await self._fetch(missing, notes) if not chroma_failed else []
+        documents = {d.id: d for d in fetched}
         hits = []
         for doc_id, score, ranks in fused:
             document = known[doc_id].document if doc_id in known else documents.get(doc_id)
@@ -180,7 +194,9 @@ class KnowledgeIndex:
             return []
         try:
             return await self.store.documents(ids)
-        except VectorStoreError:
+        except VectorStoreError as error:
             if not notes:
-                notes.append("The document store is unavailable; showing titles only.")
+                notes.append(
+                    f"{error.missing}; the passages are missing from this answer (titles only)."
+                )
             return []

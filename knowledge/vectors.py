@@ -23,10 +23,31 @@ from knowledge.threads import INDEXING, QUERY, in_thread
 
 COLLECTION_PREFIX = "lookout-knowledge"
 PAGE = 1000
+# How long one request to a Chroma server may take (seconds) unless the store is given its own.
+SERVER_TIMEOUT = 5.0
 
 
 class VectorStoreError(RuntimeError):
-    """Chroma failed or cannot be reached; the message says which and why."""
+    """Chroma failed or cannot be reached; the message says which and why, `missing` says
+    it in one sentence for a person ("Chroma did not answer within 5 s")."""
+
+    def __init__(self, message: str, *, missing: str = "Chroma could not answer") -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+def _missing(error: BaseException, timeout: float | None) -> str:
+    """One sentence on why Chroma gave nothing: it timed out, refused, or failed."""
+    import httpx
+
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, httpx.TimeoutException | TimeoutError) and timeout is not None:
+            return f"Chroma did not answer within {timeout:g} s"
+        if isinstance(current, httpx.TransportError | ConnectionError):
+            return "Chroma is not reachable"
+        current = current.__cause__ or current.__context__
+    return "Chroma could not answer"
 
 
 @dataclass(frozen=True)
@@ -49,8 +70,11 @@ def _settings() -> Any:
 class ChromaStore:
     """Documents and their vectors in one Chroma collection."""
 
-    def __init__(self, client: Any, *, embedder_name: str, where: str) -> None:
+    def __init__(
+        self, client: Any, *, embedder_name: str, where: str, timeout: float | None = None
+    ) -> None:
         self._client = client
+        self.timeout = timeout  # a server's request timeout (seconds); None: embedded
         self._name = collection_name(embedder_name)
         self._embedder = embedder_name
         self.where = where  # for messages: the path or the server's URL
@@ -65,12 +89,17 @@ class ChromaStore:
         return cls(client, embedder_name=embedder_name, where=str(path))
 
     @classmethod
-    def server(cls, url: str, *, embedder_name: str) -> ChromaStore:
-        """A Chroma server at `url` (http://host:port); connects on first use."""
+    def server(
+        cls, url: str, *, embedder_name: str, timeout: float = SERVER_TIMEOUT
+    ) -> ChromaStore:
+        """A Chroma server at `url` (http://host:port); connects on first use. Every request
+        to it, the first connection included, gives up after `timeout` seconds."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"LOOKOUT_CHROMA_URL must be http(s)://host:port, not {url!r}")
-        return cls(_LazyHttpClient(url), embedder_name=embedder_name, where=url)
+        return cls(
+            _LazyHttpClient(url, timeout), embedder_name=embedder_name, where=url, timeout=timeout
+        )
 
     def _open(self) -> Any:
         if self._collection is None:
@@ -81,7 +110,9 @@ class ChromaStore:
                     embedding_function=None,
                 )
             except Exception as error:
-                raise VectorStoreError(f"Chroma at {self.where}: {error}") from error
+                raise VectorStoreError(
+                    f"Chroma at {self.where}: {error}", missing=_missing(error, self.timeout)
+                ) from error
         return self._collection
 
     def _call(self, action: str, *args: Any, **kwargs: Any) -> Any:
@@ -90,7 +121,9 @@ class ChromaStore:
             return getattr(collection, action)(*args, **kwargs)
         except Exception as error:
             self._collection = None  # reconnect next time (a restarted server)
-            raise VectorStoreError(f"Chroma at {self.where}: {error}") from error
+            raise VectorStoreError(
+                f"Chroma at {self.where}: {error}", missing=_missing(error, self.timeout)
+            ) from error
 
     # --- synchronous, for worker threads ---
     def upsert_now(self, documents: Sequence[Document], vectors: Vectors) -> None:
@@ -198,23 +231,36 @@ class ChromaStore:
 
 class _LazyHttpClient:
     """`chromadb.HttpClient` made on first use: its constructor calls the server, and Lookout
-    must start (and answer from BM25) while the server is away."""
+    must start (and answer from BM25) while the server is away.
 
-    def __init__(self, url: str) -> None:
+    Chroma's own HTTP session has no timeout (`httpx.Client(timeout=None)`), so a server that
+    takes a connection and never answers would hold the query thread for good. So the server
+    is asked for its heartbeat first, with `timeout`, and the client's session then gets the
+    same timeout for every later request.
+    """
+
+    def __init__(self, url: str, timeout: float) -> None:
         self._url = url
+        self._timeout = timeout
         self._client: Any = None
 
     def __getattr__(self, name: str) -> Any:
         if self._client is None:
             import chromadb
+            import httpx
 
             parts = urlsplit(self._url)
-            self._client = chromadb.HttpClient(
+            port = parts.port or (443 if parts.scheme == "https" else 8000)
+            base = f"{parts.scheme}://{parts.hostname}:{port}"
+            httpx.get(f"{base}/api/v2/heartbeat", timeout=self._timeout).raise_for_status()
+            client: Any = chromadb.HttpClient(
                 host=parts.hostname or "127.0.0.1",
-                port=parts.port or (443 if parts.scheme == "https" else 8000),
+                port=port,
                 ssl=parts.scheme == "https",
                 settings=_settings(),
             )
+            client._server._session.timeout = httpx.Timeout(self._timeout)
+            self._client = client
         return getattr(self._client, name)
 
 

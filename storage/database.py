@@ -14,11 +14,44 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from storage.uow import UnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# PostgreSQL advisory lock key held while migrating: replicas starting together migrate one
+# at a time (the first applies the migrations, the others find the schema at head).
+MIGRATION_LOCK = 0x4C4F4F4B4F5554  # "LOOKOUT"
+CONNECT_TIMEOUT = 10.0  # seconds to open a PostgreSQL connection
+
+
+def unavailable_reason(error: BaseException) -> str | None:
+    """Why `error` means the database cannot serve right now (unreachable, a connection
+    dropped, locked or read-only), in a few words; None for any other error (a bug, a
+    constraint violation), which is not the database's availability."""
+    for cause in _chain(error):
+        if isinstance(cause, OperationalError | InterfaceError) or (
+            isinstance(cause, DBAPIError) and cause.connection_invalidated
+        ):
+            detail = str(cause.orig or cause).strip().splitlines()
+            return detail[0][:200] if detail and detail[0] else type(cause).__name__
+        if isinstance(cause, OSError | TimeoutError):
+            return str(cause).strip()[:200] or type(cause).__name__
+        if type(cause).__module__.startswith("asyncpg") and (
+            "Connection" in type(cause).__name__ or "Cannot" in type(cause).__name__
+        ):
+            return str(cause).strip()[:200] or type(cause).__name__
+    return None
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in found and len(found) < 10:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -45,9 +78,24 @@ class Database:
     """Owns the engine. On SQLite, units of work run one at a time: SQLite has one writer,
     and serializing here avoids `database is locked` under concurrent deliveries."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10
+    ) -> None:
+        """`pool_size` connections are kept open (PostgreSQL), up to `max_overflow` more
+        while busy; SQLite ignores both."""
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo)
+        # A pooled connection is tested before use, so after the server restarted (or a
+        # connection was terminated) the next unit of work reconnects instead of failing.
+        pool: dict[str, Any] = (
+            {}
+            if url.startswith("sqlite")
+            else {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": max_overflow}
+        )
+        if url.startswith("postgresql+asyncpg"):
+            # A server that takes the connection and never answers fails it in 10 s, not
+            # asyncpg's default 60 s.
+            pool["connect_args"] = {"timeout": CONNECT_TIMEOUT}
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **pool)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -75,7 +123,9 @@ class Database:
             yield UnitOfWork(session, dialect=self.engine.dialect.name)
 
     async def upgrade(self) -> None:
-        """Apply Alembic migrations up to head on this engine's connection."""
+        """Apply Alembic migrations up to head on this engine's connection. On PostgreSQL
+        the whole upgrade holds an advisory lock (MIGRATION_LOCK), so processes that start
+        together wait for the first one instead of racing to create the same tables."""
         config = alembic_config(self.url)
 
         def run(connection: Connection) -> None:
@@ -83,6 +133,10 @@ class Database:
             command.upgrade(config, "head")
 
         async with self.engine.begin() as connection:
+            if self.engine.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             await connection.run_sync(run)
 
     async def current_revision(self) -> str | None:

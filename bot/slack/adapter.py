@@ -18,6 +18,7 @@ bots and workflows act only when the config names them; people from another orga
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
@@ -45,8 +46,8 @@ from bot.slack.render import (
     form_modal,
     submitted_values,
 )
-from bot.slack.text import mentioned, typed_text
-from skills.contract import Actor, Conversation, Mention, Reply, form_command
+from bot.slack.text import mentioned, mentioned_users, typed_text
+from skills.contract import Actor, Context, Conversation, Mention, Reply, form_command
 from skills.dispatcher import Dispatcher
 from storage.database import Database
 
@@ -119,13 +120,17 @@ class SlackAdapter:
         if settings.slack_bot_token is None or settings.slack_signing_secret is None:
             raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
         token = settings.slack_bot_token.get_secret_value()
-        platform = SlackPlatform(web_client(token, settings.slack_api_url, patient=False))
+        platform = SlackPlatform(
+            web_client(
+                token, settings.slack_api_url, patient=False, timeout=settings.slack_timeout_seconds
+            )
+        )
         identity = SlackIdentity(platform.client, token)
         # Bolt's client carries no token: `identity` gives each request the bot token along
         # with the auth.test answer it keeps. The acknowledging listeners only start a task,
         # so they run before the response (no polling for the ack).
         app = AsyncApp(
-            client=web_client(None, settings.slack_api_url),
+            client=web_client(None, settings.slack_api_url, timeout=settings.slack_timeout_seconds),
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             authorize=identity,  # type: ignore[arg-type]  # an AsyncAuthorize is taken as is
             process_before_response=True,
@@ -161,7 +166,10 @@ class SlackAdapter:
     async def start(self) -> None:
         # One pooled HTTP session for every Web API call; without it the SDK opens a new
         # connection per call, which costs more than the call under load.
-        self._platform.client.session = aiohttp.ClientSession()
+        # The SDK applies its client's timeout only to sessions it makes, so this one gets it.
+        self._platform.client.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._platform.client.timeout)
+        )
         if self._identity is not None:
             await self._identity.prepare()
         if self._app_token:
@@ -233,6 +241,9 @@ class SlackAdapter:
         text = typed_text(raw_text, names=names)
         reply = await self._run(body, text, actor, conversation, mentioned(raw_text, names))
         if reply is not None:
+            missing = self._people.missing(user, *mentioned_users(raw_text))
+            if missing is not None:
+                reply = dataclasses.replace(reply, blocks=[*reply.blocks, Context(missing)])
             await self._answers.send(reply, Asked(channel, None, user, respond))
 
     async def _on_button(

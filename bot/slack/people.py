@@ -78,6 +78,16 @@ class SlackPeople:
             external=external,
         )
 
+    def missing(self, *user_ids: str) -> str | None:
+        """One sentence when Slack could not say who one of `user_ids` is, else None."""
+        for user_id in user_ids:
+            if (reason := self._platform.lookup_failure(user_id)) is not None:
+                return (
+                    f"{reason}, so names and workspaces are missing from this answer "
+                    "(people are named as Slack sent them)."
+                )
+        return None
+
     async def names(self, text: str, *, skip: str | None = None) -> dict[str, str]:
         """Names of the people mentioned in `text` (those Slack can name), but `skip`."""
         found: dict[str, str] = {}

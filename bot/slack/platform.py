@@ -46,15 +46,23 @@ ANSWER_RETRIES = 2
 USER_TTL = 3600.0
 USER_FAILURE_TTL = 300.0
 MAX_USERS = 10_000
+# One Web API call gives up after this many seconds (LOOKOUT_SLACK_TIMEOUT_SECONDS).
+DEFAULT_TIMEOUT = 10.0
 
 
 def web_client(
-    token: str | None, base_url: str | None = None, *, patient: bool = True
+    token: str | None,
+    base_url: str | None = None,
+    *,
+    patient: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> AsyncWebClient:
-    """A Web API client. `patient` (Bolt's own client, Socket Mode): the SDK waits out 429s
-    (honouring Retry-After) and retries 5xx inside the call. Not patient (Lookout's posting):
-    every error comes straight back, so one slow message never holds up another."""
+    """A Web API client whose calls give up after `timeout` seconds. `patient` (Bolt's own
+    client, Socket Mode): the SDK waits out 429s (honouring Retry-After) and retries 5xx
+    inside the call. Not patient (Lookout's posting): every error comes straight back, so one
+    slow message never holds up another."""
     client = AsyncWebClient(token=token, base_url=base_url or AsyncWebClient.BASE_URL)
+    client.timeout = timeout  # type: ignore[assignment]  # aiohttp takes float seconds
     client.retry_handlers = (
         [
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
@@ -113,6 +121,7 @@ class SlackPlatform:
         self._channel_ids: dict[str, str] = {}
         self._users: dict[str, tuple[SlackUser | None, float]] = {}
         self._lookups: dict[str, asyncio.Future[SlackUser | None]] = {}
+        self._user_failures: dict[str, str] = {}  # user id → why users.info said nothing
 
     async def _call(
         self,
@@ -149,8 +158,10 @@ class SlackPlatform:
                     await asyncio.sleep(0.5 * attempt)
                     continue
                 raise meaning from error
-            except (aiohttp.ClientError, TimeoutError):
-                if wait and attempt < ANSWER_RETRIES:
+            except (aiohttp.ClientError, TimeoutError) as error:
+                # A call that timed out is not tried again: Slack is slow, another try would
+                # double the wait, and a post may have gone through.
+                if wait and attempt < ANSWER_RETRIES and not isinstance(error, TimeoutError):
                     attempt += 1
                     await asyncio.sleep(0.5 * attempt)
                     continue
@@ -252,14 +263,29 @@ class SlackPlatform:
                 wait=True,
             )
             found = SlackUser.from_api(dict(response.get("user") or {}))
+            self._user_failures.pop(user_id, None)
         except Exception as error:
             log.warning(
                 "could not look a Slack user up", extra={"user": user_id, "error": repr(error)}
             )
+            if isinstance(error, TimeoutError | aiohttp.ClientError):
+                # Slack did not answer (an error it answered, user_not_found, is an answer).
+                self._user_failures[user_id] = self._lookup_failure(error)
         if len(self._users) > MAX_USERS:
             self._users.clear()
+            self._user_failures.clear()
         self._users[user_id] = (found, self._clock() + (USER_TTL if found else USER_FAILURE_TTL))
         return found
+
+    def lookup_failure(self, user_id: str) -> str | None:
+        """Why the last users.info for `user_id` gave nothing, while that is remembered
+        ("Slack did not answer users.info within 10 s"); None when it answered."""
+        return self._user_failures.get(user_id)
+
+    def _lookup_failure(self, error: Exception) -> str:
+        if isinstance(error, TimeoutError):
+            return f"Slack did not answer users.info within {self.client.timeout:g} s"
+        return "Slack's Web API is not reachable"
 
     async def direct_message(self, *, user: str, reply: Reply) -> PostedMessage:
         """Send `reply` to `user` (U…) in Lookout's direct conversation with them

@@ -3,6 +3,8 @@ fused search, what survives a restart, and BM25 answering when Chroma cannot."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from pathlib import Path
 
 from knowledge.documents import Document
@@ -100,4 +102,30 @@ async def test_bm25_answers_when_chroma_is_unreachable(embedder: LocalEmbedder) 
     result = await index.search("PostgresConnectionsExhausted", limit=3)
     assert result.hits[0].document.id == "incident:1"
     assert result.hits[0].document.title == DOCS[0].title
-    assert any("Vector search is unavailable" in note for note in result.notes)
+    assert result.notes == [
+        "Chroma is not reachable; matched on words only, so vector search is missing from "
+        "this answer."
+    ]
+
+
+async def test_bm25_answers_within_the_timeout_when_chroma_never_answers(
+    embedder: LocalEmbedder,
+) -> None:
+    with socket.socket() as listener:  # takes connections, never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        store = ChromaStore.server(url, embedder_name=embedder.name, timeout=1)
+        index = KnowledgeIndex(embedder=embedder, store=store)
+        for document in DOCS:
+            index._remember(document)
+        index.lexical.rebuild()
+        # Twice: the first search must not leave the query thread waiting on the server.
+        for _ in range(2):
+            async with asyncio.timeout(60):  # a hang fails here instead of holding the run
+                result = await index.search("PostgresConnectionsExhausted", limit=3)
+            assert result.hits[0].document.id == "incident:1"
+            assert result.notes == [
+                "Chroma did not answer within 1 s; matched on words only, so vector search "
+                "is missing from this answer."
+            ]

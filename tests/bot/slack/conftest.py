@@ -156,21 +156,24 @@ async def slack(tmp_path: Path) -> AsyncIterator[SlackWorld]:
 
 
 @asynccontextmanager
-async def slack_world(tmp_path: Path, config_text: str) -> AsyncIterator[SlackWorld]:
+async def slack_world(
+    tmp_path: Path, config_text: str, **settings: Any
+) -> AsyncIterator[SlackWorld]:
     """Lookout over HTTP with Slack on, its Web API the fake Slack, `config_text` its
-    LOOKOUT_CONFIG."""
+    LOOKOUT_CONFIG; `settings` are more Settings fields."""
     fake, fake_server, fake_task = await start_fake_slack()
     config = tmp_path / "lookout.yaml"
     config.write_text(config_text)
-    settings = Settings(
+    lookout_settings = Settings(
         data_dir=tmp_path / "slack-data",
         port=free_port(),
         config=config,
         slack_bot_token=SecretStr("xoxb-test-token"),
         slack_signing_secret=SecretStr(SIGNING_SECRET),
         slack_api_url=fake.api_url,
+        **settings,
     )
-    server, task, running = await start_server(settings)
+    server, task, running = await start_server(lookout_settings)
     try:
         yield SlackWorld(fake=fake, server=running, config=config)
     finally:

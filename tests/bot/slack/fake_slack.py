@@ -61,6 +61,8 @@ class FakeSlack:
     refusing: dict[str, str] = field(default_factory=dict)
     # The Enterprise Grid org of the installing workspace (auth.test), if any.
     enterprise: str | None = None
+    # Methods Slack is slow to answer: method → seconds before the answer.
+    delays: dict[str, float] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -141,6 +143,8 @@ class FakeSlack:
         method = request.path_params["method"]
         params = await self._params(request)
         self.record(method, params)
+        if delay := self.delays.get(method):
+            await asyncio.sleep(delay)
         pending = self.failures.get(method)
         if pending:
             failure = pending.pop(0)
