@@ -151,7 +151,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         config = demo_config(settings.data_dir)
     else:
         config = load_config(settings.config)
-    database = Database(settings.resolved_database_url())
+    database = Database(settings.resolved_database_url(), pool=settings.database_pool())
     metrics = Metrics()
     hub = ConsoleHub()
     console = ConsolePlatform(database, hub)

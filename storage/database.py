@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,42 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+@dataclass(frozen=True)
+class PoolSettings:
+    """The connection pool of a server database (PostgreSQL); SQLite keeps its defaults.
+
+    `size` connections stay open, up to `overflow` more open under load, and a unit of work
+    waits at most `timeout` seconds for a free one (then `sqlalchemy.exc.TimeoutError`).
+    `pre_ping` tests a connection before handing it out, so one cut by a database restart or
+    failover is replaced instead of failing a request; `recycle` (seconds) reopens connections
+    older than that, under the idle timeouts of proxies such as PgBouncer. Each replica holds
+    at most `size + overflow` connections, plus two of the scheduler's job store.
+    """
+
+    size: int = 5
+    overflow: int = 10
+    timeout: float = 30.0
+    pre_ping: bool = True
+    recycle: int = 1800
+
+
 class Database:
     """Owns the engine. On SQLite, units of work run one at a time: SQLite has one writer,
     and serializing here avoids `database is locked` under concurrent deliveries."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool: PoolSettings | None = None) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo)
+        options: dict[str, Any] = {}
+        if not url.startswith("sqlite"):
+            pool = pool or PoolSettings()
+            options = {
+                "pool_size": pool.size,
+                "max_overflow": pool.overflow,
+                "pool_timeout": pool.timeout,
+                "pool_pre_ping": pool.pre_ping,
+                "pool_recycle": pool.recycle,
+            }
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **options)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
