@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from storage.uow import UnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x4C4F4F4B4D494752  # the advisory lock migrations hold on PostgreSQL
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -95,7 +96,11 @@ class Database:
                 yield UnitOfWork(session, dialect=self.engine.dialect.name)
 
     async def upgrade(self) -> None:
-        """Apply Alembic migrations up to head on this engine's connection."""
+        """Apply Alembic migrations up to head on this engine's connection.
+
+        Replicas starting together on one PostgreSQL database migrate one at a time: the
+        first holds a transaction-scoped advisory lock while it migrates (PostgreSQL's DDL
+        is transactional), the others then find the schema at head and do nothing."""
         config = alembic_config(self.url)
 
         def run(connection: Connection) -> None:
@@ -103,6 +108,10 @@ class Database:
             command.upgrade(config, "head")
 
         async with self.engine.begin() as connection:
+            if self.engine.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             await connection.run_sync(run)
 
     async def current_revision(self) -> str | None:
