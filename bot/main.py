@@ -387,6 +387,7 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await lookout.database.upgrade()
         await lookout.runs.recover()
+        lookout.runs.start()  # replicas: take over runs a stopped replica left
         stop_sync = asyncio.Event()
         sync = lookout.runbooks.sync
         if sync is not None:

@@ -72,7 +72,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     mode = database_mode(config)
     if mode == "both":
         return
-    kept, dropped = [], []
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         param = getattr(getattr(item, "callspec", None), "params", {}).get("database")
         fixtures = set(getattr(item, "fixturenames", ()))

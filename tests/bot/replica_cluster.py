@@ -27,6 +27,7 @@ from tests.integrations.fake_receivers import FakeReceivers, start_receivers
 INCIDENTS_CHANNEL = "C0INCIDENTS"
 REPORTS_CHANNEL = "C0REPORTS"
 EXECUTABLES = ["/usr/bin/mktemp"]
+LEVELS = ("ops", "later")  # the webhook each escalation level notifies, in order
 
 
 def runbook(marks: Path) -> dict[str, Any]:
@@ -45,14 +46,23 @@ def runbook(marks: Path) -> dict[str, Any]:
     }
 
 
+WAITS = {
+    "name": "wait-a-while",
+    "title": "Wait a while",
+    "risk": "medium",
+    "steps": [{"name": "Wait", "kind": "wait", "seconds": 12}],
+}
+
+
 def config(folder: Path, receivers: FakeReceivers, *, knowledge: bool) -> Path:
     """The replicas' shared LOOKOUT_CONFIG: incidents to Slack, a report every minute, one
-    escalation level by signed webhook, one runbook."""
+    escalation of two levels (at once, then 5 s later) by signed webhooks, one runbook."""
     runbooks = folder / "runbooks"
     marks = folder / "marks"
     runbooks.mkdir()
     marks.mkdir()
     (runbooks / "leave-a-mark.yaml").write_text(yaml.safe_dump(runbook(marks)))
+    (runbooks / "wait-a-while.yaml").write_text(yaml.safe_dump(WAITS))
     body = {
         "routing": {"default_channel": INCIDENTS_CHANNEL},
         "knowledge": {"enabled": knowledge},
@@ -68,11 +78,18 @@ def config(folder: Path, receivers: FakeReceivers, *, knowledge: bool) -> Path:
                 {
                     "name": "default",
                     "match": {"severity": "critical"},
-                    "levels": [{"after": "0s", "notify": ["webhook:ops"]}],
+                    "levels": [
+                        {"after": "0s", "notify": ["webhook:ops"]},
+                        {"after": "5s", "notify": ["webhook:later"]},
+                    ],
                 }
             ],
         },
-        "notify": {"webhooks": {"ops": {"url": receivers.hook_url("ops"), "secret": "s3cret"}}},
+        "notify": {
+            "webhooks": {
+                name: {"url": receivers.hook_url(name), "secret": "s3cret"} for name in LEVELS
+            }
+        },
     }
     path = folder / "lookout.yaml"
     path.write_text(yaml.safe_dump(body))
@@ -162,6 +179,19 @@ class Cluster:
             and call.params.get("channel") == INCIDENTS_CHANNEL
             and call.params.get("metadata")
         )
+
+    async def fired(self, level: str, count: int, within: float = 60) -> Counter[str]:
+        """Escalation pages of one level by incident, once `count` incidents have theirs (and
+        three more escalation checks have passed on every replica)."""
+        for _ in range(int(within * 10)):
+            if len(self._fired(level)) >= count:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(3)
+        return self._fired(level)
+
+    def _fired(self, level: str) -> Counter[str]:
+        return Counter(hook.json["incident"]["id"] for hook in self.receivers.to(f"/hooks/{level}"))
 
     async def settled(self, within: float = 120) -> None:
         """Until every incident's Slack message is posted and shows its latest revision."""

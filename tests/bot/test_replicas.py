@@ -5,7 +5,6 @@ acks, scheduled reports, escalation levels, runbook runs — and every replica a
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.bot.replica_cluster import REPORTS_CHANNEL, Cluster, cluster
+from tests.bot.replica_cluster import LEVELS, REPORTS_CHANNEL, Cluster, cluster
 from tests.knowledge.conftest import chroma_server
 
 __all__ = ["chroma_server"]
@@ -101,15 +100,10 @@ async def test_a_storm_delivered_to_every_replica_makes_each_incident_once(
     assert max(posts.values()) == 1, posts.most_common(3)
 
 
-async def test_an_escalation_level_fires_once_across_replicas(three: Cluster) -> None:
-    for _ in range(300):
-        hooks = three.receivers.to("/hooks/ops")
-        if len({hook.json["incident"]["id"] for hook in hooks}) >= BATCHES:
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(3)  # three more escalation checks on every replica
-    fired = Counter(hook.json["incident"]["id"] for hook in three.receivers.to("/hooks/ops"))
-    assert len(fired) == BATCHES and set(fired.values()) == {1}, fired.most_common(3)
+async def test_each_escalation_level_fires_once_across_replicas(three: Cluster) -> None:
+    for level in LEVELS:
+        fired = await three.fired(level, BATCHES)
+        assert len(fired) == BATCHES and set(fired.values()) == {1}, (level, fired.most_common(3))
 
 
 async def test_concurrent_acks_on_two_replicas_make_one_ack(three: Cluster) -> None:
@@ -158,6 +152,35 @@ async def test_a_runbook_run_approved_on_two_replicas_executes_once(three: Clust
     assert status == "succeeded"
     await asyncio.sleep(2)  # time for a second execution, were there one
     assert len(list((three.folder / "marks").iterdir())) == 1
+
+
+async def test_a_replica_that_restarts_leaves_another_replicas_run_alone(
+    three: Cluster,
+) -> None:
+    """A starting replica cannot tell a run another replica executes from one cut short by
+    its own stop: it must go by the executing process's heartbeat."""
+    async with three.replicas[1].client() as client:
+        planned = await say(client, "/lookout run wait-a-while --incident INC-8")
+        ref = planned["text"].split(" ")[0]
+        run_id = int(ref.removeprefix("R-"))
+        approved = await say(client, f"/lookout approve {ref}", user="bob")
+    assert approved["text"] == f"Approved {ref} — starting.", approved
+    restarted = three.replicas[0]
+    restarted.stop()
+    restarted.start()
+    await restarted.ready()  # its start has looked at the runs under way
+    status = await three.scalar("SELECT status FROM runbook_runs WHERE id = :id", id=run_id)
+    assert status == "running"
+    for _ in range(300):
+        status = await three.scalar("SELECT status FROM runbook_runs WHERE id = :id", id=run_id)
+        if status != "running":
+            break
+        await asyncio.sleep(0.1)
+    assert status == "succeeded"
+    outcomes = await three.rows(
+        "SELECT text FROM incident_events WHERE incident_id = 8 AND kind = 'runbook'"
+    )
+    assert not any("interrupted" in row[0] for row in outcomes), outcomes
 
 
 async def test_a_scheduled_report_posts_once(three: Cluster) -> None:
