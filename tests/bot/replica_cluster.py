@@ -50,7 +50,7 @@ WAITS = {
     "name": "wait-a-while",
     "title": "Wait a while",
     "risk": "medium",
-    "steps": [{"name": "Wait", "kind": "wait", "seconds": 12}],
+    "steps": [{"name": "Wait", "kind": "wait", "seconds": 600}],
 }
 
 

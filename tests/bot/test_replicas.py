@@ -171,12 +171,14 @@ async def test_a_replica_that_restarts_leaves_another_replicas_run_alone(
     await restarted.ready()  # its start has looked at the runs under way
     status = await three.scalar("SELECT status FROM runbook_runs WHERE id = :id", id=run_id)
     assert status == "running"
+    async with three.replicas[2].client() as client:  # cancelled on a third replica
+        await say(client, f"/lookout cancel {ref}", user="bob")
     for _ in range(300):
         status = await three.scalar("SELECT status FROM runbook_runs WHERE id = :id", id=run_id)
         if status != "running":
             break
         await asyncio.sleep(0.1)
-    assert status == "succeeded"
+    assert status == "cancelled"
     outcomes = await three.rows(
         "SELECT text FROM incident_events WHERE incident_id = 8 AND kind = 'runbook'"
     )
