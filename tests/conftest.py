@@ -8,8 +8,9 @@
 - `postgresql`: the PostgreSQL pass. Every test that can store anything (it has a temp dir, a
   database, settings or a server) runs on a fresh PostgreSQL database of its own, created from a
   migrated template: `LOOKOUT_DATABASE_URL` names it, so `Settings`, `lookout serve` subprocesses
-  and `database_url_for()` all use it. Tests about the SQLite file itself (marked `sqlite`)
-  and tests that store nothing are left to the SQLite pass.
+  and `database_url_for()` all use it. Tests that store nothing, and those marked `sqlite`
+  (about the SQLite file itself, or not about the store), are left to the SQLite pass; tests
+  marked `postgresql` (the replicas) are not part of the SQLite pass.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "sqlite: about the SQLite file itself (SQLite pass only)")
+    config.addinivalue_line(
+        "markers", "sqlite: SQLite pass only (about the SQLite file, or not about the store)"
+    )
     config.addinivalue_line("markers", "postgresql: needs PostgreSQL (PostgreSQL pass only)")
 
 
