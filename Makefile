@@ -42,8 +42,12 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
+# Two passes on two workers (pytest-xdist): everything on SQLite, then every test that stores
+# anything on a PostgreSQL database of its own, with the replica tests (they skip, saying why,
+# where PostgreSQL does not answer on 127.0.0.1:5432).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --database=sqlite
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --database=postgresql
 
 test: $(STAMP) system-deps lint typecheck imports unit
 

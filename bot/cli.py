@@ -119,7 +119,7 @@ async def reindex(settings: Settings) -> int:
     from storage.database import Database
 
     config = load_config(settings.config)
-    database = Database(settings.resolved_database_url())
+    database = Database(settings.resolved_database_url(), pool=settings.database_pool())
     try:
         await database.upgrade()
         knowledge = build_knowledge(settings, config, database, runbook_catalog(config))
@@ -136,7 +136,7 @@ async def reindex(settings: Settings) -> int:
 async def upgrade(settings: Settings) -> int:
     from storage.database import Database
 
-    database = Database(settings.resolved_database_url())
+    database = Database(settings.resolved_database_url(), pool=settings.database_pool())
     try:
         await database.upgrade()
         print(f"database at revision {await database.current_revision()}")

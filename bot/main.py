@@ -173,11 +173,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         config = demo_config(settings.data_dir)
     else:
         config = load_config(settings.config)
-    database = Database(
-        settings.resolved_database_url(),
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-    )
+    database = Database(settings.resolved_database_url(), pool=settings.database_pool())
     metrics = Metrics()
     hub = ConsoleHub()
     console = ConsolePlatform(database, hub)
@@ -413,6 +409,7 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await lookout.database.upgrade()
         await lookout.runs.recover()
+        lookout.runs.start()  # replicas: take over runs a stopped replica left
         stop_sync = asyncio.Event()
         sync = lookout.runbooks.sync
         if sync is not None:

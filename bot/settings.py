@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from storage.database import sqlite_url
+from storage.database import PoolSettings, sqlite_url
 
 
 class Settings(BaseSettings):
@@ -20,12 +20,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default: SQLite under the data dir"
     )
-    database_pool_size: int = Field(
-        default=5, ge=1, le=1000, description="PostgreSQL connections kept open per process"
-    )
-    database_max_overflow: int = Field(
-        default=10, ge=0, le=1000, description="more PostgreSQL connections while busy"
-    )
+    # The connection pool of a PostgreSQL database (per replica; SQLite ignores these).
+    database_pool_size: int = Field(default=5, ge=1, description="connections kept open")
+    database_max_overflow: int = Field(default=10, ge=0, description="more, under load")
+    database_pool_timeout: float = Field(default=30.0, gt=0, description="seconds to wait")
+    database_pool_pre_ping: bool = Field(default=True, description="test before use")
+    database_pool_recycle: int = Field(default=1800, ge=-1, description="reopen after (s)")
     data_dir: Path = Field(default=Path("var"), description="where the SQLite file lives")
     config: Path | None = Field(default=None, description="YAML: catalog, routing, access")
     webhook_token: SecretStr | None = Field(
@@ -164,6 +164,15 @@ class Settings(BaseSettings):
     @property
     def teams_enabled(self) -> bool:
         return self.teams_app_id is not None or self.teams_insecure_dev
+
+    def database_pool(self) -> PoolSettings:
+        return PoolSettings(
+            size=self.database_pool_size,
+            overflow=self.database_max_overflow,
+            timeout=self.database_pool_timeout,
+            pre_ping=self.database_pool_pre_ping,
+            recycle=self.database_pool_recycle,
+        )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

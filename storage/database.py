@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,28 +75,46 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+@dataclass(frozen=True)
+class PoolSettings:
+    """The connection pool of a server database (PostgreSQL); SQLite keeps its defaults.
+
+    `size` connections stay open, up to `overflow` more open under load, and a unit of work
+    waits at most `timeout` seconds for a free one (then `sqlalchemy.exc.TimeoutError`).
+    `pre_ping` tests a connection before handing it out, so one cut by a database restart or
+    failover is replaced instead of failing a request; `recycle` (seconds) reopens connections
+    older than that, under the idle timeouts of proxies such as PgBouncer. Each replica holds
+    at most `size + overflow` connections, plus two of the scheduler's job store.
+    """
+
+    size: int = 5
+    overflow: int = 10
+    timeout: float = 30.0
+    pre_ping: bool = True
+    recycle: int = 1800
+
+
 class Database:
     """Owns the engine. On SQLite, units of work run one at a time: SQLite has one writer,
     and serializing here avoids `database is locked` under concurrent deliveries."""
 
-    def __init__(
-        self, url: str, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10
-    ) -> None:
-        """`pool_size` connections are kept open (PostgreSQL), up to `max_overflow` more
-        while busy; SQLite ignores both."""
+    def __init__(self, url: str, *, echo: bool = False, pool: PoolSettings | None = None) -> None:
         self.url = url
-        # A pooled connection is tested before use, so after the server restarted (or a
-        # connection was terminated) the next unit of work reconnects instead of failing.
-        pool: dict[str, Any] = (
-            {}
-            if url.startswith("sqlite")
-            else {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": max_overflow}
-        )
+        options: dict[str, Any] = {}
+        if not url.startswith("sqlite"):
+            pool = pool or PoolSettings()
+            options = {
+                "pool_size": pool.size,
+                "max_overflow": pool.overflow,
+                "pool_timeout": pool.timeout,
+                "pool_pre_ping": pool.pre_ping,
+                "pool_recycle": pool.recycle,
+            }
         if url.startswith("postgresql+asyncpg"):
             # A server that takes the connection and never answers fails it in 10 s, not
             # asyncpg's default 60 s.
-            pool["connect_args"] = {"timeout": CONNECT_TIMEOUT}
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **pool)
+            options["connect_args"] = {"timeout": CONNECT_TIMEOUT}
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **options)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -123,9 +142,11 @@ class Database:
             yield UnitOfWork(session, dialect=self.engine.dialect.name)
 
     async def upgrade(self) -> None:
-        """Apply Alembic migrations up to head on this engine's connection. On PostgreSQL
-        the whole upgrade holds an advisory lock (MIGRATION_LOCK), so processes that start
-        together wait for the first one instead of racing to create the same tables."""
+        """Apply Alembic migrations up to head on this engine's connection.
+
+        Replicas starting together on one PostgreSQL database migrate one at a time: the
+        first holds a transaction-scoped advisory lock while it migrates (PostgreSQL's DDL
+        is transactional), the others then find the schema at head and do nothing."""
         config = alembic_config(self.url)
 
         def run(connection: Connection) -> None:

@@ -195,16 +195,24 @@ class KnowledgeRepository:
             query = query.with_for_update()
         return (await self._session.scalars(query)).one_or_none()
 
-    async def requeue_answers(self) -> int:
-        """Answers left "writing" by a process that stopped go back to "pending"."""
-        rows = (
-            await self._session.scalars(
-                select(KnowledgeAnswerRow).where(KnowledgeAnswerRow.status == "writing")
-            )
-        ).all()
+    async def requeue_answers(self, *, claimed_before: datetime | None = None) -> int:
+        """Answers left "writing" by a process that stopped go back to "pending": all of them
+        (one process: it was this one), or those claimed before `claimed_before` (replicas:
+        a younger claim belongs to a process that may still be writing it)."""
+        query = select(KnowledgeAnswerRow).where(KnowledgeAnswerRow.status == "writing")
+        rows = (await self._session.scalars(query.with_for_update(skip_locked=True))).all()
+        requeued = 0
         for row in rows:
+            claimed = row.detail.get("writing_since")
+            if (
+                claimed_before is not None
+                and claimed is not None
+                and datetime.fromisoformat(str(claimed)) >= claimed_before
+            ):
+                continue  # a live replica may still be writing it
             row.status = "pending"
-        return len(rows)
+            requeued += 1
+        return requeued
 
     async def pending_answers(self, *, limit: int = 10) -> list[KnowledgeAnswerRow]:
         query = (

@@ -341,6 +341,8 @@ class RunbookRunRow(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     confirmed_step: Mapped[int] = mapped_column(Integer, default=0)
+    # Written every few seconds by the process executing the run (PostgreSQL replicas).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
 

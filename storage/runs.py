@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ChatMessageRow, RunbookRunRow, RunStepOutputRow
@@ -122,6 +122,12 @@ class RunRepository:
         query = select(RunStepOutputRow).where(RunStepOutputRow.run_id == run_id)
         rows = list((await self._session.scalars(query)).all())
         return sorted(rows, key=lambda row: (row.phase != "steps", row.number))
+
+    async def beat(self, *, run_id: int, now: datetime) -> None:
+        """The executing process is alive (its heartbeat; not a change anyone is shown)."""
+        await self._session.execute(
+            update(RunbookRunRow).where(RunbookRunRow.id == run_id).values(heartbeat_at=now)
+        )
 
     async def with_status(self, *, statuses: Sequence[str]) -> list[RunbookRunRow]:
         query = select(RunbookRunRow).where(RunbookRunRow.status.in_(list(statuses)))

@@ -1,10 +1,25 @@
-"""Shared fixtures: real SQLite files, PostgreSQL when it answers, a real server on loopback."""
+"""Shared fixtures: real SQLite files, PostgreSQL when it answers, a real server on loopback.
+
+`--database` picks the store a run uses:
+
+- `both` (the default): the `database` fixture runs each of its tests on SQLite and, when it
+  answers, on PostgreSQL; everything else uses SQLite files.
+- `sqlite`: SQLite only.
+- `postgresql`: the PostgreSQL pass. Every test that can store anything (it has a temp dir, a
+  database, settings or a server) runs on a fresh PostgreSQL database of its own, created from a
+  migrated template: `LOOKOUT_DATABASE_URL` names it, so `Settings`, `lookout serve` subprocesses
+  and `database_url_for()` all use it. Tests that store nothing, and those marked `sqlite`
+  (about the SQLite file itself, or not about the store), are left to the SQLite pass; tests
+  marked `postgresql` (the replicas) are not part of the SQLite pass.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -13,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 from sqlalchemy import text
@@ -25,6 +41,57 @@ from storage.database import Database, sqlite_url
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO.parent / "shared" / "fixtures"
 POSTGRES_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+DATABASE_MODES = ("both", "sqlite", "postgresql")
+# Fixtures a test that may store something has (directly or through another fixture).
+STORING_FIXTURES = frozenset(
+    {"tmp_path", "tmp_path_factory", "database", "postgres_url", "settings", "server"}
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database",
+        choices=DATABASE_MODES,
+        default="both",
+        help="both: `database` on SQLite and PostgreSQL, the rest on SQLite; sqlite: SQLite "
+        "only; postgresql: every storing test on its own PostgreSQL database",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite: SQLite pass only (about the SQLite file, or not about the store)"
+    )
+    config.addinivalue_line("markers", "postgresql: needs PostgreSQL (PostgreSQL pass only)")
+
+
+def database_mode(config: pytest.Config) -> str:
+    return str(config.getoption("--database"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the tests the chosen `--database` runs; report the rest as deselected."""
+    mode = database_mode(config)
+    if mode == "both":
+        return
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        param = getattr(getattr(item, "callspec", None), "params", {}).get("database")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if mode == "sqlite":
+            keep = param != "postgresql" and item.get_closest_marker("postgresql") is None
+        else:
+            keep = (
+                param != "sqlite"
+                and item.get_closest_marker("sqlite") is None
+                and (bool(fixtures & STORING_FIXTURES) or item.get_closest_marker("postgresql"))
+            )
+        (kept if keep else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def free_port() -> int:
@@ -78,6 +145,80 @@ async def fresh_postgres() -> AsyncIterator[str]:
 async def postgres_url() -> AsyncIterator[str]:
     async with fresh_postgres() as url:
         yield url
+
+
+def _postgres_answers() -> str | None:
+    """None when PostgreSQL answers, else why not (asked through the synchronous driver)."""
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_DSN, connect_timeout=5):
+            return None
+    except psycopg.Error as error:
+        return f"PostgreSQL at 127.0.0.1:5432 did not answer ({error!r})"
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A migrated PostgreSQL database that each test's database is copied from (a copy takes
+    milliseconds; migrating takes a second), dropped at the end of the run."""
+    reason = _postgres_answers()
+    if reason:
+        pytest.skip(reason)
+    name = f"lookout_template_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    failure: list[BaseException] = []
+
+    def migrate() -> None:
+        async def run() -> None:
+            db = Database(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}")
+            try:
+                await db.upgrade()
+            finally:
+                await db.dispose()
+
+        try:
+            asyncio.run(run())
+        except BaseException as error:
+            failure.append(error)
+
+    worker = threading.Thread(target=migrate)  # outside any running event loop
+    worker.start()
+    worker.join()
+    try:
+        if failure:
+            raise failure[0]
+        yield name
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(autouse=True)
+def _postgres_pass(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """In the PostgreSQL pass: this test's own migrated database, named by
+    `LOOKOUT_DATABASE_URL`, dropped afterwards. Otherwise nothing."""
+    fixtures = set(request.fixturenames)
+    if database_mode(request.config) != "postgresql" or fixtures & {"database", "postgres_url"}:
+        yield None
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"lookout_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LOOKOUT_DATABASE_URL", url)
+        try:
+            yield url
+        finally:
+            with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_url_for(data_dir: Path) -> str:
+    """The database a test stores into: the PostgreSQL pass's (`LOOKOUT_DATABASE_URL`), else a
+    SQLite file under `data_dir`."""
+    return os.environ.get("LOOKOUT_DATABASE_URL") or sqlite_url(data_dir)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

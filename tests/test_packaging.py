@@ -16,6 +16,9 @@ import pytest
 
 from tests.conftest import REPO, free_port
 
+# The wheel, not the store: the installed command runs on SQLite, in the SQLite pass only.
+pytestmark = pytest.mark.sqlite
+
 PACKAGES = ("bot", "skills", "core", "knowledge", "integrations", "runbooks", "storage")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.background.passes import BackgroundPass
 from bot.metrics import Metrics
@@ -21,6 +21,9 @@ from storage.knowledge import record_written
 log = logging.getLogger(__name__)
 
 MAX_PASSES = 50
+# How long a replica may take to write an answer before another takes its claim over (well
+# past the LLM client's own timeouts and retries).
+WRITING_LEASE = timedelta(minutes=5)
 
 
 class KnowledgeWorker:
@@ -103,15 +106,23 @@ class AnswerWriter:
         await self._background.stop()
 
     async def recover(self) -> None:
-        """At start: answers a stopped process was writing are written again."""
+        """At start: answers a stopped process was writing are written again. Replicas on
+        PostgreSQL take over only claims older than `WRITING_LEASE` (another replica may be
+        writing a younger one), and look again at every pass."""
         async with self._database.unit_of_work() as uow:
-            await uow.knowledge.requeue_answers()
+            if self._database.is_sqlite:
+                await uow.knowledge.requeue_answers()
+            else:
+                stale = self._clock() - WRITING_LEASE
+                await uow.knowledge.requeue_answers(claimed_before=stale)
 
     async def run_once(self) -> int:
         """Write every pending answer; returns how many were finished."""
         llm = self._knowledge.llm
         if llm is None:
             return 0
+        if not self._database.is_sqlite:
+            await self.recover()  # claims of a replica that stopped
         done = 0
         while True:
             async with self._database.unit_of_work() as uow:
@@ -122,7 +133,11 @@ class AnswerWriter:
                 if row is None or row.status != "pending":
                     continue
                 row.status = "writing"
-                row.detail = {**row.detail, "model": llm.model}
+                row.detail = {
+                    **row.detail,
+                    "model": llm.model,
+                    "writing_since": self._clock().isoformat(),
+                }
                 row.revision += 1
                 answer_id, skill, question = row.id, row.skill, row.question
                 evidence = evidence_from_record(row.evidence)

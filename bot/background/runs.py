@@ -3,6 +3,14 @@ leave nothing half-told — a run cut short by a restart is marked interrupted.
 
 Progress is written to the run's row (revision bumped) and the notifier edits the run's one
 message from it, so a click, a restart or a second replica all see the same story.
+
+On SQLite Lookout is one process, so at start every run still under way was cut short by
+the restart. Replicas on PostgreSQL cannot tell that from a run another replica is executing
+right now, so there the executing process writes a heartbeat on the run's row every
+`HEARTBEAT` seconds, and every replica looks every `WATCH_SECONDS`: a run whose heartbeat is
+older than `STALE` lost its process and is marked interrupted, and an approved run that no
+process started (the one that approved it died first) is started by whoever looks first —
+the row lock taken at its start lets exactly one through.
 """
 
 from __future__ import annotations
@@ -36,6 +44,9 @@ from storage.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
+HEARTBEAT = timedelta(seconds=5)
+STALE = timedelta(seconds=30)  # six missed heartbeats: the executing process is gone
+WATCH_SECONDS = 10.0
 HOUR = timedelta(hours=1)
 EXCERPT_LINES = 3  # of each step's output on the run's card; `run show` has all of it
 EXCERPT_CHARS = 300
@@ -70,6 +81,7 @@ class RunManager:
         self._clock = clock
         self._poll = poll_seconds
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     def launch(self, run_id: int) -> None:
         if run_id not in self._tasks:
@@ -84,7 +96,11 @@ class RunManager:
             await asyncio.shield(task)
 
     async def recover(self) -> None:
-        """At start: runs that were under way when the process stopped are interrupted."""
+        """At start: runs that were under way when the process stopped are interrupted (on
+        PostgreSQL: those whose process stopped, see the module's docstring)."""
+        if not self._database.is_sqlite:
+            await self.take_over()
+            return
         async with self._database.unit_of_work() as uow:
             for run in await uow.runs.with_status(statuses=("approved", "running")):
                 touch(
@@ -98,7 +114,48 @@ class RunManager:
                 await self._event(uow, run.incident_id, text, run.id, outcome="interrupted")
         self._on_change()
 
+    async def take_over(self) -> None:
+        """Runs another replica left: a running one whose heartbeat stopped is interrupted,
+        an approved one nobody started is started here (if no one else starts it first)."""
+        now = self._clock()
+        stale: list[int] = []
+        async with self._database.unit_of_work() as uow:
+            for run in await uow.runs.with_status(statuses=("approved", "running")):
+                if run.status == "approved":
+                    self.launch(run.id)
+                elif run.id not in self._tasks:
+                    alive = run.heartbeat_at or run.started_at or run.requested_at
+                    if now - alive >= STALE:
+                        stale.append(run.id)
+        for run_id in stale:
+            await self._interrupt(
+                run_id,
+                "The Lookout process running this run stopped while it was under way; "
+                "check what it did.",
+                unless_alive_since=now - STALE,
+            )
+
+    def start(self) -> None:
+        """Every `WATCH_SECONDS`, take over what a stopped replica left (PostgreSQL only)."""
+        if self._database.is_sqlite or self._watcher is not None:
+            return
+
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(WATCH_SECONDS)
+                try:
+                    await self.take_over()
+                except Exception:
+                    log.exception("taking over runs failed; trying again")
+
+        self._watcher = asyncio.create_task(watch(), name="lookout-run-watch")
+
     async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         for task in list(self._tasks.values()):
             task.cancel()
         for task in list(self._tasks.values()):
@@ -157,7 +214,7 @@ class RunManager:
             if problem is not None or plan is None:
                 touch(run, status="failed", finished_at=self._clock(), detail=problem)
                 return None
-            touch(run, status="running", started_at=self._clock())
+            touch(run, status="running", started_at=self._clock(), heartbeat_at=self._clock())
             await self._event(uow, run.incident_id, f"{run_ref(run.id)} started", run.id)
         self._on_change()
         return plan
@@ -255,9 +312,15 @@ class RunManager:
         return False
 
     async def _watch_cancel(self, run_id: int, cancel: asyncio.Event) -> None:
+        """Until the run ends: notice a `cancel` from any replica, and keep the heartbeat."""
+        beat = self._clock()
         while not cancel.is_set():
             await asyncio.sleep(self._poll)
+            now = self._clock()
             async with self._database.unit_of_work() as uow:
+                if now - beat >= HEARTBEAT:
+                    await uow.runs.beat(run_id=run_id, now=now)
+                    beat = now
                 run = await uow.runs.get(run_id=run_id)
                 if run is not None and run.cancel_requested:
                     cancel.set()
@@ -289,12 +352,21 @@ class RunManager:
             await self._event(uow, run.incident_id, text, run.id, outcome=status)
         self._on_change()
 
-    async def _interrupt(self, run_id: int, detail: str) -> None:
-        """The run stops here without an outcome: say so on its card and in the timeline."""
+    async def _interrupt(
+        self, run_id: int, detail: str, *, unless_alive_since: datetime | None = None
+    ) -> None:
+        """The run stops here without an outcome: say so on its card and in the timeline.
+        With `unless_alive_since`, not if its heartbeat is that recent (read under the lock)."""
         with contextlib.suppress(Exception):
             async with self._database.unit_of_work() as uow:
                 run = await uow.runs.get(run_id=run_id, for_update=True)
-                if run is not None and run.status in ("approved", "running"):
+                alive = (
+                    run is not None
+                    and unless_alive_since is not None
+                    and run.heartbeat_at is not None
+                    and run.heartbeat_at > unless_alive_since
+                )
+                if run is not None and run.status in ("approved", "running") and not alive:
                     touch(
                         run,
                         status="interrupted",

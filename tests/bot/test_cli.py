@@ -35,6 +35,7 @@ def test_version() -> None:
     assert result.returncode == 0 and result.stdout.strip() == "lookout 0.1.0"
 
 
+@pytest.mark.sqlite
 def test_db_upgrade_creates_the_sqlite_file(tmp_path: Path) -> None:
     result = lookout("db", "upgrade", env={"LOOKOUT_DATA_DIR": str(tmp_path / "var")})
     assert result.returncode == 0, result.stderr

@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.bot.slack.fake_slack import start_fake_slack
 from tests.conftest import free_port
+
+pytestmark = pytest.mark.sqlite  # reads the SQLite file; test_replica_crashes.py is PostgreSQL's
 
 KILLS = 20
 SENDERS = 4

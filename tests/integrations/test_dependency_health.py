@@ -18,8 +18,8 @@ from integrations.dependency_health import DependencyHealthReader
 from integrations.prometheus import PrometheusClient
 from skills.context import SkillTools
 from skills.contract import Image, Table
-from storage.database import Database, sqlite_url
-from tests.conftest import free_port
+from storage.database import Database
+from tests.conftest import database_url_for, free_port
 from tests.integrations.live_world import LiveWorld, alert_at, harness_at
 from tests.skills.conftest import Harness, text_of
 
@@ -136,7 +136,7 @@ async def test_a_prometheus_that_is_down_is_one_sentence(http: httpx.AsyncClient
 
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(sqlite_url(tmp_path))
+    db = Database(database_url_for(tmp_path))
     await db.upgrade()
     yield db
     await db.dispose()

@@ -20,8 +20,8 @@ from skills.catalog import default_registry
 from skills.context import SkillTools
 from skills.contract import Role, Table
 from skills.dispatcher import AccessPolicy, Dispatcher
-from storage.database import Database, sqlite_url
-from tests.conftest import FIXTURES, REPO, free_port
+from storage.database import Database
+from tests.conftest import FIXTURES, REPO, database_url_for, free_port
 from tests.integrations.fake_loki import Entry, fake_loki
 from tests.skills.conftest import NOW, Clock, Harness, text_of
 
@@ -45,7 +45,7 @@ def openstack_entries() -> list[Entry]:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[Harness]:
     with fake_loki(openstack_entries()) as url:
-        database = Database(sqlite_url(tmp_path))
+        database = Database(database_url_for(tmp_path))
         await database.upgrade()
         clock = Clock()
         async with httpx.AsyncClient() as http:

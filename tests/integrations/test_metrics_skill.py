@@ -18,15 +18,15 @@ from integrations.evidence import MetricEvidenceReader
 from integrations.prometheus import PrometheusClient
 from skills.context import SkillTools
 from skills.contract import Image, Table
-from storage.database import Database, sqlite_url
-from tests.conftest import free_port
+from storage.database import Database
+from tests.conftest import database_url_for, free_port
 from tests.integrations.live_world import LiveWorld, harness_at
 from tests.skills.conftest import Harness, text_of
 
 
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(sqlite_url(tmp_path))
+    db = Database(database_url_for(tmp_path))
     await db.upgrade()
     yield db
     await db.dispose()

@@ -38,9 +38,9 @@ from skills.catalog import default_registry
 from skills.context import SkillTools
 from skills.contract import Role
 from skills.dispatcher import AccessPolicy, Dispatcher
-from storage.database import Database, sqlite_url
+from storage.database import Database
 from storage.uow import UnitOfWork
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, database_url_for
 from tests.integrations.fake_loki import fake_loki
 from tests.integrations.live_world import LiveWorld, alert_at
 from tests.knowledge.conftest import make_knowledge
@@ -82,7 +82,7 @@ class WatchedDatabase(Database):
 
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[WatchedDatabase]:
-    db = WatchedDatabase(sqlite_url(tmp_path))
+    db = WatchedDatabase(database_url_for(tmp_path))
     await db.upgrade()
     yield db
     await db.dispose()

@@ -25,9 +25,9 @@ from integrations.email import EmailSender, SmtpSettings
 from integrations.oncall import OncallDirectory
 from integrations.oncall_calendar import calendar_shifts
 from integrations.pagerduty import SignatureError, parse_webhook, verify_signature
-from storage.database import Database, sqlite_url
+from storage.database import Database
 from tests.bot.background.paging_harness import Clock, paging
-from tests.conftest import fixture_json, free_port, start_server
+from tests.conftest import database_url_for, fixture_json, free_port, start_server
 from tests.integrations.alertmanager_process import ALERTMANAGER, SKIP_REASON, running_alertmanager
 
 VECTOR = "pagerduty", "07_webhook_v3_signature_test_vector.json"
@@ -161,7 +161,7 @@ async def test_email_pages_reach_a_real_smtp_server(tmp_path: Path) -> None:
             html_body="<p>rich &amp; words</p>",
         )
         assert message_id.startswith("<")
-        database = Database(sqlite_url(tmp_path))
+        database = Database(database_url_for(tmp_path))
         await database.upgrade()
         config = """
 escalation:
@@ -193,7 +193,7 @@ notify:
 async def test_snooze_creates_an_alertmanager_silence_that_ends_with_it(tmp_path: Path) -> None:
     am_config = "route: {receiver: none}\nreceivers:\n  - name: none\n"
     with running_alertmanager(tmp_path, am_config) as url:
-        database = Database(sqlite_url(tmp_path))
+        database = Database(database_url_for(tmp_path))
         await database.upgrade()
         config = """
 escalation:

@@ -31,9 +31,9 @@ from skills.catalog import default_registry
 from skills.context import SkillTools
 from skills.contract import Context, Reply, Role
 from skills.dispatcher import AccessPolicy, Dispatcher
-from storage.database import Database, sqlite_url
+from storage.database import Database
 from tests.bot.background.test_blast_trackers import ThreadedPlatform, rows
-from tests.conftest import free_port, start_server
+from tests.conftest import database_url_for, free_port, start_server
 from tests.integrations.prometheus_process import PROMETHEUS as PROMETHEUS_BINARY
 from tests.integrations.prometheus_process import (
     SKIP_REASON,
@@ -233,7 +233,7 @@ def contexts(reply: Reply) -> list[str]:
 async def test_blast_radius_says_where_each_status_came_from(
     prometheus_url: str, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    database = Database(sqlite_url(tmp_path))
+    database = Database(database_url_for(tmp_path))
     await database.upgrade()
     world = skills_harness(database, Clock(), health_of(prometheus_url, http))
     try:
@@ -268,7 +268,7 @@ async def test_blast_radius_says_where_each_status_came_from(
 async def test_blast_radius_without_prometheus_still_answers_from_alerts(
     http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    database = Database(sqlite_url(tmp_path))
+    database = Database(database_url_for(tmp_path))
     await database.upgrade()
     world = skills_harness(database, Clock(), health_of(f"http://127.0.0.1:{free_port()}", http))
     try:
@@ -286,7 +286,7 @@ async def test_a_tracker_follows_prometheus_on_its_timer(
     prometheus_url: str, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """No alert changes: only the queue-depth gauge moves, and the timer-driven pass sees it."""
-    database = Database(sqlite_url(tmp_path))
+    database = Database(database_url_for(tmp_path))
     await database.upgrade()
     clock = Clock()
     health = health_of(prometheus_url, http, queries=[QUEUE], cache_seconds=0)

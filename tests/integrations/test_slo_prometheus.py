@@ -32,10 +32,10 @@ from sqlalchemy import select
 from bot.schedule_config import ScheduleEntry
 from bot.settings import Settings
 from skills.contract import Actor, Conversation, Image, Table
-from storage.database import Database, sqlite_url
+from storage.database import Database
 from storage.models import AlertRow, ConsoleMessageRow
 from tests.bot.background.test_scheduler import seed_missed_run
-from tests.conftest import RunningServer, free_port, start_server
+from tests.conftest import RunningServer, database_url_for, free_port, start_server
 from tests.integrations.prometheus_process import PROMETHEUS, SKIP_REASON, running_prometheus
 
 PROMTOOL = shutil.which("promtool")
@@ -167,7 +167,7 @@ async def test_slo_report_and_burn_alert_end_to_end(
         PROMETHEUS_URL=prometheus_url,
     )
     settings.data_dir.mkdir()
-    url = sqlite_url(settings.data_dir.resolve())
+    url = database_url_for(settings.data_dir.resolve())
     database = Database(url)
     await database.upgrade()
     entry = ScheduleEntry(

@@ -24,8 +24,8 @@ from skills.catalog import default_registry
 from skills.context import SkillTools
 from skills.contract import Role
 from skills.dispatcher import AccessPolicy, Dispatcher, Outcome
-from storage.database import Database, sqlite_url
-from tests.conftest import free_port
+from storage.database import Database
+from tests.conftest import database_url_for, free_port
 from tests.skills.conftest import Clock, Harness
 
 
@@ -111,7 +111,7 @@ class KnowledgeHarness(Harness):
 @pytest.fixture
 async def kharness(tmp_path: Path, index: KnowledgeIndex) -> AsyncIterator[KnowledgeHarness]:
     """The skills' harness with retrieval: real SQLite, real Chroma on a temp dir, the model."""
-    database = Database(sqlite_url(tmp_path))
+    database = Database(database_url_for(tmp_path))
     await database.upgrade()
     clock = Clock()
     outcomes: list[Outcome] = []

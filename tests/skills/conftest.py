@@ -14,7 +14,8 @@ from core.alerts import Alert, fingerprint
 from skills.catalog import default_registry
 from skills.contract import Actor, Conversation, Reply, Role
 from skills.dispatcher import AccessPolicy, Dispatcher, Outcome
-from storage.database import Database, sqlite_url
+from storage.database import Database
+from tests.conftest import database_url_for
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -94,7 +95,7 @@ def make_harness(database: Database) -> Harness:
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     """The harness on a SQLite file."""
-    database = Database(sqlite_url(tmp_path))
+    database = Database(database_url_for(tmp_path))
     await database.upgrade()
     yield make_harness(database)
     await database.dispose()

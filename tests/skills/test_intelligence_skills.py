@@ -14,7 +14,8 @@ from skills.catalog import default_registry
 from skills.contract import Image, Reply, Role, Table
 from skills.dispatcher import AccessPolicy, Dispatcher
 from skills.views.incident_card import incident_buttons
-from storage.database import Database, sqlite_url
+from storage.database import Database
+from tests.conftest import database_url_for
 from tests.skills.conftest import Clock, Harness, make_alert, text_of
 
 # web -> checkout -> payments-api -> postgres-primary <- reports ; mailer alone
@@ -39,7 +40,7 @@ TOPOLOGY = Topology(
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[Harness]:
     """The skills harness, with the catalog above behind ingestion and skills."""
-    database = Database(sqlite_url(tmp_path))
+    database = Database(database_url_for(tmp_path))
     await database.upgrade()
     clock = Clock()
     dispatcher = Dispatcher(

@@ -30,7 +30,8 @@ from core.topology import Topology
 from integrations.evidence import LogEvidenceReader
 from integrations.loki import LokiClient
 from skills.context import SkillTools
-from storage.database import Database, sqlite_url
+from storage.database import Database
+from tests.conftest import database_url_for
 from tests.integrations.fake_loki import fake_loki
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -102,7 +103,7 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    database = Database(sqlite_url(tmp_path))
+    database = Database(database_url_for(tmp_path))
     await database.upgrade()
     clock = Clock()
     console = ConsolePlatform(database, ConsoleHub(), clock=clock)

@@ -14,8 +14,9 @@ from core.incidents import IncidentStatus
 from integrations.outbound_webhooks import signature_valid
 from skills.views.incident_card import card_facts, incident_message
 from skills.views.incident_paging import paging_facts
-from storage.database import Database, sqlite_url
+from storage.database import Database
 from tests.bot.background.paging_harness import Clock, paging
+from tests.conftest import database_url_for
 from tests.integrations.fake_receivers import FakeReceivers, start_receivers
 
 THREE_LEVELS = """
@@ -51,7 +52,7 @@ async def receivers() -> AsyncIterator[FakeReceivers]:
 
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(sqlite_url(tmp_path))
+    db = Database(database_url_for(tmp_path))
     await db.upgrade()
     yield db
     await db.dispose()
@@ -126,7 +127,7 @@ async def test_a_restart_between_levels_still_fires_the_next_level_once(
     tmp_path: Path, receivers: FakeReceivers
 ) -> None:
     config = three_levels(receivers)
-    url = sqlite_url(tmp_path)
+    url = database_url_for(tmp_path)
     first_db = Database(url)
     await first_db.upgrade()
     clock = Clock()

@@ -14,7 +14,8 @@ from bot.metrics import Metrics
 from bot.platforms import PostedMessage
 from core.alerts import Alert, fingerprint
 from skills.contract import Reply
-from storage.database import Database, sqlite_url
+from storage.database import Database
+from tests.conftest import database_url_for
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -75,7 +76,7 @@ def alert(name: str, service: str, minutes: int = 0) -> Alert:
 
 @pytest.fixture
 async def database(tmp_path: Path) -> Database:
-    db = Database(sqlite_url(tmp_path))
+    db = Database(database_url_for(tmp_path))
     await db.upgrade()
     return db
 

@@ -34,9 +34,9 @@ from bot.background.scheduler import (
 from bot.schedule_config import ScheduleEntry, crontab_trigger
 from core.alerts import Alert
 from skills.contract import Actor, Conversation, Reply
-from storage.database import Database, sqlite_url
+from storage.database import Database
 from storage.models import ConsoleMessageRow
-from tests.conftest import REPO, free_port, fresh_postgres
+from tests.conftest import REPO, database_url_for, free_port, fresh_postgres
 
 
 def test_sync_urls() -> None:
@@ -110,7 +110,7 @@ async def runs(database: Database, job: str) -> list[datetime]:
 
 
 async def test_jobs_survive_a_restart_and_a_missed_run_runs_once(tmp_path: Path) -> None:
-    database = Database(sqlite_url(tmp_path))
+    database = Database(database_url_for(tmp_path))
     await database.upgrade()
     entry = ScheduleEntry(skill="stats report", channel="#sre", cron="* * * * *")
     job = entry.job_id

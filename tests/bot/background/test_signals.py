@@ -9,7 +9,8 @@ from pathlib import Path
 from bot.background.ingest import AlertIngestor
 from bot.background.signals import SLO_RECEIVER, Evaluation, Signal, send
 from core.alerts import Alert
-from storage.database import Database, sqlite_url
+from storage.database import Database
+from tests.conftest import database_url_for
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -31,7 +32,7 @@ def subject(labels: dict[str, str]) -> str:
 
 
 async def test_signals_fire_keep_their_start_and_resolve(tmp_path: Path) -> None:
-    database = Database(sqlite_url(tmp_path))
+    database = Database(database_url_for(tmp_path))
     await database.upgrade()
     ingestor = AlertIngestor(database, clock=lambda: T0)
 

@@ -13,12 +13,13 @@ from bot.metrics import Metrics
 from bot.slack.platform import SlackPlatform, web_client
 from skills.contract import Image, Reply, Text
 from skills.reply_codec import encode
-from storage.database import Database, sqlite_url
+from storage.database import Database
 from tests.bot.slack.fake_slack import start_fake_slack
+from tests.conftest import database_url_for
 
 
 async def test_a_report_is_posted_once_per_platform(tmp_path: Path) -> None:
-    database = Database(sqlite_url(tmp_path))
+    database = Database(database_url_for(tmp_path))
     await database.upgrade()
     fake, server, task = await start_fake_slack()
     try:
