@@ -42,7 +42,13 @@ class Answer:
 
 
 def words(text: str) -> str:
-    """Rendering differences out: markdown marks, user names, clock times, whitespace."""
+    """Rendering differences out: markdown marks, user names, clock times, whitespace. A
+    time travels as a span (console), Slack's `<!date^…|…>` or Adaptive Cards' DATE/TIME:
+    each becomes TIME."""
+    text = re.sub("\ue100[^\ue101]*\ue101", "TIME", text)
+    text = re.sub(r"<!date\^[^|>]*\|[^>]*>", "TIME", text)
+    text = re.sub(r"\{\{DATE\([^}]*\)\}\} \{\{TIME\([^}]*\)\}\}", "TIME", text)
+    text = re.sub(r"\{\{(?:DATE|TIME)\([^}]*\)\}\}", "TIME", text)
     text = re.sub(r"(^|\n)\s*[•-] ", r"\1", text)  # "• " bullets, or Markdown's "- "
     text = re.sub(r"[*_`]", "", text)
     text = re.sub(r"\b(alice|w111|Dave Taniguchi)\b", "<user>", text)
@@ -110,9 +116,19 @@ async def through_console(server: RunningServer) -> list[tuple[list[str], Answer
     return results
 
 
+def pointer(text: str) -> bool:
+    """The line left where a command was asked when its answer went to a thread."""
+    return "Answered in" in text
+
+
 def answers_in(world: SlackWorld) -> list[Call]:
-    """Lookout's answers so far: messages after the three incident posts, and hook calls."""
-    calls = world.fake.calls_to("chat.postMessage")[3:] + world.fake.calls_to("response_url")
+    """Lookout's answers so far: messages after the three incident posts, and hook calls
+    (not the pointers left where a command was asked)."""
+    calls = [
+        call
+        for call in world.fake.calls_to("chat.postMessage")[3:]
+        if not pointer(call.params.get("text", ""))
+    ] + world.fake.calls_to("response_url")
     return sorted(calls, key=lambda call: call.at)
 
 
@@ -160,7 +176,11 @@ async def through_teams(world: TeamsWorld) -> list[Answer]:
         message["id"] = f"17000000000{number:02d}"  # each message is new, not a redelivery
         assert (await world.send(message)).status_code == 200
         # the answer: a reply to the @mention, or a post into an incident card's thread
-        [reply] = [r for r in world.connector.delivered()[before:] if r.kind in ("reply", "post")]
+        [reply] = [
+            r
+            for r in world.connector.delivered()[before:]
+            if r.kind in ("reply", "post") and not any(pointer(t) for t in r.texts)
+        ]
         thread = reply.conversation_id.partition(";messageid=")[2]
         rendered = words(" ".join(strings(reply.body, ("text", "title", "value"))))
         answers.append(Answer(rendered, False, root_of.get(thread)))
