@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from bot.http import MAX_BODY, BodyTooLarge, is_loopback, read_body
+from bot.openapi_bodies import PAGERDUTY
 from core.incidents import display_id
 from integrations.pagerduty import SignatureError, parse_webhook, verify_signature
 from skills.contract import Actor, Conversation
@@ -67,7 +68,7 @@ def pagerduty_routes(lookout: Lookout) -> APIRouter:
             return _problem(401, "missing or invalid bearer token")
         return None
 
-    @router.post("/webhooks/pagerduty", tags=["webhooks"])
+    @router.post("/webhooks/pagerduty", tags=["webhooks"], openapi_extra=PAGERDUTY)
     async def pagerduty_webhook(request: Request) -> Response:
         """PagerDuty Webhooks v3: acknowledgements and resolutions of paged incidents."""
         try:

@@ -37,6 +37,8 @@ DEFAULT_SERVICE_LABELS = (
     "namespace",
 )
 SUMMARY_ANNOTATIONS = ("summary", "message", "description")
+# The largest count a sender may give (`truncatedAlerts`): what a SQL INTEGER column holds.
+MAX_COUNT = 2**31 - 1
 _UNSET = "\x00unset"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # `name="value"` pairs as Go's %q writes them in a groupKey's last `{…}`.
@@ -159,7 +161,7 @@ class WebhookPayload(BaseModel):
 
     version: str | None = None
     group_key: str | None = Field(default=None, alias="groupKey")
-    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts")
+    truncated_alerts: int = Field(default=0, ge=0, le=MAX_COUNT, alias="truncatedAlerts")
     status: Literal["firing", "resolved"] | None = None
     receiver: str | None = None
     group_labels: dict[str, str] | None = Field(default=None, alias="groupLabels")

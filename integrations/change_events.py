@@ -108,11 +108,14 @@ class GitHubRules(BaseModel):
 
 
 def github_signature_valid(secret: str, body: bytes, header: str | None) -> bool:
-    """True when `header` is `sha256=` + the HMAC-SHA256 of `body` keyed with `secret`."""
-    if not header or not header.startswith("sha256="):
+    """True when `header` is `sha256=` + the HMAC-SHA256 of `body` keyed with `secret`.
+    An empty secret matches nothing: anyone can sign with it."""
+    if not secret or not header or not header.startswith("sha256="):
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(header[len("sha256=") :].strip().lower(), expected)
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    # As bytes: compare_digest refuses str with characters past ASCII, which a header can hold.
+    given = header[len("sha256=") :].strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(given, expected)
 
 
 _DEPLOY_STATES = {

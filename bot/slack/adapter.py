@@ -20,12 +20,19 @@ from typing import Any
 
 import aiohttp
 from fastapi import APIRouter, Request, Response
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from fastapi.responses import JSONResponse
+from slack_bolt.adapter.starlette.async_handler import (
+    AsyncSlackRequestHandler,
+    to_async_bolt_request,
+    to_starlette_response,
+)
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from bot.bodies import MAX_BODY, BodyTooLarge, read_body
 from bot.metrics import Metrics
+from bot.openapi_bodies import SLACK
 from bot.settings import Settings
 from bot.slack.answers import Asked, SlackAnswers
 from bot.slack.people import Home, SlackPeople, bot_identity
@@ -37,6 +44,7 @@ from bot.slack.render import (
     form_modal,
     submitted_values,
 )
+from bot.slack.requests import slack_body_problem
 from bot.slack.text import typed_text
 from skills.contract import Actor, Conversation, Reply, form_command
 from skills.dispatcher import Dispatcher
@@ -103,6 +111,9 @@ class SlackAdapter:
     ) -> SlackAdapter:
         if settings.slack_bot_token is None or settings.slack_signing_secret is None:
             raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+        if not settings.slack_signing_secret.get_secret_value().strip():
+            # Anyone can sign with an empty secret.
+            raise ValueError("SLACK_SIGNING_SECRET is empty")
         token = settings.slack_bot_token.get_secret_value()
         # Two clients: Bolt deep-copies its own into every lazy request (so it cannot hold a
         # pooled session); Lookout's posting goes through the platform's, which does.
@@ -131,10 +142,18 @@ class SlackAdapter:
     def routes(self) -> APIRouter:
         router = APIRouter()
 
-        @router.post("/slack/events", tags=["slack"])
+        @router.post("/slack/events", tags=["slack"], openapi_extra=SLACK)
         async def slack_events(request: Request) -> Response:
             """Slash commands, interactivity and the Events API (signed by Slack)."""
-            return await self._handler.handle(request)
+            try:
+                body = await read_body(request)
+            except BodyTooLarge:
+                return JSONResponse({"detail": f"body is larger than {MAX_BODY} bytes"}, 413)
+            problem = slack_body_problem(body, request.headers.get("content-type"))
+            if problem is not None:
+                return JSONResponse({"detail": problem}, 400)
+            bolt_response = await self.app.async_dispatch(to_async_bolt_request(request, body))
+            return to_starlette_response(bolt_response)
 
         return router
 
