@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
 from bot import openapi_bodies as bodies
-from bot.bodies import MAX_BODY, BodyTooLarge, read_body
+from bot.bodies import MAX_BODY, BodyTooLarge, NotJSON, parse_json, read_body
 from core.alerts import parse_delivery
 from core.changes import ChangeEvent
 from integrations.change_events import (
@@ -56,9 +55,9 @@ def _validation_reason(error: ValidationError) -> str:
 
 def _decode(body: bytes) -> dict[str, Any] | JSONResponse:
     try:
-        document: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return _problem(400, f"body is not valid JSON: {error}")
+        document: Any = parse_json(body)
+    except NotJSON as error:
+        return _problem(400, str(error))
     if not isinstance(document, dict):
         return _problem(422, "body must be a JSON object")
     return document
@@ -104,9 +103,9 @@ def machine_routes(lookout: Lookout) -> APIRouter:
         except BodyTooLarge:
             return _problem(413, f"body is larger than {MAX_BODY} bytes")
         try:
-            document: Any = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return _problem(400, f"body is not valid JSON: {error}")
+            document: Any = parse_json(body)
+        except NotJSON as error:
+            return _problem(400, str(error))
         if not isinstance(document, dict):
             return _problem(422, "body must be a JSON object (an Alertmanager webhook message)")
         try:

@@ -11,14 +11,14 @@ otherwise the webhook token rules of the other webhooks apply.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from bot.http import MAX_BODY, BodyTooLarge, is_loopback, read_body
+from bot.bodies import MAX_BODY, BodyTooLarge, NotJSON, parse_json, read_body
+from bot.http import is_loopback
 from bot.openapi_bodies import PAGERDUTY
 from core.incidents import display_id
 from integrations.pagerduty import SignatureError, parse_webhook, verify_signature
@@ -79,10 +79,10 @@ def pagerduty_routes(lookout: Lookout) -> APIRouter:
             lookout.metrics.webhook_requests.labels("pagerduty", str(refused.status_code)).inc()
             return refused
         try:
-            document: Any = json.loads(body)
+            document: Any = parse_json(body)
             event = parse_webhook(document)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return _problem(400, f"body is not valid JSON: {error}")
+        except NotJSON as error:
+            return _problem(400, str(error))
         except ValueError as error:
             return _problem(422, f"not a PagerDuty v3 webhook: {error}")
         lookout.metrics.webhook_requests.labels("pagerduty", "200").inc()

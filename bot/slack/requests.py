@@ -9,9 +9,10 @@ module checks the same things first, so a body Slack would never send gets a 400
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qsl
+
+from bot.bodies import NotJSON, parse_json
 
 # Top-level fields that Slack sends as objects, or as an id string (`team`, `user`,
 # `channel`, `enterprise` are objects in interactivity payloads and absent elsewhere).
@@ -33,11 +34,11 @@ def slack_body_problem(body: bytes, content_type: str | None) -> str | None:
     document: Any
     try:
         if (content_type or "").split(";")[0].strip() == "application/json" or text.startswith("{"):
-            document = json.loads(text)
+            document = parse_json(text)
         else:
             fields = dict(parse_qsl(text, keep_blank_values=True))
-            document = json.loads(fields["payload"]) if "payload" in fields else fields
-    except ValueError as error:
+            document = parse_json(fields["payload"]) if "payload" in fields else fields
+    except NotJSON as error:
         return f"the body is not JSON or a form with a JSON payload: {error}"
     if not isinstance(document, dict):
         return "the body must be a JSON object"

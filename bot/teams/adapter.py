@@ -7,7 +7,6 @@ metadata, signing keys with the `msteams` endorsement, issuer, audience = our ap
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -23,7 +22,7 @@ from botframework.connector.auth import (
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from bot.bodies import MAX_BODY, BodyTooLarge, read_body
+from bot.bodies import MAX_BODY, BodyTooLarge, parse_json, read_body
 from bot.metrics import Metrics
 from bot.openapi_bodies import TEAMS
 from bot.settings import Settings
@@ -173,7 +172,7 @@ class TeamsAdapter:
         except BodyTooLarge:
             return JSONResponse({"error": f"the body is larger than {MAX_BODY} bytes"}, 413)
         try:
-            body = json.loads(raw)
+            body = parse_json(raw)
             activity = Activity().deserialize(body)
         except Exception:
             return JSONResponse({"error": "the body is not a Bot Framework activity"}, 400)

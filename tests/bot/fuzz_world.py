@@ -157,7 +157,7 @@ class SigningAdapter(HTTPAdapter):
             elif key == "payload":
                 try:
                     payload = json.loads(value)
-                except ValueError:
+                except (ValueError, RecursionError):
                     payload = None
                 if isinstance(payload, dict):
                     payload["response_url"] = f"{self.world.slack_url}/hooks/fuzz"
@@ -170,7 +170,7 @@ class SigningAdapter(HTTPAdapter):
         """The activity's `serviceUrl` (where Lookout answers) pointed at the fake connector."""
         try:
             activity = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return body
         if isinstance(activity, dict):
             activity["serviceUrl"] = self.world.connector.service_url
