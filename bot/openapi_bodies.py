@@ -24,7 +24,7 @@ _PROBLEM: dict[str, Any] = {
 def _answers(*codes: int) -> dict[str, Any]:
     reasons = {
         202: "understood, nothing to do",
-        400: "the body is not JSON (or not UTF-8), or a signature header is garbled",
+        400: "the body is not JSON (or not UTF-8, or nested too deeply)",
         401: "missing or wrong credentials",
         403: "the signature does not match, or the sender is not allowed",
         413: "the body is larger than 1 MiB",

@@ -4,7 +4,7 @@
 dedup key, or `INC-n` in the title Lookout gave it) acknowledge or resolve that incident, as
 its people would in chat: the same commands, audited, with PagerDuty's agent as the actor.
 With LOOKOUT_PAGERDUTY_WEBHOOK_SECRET set, bodies must carry a matching
-`X-PagerDuty-Signature` (400 when missing or garbled, 403 when it does not match);
+`X-PagerDuty-Signature` (401 when missing or garbled, 403 when it does not match);
 otherwise the webhook token rules of the other webhooks apply.
 """
 
@@ -49,7 +49,7 @@ def pagerduty_routes(lookout: Lookout) -> APIRouter:
                     [secret.get_secret_value()], body, request.headers.get("x-pagerduty-signature")
                 )
             except SignatureError as error:
-                return _problem(400 if error.missing else 403, str(error))
+                return _problem(401 if error.missing else 403, str(error))
             return None
         token = settings.webhook_token
         if token is None:

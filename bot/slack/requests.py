@@ -70,3 +70,17 @@ def _shape_problem(document: dict[str, Any]) -> str | None:
             if event.get(key) is not None and not isinstance(event[key], str):
                 return f"`event.{key}` must be text"
     return None
+
+
+def signature_headers_problem(timestamp: str | None, signature: str | None) -> str | None:
+    """Why Slack's signature headers cannot be checked (answered with a 401), or None.
+
+    The checker takes the timestamp as an integer and compares signatures as ASCII text;
+    anything else would make it fail instead of refusing."""
+    if not timestamp or not signature:
+        return "missing X-Slack-Request-Timestamp or X-Slack-Signature"
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return "X-Slack-Request-Timestamp is not a Unix time"
+    if not (signature.isascii() and signature.isprintable()):
+        return "X-Slack-Signature is not a v0 signature"
+    return None

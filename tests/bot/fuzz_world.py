@@ -39,6 +39,8 @@ from tests.conftest import RunningServer, free_port, fresh_postgres, start_serve
 
 GITHUB_SECRET = "github-webhook-secret"
 PAGERDUTY_SECRET = "pagerduty-webhook-secret"
+WEBHOOK_TOKEN = "webhook-token"
+BEARER_PATHS = ("/webhooks/alertmanager", "/webhooks/changes", "/webhooks/changes/argocd")
 # Tables a refused request must leave as they were.
 WRITTEN_TABLES = (
     "alerts",
@@ -136,6 +138,8 @@ class SigningAdapter(HTTPAdapter):
             )
         elif path == "/webhooks/changes/github":
             request.headers["X-Hub-Signature-256"] = hub_signature(body)
+        elif path in BEARER_PATHS:
+            request.headers["Authorization"] = f"Bearer {WEBHOOK_TOKEN}"
         elif path == "/webhooks/pagerduty":
             request.headers["X-PagerDuty-Signature"] = pagerduty_signature(body)
         request.body = body
@@ -180,8 +184,9 @@ class SigningAdapter(HTTPAdapter):
 
 @contextmanager
 def fuzz_world(tmp_path: Path, *, postgres: bool) -> Iterator[FuzzWorld]:
-    """Lookout with Slack, Teams, GitHub and PagerDuty secrets on, in a thread of its own,
-    on PostgreSQL (whose column types refuse more than SQLite's) or a SQLite file."""
+    """Lookout with Slack, Teams, a webhook token, GitHub and PagerDuty secrets on, in a
+    thread of its own, on PostgreSQL (whose column types refuse more than SQLite's) or a
+    SQLite file."""
     identity = FakeIdentity(app_id=APP_ID, app_password=APP_PASSWORD)
     connector = FakeBotConnector()
     identity.start()
@@ -217,6 +222,7 @@ def fuzz_world(tmp_path: Path, *, postgres: bool) -> Iterator[FuzzWorld]:
             teams_tenant_id=TENANT,
             github_webhook_secret=SecretStr(GITHUB_SECRET),
             pagerduty_webhook_secret=SecretStr(PAGERDUTY_SECRET),
+            webhook_token=SecretStr(WEBHOOK_TOKEN),
         )
         server, task, running = await start_server(settings)
 
