@@ -71,7 +71,8 @@ def fingerprint(labels: dict[str, str]) -> str:
 
 
 def parse_timestamp(text: str) -> datetime | None:
-    """RFC 3339 with Go's nanoseconds; Go's zero time (year 1) means "not set"."""
+    """RFC 3339 with Go's nanoseconds; Go's zero time (year 1) means "not set". Raises
+    ValueError for text that is not such a time, or one that leaves years 1–9999 in UTC."""
     match = _TIMESTAMP.match(text.strip())
     if match is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
@@ -81,7 +82,10 @@ def parse_timestamp(text: str) -> datetime | None:
     tz = match["tz"] or "Z"
     tz = "+00:00" if tz in ("Z", "z") else (tz if ":" in tz else f"{tz[:3]}:{tz[3:]}")
     parsed = datetime.fromisoformat(f"{match['base'].replace(' ', 'T')}.{frac}{tz}")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside years 1 to 9999 in UTC") from None
 
 
 def storable(text: str) -> str:
