@@ -4,6 +4,7 @@ its documented error: ConfigError for the config, ValueError naming the file for
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -48,10 +49,8 @@ def written(text: str | bytes, name: str) -> Path:
 @settings(**SETTINGS)
 @given(yaml_documents(CONFIG))
 def test_a_config_loads_or_raises_config_error(text: str) -> None:
-    try:
+    with contextlib.suppress(ConfigError):
         load_config(written(text, "lookout.yaml"))
-    except ConfigError:
-        pass
 
 
 @settings(**SETTINGS)
@@ -72,16 +71,14 @@ def test_an_slo_file_loads_or_raises_value_error_naming_it(text: str) -> None:
 def test_yaml_edge_cases_are_config_errors(text: str | bytes) -> None:
     """Impossible dates (`2001-13-14`), deep nesting and bytes that are not UTF-8 once
     escaped as ValueError, RecursionError and UnicodeDecodeError instead of ConfigError."""
-    try:
+    with contextlib.suppress(ConfigError):
         load_config(written(text, "lookout.yaml"))
-    except ConfigError:
-        pass
 
 
 @pytest.mark.parametrize("text", [*EDGES, b"version: \xff\xfe"])
 def test_yaml_edge_cases_are_slo_file_errors(text: str | bytes) -> None:
     path = written(text, "slo.yml")
-    with pytest.raises(ValueError, match="slo.yml"):
+    with pytest.raises(ValueError, match=r"slo\.yml"):
         load_slos(SloConfig(files=[path.name]), config_path=path.parent / "lookout.yaml")
 
 
