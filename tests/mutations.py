@@ -7,9 +7,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
-SETTINGS = {"max_examples": 150, "deadline": None, "derandomize": True, "database": None}
+SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, database=None)
 
 scalars = (
     st.none()

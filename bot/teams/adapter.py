@@ -26,6 +26,7 @@ from bot.bodies import MAX_BODY, BodyTooLarge, parse_json, read_body
 from bot.metrics import Metrics
 from bot.openapi_bodies import TEAMS
 from bot.settings import Settings
+from bot.teams.activities import shape_problem
 from bot.teams.bot import LookoutTeamsBot
 from bot.teams.credentials import ReusedCredentialFactory
 from bot.teams.people import TeamsPeople
@@ -178,6 +179,10 @@ class TeamsAdapter:
             return JSONResponse({"error": "the body is not a Bot Framework activity"}, 400)
         if not isinstance(body, dict) or not activity.type:
             return JSONResponse({"error": "the body is not a Bot Framework activity"}, 400)
+        if (problem := shape_problem(activity)) is not None:
+            return JSONResponse(
+                {"error": f"the body is not a Bot Framework activity: {problem}"}, 400
+            )
         auth_header = request.headers.get("Authorization")
         try:
             authenticated = await self.authentication.authenticate_request(activity, auth_header)

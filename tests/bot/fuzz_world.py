@@ -121,13 +121,13 @@ class SigningAdapter(HTTPAdapter):
         super().__init__()
         self.world = world
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         path = urlsplit(request.url or "").path
-        body = request.body or b""
-        if isinstance(body, str):
-            body = body.encode()
+        sent = request.body or b""
+        body = sent.encode() if isinstance(sent, str) else sent
+        assert isinstance(body, bytes), "bodies here are bytes or text, never streams"
         if path == "/slack/events":
-            body = self._slack_body(body, request.headers.get("content-type", ""))
+            body = self._slack_body(body, str(request.headers.get("content-type", "")))
             stamp = str(int(time.time()))
             request.headers["X-Slack-Request-Timestamp"] = stamp
             request.headers["X-Slack-Signature"] = slack_signature(body, stamp)

@@ -19,7 +19,7 @@ from tests.conftest import FIXTURES
 from tests.mutations import SETTINGS as BASE
 from tests.yaml_mutations import EDGES, yaml_documents
 
-SETTINGS = {**BASE, "max_examples": 60}
+SETTINGS = settings(BASE, max_examples=60)
 SLOTH = sorted((FIXTURES / "sloth").glob("0[1-3]_*.yml"))
 CONFIG = """
 routing:
@@ -46,14 +46,14 @@ def written(text: str | bytes, name: str) -> Path:
     return path
 
 
-@settings(**SETTINGS)
+@settings(SETTINGS)
 @given(yaml_documents(CONFIG))
 def test_a_config_loads_or_raises_config_error(text: str) -> None:
     with contextlib.suppress(ConfigError):
         load_config(written(text, "lookout.yaml"))
 
 
-@settings(**SETTINGS)
+@settings(SETTINGS)
 @given(st.sampled_from(SLOTH).flatmap(lambda path: yaml_documents(path.read_text())))
 def test_an_slo_file_loads_or_raises_value_error_naming_it(text: str) -> None:
     path = written(text, "slo.yml")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -79,6 +80,9 @@ def test_a_bad_body_is_refused_with_its_reason_and_stores_nothing(
         ("/webhooks/changes/argocd", {"app": [1]}),
         ("/webhooks/pagerduty", {"event": "incident.resolved"}),
         ("/api/messages", {"type": 5, "from": "me"}),
+        # No sender or conversation: the turn once failed reading them, a 500.
+        ("/api/messages", {"type": "message", "text": "help", "channelId": "msteams"}),
+        ("/api/messages", {"type": "message", "from": {"id": "29:1"}, "conversation": {}}),
         ("/slack/events", {"type": "event_callback", "event": 5}),
         ("/slack/events", {"type": "event_callback", "event": {"type": ["app_mention"]}}),
         ("/slack/events", {"type": "block_actions", "team": 7, "actions": "ack"}),
@@ -94,7 +98,7 @@ def test_fields_of_the_wrong_type_are_refused_with_a_reason(
 
 def test_a_slack_form_whose_payload_is_not_an_object_is_refused(world: FuzzWorld) -> None:
     for payload in ("[1]", "not json", '{"actions": 3}'):
-        body = "payload=" + requests.utils.quote(payload)
+        body = "payload=" + quote(payload)
         response = post(
             world,
             "/slack/events",

@@ -41,19 +41,19 @@ def check_delivery(body: Any) -> None:
         assert not any("\x00" in text for text in texts)
 
 
-@settings(**SETTINGS)
+@settings(SETTINGS)
 @given(st.sampled_from(PAYLOADS).flatmap(mutated))
 def test_mutated_real_payloads_parse_or_are_refused_by_kind(body: Any) -> None:
     check_delivery(body)
 
 
-@settings(**SETTINGS)
+@settings(SETTINGS)
 @given(json_values)
 def test_any_json_parses_or_is_refused_by_kind(body: Any) -> None:
     check_delivery(body)
 
 
-@settings(**SETTINGS)
+@settings(SETTINGS)
 @given(st.dictionaries(st.text(max_size=20), st.text(max_size=20), min_size=1, max_size=8))
 def test_a_fingerprint_depends_on_the_labels_not_their_order(labels: dict[str, str]) -> None:
     reordered = dict(reversed(list(labels.items())))
@@ -61,7 +61,7 @@ def test_a_fingerprint_depends_on_the_labels_not_their_order(labels: dict[str, s
     assert len(fingerprint(labels)) == 16
 
 
-@settings(**SETTINGS)
+@settings(SETTINGS)
 @given(st.datetimes(timezones=st.timezones()))
 def test_rfc3339_timestamps_round_trip(moment: Any) -> None:
     """Every aware time written as RFC 3339 reads back as the same instant (to the µs)."""

@@ -57,7 +57,7 @@ def check(event: ChangeEvent | None) -> None:
         assert event.finished_at >= event.started_at
 
 
-@settings(**SETTINGS)
+@settings(SETTINGS)
 @given(st.one_of(mutated(GENERIC), json_values))
 def test_generic_bodies_parse_or_are_refused_with_value_error(body: Any) -> None:
     try:
@@ -67,7 +67,7 @@ def test_generic_bodies_parse_or_are_refused_with_value_error(body: Any) -> None
     check(event)
 
 
-@settings(**SETTINGS)
+@settings(SETTINGS)
 @given(
     st.sampled_from(sorted(GITHUB)).flatmap(
         lambda name: st.tuples(st.just(EVENT_OF[name]), mutated(GITHUB[name]))
@@ -86,7 +86,7 @@ def test_github_deliveries_parse_or_are_refused_with_value_error(
     check(event)
 
 
-@settings(**SETTINGS)
+@settings(SETTINGS)
 @given(st.sampled_from(GITHUB_EVENTS), json_values)
 def test_any_json_under_a_github_event_is_refused_with_value_error(
     event_type: str, body: Any
@@ -97,7 +97,7 @@ def test_any_json_under_a_github_event_is_refused_with_value_error(
         check(parse_github(event_type, body))
 
 
-@settings(**SETTINGS)
+@settings(SETTINGS)
 @given(st.one_of(mutated(application()), mutated(rendered_sync_result()), json_values))
 def test_argocd_notifications_parse_or_are_refused_with_value_error(body: Any) -> None:
     if not isinstance(body, dict):

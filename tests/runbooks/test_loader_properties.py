@@ -16,7 +16,7 @@ from tests.yaml_mutations import EDGES, yaml_documents
 LIBRARY = [path.read_text() for path in runbook_files(library_directory())]
 
 
-@settings(**{**SETTINGS, "max_examples": 80})
+@settings(SETTINGS, max_examples=80)
 @given(st.sampled_from(LIBRARY).flatmap(yaml_documents))
 def test_a_runbook_parses_or_raises_runbook_invalid(text: str) -> None:
     try:
