@@ -49,7 +49,7 @@ WRITES = {
     "/webhooks/changes/argocd": ("changes",),
     "/webhooks/pagerduty": ("incident_events", "audit_log"),
 }
-EXAMPLES = 40
+EXAMPLES = 100
 # Operations that take input; the others have nothing to break, so no negative cases.
 TAKES_INPUT = {(m, p) for m, p in OPERATIONS if m == "POST"} | {
     ("GET", "/console/api/messages"),
