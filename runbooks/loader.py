@@ -79,6 +79,8 @@ def parse_runbook(text: str, source: str, check: Check | None = None) -> Runbook
         raise RunbookInvalid([Problem(source, line, "", f"YAML: {error.problem}")]) from None
     except yaml.YAMLError as error:
         raise RunbookInvalid([Problem(source, None, "", f"YAML: {error}")]) from None
+    except RunbookInvalid:
+        raise
     except ValueError as error:
         # A value YAML cannot construct, such as the date 2001-13-14.
         raise RunbookInvalid([Problem(source, None, "", f"YAML: {error}")]) from None
