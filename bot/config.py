@@ -201,7 +201,9 @@ def load_config(path: Path | None) -> LookoutConfig:
         data = yaml.safe_load(path.read_text()) or {}
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}") from error
-    except yaml.YAMLError as error:
+    except (ValueError, RecursionError, yaml.YAMLError) as error:
+        # ValueError: bytes that are not UTF-8, or a date YAML cannot construct (2001-13-14);
+        # RecursionError: nesting deeper than the YAML reader goes.
         raise ConfigError(f"cannot read {path}: {error}") from error
     try:
         config = LookoutConfig.model_validate(data)

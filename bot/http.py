@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -16,6 +15,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
+from bot import openapi_bodies as bodies
+from bot.bodies import MAX_BODY, BodyTooLarge, NotJSON, parse_json, read_body
 from core.alerts import parse_delivery
 from core.changes import ChangeEvent
 from integrations.change_events import (
@@ -31,16 +32,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024
 # While the database cannot take a write, senders are told to try again after this long
 # (Alertmanager retries a failed notification with its own backoff in any case).
 RETRY_AFTER_SECONDS = 10
 # /readyz waits this long for the database before it says it is not ready.
 READY_TIMEOUT_SECONDS = 5.0
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 def is_loopback(host: str | None) -> bool:
@@ -50,20 +46,6 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
-
-
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
@@ -106,9 +88,9 @@ def _validation_reason(error: ValidationError) -> str:
 
 def _decode(body: bytes) -> dict[str, Any] | JSONResponse:
     try:
-        document: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return _problem(400, f"body is not valid JSON: {error}")
+        document: Any = parse_json(body)
+    except NotJSON as error:
+        return _problem(400, str(error))
     if not isinstance(document, dict):
         return _problem(422, "body must be a JSON object")
     return document
@@ -137,7 +119,7 @@ def machine_routes(lookout: Lookout) -> APIRouter:
             return _problem(401, "invalid bearer token", **{"WWW-Authenticate": "Bearer"})
         return None
 
-    @router.post("/webhooks/alertmanager", tags=["webhooks"])
+    @router.post("/webhooks/alertmanager", tags=["webhooks"], openapi_extra=bodies.ALERTMANAGER)
     async def alertmanager_webhook(request: Request) -> Response:
         """Accept an Alertmanager webhook (v4). 200 only after the alerts are committed."""
         started = time.perf_counter()
@@ -159,9 +141,9 @@ def machine_routes(lookout: Lookout) -> APIRouter:
         except BodyTooLarge:
             return _problem(413, f"body is larger than {MAX_BODY} bytes")
         try:
-            document: Any = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return _problem(400, f"body is not valid JSON: {error}")
+            document: Any = parse_json(body)
+        except NotJSON as error:
+            return _problem(400, str(error))
         if not isinstance(document, dict):
             return _problem(422, "body must be a JSON object (an Alertmanager webhook message)")
         try:
@@ -211,7 +193,7 @@ def machine_routes(lookout: Lookout) -> APIRouter:
             }
         )
 
-    @router.post("/webhooks/changes", tags=["webhooks"])
+    @router.post("/webhooks/changes", tags=["webhooks"], openapi_extra=bodies.CHANGE)
     async def change_webhook(request: Request) -> Response:
         """Accept a change event (deploy, config, feature flag, scaling, manual) as JSON."""
         if (denied := authorize(request, "changes")) is not None:
@@ -227,7 +209,7 @@ def machine_routes(lookout: Lookout) -> APIRouter:
             return _problem(422, f"not a change event: {error}")
         return await _accept_change(event)
 
-    @router.post("/webhooks/changes/github", tags=["webhooks"])
+    @router.post("/webhooks/changes/github", tags=["webhooks"], openapi_extra=bodies.GITHUB)
     async def github_webhook(request: Request) -> Response:
         """GitHub `deployment`, `deployment_status` and `workflow_run` deliveries, signed
         with `X-Hub-Signature-256` (LOOKOUT_GITHUB_WEBHOOK_SECRET)."""
@@ -257,7 +239,7 @@ def machine_routes(lookout: Lookout) -> APIRouter:
             return JSONResponse({"status": "ignored", "reason": reason}, status_code=202)
         return await _accept_change(event)
 
-    @router.post("/webhooks/changes/argocd", tags=["webhooks"])
+    @router.post("/webhooks/changes/argocd", tags=["webhooks"], openapi_extra=bodies.ARGOCD)
     async def argocd_webhook(request: Request) -> Response:
         """An Argo CD notification (webhook service) rendered with Lookout's template."""
         if (denied := authorize(request, "changes")) is not None:

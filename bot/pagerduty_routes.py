@@ -4,21 +4,22 @@
 dedup key, or `INC-n` in the title Lookout gave it) acknowledge or resolve that incident, as
 its people would in chat: the same commands, audited, with PagerDuty's agent as the actor.
 With LOOKOUT_PAGERDUTY_WEBHOOK_SECRET set, bodies must carry a matching
-`X-PagerDuty-Signature` (400 when missing or garbled, 403 when it does not match);
+`X-PagerDuty-Signature` (401 when missing or garbled, 403 when it does not match);
 otherwise the webhook token rules of the other webhooks apply.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from bot.http import MAX_BODY, BodyTooLarge, is_loopback, read_body
+from bot.bodies import MAX_BODY, BodyTooLarge, NotJSON, parse_json, read_body
+from bot.http import is_loopback
+from bot.openapi_bodies import PAGERDUTY
 from core.incidents import display_id
 from integrations.pagerduty import SignatureError, parse_webhook, verify_signature
 from skills.contract import Actor, Conversation
@@ -48,7 +49,7 @@ def pagerduty_routes(lookout: Lookout) -> APIRouter:
                     [secret.get_secret_value()], body, request.headers.get("x-pagerduty-signature")
                 )
             except SignatureError as error:
-                return _problem(400 if error.missing else 403, str(error))
+                return _problem(401 if error.missing else 403, str(error))
             return None
         token = settings.webhook_token
         if token is None:
@@ -67,7 +68,7 @@ def pagerduty_routes(lookout: Lookout) -> APIRouter:
             return _problem(401, "missing or invalid bearer token")
         return None
 
-    @router.post("/webhooks/pagerduty", tags=["webhooks"])
+    @router.post("/webhooks/pagerduty", tags=["webhooks"], openapi_extra=PAGERDUTY)
     async def pagerduty_webhook(request: Request) -> Response:
         """PagerDuty Webhooks v3: acknowledgements and resolutions of paged incidents."""
         try:
@@ -78,10 +79,10 @@ def pagerduty_routes(lookout: Lookout) -> APIRouter:
             lookout.metrics.webhook_requests.labels("pagerduty", str(refused.status_code)).inc()
             return refused
         try:
-            document: Any = json.loads(body)
+            document: Any = parse_json(body)
             event = parse_webhook(document)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return _problem(400, f"body is not valid JSON: {error}")
+        except NotJSON as error:
+            return _problem(400, str(error))
         except ValueError as error:
             return _problem(422, f"not a PagerDuty v3 webhook: {error}")
         lookout.metrics.webhook_requests.labels("pagerduty", "200").inc()

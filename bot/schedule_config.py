@@ -134,7 +134,8 @@ def load_slos(config: SloConfig, *, config_path: Path | None) -> list[Slo]:
         path = base / name
         try:
             data = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as error:
+        except (OSError, ValueError, RecursionError, yaml.YAMLError) as error:
+            # As for the config file: bad bytes, impossible dates, too deep nesting.
             raise ValueError(f"cannot read SLO file {path}: {error}") from None
         try:
             spec = SlothSpec.parse(data)

@@ -37,6 +37,8 @@ DEFAULT_SERVICE_LABELS = (
     "namespace",
 )
 SUMMARY_ANNOTATIONS = ("summary", "message", "description")
+# The largest count a sender may give (`truncatedAlerts`): what a SQL INTEGER column holds.
+MAX_COUNT = 2**31 - 1
 _UNSET = "\x00unset"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # `name="value"` pairs as Go's %q writes them in a groupKey's last `{…}`.
@@ -69,7 +71,8 @@ def fingerprint(labels: dict[str, str]) -> str:
 
 
 def parse_timestamp(text: str) -> datetime | None:
-    """RFC 3339 with Go's nanoseconds; Go's zero time (year 1) means "not set"."""
+    """RFC 3339 with Go's nanoseconds; Go's zero time (year 1) means "not set". Raises
+    ValueError for text that is not such a time, or one that leaves years 1–9999 in UTC."""
     match = _TIMESTAMP.match(text.strip())
     if match is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
@@ -79,7 +82,10 @@ def parse_timestamp(text: str) -> datetime | None:
     tz = match["tz"] or "Z"
     tz = "+00:00" if tz in ("Z", "z") else (tz if ":" in tz else f"{tz[:3]}:{tz[3:]}")
     parsed = datetime.fromisoformat(f"{match['base'].replace(' ', 'T')}.{frac}{tz}")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside years 1 to 9999 in UTC") from None
 
 
 def storable(text: str) -> str:
@@ -159,7 +165,7 @@ class WebhookPayload(BaseModel):
 
     version: str | None = None
     group_key: str | None = Field(default=None, alias="groupKey")
-    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts")
+    truncated_alerts: int = Field(default=0, ge=0, le=MAX_COUNT, alias="truncatedAlerts")
     status: Literal["firing", "resolved"] | None = None
     receiver: str | None = None
     group_labels: dict[str, str] | None = Field(default=None, alias="groupLabels")

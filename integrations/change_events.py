@@ -108,11 +108,14 @@ class GitHubRules(BaseModel):
 
 
 def github_signature_valid(secret: str, body: bytes, header: str | None) -> bool:
-    """True when `header` is `sha256=` + the HMAC-SHA256 of `body` keyed with `secret`."""
-    if not header or not header.startswith("sha256="):
+    """True when `header` is `sha256=` + the HMAC-SHA256 of `body` keyed with `secret`.
+    An empty secret matches nothing: anyone can sign with it."""
+    if not secret or not header or not header.startswith("sha256="):
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(header[len("sha256=") :].strip().lower(), expected)
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    # As bytes: compare_digest refuses str with characters past ASCII, which a header can hold.
+    given = header[len("sha256=") :].strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(given, expected)
 
 
 _DEPLOY_STATES = {
@@ -287,7 +290,7 @@ def parse_argocd(document: Mapping[str, Any], *, now: datetime) -> ChangeEvent:
         raise ValueError("`app` must be an Argo CD Application object")
     if "metadata" in app or "status" in app:
         return _application(app, document, now)
-    if isinstance(document.get("resources"), list) and document.get("revision"):
+    if isinstance(document.get("resources"), list) and _text(document, "revision"):
         return _sync_result(document, now)
     raise ValueError(
         "not an Argo CD notification: expected an Application (`app`, or `metadata` and "
@@ -360,19 +363,26 @@ def _application(app: Mapping[str, Any], document: Mapping[str, Any], now: datet
 
 
 def _sync_result(document: Mapping[str, Any], now: datetime) -> ChangeEvent:
-    revision = str(document["revision"])
+    revision = _text(document, "revision") or ""
+    # Fields are read by their documented types only: anything else is not a workload.
     workloads = [
         item
         for item in document["resources"]
-        if isinstance(item, dict) and item.get("kind") in _WORKLOADS and item.get("name")
+        if isinstance(item, dict) and _text(item, "kind") in _WORKLOADS and _text(item, "name")
     ]
     if not workloads:
         raise ValueError("the syncResult names no workload (Deployment, StatefulSet, …)")
-    images = [image for item in workloads for image in item.get("images") or []]
+    names = [_text(item, "name") or "" for item in workloads]
+    images = [
+        image
+        for item in workloads
+        if isinstance(item.get("images"), list)
+        for image in item["images"]
+    ]
     return ChangeEvent(
-        id=f"argocd:{'+'.join(sorted(str(w['name']) for w in workloads))}@{revision}",
+        id=f"argocd:{'+'.join(sorted(names))}@{revision}",
         kind=ChangeKind.DEPLOYMENT,
-        services=tuple(dict.fromkeys(check_service_name(str(w["name"])) for w in workloads)),
+        services=tuple(dict.fromkeys(check_service_name(name) for name in names)),
         started_at=now,
         source="argocd",
         version=_image_tag(images) or revision[:7],

@@ -62,7 +62,11 @@ Check = Callable[[Runbook], list[tuple[Location, str]]]
 def parse_runbook(text: str, source: str, check: Check | None = None) -> Runbook:
     """One runbook from YAML text; raises RunbookInvalid with every problem found. `check`
     adds problems of the caller's own (located like the schema's, so they get a line)."""
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks the characters as it is built (a NUL is refused there).
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as error:
+        raise RunbookInvalid([Problem(source, None, "", f"YAML: {error}")]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -75,6 +79,13 @@ def parse_runbook(text: str, source: str, check: Check | None = None) -> Runbook
         raise RunbookInvalid([Problem(source, line, "", f"YAML: {error.problem}")]) from None
     except yaml.YAMLError as error:
         raise RunbookInvalid([Problem(source, None, "", f"YAML: {error}")]) from None
+    except RunbookInvalid:
+        raise
+    except ValueError as error:
+        # A value YAML cannot construct, such as the date 2001-13-14.
+        raise RunbookInvalid([Problem(source, None, "", f"YAML: {error}")]) from None
+    except RecursionError:
+        raise RunbookInvalid([Problem(source, None, "", "YAML: nested too deeply")]) from None
     finally:
         loader.dispose()
     if problems:

@@ -23,16 +23,24 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from fastapi import APIRouter, Request, Response
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from fastapi.responses import JSONResponse
+from slack_bolt.adapter.starlette.async_handler import (
+    to_async_bolt_request,
+    to_starlette_response,
+)
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 
+from bot.bodies import MAX_BODY, BodyTooLarge, read_body
 from bot.metrics import Metrics
+from bot.openapi_bodies import SLACK
 from bot.settings import Settings
 from bot.slack.answers import Asked, SlackAnswers
 from bot.slack.identity import SlackIdentity
@@ -46,6 +54,7 @@ from bot.slack.render import (
     form_modal,
     submitted_values,
 )
+from bot.slack.requests import signature_headers_problem, slack_body_problem
 from bot.slack.text import mentioned, mentioned_users, typed_text
 from skills.contract import Actor, Context, Conversation, Mention, Reply, form_command
 from skills.dispatcher import Dispatcher
@@ -86,6 +95,7 @@ class SlackAdapter:
         app_token: str | None = None,
         api_url: str | None = None,
         identity: SlackIdentity | None = None,
+        signing_secret: str | None = None,
     ) -> None:
         self.app = app
         self._identity = identity
@@ -96,7 +106,7 @@ class SlackAdapter:
         self._metrics = metrics
         self._app_token = app_token
         self._api_url = api_url
-        self._handler = AsyncSlackRequestHandler(app)
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self._socket_mode: Any = None
         self._incident_by_message: dict[str, int] = {}
         self._people = SlackPeople(platform)
@@ -119,6 +129,9 @@ class SlackAdapter:
     ) -> SlackAdapter:
         if settings.slack_bot_token is None or settings.slack_signing_secret is None:
             raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+        if not settings.slack_signing_secret.get_secret_value().strip():
+            # Anyone can sign with an empty secret.
+            raise ValueError("SLACK_SIGNING_SECRET is empty")
         token = settings.slack_bot_token.get_secret_value()
         platform = SlackPlatform(
             web_client(
@@ -147,6 +160,7 @@ class SlackAdapter:
             metrics=metrics,
             app_token=app_token,
             api_url=settings.slack_api_url,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
         )
 
     @property
@@ -156,12 +170,49 @@ class SlackAdapter:
     def routes(self) -> APIRouter:
         router = APIRouter()
 
-        @router.post("/slack/events", tags=["slack"])
+        @router.post("/slack/events", tags=["slack"], openapi_extra=SLACK)
         async def slack_events(request: Request) -> Response:
             """Slash commands, interactivity and the Events API (signed by Slack)."""
-            return await self._handler.handle(request)
+            try:
+                body = await read_body(request)
+            except BodyTooLarge:
+                return JSONResponse({"detail": f"body is larger than {MAX_BODY} bytes"}, 413)
+            problem = slack_body_problem(body, request.headers.get("content-type"))
+            if problem is not None:
+                return JSONResponse({"detail": problem}, 400)
+            unreadable = signature_headers_problem(
+                request.headers.get("x-slack-request-timestamp"),
+                request.headers.get("x-slack-signature"),
+            )
+            if unreadable is not None:
+                return JSONResponse({"detail": unreadable}, 401)
+            if (refused := await self._replayed(request, body)) is not None:
+                return refused
+            bolt_response = await self.app.async_dispatch(to_async_bolt_request(request, body))
+            return to_starlette_response(bolt_response)
 
         return router
+
+    async def _replayed(self, request: Request, body: bytes) -> Response | None:
+        """A 401 for a correctly signed request seen before (the same signature: the same
+        timestamp and body). Slack's own retries say so (`X-Slack-Retry-Num`) and pass: Bolt
+        acknowledges them and the request id they share runs nothing twice. Signatures are
+        recorded in the database, so a replay to another replica is refused too."""
+        if self._verifier is None or request.headers.get("x-slack-retry-num"):
+            return None
+        signature = request.headers.get("x-slack-signature", "")
+        if not self._verifier.is_valid(
+            body, request.headers.get("x-slack-request-timestamp", ""), signature
+        ):
+            return None  # Bolt answers 401 for it
+        async with self._database.unit_of_work() as uow:
+            first = await uow.requests.first_time(
+                platform="slack-signature", request_id=signature[:255], now=datetime.now(UTC)
+            )
+        if first:
+            return None
+        log.warning("refused a replayed Slack request")
+        return JSONResponse({"detail": "this signed request was already received"}, 401)
 
     async def start(self) -> None:
         # One pooled HTTP session for every Web API call; without it the SDK opens a new

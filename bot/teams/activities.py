@@ -72,6 +72,21 @@ def mentions(activity: Activity) -> tuple[Mention, ...]:
     return tuple(found)
 
 
+def shape_problem(activity: Activity) -> str | None:
+    """Why an activity cannot be handled (answered with a 400), or None. Every activity
+    the Bot Framework sends names its sender and conversation (`from.id`, `conversation.id`);
+    the readers here rely on that, and on `text` being text."""
+    sender = activity.from_property
+    if sender is None or not isinstance(sender.id, str) or not sender.id:
+        return "`from.id` is required"
+    conversation = activity.conversation
+    if conversation is None or not isinstance(conversation.id, str) or not conversation.id:
+        return "`conversation.id` is required"
+    if activity.text is not None and not isinstance(activity.text, str):
+        return "`text` must be text"
+    return None
+
+
 def actor(activity: Activity) -> Actor:
     """Teams users are known by their AAD object id: stable across chats, teams and renames."""
     sender = activity.from_property

@@ -22,8 +22,11 @@ from botframework.connector.auth import (
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from bot.bodies import MAX_BODY, BodyTooLarge, parse_json, read_body
 from bot.metrics import Metrics
+from bot.openapi_bodies import TEAMS
 from bot.settings import Settings
+from bot.teams.activities import shape_problem
 from bot.teams.bot import LookoutTeamsBot
 from bot.teams.credentials import ReusedCredentialFactory
 from bot.teams.people import TeamsPeople
@@ -120,6 +123,11 @@ class TeamsAdapter:
         # With auth off the bot has no identity: it accepts unsigned requests and sends
         # unsigned replies, which is what the Emulator expects without an app id.
         app_id = None if insecure else settings.teams_app_id
+        if not insecure and not (app_id or "").strip():
+            # The SDK takes an app without an id for one with auth turned off.
+            raise ValueError(
+                "TEAMS_APP_ID is empty: set it, or LOOKOUT_TEAMS_INSECURE_DEV for the Emulator"
+            )
         password = settings.teams_app_password
         if app_id and password is None:
             log.warning("TEAMS_APP_PASSWORD is not set: Lookout cannot answer in Teams")
@@ -147,7 +155,9 @@ class TeamsAdapter:
 
     def routes(self) -> APIRouter:
         router = APIRouter()
-        router.add_api_route("/api/messages", self.messages, methods=["POST"], tags=["teams"])
+        router.add_api_route(
+            "/api/messages", self.messages, methods=["POST"], tags=["teams"], openapi_extra=TEAMS
+        )
         return router
 
     async def start(self) -> None:
@@ -159,12 +169,20 @@ class TeamsAdapter:
     async def messages(self, request: Request) -> Response:
         """Bot Framework's messaging endpoint: authenticate, run the turn, answer invokes."""
         try:
-            body = await request.json()
+            raw = await read_body(request)
+        except BodyTooLarge:
+            return JSONResponse({"error": f"the body is larger than {MAX_BODY} bytes"}, 413)
+        try:
+            body = parse_json(raw)
             activity = Activity().deserialize(body)
         except Exception:
             return JSONResponse({"error": "the body is not a Bot Framework activity"}, 400)
         if not isinstance(body, dict) or not activity.type:
             return JSONResponse({"error": "the body is not a Bot Framework activity"}, 400)
+        if (problem := shape_problem(activity)) is not None:
+            return JSONResponse(
+                {"error": f"the body is not a Bot Framework activity: {problem}"}, 400
+            )
         auth_header = request.headers.get("Authorization")
         try:
             authenticated = await self.authentication.authenticate_request(activity, auth_header)

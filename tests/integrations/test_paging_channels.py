@@ -106,7 +106,7 @@ async def test_pagerduty_acknowledges_through_its_webhook_and_forgeries_are_refu
             )
             assert forged.status_code == 403
             unsigned = await client.post("/webhooks/pagerduty", content=body)
-            assert unsigned.status_code == 400
+            assert unsigned.status_code == 401
             vector = fixture_json(*VECTOR)
             other = await client.post(
                 "/webhooks/pagerduty",
