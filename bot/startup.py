@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import sqlite3
 import tempfile
 from typing import Any
 
@@ -132,6 +134,17 @@ def check_database(settings: Settings, *, seconds: float = 15) -> None:
         shown = make_url(url).render_as_string(hide_password=True)
     except (SQLAlchemyError, ValueError) as error:
         raise SettingError(f"{name}: not a database URL: {one_line(str(error))}") from None
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        # The file is opened the way SQLite itself would (created when missing), without the
+        # async driver, whose worker thread could outlive the check's event loop.
+        try:
+            with contextlib.closing(sqlite3.connect(str(parsed.database), timeout=seconds)) as db:
+                db.execute("SELECT 1")
+        except sqlite3.Error as error:
+            raise SettingError(f"{name}: cannot open {shown}: {one_line(str(error))}") from None
+        return
 
     async def reach() -> None:
         database = Database(url)

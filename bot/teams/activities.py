@@ -84,6 +84,9 @@ def shape_problem(activity: Activity) -> str | None:
         return "`conversation.id` is required"
     if activity.text is not None and not isinstance(activity.text, str):
         return "`text` must be text"
+    for entity in activity.entities or []:
+        if not isinstance(getattr(entity, "type", None), str):
+            return "every entity needs a `type`"
     return None
 
 

@@ -88,3 +88,18 @@ def test_teams_activities_read_without_raising(body: Any) -> None:
     activities.request_id(activity)
     activities.captured_references(activity)
     activities.removed_keys(activity)
+
+
+def test_an_entity_without_a_type_is_refused_not_read() -> None:
+    """botbuilder's mention reader calls `entity.type.lower()`: an entity with no type
+    crashed the turn; the activity is refused with a reason instead."""
+    body = {
+        "type": "message",
+        "id": "1",
+        "text": "<at>Lookout</at> ack INC-1",
+        "from": {"id": "29:1dana"},
+        "conversation": {"id": "19:abc@thread.tacv2"},
+        "entities": [{"mentioned": {"id": "28:bot"}}],
+    }
+    activity = Activity().deserialize(body)
+    assert activities.shape_problem(activity) == "every entity needs a `type`"

@@ -36,6 +36,7 @@ OPERATIONS = [
     ("GET", "/console/api/messages"),
     ("GET", "/console/api/incidents"),
     ("GET", "/console/api/channels"),
+    ("GET", "/console/api/session"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
