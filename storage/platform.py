@@ -55,16 +55,19 @@ class ConversationRefRepository:
     ) -> ConversationRefRow:
         row = await self.get(platform=platform, key=key)
         if row is None:
-            row = ConversationRefRow(
+            created = ConversationRefRow(
                 platform=platform, key=key, name=name, reference=reference, updated_at=now
             )
-            self._session.add(row)
-        else:
-            row.reference = reference
-            row.name = name or row.name
-            row.updated_at = now
-            row.removed_at = None
-            row.removed_reason = None
+            if await insert_once(self._session, created):
+                return created
+            row = await self.get(platform=platform, key=key)  # saved meanwhile by another
+        if row is None:  # pragma: no cover - the unique key said it exists
+            raise LookupError(f"conversation {key} on {platform} vanished")
+        row.reference = reference
+        row.name = name or row.name
+        row.updated_at = now
+        row.removed_at = None
+        row.removed_reason = None
         await self._session.flush()
         return row
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.delivery import insert_once
 from storage.models import UserRow
 
 
@@ -29,19 +30,25 @@ class UserRepository:
         default_role: str,
         now: datetime,
     ) -> UserRow:
-        """The stored user, created with `default_role` the first time we see them."""
+        """The stored user, created with `default_role` the first time we see them.
+
+        Two first commands of one person at once (or on two replicas) create one row: the
+        loser's insert is rolled back to its savepoint and it reads the winner's."""
         row = await self.get(platform=platform, platform_user_id=platform_user_id)
         if row is None:
-            row = UserRow(
+            created = UserRow(
                 platform=platform,
                 platform_user_id=platform_user_id,
                 display_name=(display_name or platform_user_id)[:255],
                 role=default_role,
                 created_at=now,
             )
-            self._session.add(row)
-            await self._session.flush()
-        elif display_name not in ("", platform_user_id) and row.display_name != display_name:
+            if await insert_once(self._session, created):
+                return created
+            row = await self.get(platform=platform, platform_user_id=platform_user_id)
+            if row is None:  # pragma: no cover - the unique key said it exists
+                raise LookupError(f"user {platform_user_id} on {platform} vanished")
+        if display_name not in ("", platform_user_id) and row.display_name != display_name:
             # An id stands in for a name the platform could not give; it never replaces one.
             row.display_name = display_name[:255]
         return row

@@ -22,7 +22,7 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,17 +202,22 @@ def _postgres_pass(request: pytest.FixtureRequest) -> Iterator[str | None]:
         yield None
         return
     template = request.getfixturevalue("postgres_template")
+    with template_copy(template) as url, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LOOKOUT_DATABASE_URL", url)
+        yield url
+
+
+@contextmanager
+def template_copy(template: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of its own, copied from `template`, dropped after."""
     name = f"lookout_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LOOKOUT_DATABASE_URL", url)
-        try:
-            yield url
-        finally:
-            with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def database_url_for(data_dir: Path) -> str:

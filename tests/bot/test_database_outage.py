@@ -213,6 +213,7 @@ async def test_pool_settings_reach_the_engine(postgres: str, tmp_path: Path) -> 
         await lookout.database.dispose()
 
 
+@pytest.mark.sqlite
 async def test_a_locked_sqlite_file_is_a_503_then_served_again(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", port=free_port())
     now = datetime.now(UTC)

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 
+from bot.settings import Settings
 from tests.bot.slack.conftest import SlackWorld, slash_command
 from tests.bot.slack.fake_slack import Call
 from tests.bot.teams.conftest import CHANNEL, TeamsWorld
 from tests.bot.test_webhook import storm_payload
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, database_mode, template_copy
 
 SEED = [storm_payload(2, "checkout"), storm_payload(1, "search"), storm_payload(1, "catalog")]
 
@@ -32,6 +35,17 @@ INVOCATIONS = [
     ("frobnicate", None, True),
     ("show INC-99", None, True),
 ]
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
+    """The console's Lookout on a database of its own: in the PostgreSQL pass the chat
+    platform's Lookout has the test's database, so the console gets a second copy."""
+    if database_mode(request.config) != "postgresql":
+        yield settings
+        return
+    with template_copy(request.getfixturevalue("postgres_template")) as url:
+        yield settings.model_copy(update={"database_url": url})
 
 
 @dataclass

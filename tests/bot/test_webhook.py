@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -249,8 +250,22 @@ async def test_operational_endpoints(server: RunningServer) -> None:
     assert "/console/api/command" in openapi["paths"]
 
 
-async def test_readyz_reports_a_database_behind_its_migrations(tmp_path: Path) -> None:
-    lookout = build(Settings(data_dir=tmp_path))
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+async def test_readyz_reports_a_database_behind_its_migrations(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if (store == "postgresql") != (request.config.getoption("--database") == "postgresql"):
+        pytest.skip(f"{store} is checked in the {store} pass")
+    async with AsyncExitStack() as stack:
+        url = None
+        if store == "postgresql":  # a database of its own, never migrated
+            url = await stack.enter_async_context(fresh_postgres())
+        await readyz_before_migrations(tmp_path, url)
+
+
+async def readyz_before_migrations(tmp_path: Path, url: str | None) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=url) if url else Settings(data_dir=tmp_path)
+    lookout = build(settings)
     app = create_app(lookout)  # lifespan not run: the schema was never migrated
     try:
         transport = httpx.ASGITransport(app=app)

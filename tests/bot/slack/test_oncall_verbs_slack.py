@@ -85,6 +85,13 @@ async def test_the_cards_menus_set_severity_and_owner(slack: SlackWorld) -> None
     assert {(a.action, a.outcome) for a in audit} >= {("severity", "ok"), ("assign", "ok")}
 
 
+def posted(world: SlackWorld, text: str) -> int:
+    """How many chat.postMessage calls so far carry `text` (answers, not pointers)."""
+    return sum(
+        text in call.params.get("text", "") for call in world.fake.calls_to("chat.postMessage")
+    )
+
+
 async def test_typed_mentions_and_me_assign_and_unack_gives_back(slack: SlackWorld) -> None:
     slack.fake.add_user("U0ERIN", display_name="Erin")
     await ingest(slack, storm_payload(1, "checkout"))
@@ -93,14 +100,14 @@ async def test_typed_mentions_and_me_assign_and_unack_gives_back(slack: SlackWor
             "assign INC-1 <@U0ERIN|erin>", trigger="t-a1", response_url=slack.fake.response_url()
         )
     )
-    await slack.fake.wait_for("chat.postMessage", 2)
+    await slack.fake.wait_until(lambda: posted(slack, "INC-1 is now") == 1)
     row, _, _ = await incident(slack)
     assert (row.owner_id, row.owner_name) == ("U0ERIN", "Erin")
 
     await slack.send(
         slash_command("assign INC-1 me", trigger="t-a2", response_url=slack.fake.response_url())
     )
-    await slack.fake.wait_for("chat.postMessage", 3)
+    await slack.fake.wait_until(lambda: posted(slack, "INC-1 is now") == 2)
     row, events, _ = await incident(slack)
     assert (row.owner_id, row.owner_name) == ("W111", "w111")
     assert [e.text for e in events if e.kind == "assigned"][-1] == (
@@ -110,7 +117,7 @@ async def test_typed_mentions_and_me_assign_and_unack_gives_back(slack: SlackWor
     await slack.send(
         slash_command("ack INC-1", trigger="t-ack", response_url=slack.fake.response_url())
     )
-    await slack.fake.wait_for("chat.postMessage", 4)
+    await slack.fake.wait_until(lambda: posted(slack, "acknowledged by") == 1)
 
     def unack_button() -> dict[str, Any] | None:
         updates = slack.fake.calls_to("chat.update")
