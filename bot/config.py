@@ -18,6 +18,7 @@ from core.log_lines import LogRules
 from core.metric_evidence import SignalRules
 from core.notify_rules import NotifyRules, target_problems
 from core.oncall import OncallConfig
+from core.projects import DEFAULT_PROJECT, Project, Projects
 from core.service_health import HealthRules
 from core.sla import SlaRules
 from integrations.change_events import GitHubRules
@@ -67,6 +68,34 @@ class AccessConfig(BaseModel):
 
     def role(self) -> Role:
         return Role.parse(self.default_role)
+
+
+class ProjectConfig(BaseModel):
+    """One team's project: the services and channels it owns and who may do what in it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    services: list[str] = Field(default_factory=list)
+    channels: dict[str, str] = Field(
+        default_factory=dict, description="platform (slack, teams, console) → channel id"
+    )
+    members: dict[str, Literal["viewer", "responder", "admin", "owner"]] = Field(
+        default_factory=dict, description="platform user id, or * for everyone → role"
+    )
+    groups: dict[str, Literal["viewer", "responder", "admin", "owner"]] = Field(
+        default_factory=dict,
+        description="Slack user group (S…) or Azure AD group object id → role",
+    )
+
+    def project(self) -> Project:
+        return Project(
+            name=self.name,
+            services=frozenset(self.services),
+            channels=dict(self.channels),
+            members=dict(self.members),
+            groups=dict(self.groups),
+        )
 
 
 # --- incident intelligence: the `grouping:` section is `core.GroupingRules` ---
@@ -148,6 +177,13 @@ class LookoutConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     services: list[ServiceConfig] = Field(default_factory=list)
+    projects: list[ProjectConfig] = Field(default_factory=list)
+    default_project: str = Field(
+        default=DEFAULT_PROJECT,
+        min_length=1,
+        max_length=64,
+        description="the project of alerts, channels and people no project claims",
+    )
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     access: AccessConfig = Field(default_factory=AccessConfig)
     grouping: GroupingRules = Field(default_factory=GroupingRules)
@@ -171,22 +207,35 @@ class LookoutConfig(BaseModel):
     oncall: OncallConfig = Field(default_factory=OncallConfig)
     sla: SlaRules = Field(default_factory=SlaRules)
 
-    def channel_for(self, platform: str, service: str | None) -> str:
+    def project_map(self) -> Projects:
+        """The `projects:` section as `core.projects.Projects`. Raises ValueError when two
+        projects claim one channel or one service, or names repeat."""
+        return Projects(tuple(entry.project() for entry in self.projects), self.default_project)
+
+    def channel_for(self, platform: str, service: str | None, project: str | None = None) -> str:
         """Where `service`'s incidents go on `platform`: the service's own channel for that
-        platform, else its channel, else the platform's default, else the default."""
+        platform, else its channel, else its project's channel there (`project`, else the
+        service's), else the platform's default, else the default."""
         for entry in self.services:
             if entry.name == service:
                 if platform in entry.channels:
                     return entry.channels[platform]
                 if entry.channel:
                     return entry.channel
-        return self.routing.platforms.get(platform, self.routing.default_channel)
+        projects = self.project_map()
+        owner = project or projects.of_service(service)
+        return projects.channel_of(owner, platform) or self.routing.platforms.get(
+            platform, self.routing.default_channel
+        )
 
     def admin_channel_for(self, platform: str) -> str:
         return self.routing.admin_channel or self.channel_for(platform, None)
 
     def channels(self) -> list[str]:
         named = {entry.channel for entry in self.services if entry.channel}
+        named |= {
+            entry.channels["console"] for entry in self.projects if "console" in entry.channels
+        }
         return [self.routing.default_channel, *sorted(named - {self.routing.default_channel})]
 
 
@@ -208,6 +257,7 @@ def load_config(path: Path | None) -> LookoutConfig:
     try:
         config = LookoutConfig.model_validate(data)
         config.access.role()
+        config.project_map()
         targets = [str(target) for target in config.escalation.targets]
         problems = target_problems(targets, config.notify)
         if problems:

@@ -219,6 +219,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         accept=lambda alerts: lookout.accept(alerts),
         on_report=lambda: lookout.notifier.wake(),
     )
+    projects = config.project_map()
     tools = SkillTools(
         runbooks=catalog,
         planner=executor,
@@ -234,6 +235,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         escalation=config.escalation,
         sla=config.sla,
         silences=paging.silences,
+        projects=projects,
     )
     dispatcher = Dispatcher(
         registry=registry,
@@ -247,6 +249,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         on_finished=finished,
         tools=tools,
         topology=service_catalog.current,
+        projects=lambda: projects,
     )
     adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
     platforms = [console, *(adapter.platform for adapter in adapters)]
@@ -260,7 +263,12 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             uow.escalations, incidents, config.sla, now
         ),
     )
-    ingestor = AlertIngestor(database, rules=config.grouping, topology=service_catalog.current)
+    ingestor = AlertIngestor(
+        database,
+        rules=config.grouping,
+        topology=service_catalog.current,
+        projects=lambda: projects,
+    )
     trackers = BlastTrackerWatcher(
         database,
         topology=service_catalog.current,

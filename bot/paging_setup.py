@@ -66,7 +66,7 @@ def build_escalation(
     *,
     directory: OncallDirectory,
     platforms: Sequence[ChatPlatform],
-    channel_for: Callable[[str, str | None], str],
+    channel_for: Callable[[str, str | None, str], str],
     topology: Callable[[], Topology],
     metrics: Metrics,
     on_change: Callable[[], None],

@@ -24,6 +24,7 @@ from skills.commands.metrics import MetricsSkill
 from skills.commands.note import NoteSkill
 from skills.commands.oncall import OncallSkill
 from skills.commands.postmortem import PostmortemSkill
+from skills.commands.projects import ProjectSkill, RoleSkill, WhoamiSkill
 from skills.commands.reject import RejectSkill
 from skills.commands.resolve import ResolveSkill
 from skills.commands.run import RunSkill
@@ -93,4 +94,8 @@ def default_registry() -> Registry:
     registry.register(OncallSkill())
     registry.register(SnoozeSkill())
     registry.register(SlaSkill())
+    # people and projects
+    registry.register(WhoamiSkill())
+    registry.register(ProjectSkill())
+    registry.register(RoleSkill())
     return registry

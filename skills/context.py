@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from core.escalation import EscalationRules
+from core.projects import Projects
 from core.sla import SlaRules
 from core.topology import Topology
 from integrations.alertmanager import SilenceClient
@@ -21,6 +22,7 @@ from integrations.slo import SloReader
 from knowledge.service import Knowledge
 from runbooks.catalog import RunbookCatalog
 from runbooks.executor import Executor
+from skills.access import ProjectAccess
 from skills.contract import Actor, Conversation, Invocation, Reply, Role
 from skills.scheduling import ScheduleBook
 from storage.alerts import AlertRepository
@@ -33,6 +35,7 @@ from storage.feedback import FeedbackRepository
 from storage.incidents import IncidentRepository
 from storage.knowledge import KnowledgeRepository
 from storage.models import IncidentRow
+from storage.project_roles import ProjectRoleRepository
 from storage.runs import RunRepository
 from storage.schedules import ScheduledRunRepository
 from storage.trackers import BlastTrackerRepository
@@ -70,6 +73,8 @@ class SkillTools:
     escalation: EscalationRules | None = None
     sla: SlaRules | None = None
     silences: SilenceClient | None = None
+    # The configured projects (`core.projects`); none configured: one team.
+    projects: Projects = field(default_factory=Projects)
 
 
 @dataclass
@@ -100,6 +105,11 @@ class SkillContext:
     answers_requested: bool = False
     schedules: ScheduledRunRepository | None = None  # scheduled runs (reports, evaluations)
     escalations: EscalationRepository | None = None  # escalations, pages, SLA breaches
+    project_roles: ProjectRoleRepository | None = None  # roles given in chat per project
+    # What the actor may see and do, project by project; `incidents` above is scoped to it.
+    access: ProjectAccess = field(default_factory=ProjectAccess)
+    # The role the running skill needs; an incident it loads is checked against it.
+    required_role: Role = Role.VIEWER
 
     @property
     def actor(self) -> Actor:

@@ -23,6 +23,7 @@ class Role(IntEnum):
     VIEWER = 1
     RESPONDER = 2
     ADMIN = 3
+    OWNER = 4
 
     @property
     def label(self) -> str:
@@ -33,7 +34,9 @@ class Role(IntEnum):
         try:
             return cls[name.strip().upper()]
         except KeyError:
-            raise ValueError(f"unknown role {name!r}: use viewer, responder or admin") from None
+            raise ValueError(
+                f"unknown role {name!r}: use viewer, responder, admin or owner"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class Actor:
     team: str | None = None
     external: bool = False
     bot: bool = False
+    # Groups the platform says the person is in (Slack user groups S…, Azure AD group ids);
+    # projects may give roles by group.
+    groups: tuple[str, ...] = ()
 
     def with_role(self, role: Role) -> Actor:
         return replace(self, role=role)

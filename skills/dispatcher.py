@@ -15,8 +15,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from core.incidents import parse_incident_id
+from core.projects import Projects
 from core.topology import Topology
 from skills import grammar
+from skills.access import ProjectAccess
 from skills.context import Outside, SkillContext, SkillTools
 from skills.contract import Actor, Conversation, Invocation, Mention, Reply, Role
 from skills.errors import PermissionDeniedError, UsageError, UserError
@@ -112,6 +115,20 @@ def strip_prefix(text: str) -> str:
     return stripped
 
 
+def named_incident(args: Any, conversation: Conversation) -> int | None:
+    """The incident an invocation is about: its `incident` argument when that reads as an
+    incident id, else the incident whose thread it was typed in."""
+    reference = getattr(args, "incident", None)
+    if isinstance(reference, int):
+        return reference
+    if isinstance(reference, str) and reference.strip():
+        try:
+            return parse_incident_id(reference)
+        except ValueError:
+            return None
+    return conversation.incident_id
+
+
 def new_ref() -> str:
     return secrets.token_hex(3).upper()
 
@@ -127,6 +144,7 @@ class Dispatcher:
         on_finished: Callable[[Outcome], Awaitable[None]] | None = None,
         tools: SkillTools | None = None,
         topology: Callable[[], Topology] = Topology,
+        projects: Callable[[], Projects] = Projects,
     ) -> None:
         self.registry = registry
         self._database = database
@@ -135,6 +153,7 @@ class Dispatcher:
         self._on_finished = on_finished
         self._tools = tools or SkillTools()
         self._topology = topology  # the current service topology, read per invocation
+        self._projects = projects
 
     @property
     def access(self) -> AccessPolicy:
@@ -221,7 +240,7 @@ class Dispatcher:
                     result = "repeat"
                     log.info("ignoring a repeated request", extra={"request": request_id})
                     return None
-                actor = await self._resolve(uow, actor)
+                actor, access = await self._resolve(uow, actor, conversation, args)
                 invocation = Invocation(
                     skill=verb,
                     args=args,
@@ -231,12 +250,14 @@ class Dispatcher:
                     raw=raw,
                     mentions=mentions,
                 )
-                if (actor.role or Role.VIEWER) < skill.role:
-                    raise PermissionDeniedError(self._denied(verb, skill.role, actor))
-                ctx = self._context(uow, invocation, now)
+                if not skill.open_to_all:
+                    self._check(verb, skill.role, actor, access)
+                ctx = self._context(uow, invocation, now, access, skill.role)
                 answer = await skill.handle(ctx, args)
                 if isinstance(answer, Reply):
-                    await self._audit(uow, actor, verb, command, "ok", answer.incident_id)
+                    await self._audit(
+                        uow, actor, verb, command, "ok", answer.incident_id, access.project
+                    )
             effects.absorb(ctx)  # committed
             phases = 1
             while isinstance(answer, Outside):
@@ -246,10 +267,12 @@ class Dispatcher:
                 # No unit of work is open here: ingestion and other commands write meanwhile.
                 found = await answer.call()
                 async with self._database.unit_of_work() as uow:
-                    ctx = self._context(uow, invocation, now)
+                    ctx = self._context(uow, invocation, now, access, skill.role)
                     answer = await answer.then(ctx, found)
                     if isinstance(answer, Reply):
-                        await self._audit(uow, actor, verb, command, "ok", answer.incident_id)
+                        await self._audit(
+                            uow, actor, verb, command, "ok", answer.incident_id, access.project
+                        )
                 effects.absorb(ctx)
             reply = answer
             if reply.incident_id is None and conversation.incident_id is not None:
@@ -287,20 +310,43 @@ class Dispatcher:
             return f"I don't know `{verb}`. Did you mean `{suggestions[0]}`? Try `help`."
         return f"I don't know `{verb}`. Try `help` for the list of commands."
 
-    def _denied(self, verb: str, needed: Role, actor: Actor) -> str:
+    def _check(self, verb: str, needed: Role, actor: Actor, access: ProjectAccess) -> None:
+        """Raise PermissionDeniedError unless `actor` may run `verb` where it acts."""
+        if access.configured and access.role_in(access.project) is None:
+            raise PermissionDeniedError(
+                f"You are not a member of the {access.project} project, so Lookout did "
+                "nothing. `whoami` shows your projects; an admin of this one can add you."
+            )
+        if (actor.role or Role.VIEWER) < needed:
+            raise PermissionDeniedError(self._denied(verb, needed, actor, access))
+
+    def _denied(
+        self, verb: str, needed: Role, actor: Actor, access: ProjectAccess | None = None
+    ) -> str:
         if self._access.is_outsider(actor) and needed > Role.VIEWER:
             return (
                 f"`{verb}` needs the {needed.label} role; people from other workspaces or "
                 "organisations can only look here unless a Lookout admin trusts their team."
+            )
+        if access is not None and access.configured:
+            return (
+                f"`{verb}` needs the {needed.label} role in {access.project} and you are a "
+                f"{(actor.role or Role.VIEWER).label} there; ask an admin of {access.project} "
+                "for access."
             )
         return (
             f"`{verb}` needs the {needed.label} role and you are a "
             f"{(actor.role or Role.VIEWER).label}; ask a Lookout admin for access."
         )
 
-    async def _resolve(self, uow: UnitOfWork, actor: Actor) -> Actor:
-        """The stored user (created on first sight) with the role they act with now. A name
-        the platform could not give (the id stands in for it) never replaces a known one."""
+    async def _resolve(
+        self, uow: UnitOfWork, actor: Actor, conversation: Conversation, args: Any
+    ) -> tuple[Actor, ProjectAccess]:
+        """The stored user (created on first sight), what they may do project by project, and
+        the role they act with here: in the project of the incident the command names (or
+        of the thread it is typed in), else of its channel, else their default project. A
+        name the platform could not give (the id stands in for it) never replaces a known
+        one."""
         user = await uow.users.ensure(
             platform=actor.platform,
             platform_user_id=actor.user_id,
@@ -313,13 +359,62 @@ class Dispatcher:
             user.role = Role.ADMIN.label
         if actor.display_name in ("", actor.user_id) and user.display_name:
             actor = replace(actor, display_name=user.display_name)
-        return actor.with_role(self._access.role_for(actor, stored))
+        base = self._access.role_for(actor, stored)
+        projects = self._projects()
+        if not projects.configured:
+            return actor.with_role(base), ProjectAccess.single_team(base)
+        granted = await uow.project_roles.of_user(
+            platform=actor.platform, platform_user_id=actor.user_id
+        )
+        found = projects.roles_of(
+            actor.user_id, granted=granted, groups=actor.groups, fallback=base.label
+        )
+        roles = {name: self._access.cap(actor, Role.parse(label)) for name, label in found.items()}
+        if actor.user_id in self._access.admins:  # the config's admins: admin everywhere
+            roles = {name: max(roles.get(name, Role.ADMIN), Role.ADMIN) for name in projects.names}
+        project = await self._project_of(uow, projects, conversation, args, user, roles)
+        access = ProjectAccess(project, roles, configured=True)
+        return actor.with_role(roles.get(project, Role.VIEWER)), access
 
-    def _context(self, uow: UnitOfWork, invocation: Invocation, now: datetime) -> SkillContext:
+    async def _project_of(
+        self,
+        uow: UnitOfWork,
+        projects: Projects,
+        conversation: Conversation,
+        args: Any,
+        user: Any,
+        roles: dict[str, Role],
+    ) -> str:
+        """Where an invocation acts: the named (or thread's) incident's project, else the
+        channel's, else the person's default project, else their first, else the default."""
+        incident_id = named_incident(args, conversation)
+        if incident_id is not None:
+            row = await uow.incidents.get(incident_id=incident_id)
+            if row is not None and row.project in roles:
+                return row.project
+        channel = projects.of_channel(conversation.platform, conversation.channel)
+        if channel is not None:
+            return channel
+        chosen = user.default_project
+        if chosen and chosen in roles and projects.known(chosen):
+            return str(chosen)
+        return next(iter(roles), projects.default)
+
+    def _context(
+        self,
+        uow: UnitOfWork,
+        invocation: Invocation,
+        now: datetime,
+        access: ProjectAccess | None = None,
+        required: Role = Role.VIEWER,
+    ) -> SkillContext:
+        access = access or ProjectAccess.single_team(invocation.actor.role or Role.VIEWER)
         return SkillContext(
             invocation=invocation,
             now=now,
-            incidents=uow.incidents,
+            access=access,
+            required_role=required,
+            incidents=uow.incidents.scoped(access.visible),
             episodes=uow.episodes,
             alerts=uow.alerts,
             users=uow.users,
@@ -335,6 +430,7 @@ class Dispatcher:
             knowledge=uow.knowledge,
             schedules=uow.schedules,
             escalations=uow.escalations,
+            project_roles=uow.project_roles,
         )
 
     async def _audit(
@@ -345,6 +441,7 @@ class Dispatcher:
         command: str,
         outcome: str,
         incident_id: int | None = None,
+        project: str | None = None,
         ref: str | None = None,
     ) -> None:
         detail: dict[str, Any] = {"command": command}
@@ -359,6 +456,7 @@ class Dispatcher:
             target=f"INC-{incident_id}" if incident_id else None,
             detail=detail,
             outcome=outcome,
+            project=project,
         )
 
     async def _audit_separately(

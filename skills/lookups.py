@@ -9,7 +9,9 @@ from storage.models import IncidentRow
 
 
 async def load_incident(ctx: SkillContext, reference: str | None) -> IncidentRow:
-    """The incident named by `reference`, or the one whose thread we are in."""
+    """The incident named by `reference`, or the one whose thread we are in. Raises
+    UsageError, NotFoundError (none, or one of a project the actor is not in) or
+    PermissionDeniedError (the actor's role in its project is below the skill's)."""
     if reference is None:
         if ctx.conversation.incident_id is None:
             raise UsageError("Which incident? Give its id, e.g. `INC-42`, or ask in its thread.")
@@ -20,8 +22,11 @@ async def load_incident(ctx: SkillContext, reference: str | None) -> IncidentRow
         except ValueError as error:
             raise UsageError(f"{error}.") from None
     incident = await ctx.incidents.get(incident_id=incident_id, for_update=True)
-    if incident is None:
+    if incident is None:  # or another project's, which the actor may not see
         raise NotFoundError(f"There is no incident {display_id(incident_id)}.")
+    ctx.access.require(
+        incident.project, ctx.required_role, ctx.invocation.skill, display_id(incident_id)
+    )
     return incident
 
 

@@ -32,6 +32,8 @@ class Skill(ABC, Generic[ArgsT]):
     aliases: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str]
     role: ClassVar[Role] = Role.VIEWER
+    # Runs for anyone Lookout can identify, member of the project or not (help, whoami).
+    open_to_all: ClassVar[bool] = False
     args_model: ClassVar[type[BaseModel]] = NoArgs
 
     @abstractmethod

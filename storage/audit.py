@@ -26,6 +26,7 @@ class AuditRepository:
         outcome: str,
         target: str | None = None,
         detail: dict[str, Any] | None = None,
+        project: str | None = None,
     ) -> None:
         self._session.add(
             AuditRow(
@@ -37,6 +38,7 @@ class AuditRepository:
                 target=target,
                 detail=detail or {},
                 outcome=outcome,
+                project=project,
             )
         )
 

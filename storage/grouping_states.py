@@ -67,6 +67,7 @@ class GroupingStateRepository:
         inhibitors: Collection[str],
         now: datetime,
         with_services: bool = True,
+        project: str | None = None,
     ) -> list[IncidentState]:
         """Candidates for a batch of alerts starting from `earliest` to `latest`: open
         incidents, and incidents Lookout resolved within the reopen grace before `now` that
@@ -75,7 +76,8 @@ class GroupingStateRepository:
         `inhibitors` are the services whose severe alerts could inhibit one of the batch
         (`core.inhibition.possible_inhibitors`); other services' severe scope is left out.
         Without `with_services` (no alert of the batch is in the topology, so neither
-        topology nor inhibition can use them) per-service states are not read at all."""
+        topology nor inhibition can use them) per-service states are not read at all.
+        `project`: only that project's incidents (alerts never join another project's)."""
         query = select(
             IncidentRow.id,
             IncidentRow.first_alert_at,
@@ -90,6 +92,8 @@ class GroupingStateRepository:
                 & IncidentRow.merged_into.is_(None)
             )
         )
+        if project is not None:
+            query = query.where(IncidentRow.project == project)
         states: dict[int, IncidentState] = {}
         rows = await self._session.execute(query)
         for incident_id, first, last, status, resolved_at, ended_at in rows:

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.incident_summary import IncidentSummary
 from core.incidents import IncidentStatus
+from core.projects import DEFAULT_PROJECT
 from core.text import bounded
 from storage.models import (
     AlertRow,
@@ -40,6 +41,7 @@ class NewIncident:
     severity: str
     service: str
     first_alert_at: datetime
+    project: str = DEFAULT_PROJECT
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,25 @@ def apply_summary(incident: IncidentRow, summary: IncidentSummary) -> None:
 
 
 class IncidentRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """Incidents and their events. A repository `scoped` to some projects reads only their
+    incidents: `get` of another project's is None, lists leave them out."""
+
+    def __init__(self, session: AsyncSession, *, projects: frozenset[str] | None = None) -> None:
         self._session = session
+        self._projects = projects
+
+    def scoped(self, projects: frozenset[str] | None) -> IncidentRepository:
+        """The same unit of work's incidents, seen from `projects` (None: all of them)."""
+        return IncidentRepository(self._session, projects=projects)
+
+    @property
+    def projects(self) -> frozenset[str] | None:
+        return self._projects
+
+    def _visible(self, query: Select[Any]) -> Select[Any]:
+        if self._projects is None:
+            return query
+        return query.where(IncidentRow.project.in_(self._projects))
 
     async def create(
         self,
@@ -77,9 +96,11 @@ class IncidentRepository:
         service: str,
         first_alert_at: datetime,
         now: datetime,
+        project: str = DEFAULT_PROJECT,
     ) -> IncidentRow:
         """A new triggered incident, flushed (its id is known), with its first episode."""
         row = IncidentRow(
+            project=project,
             title=bounded(title, 500),
             status=IncidentStatus.TRIGGERED.value,
             severity=severity,
@@ -124,6 +145,7 @@ class IncidentRepository:
                 "opened_at": now,
                 "episode_started_at": item.first_alert_at,
                 "truncated_alerts": 0,
+                "project": item.project,
             }
             for item in incidents
         ]
@@ -159,7 +181,7 @@ class IncidentRepository:
         return ids
 
     async def get(self, *, incident_id: int, for_update: bool = False) -> IncidentRow | None:
-        query = select(IncidentRow).where(IncidentRow.id == incident_id)
+        query = self._visible(select(IncidentRow).where(IncidentRow.id == incident_id))
         if for_update:
             query = query.with_for_update()
         return (await self._session.scalars(query)).one_or_none()
@@ -167,7 +189,7 @@ class IncidentRepository:
     async def get_many(self, *, incident_ids: Sequence[int]) -> dict[int, IncidentRow]:
         if not incident_ids:
             return {}
-        query = select(IncidentRow).where(IncidentRow.id.in_(set(incident_ids)))
+        query = self._visible(select(IncidentRow).where(IncidentRow.id.in_(set(incident_ids))))
         return {row.id: row for row in (await self._session.scalars(query)).all()}
 
     async def find(
@@ -178,7 +200,7 @@ class IncidentRepository:
         severity: str | None = None,
         limit: int = 50,
     ) -> list[IncidentRow]:
-        query = select(IncidentRow)
+        query = self._visible(select(IncidentRow))
         if status == "open":
             query = query.where(IncidentRow.status != IncidentStatus.RESOLVED.value)
         elif status == "resolved":
@@ -197,7 +219,9 @@ class IncidentRepository:
         return list((await self._session.scalars(query)).all())
 
     async def count_open(self) -> int:
-        query = select(func.count()).where(IncidentRow.status != IncidentStatus.RESOLVED.value)
+        query = self._visible(
+            select(func.count()).where(IncidentRow.status != IncidentStatus.RESOLVED.value)
+        )
         return int((await self._session.execute(query)).scalar_one())
 
     async def merge(
@@ -270,10 +294,12 @@ class IncidentRepository:
     ) -> list[IncidentRow]:
         """Incidents opened in [since, until), merged ones left out (they are counted in the
         incident they joined)."""
-        query = select(IncidentRow).where(
-            IncidentRow.created_at >= since,
-            IncidentRow.created_at < until,
-            IncidentRow.merged_into.is_(None),
+        query = self._visible(
+            select(IncidentRow).where(
+                IncidentRow.created_at >= since,
+                IncidentRow.created_at < until,
+                IncidentRow.merged_into.is_(None),
+            )
         )
         if service:
             query = query.where(IncidentRow.service == service)
@@ -387,7 +413,7 @@ class IncidentRepository:
     ) -> list[IncidentRow]:
         """Open incidents whose first alert is in [since, until], merged ones left out."""
         query = (
-            select(IncidentRow)
+            self._visible(select(IncidentRow))
             .where(
                 IncidentRow.status != IncidentStatus.RESOLVED.value,
                 IncidentRow.merged_into.is_(None),

@@ -20,6 +20,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from core.projects import DEFAULT_PROJECT
+
 # SQLite has no 64-bit autoincrement alias for BIGINT; INTEGER PRIMARY KEY is its rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -102,7 +104,10 @@ class AlertRow(Base):
 
 class IncidentRow(Base):
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_status", "status"),)
+    __table_args__ = (
+        Index("ix_incidents_status", "status"),
+        Index("ix_incidents_project", "project"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(String(500))
@@ -142,6 +147,8 @@ class IncidentRow(Base):
     owner_name: Mapped[str | None] = mapped_column(String(255), default=None)
     # Who set the severity by hand (`severity`); while set, alerts no longer change it.
     severity_set_by: Mapped[str | None] = mapped_column(String(255), default=None)
+    # The project the incident belongs to (`core.projects`): its first alert's.
+    project: Mapped[str] = mapped_column(String(64), default=DEFAULT_PROJECT)
 
 
 class IncidentEpisodeRow(Base):
@@ -227,6 +234,26 @@ class UserRow(Base):
     display_name: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    # The project a direct message acts in (`project use`); None: the first one they are in.
+    default_project: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class ProjectRoleRow(Base):
+    """A role given in chat (`role <user> <role>`) to one person in one project; it adds to
+    the roles the config gives (the higher one counts)."""
+
+    __tablename__ = "project_roles"
+    __table_args__ = (
+        UniqueConstraint("platform", "platform_user_id", "project", name="uq_project_roles_member"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_user_id: Mapped[str] = mapped_column(String(255))
+    project: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    granted_by: Mapped[str] = mapped_column(String(255))
+    granted_at: Mapped[datetime]
 
 
 class AuditRow(Base):
@@ -242,6 +269,7 @@ class AuditRow(Base):
     target: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[dict[str, Any]]
     outcome: Mapped[str] = mapped_column(String(32))
+    project: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class ConsoleMessageRow(Base):
@@ -445,6 +473,8 @@ class ChangeRow(Base):
     landed_at: Mapped[datetime]
     received_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The project of the change's service (`core.projects`).
+    project: Mapped[str] = mapped_column(String(64), default=DEFAULT_PROJECT)
 
 
 class IncidentContextRow(Base):

@@ -22,6 +22,7 @@ from storage.platform import (
     ConversationRefRepository,
     PlatformRequestRepository,
 )
+from storage.project_roles import ProjectRoleRepository
 from storage.runs import RunRepository
 from storage.schedules import ScheduledRunRepository
 from storage.threads import ChatThreadRepository
@@ -38,6 +39,7 @@ class UnitOfWork:
         self.episodes = EpisodeRepository(session)
         self.threads = ChatThreadRepository(session)
         self.users = UserRepository(session)
+        self.project_roles = ProjectRoleRepository(session)
         self.audit = AuditRepository(session)
         self.console = ConsoleMessageRepository(session)
         self.requests = PlatformRequestRepository(session)

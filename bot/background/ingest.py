@@ -24,6 +24,7 @@ from core.incident_state import IncidentState
 from core.incidents import AlertBrief, IncidentStatus, display_id, title_for
 from core.inhibition import possible_inhibitors
 from core.lifecycle import Occurrence, Step, transition
+from core.projects import Projects
 from core.topology import Topology
 from storage.database import Database
 from storage.incidents import NewEvent, NewIncident, apply_summary
@@ -90,11 +91,13 @@ class AlertIngestor:
         rules: GroupingRules = DEFAULT_RULES,
         topology: Callable[[], Topology] = lambda: EMPTY_TOPOLOGY,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        projects: Callable[[], Projects] = Projects,
     ) -> None:
         self._database = database
         self._rules = rules
         self._topology = topology
         self._clock = clock
+        self._projects = projects
 
     async def ingest(self, alerts: list[Alert], *, truncated_alerts: int = 0) -> IngestResult:
         """Store one delivery. `truncated_alerts` is how many alerts the sender left out of
@@ -201,58 +204,22 @@ class AlertIngestor:
         ledger: _Ledger,
     ) -> dict[int, datetime]:
         """Place new occurrences; returns reopened incidents with the event time of the
-        alert that reopened each."""
-        rules = self._rules
-        alerts = [alert for alert, _ in fresh]
-        states = IncidentIndex(
-            await uow.grouping.states(
-                rules=rules,
-                fingerprints=[a.fingerprint for a in alerts],
-                group_keys=[
-                    a.group_key for a in alerts if a.group_key and rules.identifies(a.group_labels)
-                ],
-                earliest=min(a.starts_at for a in alerts),
-                latest=max(a.starts_at for a in alerts),
-                inhibitors=possible_inhibitors(alerts, topology=topology, rules=rules),
-                with_services=any(a.service in topology for a in alerts if a.service),
-                now=now,
-            ),
-            rules,
-        )
+        alert that reopened each. Each project's alerts are grouped among its own incidents
+        only: nothing joins, merges with or reopens another project's incident."""
+        projects = self._projects()
+        by_project: dict[str, list[tuple[Alert, int]]] = {}
+        for alert, occurrence in fresh:
+            project = projects.of_alert(alert.labels, alert.service)
+            by_project.setdefault(project, []).append((alert, occurrence))
         placement = Placement()
         # New incidents get provisional (negative) ids and are created together at the end.
         created: dict[int, NewIncident] = {}
         opened_by: dict[int, str] = {}
         merged_by: dict[str, set[int]] = {}
-        for alert, occurrence in fresh:
-            decision = correlate(alert, states, topology=topology, rules=rules, now=now)
-            if not alert.firing:
-                # Fired and resolved between notifications: it joins only the incident that
-                # holds its fingerprint, and never names, opens or reopens one.
-                if decision.incident_id is not None and decision.evidence is Evidence.FINGERPRINT:
-                    placement.joined(alert, occurrence, decision, reopens=False)
-                else:
-                    placement.orphan(alert, occurrence)
-            elif decision.incident_id is None:
-                provisional = -1 - len(created)
-                created[provisional] = NewIncident(
-                    title=title_for([AlertBrief.of(alert)]),
-                    severity=alert.severity.label,
-                    service=alert.service or "unknown",
-                    first_alert_at=alert.starts_at,
-                )
-                states.add(IncidentState.start(provisional, alert, rules))
-                placement.opened(alert, occurrence, provisional)
-                opened_by[provisional] = alert.fingerprint
-            else:
-                target = decision.incident_id
-                for merged in decision.merged:
-                    states.merge(target, merged)
-                    placement.merged(merged, target, decision.reason, alert.starts_at)
-                    merged_by.setdefault(alert.fingerprint, set()).update((merged, target))
-                reopens = decision.kind is DecisionKind.REOPEN
-                states.absorb(target, alert)
-                placement.joined(alert, occurrence, decision, reopens=reopens)
+        for project, part in by_project.items():
+            await self._group_project(
+                uow, project, part, topology, now, placement, created, opened_by, merged_by
+            )
         ids = await uow.incidents.create_many(incidents=list(created.values()), now=now)
         real = dict(zip(created, ids, strict=True))
         placement.renumber(real)
@@ -272,6 +239,68 @@ class AlertIngestor:
         result.reopened_incidents |= set(reopened)
         result.changed_incidents |= placement.touched()
         return reopened
+
+    async def _group_project(
+        self,
+        uow: UnitOfWork,
+        project: str,
+        fresh: list[tuple[Alert, int]],
+        topology: Topology,
+        now: datetime,
+        placement: Placement,
+        created: dict[int, NewIncident],
+        opened_by: dict[int, str],
+        merged_by: dict[str, set[int]],
+    ) -> None:
+        """Place one project's new occurrences among that project's incidents."""
+        rules = self._rules
+        alerts = [alert for alert, _ in fresh]
+        states = IncidentIndex(
+            await uow.grouping.states(
+                rules=rules,
+                fingerprints=[a.fingerprint for a in alerts],
+                group_keys=[
+                    a.group_key for a in alerts if a.group_key and rules.identifies(a.group_labels)
+                ],
+                earliest=min(a.starts_at for a in alerts),
+                latest=max(a.starts_at for a in alerts),
+                inhibitors=possible_inhibitors(alerts, topology=topology, rules=rules),
+                with_services=any(a.service in topology for a in alerts if a.service),
+                now=now,
+                project=project if self._projects().configured else None,
+            ),
+            rules,
+        )
+        for alert, occurrence in fresh:
+            decision = correlate(alert, states, topology=topology, rules=rules, now=now)
+            if not alert.firing:
+                # Fired and resolved between notifications: it joins only the incident that
+                # holds its fingerprint, and never names, opens or reopens one.
+                if decision.incident_id is not None and decision.evidence is Evidence.FINGERPRINT:
+                    placement.joined(alert, occurrence, decision, reopens=False)
+                else:
+                    placement.orphan(alert, occurrence)
+            elif decision.incident_id is None:
+                provisional = -1 - len(created)
+                created[provisional] = NewIncident(
+                    title=title_for([AlertBrief.of(alert)]),
+                    severity=alert.severity.label,
+                    service=alert.service or "unknown",
+                    first_alert_at=alert.starts_at,
+                    project=project,
+                )
+                states.add(IncidentState.start(provisional, alert, rules))
+                placement.opened(alert, occurrence, provisional)
+                opened_by[provisional] = alert.fingerprint
+            else:
+                target = decision.incident_id
+                for merged in decision.merged:
+                    states.merge(target, merged)
+                    placement.merged(merged, target, decision.reason, alert.starts_at)
+                    merged_by.setdefault(alert.fingerprint, set()).update((merged, target))
+                reopens = decision.kind is DecisionKind.REOPEN
+                states.absorb(target, alert)
+                placement.joined(alert, occurrence, decision, reopens=reopens)
 
     async def _note_truncation(
         self,

@@ -123,7 +123,7 @@ class Notifier:
         database: Database,
         platforms: Sequence[ChatPlatform],
         *,
-        channel_for: Callable[[str, str | None], str],
+        channel_for: Callable[[str, str | None, str], str],
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         debounce: float = 0.1,
@@ -214,7 +214,9 @@ class Notifier:
                     row = await uow.threads.claim(
                         incident_id=incident.id,
                         platform=platform.name,
-                        channel=self._channel_for(platform.name, incident.service),
+                        channel=self._channel_for(
+                            platform.name, incident.service, incident.project
+                        ),
                         now=now,
                     )
                     if row is None:  # another replica claimed it a moment ago

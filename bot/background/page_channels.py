@@ -69,7 +69,7 @@ class PageChannels:
         self,
         *,
         platforms: Sequence[ChatPlatform],
-        channel_for: Callable[[str, str | None], str],
+        channel_for: Callable[[str, str | None, str], str],
         pagerduty: Mapping[str, PagerDutyEvents],
         webhooks: Mapping[str, WebhookTarget],
         webhook_sender: WebhookSender | None,
@@ -129,7 +129,7 @@ class PageChannels:
                 return _posted(posted, where)
             if how == "thread":
                 channel, thread = page.threads.get(platform.name) or (
-                    self._channel_for(platform.name, page.incident.service),
+                    self._channel_for(platform.name, page.incident.service, page.incident.project),
                     None,
                 )
                 if thread:

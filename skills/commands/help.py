@@ -51,16 +51,26 @@ class HelpSkill(Skill[HelpArgs]):
             extra = f"Aliases: {', '.join(skill.aliases)} · " if skill.aliases else ""
             blocks.append(Context(f"{extra}Needs the {skill.role.label} role."))
             return Reply(blocks=list(blocks), visibility="ephemeral")
+        # Only what the asker may run: their highest role in any project they are in.
+        best = max(ctx.access.roles.values(), default=None) if ctx.access.configured else ctx.role
         rows = tuple(
             (f"/lookout {skill.usage}", skill.summary, skill.role.label)
             for skill in ctx.registry.skills
+            if skill.open_to_all or (best is not None and best >= skill.role)
         )
         return Reply(
             blocks=[
                 Text("**Lookout commands**"),
                 Table(columns=("Command", "What it does", "Role"), rows=rows),
                 Context(HOW_TO_READ),
-                Context(f"Your role: {ctx.role.label}. `help <command>` explains one command."),
+                Context(f"{self._roles(ctx)} `help <command>` explains one command."),
             ],
             visibility="ephemeral",
         )
+
+    @staticmethod
+    def _roles(ctx: SkillContext) -> str:
+        if not ctx.access.configured:
+            return f"Your role: {ctx.role.label}."
+        here = ctx.access.role_in(ctx.access.project)
+        return f"Your role in {ctx.access.project}: {here.label if here else 'none'}."

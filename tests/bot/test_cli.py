@@ -16,6 +16,9 @@ import pytest
 from storage.database import Database
 from tests.conftest import REPO, free_port
 
+# SQLite pass only: about the command line, not the store.
+pytestmark = pytest.mark.sqlite
+
 
 def lookout(
     *args: str, env: dict[str, str], timeout: float = 60

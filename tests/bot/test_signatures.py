@@ -46,6 +46,9 @@ from tests.bot.teams.conftest import TENANT, recorded
 from tests.bot.teams.fakes import new_rsa_key
 from tests.conftest import fixture_json, postgres_skip_reason
 
+# SQLite pass only: refused at the door, before the store.
+pytestmark = pytest.mark.sqlite
+
 ACCEPTED = (200, 202)
 # The adapters refuse before they use these.
 NOTHING: Any = None

@@ -22,6 +22,9 @@ from tests.bot.slack.conftest import SIGNING_SECRET
 from tests.bot.slack.fake_slack import FakeSlack, start_fake_slack
 from tests.conftest import REPO, free_port, start_server
 
+# SQLite pass only: about settings and the process, not the store.
+pytestmark = pytest.mark.sqlite
+
 
 def serve(
     *args: str, env: dict[str, str], command: tuple[str, ...] = (sys.executable, "-m", "bot")

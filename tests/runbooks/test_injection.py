@@ -16,6 +16,9 @@ from runbooks.results import RunStatus
 
 from .conftest import executor, plan, runbook
 
+# SQLite pass only: about argv and shells, not the store.
+pytestmark = pytest.mark.sqlite
+
 # A permissive pattern on purpose: these tests prove the executor is safe even when a runbook
 # author allows anything; the hygiene rules and argv passing are what hold.
 ECHO_ANYTHING = """

@@ -10,6 +10,9 @@ from skills import grammar
 from skills.catalog import default_registry
 from tests.skills.conftest import Harness, text_of
 
+# SQLite pass only: about argument wording, answered before the store.
+pytestmark = pytest.mark.sqlite
+
 RAW = ("Input should", "Value error", "validation error", "pydantic", "Field required", "[type=")
 BAD_VALUES = ("-5", "9999999", "not-a-value" * 300)
 

@@ -156,7 +156,7 @@ async def world(database: Database) -> AsyncIterator[World]:
     notifier = Notifier(
         database,
         [platform],
-        channel_for=lambda _platform, _service: "#incidents",
+        channel_for=lambda _platform, _service, _project: "#incidents",
         metrics=Metrics(),
         clock=clock,
     )

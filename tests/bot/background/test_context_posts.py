@@ -110,7 +110,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     notifier = Notifier(
         database,
         [console],
-        channel_for=lambda platform, service: "#incidents",
+        channel_for=lambda _platform, _service, _project: "#incidents",
         metrics=Metrics(),
         clock=clock,
         debounce=0,

@@ -86,7 +86,7 @@ def notifier(database: Database, *platforms: RecordingPlatform, clock: Clock) ->
     return Notifier(
         database,
         list(platforms),
-        channel_for=lambda _platform, service: routes.get(service or "", "#incidents"),
+        channel_for=lambda _platform, service, _project: routes.get(service or "", "#incidents"),
         metrics=Metrics(),
         clock=clock,
     )

@@ -26,7 +26,10 @@ async def test_a_report_is_posted_once_per_platform(tmp_path: Path) -> None:
         slack = SlackPlatform(web_client("xoxb-test", fake.api_url))
         console = ConsolePlatform(database, ConsoleHub())
         notifier = Notifier(
-            database, [console, slack], channel_for=lambda _p, _s: "#incidents", metrics=Metrics()
+            database,
+            [console, slack],
+            channel_for=lambda _p, _s, _project: "#incidents",
+            metrics=Metrics(),
         )
         report = Reply(
             blocks=[Text("**SLO report**"), Image(b"\x89PNG\r\n\x1a\n" + b"0" * 64, "budget")],
