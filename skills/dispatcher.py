@@ -156,6 +156,11 @@ class Dispatcher:
         self._projects = projects
 
     @property
+    def uses_groups(self) -> bool:
+        """Some project gives roles by group: adapters then say which groups people are in."""
+        return any(project.groups for project in self._projects().projects)
+
+    @property
     def access(self) -> AccessPolicy:
         """Who may act: adapters ask it whether a bot's message is a command at all."""
         return self._access
