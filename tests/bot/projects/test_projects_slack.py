@@ -15,7 +15,7 @@ from tests.bot.test_webhook import storm_payload
 
 
 def with_groups() -> dict[str, Any]:
-    config = yaml.safe_load(yaml.safe_dump(PROJECTS))
+    config: dict[str, Any] = yaml.safe_load(yaml.safe_dump(PROJECTS))
     config["projects"][0]["groups"] = {"payments-oncall": "responder"}
     return config
 
