@@ -257,7 +257,10 @@ def load_config(path: Path | None) -> LookoutConfig:
     try:
         config = LookoutConfig.model_validate(data)
         config.access.role()
-        config.project_map()
+        projects = config.project_map()
+        for entry in config.schedules:
+            if entry.project and not projects.known(entry.project):
+                raise ValueError(f"schedules: {entry.skill!r} names no project {entry.project!r}")
         targets = [str(target) for target in config.escalation.targets]
         problems = target_problems(targets, config.notify)
         if problems:

@@ -29,6 +29,8 @@ from storage.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 COMMAND_PREFIXES = ("/lookout", "@lookout", "lookout")
+# The platform of scheduled reports' invocations (bot.background.scheduled_work).
+SCHEDULER = "scheduler"
 # How many units of work one invocation may use: its own and one per `Outside` it returns.
 MAX_PHASES = 4
 
@@ -368,6 +370,14 @@ class Dispatcher:
         projects = self._projects()
         if not projects.configured:
             return actor.with_role(base), ProjectAccess.single_team(base)
+        if actor.platform == SCHEDULER:
+            # A scheduled report reads one project: the one it names, else its channel's.
+            project = (
+                conversation.project
+                or projects.of_any_channel(conversation.channel)
+                or projects.default
+            )
+            return actor.with_role(base), ProjectAccess(project, {project: base}, configured=True)
         granted = await uow.project_roles.of_user(
             platform=actor.platform, platform_user_id=actor.user_id
         )
