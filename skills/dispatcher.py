@@ -29,8 +29,9 @@ from storage.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 COMMAND_PREFIXES = ("/lookout", "@lookout", "lookout")
-# The platform of scheduled reports' invocations (bot.background.scheduled_work).
-SCHEDULER = "scheduler"
+# Senders that are not people: scheduled reports (bot.background.scheduled_work) and
+# PagerDuty's signed webhook (bot.pagerduty_routes).
+SYSTEM_PLATFORMS = frozenset({"scheduler", "pagerduty"})
 # How many units of work one invocation may use: its own and one per `Outside` it returns.
 MAX_PHASES = 4
 
@@ -370,13 +371,10 @@ class Dispatcher:
         projects = self._projects()
         if not projects.configured:
             return actor.with_role(base), ProjectAccess.single_team(base)
-        if actor.platform == SCHEDULER:
-            # A scheduled report reads one project: the one it names, else its channel's.
-            project = (
-                conversation.project
-                or projects.of_any_channel(conversation.channel)
-                or projects.default
-            )
+        if actor.platform in SYSTEM_PLATFORMS:
+            # Lookout's scheduler and PagerDuty's signed webhook act in one project: the
+            # incident's they name, else the one the conversation names, else its channel's.
+            project = await self._system_project(uow, projects, conversation, args)
             return actor.with_role(base), ProjectAccess(project, {project: base}, configured=True)
         granted = await uow.project_roles.of_user(
             platform=actor.platform, platform_user_id=actor.user_id
@@ -390,6 +388,20 @@ class Dispatcher:
         project = await self._project_of(uow, projects, conversation, args, user, roles)
         access = ProjectAccess(project, roles, configured=True)
         return actor.with_role(roles.get(project, Role.VIEWER)), access
+
+    async def _system_project(
+        self, uow: UnitOfWork, projects: Projects, conversation: Conversation, args: Any
+    ) -> str:
+        incident_id = named_incident(args, conversation)
+        if incident_id is not None:
+            row = await uow.incidents.get(incident_id=incident_id)
+            if row is not None:
+                return row.project
+        return (
+            conversation.project
+            or projects.of_any_channel(conversation.channel)
+            or projects.default
+        )
 
     async def _project_of(
         self,
