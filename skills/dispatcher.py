@@ -161,7 +161,13 @@ class Dispatcher:
     @property
     def uses_groups(self) -> bool:
         """Some project gives roles by group: adapters then say which groups people are in."""
-        return any(project.groups for project in self._projects().projects)
+        return bool(self.group_names)
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        """Every group (Slack user group handle or id, Azure AD group id) a project names."""
+        names = (name for project in self._projects().projects for name in project.groups)
+        return tuple(dict.fromkeys(names))
 
     @property
     def access(self) -> AccessPolicy:
