@@ -50,7 +50,7 @@ WRITES = {
     "/webhooks/changes/argocd": ("changes",),
     "/webhooks/pagerduty": ("incident_events", "audit_log"),
 }
-EXAMPLES = 100
+EXAMPLES = 60
 # The PostgreSQL pass checks the same properties (no 5xx, no partial write) on PostgreSQL with
 # fewer examples; the SQLite pass explores.
 POSTGRESQL_EXAMPLES = 30
