@@ -160,3 +160,16 @@ async def test_a_scheduled_report_reads_only_its_channels_project(
             for cell in row
         )  # fmt: skip
         assert mine in text and theirs not in text, (channel, text)
+
+
+async def test_incidents_of_two_projects_are_not_merged(teams_server: RunningServer) -> None:
+    async with teams_server.client() as client:
+        await seed(client)
+        # The platform lead is an owner of platform and, like everyone, a viewer of payments;
+        # made a payments responder, they may act on both incidents, but not merge them.
+        await say(client, "U0PAYLEAD", "role U0PLATLEAD responder")
+        refused = await say(client, "U0PLATLEAD", "merge INC-2 INC-1 --force", "#platform")
+        assert words(refused) == (
+            "INC-1 belongs to payments and INC-2 to platform; incidents of two projects are not "
+            "merged."
+        )
