@@ -464,6 +464,7 @@ class Dispatcher:
             schedules=uow.schedules,
             escalations=uow.escalations,
             project_roles=uow.project_roles,
+            policy_firings=uow.policies,
         )
 
     async def _audit(

@@ -1,0 +1,132 @@
+"""Policies through the console, with two projects: a project's rules act on its incidents
+only, fire once per episode, are audited, in the timeline and in the thread; `policies`
+and `policies test` say which rules there are and which would fire, and why."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.settings import Settings
+from tests.bot.projects.conftest import PROJECTS, say, seed, words, write_config
+from tests.conftest import RunningServer, free_port, start_server
+
+PAYMENTS_RULES: list[dict[str, Any]] = [
+    {"name": "quiet", "when": "firing == 0 and not resolved", "then": "auto_close"},
+    {
+        "name": "page-lead",
+        "when": 'severity == "critical" and not acknowledged and labels["service"] == "checkout"',
+        "then": "notify",
+        "message": "critical and nobody has it",
+    },
+    {"name": "precedent", "when": "confidence > 0.85 and precedent", "then": "post_suggestion"},
+]
+
+
+@pytest.fixture
+async def policy_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    projects = [dict(entry) for entry in PROJECTS["projects"]]
+    projects[0] = {**projects[0], "policies": PAYMENTS_RULES}
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        host="127.0.0.1",
+        port=free_port(),
+        config=write_config(tmp_path, {"projects": projects}),
+    )
+    server, task, running = await start_server(settings)
+    try:
+        yield running
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def run_policies(server: RunningServer) -> list[tuple[int, str]]:
+    engine = server.lookout.policies
+    assert engine is not None
+    return await engine.run_once()
+
+
+async def test_a_projects_rules_fire_once_audited_in_the_timeline_and_thread(
+    policy_server: RunningServer,
+) -> None:
+    lookout = policy_server.lookout
+    async with policy_server.client() as client:
+        await seed(client)  # INC-1 checkout (payments), INC-2 postgres-primary (platform)
+        await lookout.notifier.flush()
+        assert await run_policies(policy_server) == [(1, "page-lead")]
+        assert await run_policies(policy_server) == []  # once per episode
+
+        tested = words(await say(client, "U0PAYDEV", "policies test INC-1"))
+        assert "Policies on INC-1" in tested
+        assert "page-lead fired already in this episode" in tested
+        assert "quiet matches" not in tested
+        assert "quiet would not fire" in tested
+        assert "✗ `firing == 0` (firing is 1)" in tested
+        assert "✓ `not acknowledged` (acknowledged is false)" in tested
+        assert "precedent would not fire" in tested
+        assert "(precedent is false)" in tested
+
+        # Its alert goes away without the incident resolving (it is closed by hand in the
+        # store): now nothing fires and `quiet` closes it.
+        async with lookout.database.unit_of_work() as uow:
+            await uow.alerts.close_firing(incident_id=1, at=datetime.now(UTC))
+        assert await run_policies(policy_server) == [(1, "quiet")]
+        assert await run_policies(policy_server) == []
+
+        async with lookout.database.unit_of_work() as uow:
+            incident = await uow.incidents.get(incident_id=1)
+            platform_incident = await uow.incidents.get(incident_id=2)
+            audit = await uow.audit.recent(limit=20)
+            events = await uow.incidents.events(incident_id=1)
+        assert incident is not None and incident.status == "resolved"
+        assert incident.resolved_by == "policy quiet"
+        assert platform_incident is not None and platform_incident.status == "triggered"
+        fired = [(row.platform, row.user_id, row.action, row.target, row.project) for row in audit]
+        assert [row for row in fired if row[0] == "policy"] == [
+            ("policy", "quiet", "auto_close", "INC-1", "payments"),
+            ("policy", "page-lead", "notify", "INC-1", "payments"),
+        ]
+        policy_events = [event for event in events if event.kind == "policy"]
+        assert [event.actor for event in policy_events] == ["policy page-lead", "policy quiet"]
+
+        timeline = words(await say(client, "U0PAYDEV", "timeline INC-1"))
+        assert "POLICY" in timeline
+        assert "Policy quiet resolved INC-1 (when firing == 0 and not resolved)" in timeline
+
+        await lookout.notifier.flush()
+        roots = (await client.get("/console/api/messages?channel=%23payments")).json()
+        root = next(message for message in roots if message["incident_id"] == 1)
+        thread = (
+            await client.get(f"/console/api/messages?channel=%23payments&thread={root['id']}")
+        ).json()
+        said = " ".join(words({"message": message}) for message in thread)
+        assert "Policy page-lead critical and nobody has it." in said
+        assert "Policy quiet resolved INC-1." in said
+
+        tested = words(await say(client, "U0PAYDEV", "policies test INC-1"))
+        assert "quiet fired already in this episode" in tested
+
+
+async def test_policies_lists_the_projects_rules_and_hides_other_projects_incidents(
+    policy_server: RunningServer,
+) -> None:
+    async with policy_server.client() as client:
+        await seed(client)
+        listed = words(await say(client, "U0PAYDEV", "policies"))
+        assert "Policy rules in payments" in listed
+        assert "quiet — when `firing == 0 and not resolved` → `auto_close`" in listed
+        assert "precedent — when `confidence > 0.85 and precedent` → `post_suggestion`" in listed
+        other = words(await say(client, "U0PLAT", "policies", channel="#platform"))
+        assert other == "No policy rules in platform."
+        hidden = words(await say(client, "U0PAYDEV", "policies test INC-2"))
+        assert hidden == "There is no incident INC-2."
+        none = words(await say(client, "U0PLAT", "policy test INC-2", channel="#platform"))
+        assert none == "No policy rules apply to INC-2."
+        bad = words(await say(client, "U0PAYDEV", "policies frobnicate"))
+        assert bad.startswith("Say `policies` to list the rules")
+    assert await run_policies(policy_server) == [(1, "page-lead")]
