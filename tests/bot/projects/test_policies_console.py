@@ -4,6 +4,7 @@ and `policies test` say which rules there are and which would fire, and why."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.background.policies import PolicyEngine
 from bot.settings import Settings
 from tests.bot.projects.conftest import PROJECTS, say, seed, words, write_config
 from tests.conftest import RunningServer, free_port, start_server
@@ -38,6 +40,9 @@ async def policy_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
         config=write_config(tmp_path, {"projects": projects}),
     )
     server, task, running = await start_server(settings)
+    # The test runs the policy passes itself, so it knows which pass fired what.
+    assert running.lookout.policies is not None
+    await running.lookout.policies.stop()
     try:
         yield running
     finally:
@@ -130,3 +135,31 @@ async def test_policies_lists_the_projects_rules_and_hides_other_projects_incide
         bad = words(await say(client, "U0PAYDEV", "policies frobnicate"))
         assert bad.startswith("Say `policies` to list the rules")
     assert await run_policies(policy_server) == [(1, "page-lead")]
+
+
+async def test_two_replicas_passing_at_once_fire_each_rule_once(
+    policy_server: RunningServer,
+) -> None:
+    lookout = policy_server.lookout
+    assert lookout.policies is not None
+    async with policy_server.client() as client:
+        await seed(client)
+    replica = PolicyEngine(
+        lookout.database, lookout.policies.rules, on_change=lambda: None, metrics=lookout.metrics
+    )
+    first, second = await asyncio.gather(lookout.policies.run_once(), replica.run_once())
+    assert sorted(first + second) == [(1, "page-lead")]
+    async with lookout.database.unit_of_work() as uow:
+        audit = await uow.audit.recent(limit=50)
+        firings = await uow.policies.of_incident(incident_id=1)
+    assert [row.user_id for row in audit if row.platform == "policy"] == ["page-lead"]
+    assert [(row.rule, row.episode, row.project) for row in firings] == [
+        ("page-lead", 1, "payments")
+    ]
+
+
+async def test_without_policies_there_is_no_policy_pass(teams_server: RunningServer) -> None:
+    assert teams_server.lookout.policies is None
+    async with teams_server.client() as client:
+        answer = words(await say(client, "U0PAYDEV", "policies"))
+    assert answer == "No policy rules in payments."
