@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 from bot.background.passes import BackgroundPass
 from bot.metrics import Metrics
 from core.incidents import display_id
-from core.policies import Rule, evaluate
+from core.policies import Facts, Outcome, Rule, evaluate
 from skills.policy_work import fire, incident_facts
 from storage.database import Database
+from storage.models import IncidentRow
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +89,39 @@ class PolicyEngine:
 
     async def _evaluate(self, incident_id: int, now: datetime) -> str | None:
         """Fire the first rule that holds for the incident now; its name, or None. One rule
-        a transaction: what it changes is what the next rule sees."""
+        a transaction: what it changes is what the next rule sees. The incident is read
+        without a lock first; only when a rule would fire is it locked and read again."""
+        if not await self._would_fire(incident_id, now, lock=False):
+            return None
         async with self._database.unit_of_work() as uow:
-            incident = await uow.incidents.get(incident_id=incident_id, for_update=True)
-            rules = self._rules.get(incident.project, ()) if incident is not None else ()
-            if incident is None or not rules or incident.merged_into is not None:
-                return None
-            done = await uow.policies.fired(incident_id=incident.id, episode=incident.episode)
-            if all(rule.name in done for rule in rules):
-                return None
-            facts = await incident_facts(
-                alerts=uow.alerts, knowledge=uow.knowledge, incident=incident, now=now
-            )
-            for outcome in evaluate(rules, facts, fired=done):
-                if outcome.fires and await fire(uow, incident, outcome, facts, now=now):
-                    return outcome.rule.name
+            return await self._fire_first(uow, incident_id, now)
+
+    async def _would_fire(self, incident_id: int, now: datetime, *, lock: bool) -> bool:
+        async with self._database.unit_of_work() as uow:
+            found = await self._outcomes(uow, incident_id, now, lock=lock)
+        return found is not None and any(outcome.fires for outcome in found[2])
+
+    async def _outcomes(
+        self, uow: UnitOfWork, incident_id: int, now: datetime, *, lock: bool
+    ) -> tuple[IncidentRow, Facts, list[Outcome]] | None:
+        incident = await uow.incidents.get(incident_id=incident_id, for_update=lock)
+        rules = self._rules.get(incident.project, ()) if incident is not None else ()
+        if incident is None or not rules or incident.merged_into is not None:
+            return None
+        done = await uow.policies.fired(incident_id=incident.id, episode=incident.episode)
+        if all(rule.name in done for rule in rules):
+            return None
+        facts = await incident_facts(
+            alerts=uow.alerts, knowledge=uow.knowledge, incident=incident, now=now
+        )
+        return incident, facts, evaluate(rules, facts, fired=done)
+
+    async def _fire_first(self, uow: UnitOfWork, incident_id: int, now: datetime) -> str | None:
+        found = await self._outcomes(uow, incident_id, now, lock=True)
+        if found is None:
+            return None
+        incident, facts, outcomes = found
+        for outcome in outcomes:
+            if outcome.fires and await fire(uow, incident, outcome, facts, now=now):
+                return outcome.rule.name
         return None

@@ -26,6 +26,7 @@ PAYMENTS_RULES: list[dict[str, Any]] = [
         "message": "critical and nobody has it",
     },
     {"name": "precedent", "when": "confidence > 0.85 and precedent", "then": "post_suggestion"},
+    {"name": "lower", "when": 'precedent and severity == "critical"', "then": "set_severity:info"},
 ]
 
 
@@ -163,3 +164,45 @@ async def test_without_policies_there_is_no_policy_pass(teams_server: RunningSer
     async with teams_server.client() as client:
         answer = words(await say(client, "U0PAYDEV", "policies"))
     assert answer == "No policy rules in payments."
+
+
+async def test_a_precedent_is_posted_and_the_severity_set_by_rules(
+    policy_server: RunningServer,
+) -> None:
+    lookout = policy_server.lookout
+    async with policy_server.client() as client:
+        await seed(client)
+        await lookout.notifier.flush()
+        assert await run_policies(policy_server) == [(1, "page-lead")]
+        # "Seen before?" found a resolved incident like INC-1 (stored as its check does).
+        match = {
+            "incident_id": 99,
+            "title": "checkout errors after a deploy",
+            "similarity": 0.91,
+            "reasons": ["same service"],
+            "fix": "rolled back",
+            "runs": [],
+        }
+        async with lookout.database.unit_of_work() as uow:
+            await uow.knowledge.add_hint(
+                incident_id=1, matched=True, snapshot={"matches": [match]}, now=datetime.now(UTC)
+            )
+        tested = words(await say(client, "U0PAYDEV", "policies test INC-1"))
+        assert "precedent would fire → `post_suggestion`" in tested
+        assert "✓ `confidence > 0.85` (confidence is 0.91)" in tested
+        assert await run_policies(policy_server) == [(1, "precedent"), (1, "lower")]
+        async with lookout.database.unit_of_work() as uow:
+            incident = await uow.incidents.get(incident_id=1)
+        assert incident is not None
+        assert (incident.severity, incident.severity_set_by) == ("info", "policy lower")
+        await lookout.notifier.flush()
+        roots = (await client.get("/console/api/messages?channel=%23payments")).json()
+        thread = (
+            await client.get(f"/console/api/messages?channel=%23payments&thread={roots[0]['id']}")
+        ).json()
+        said = " ".join(words({"message": message}) for message in thread)
+        assert (
+            "Policy precedent seen before — INC-99 · checkout errors after a deploy "
+            "(91% alike), fixed by: _rolled back_." in said
+        )
+        assert "Policy lower set INC-1's severity critical → info." in said
