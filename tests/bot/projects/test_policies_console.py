@@ -15,6 +15,7 @@ import pytest
 from bot.background.policies import PolicyEngine
 from bot.settings import Settings
 from tests.bot.projects.conftest import PROJECTS, say, seed, words, write_config
+from tests.bot.test_webhook import storm_payload
 from tests.conftest import RunningServer, free_port, start_server
 
 PAYMENTS_RULES: list[dict[str, Any]] = [
@@ -103,6 +104,8 @@ async def test_a_projects_rules_fire_once_audited_in_the_timeline_and_thread(
         timeline = words(await say(client, "U0PAYDEV", "timeline INC-1"))
         assert "POLICY" in timeline
         assert "Policy quiet resolved INC-1 (when firing == 0 and not resolved)" in timeline
+        shown = words(await say(client, "U0PAYDEV", "show INC-1"))
+        assert "Policy quiet resolved INC-1" in shown
 
         await lookout.notifier.flush()
         roots = (await client.get("/console/api/messages?channel=%23payments")).json()
@@ -116,6 +119,18 @@ async def test_a_projects_rules_fire_once_audited_in_the_timeline_and_thread(
 
         tested = words(await say(client, "U0PAYDEV", "policies test INC-1"))
         assert "quiet fired already in this episode" in tested
+
+        # The alert fires again: INC-1 reopens, a new episode, and its rules may fire anew.
+        again = await client.post("/webhooks/alertmanager", json=storm_payload(1, "checkout"))
+        assert again.status_code == 200
+        assert await run_policies(policy_server) == [(1, "page-lead")]
+        async with lookout.database.unit_of_work() as uow:
+            firings = await uow.policies.of_incident(incident_id=1)
+        assert [(row.rule, row.episode) for row in firings] == [
+            ("page-lead", 1),
+            ("quiet", 1),
+            ("page-lead", 2),
+        ]
 
 
 async def test_policies_lists_the_projects_rules_and_hides_other_projects_incidents(
