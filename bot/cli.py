@@ -1,4 +1,4 @@
-"""`lookout`: serve, demo, db upgrade, runbooks, knowledge reindex, version."""
+"""`lookout`: serve, demo, db upgrade, runbooks, knowledge reindex, audit export, version."""
 
 from __future__ import annotations
 
@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     knowledge_commands.add_parser(
         "reindex", help="rebuild the index of incidents, postmortems and runbooks"
     )
+    audit = commands.add_parser("audit", help="audit log tasks")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    export = audit_commands.add_parser("export", help="write the audit log as jsonl or csv")
+    export.add_argument("--since", required=True, help="a date, a time or a span (2026-11-01, 7d)")
+    export.add_argument("--until", help="before this date or time (default: now)")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", dest="format")
+    export.add_argument("--output", type=Path, help="a file (default: standard output)")
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -145,6 +152,25 @@ async def upgrade(settings: Settings) -> int:
     return 0
 
 
+async def export_audit(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.audit_export import ExportError, export
+
+    try:
+        count = await export(
+            settings, since=args.since, until=args.until, kind=args.format, output=args.output
+        )
+    except ExportError as error:
+        print(f"lookout: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        where = f"cannot write {args.output}" if args.output else "export failed"
+        print(f"lookout: {where}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    if args.output:
+        print(f"{count} audit entries written to {args.output}", file=sys.stderr)
+    return 0
+
+
 def validate(path: Path, config_path: Path | None) -> int:
     """`runbooks validate`: the format, and with a config, its allowlist of programs."""
     from bot.config import load_config
@@ -184,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(settings, demo=args.demo, flags={k: flags[k] for k in overrides})
-        if args.command in ("db", "knowledge"):
+        if args.command in ("db", "knowledge", "audit"):
             check_data_dir(settings)
             check_database(settings)
         if args.command == "demo":
@@ -196,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(sync_runbooks(settings))
         if args.command == "knowledge":
             return asyncio.run(reindex(settings))
+        if args.command == "audit":
+            return asyncio.run(export_audit(settings, args))
     except ConfigError as error:
         print(f"lookout: LOOKOUT_CONFIG: {one_line(str(error))}", file=sys.stderr)
         return 2

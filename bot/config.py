@@ -198,6 +198,31 @@ class ContextPostRules(BaseModel):
     )
 
 
+class RetentionRules(BaseModel):
+    """The `retention:` section: how many days raw payloads, context snapshots and audit
+    entries are kept (None: forever). A purge runs once a day at `purge_hour` (UTC) on one
+    replica; incidents and their events are always kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    raw_payloads_days: int | None = Field(
+        default=None, ge=1, description="whole runbook step outputs (the runs stay)"
+    )
+    snapshots_days: int | None = Field(
+        default=None, ge=1, description="context snapshots taken by `correlate` and context posts"
+    )
+    audit_days: int | None = Field(default=None, ge=1, description="audit log entries")
+    purge_hour: int = Field(default=3, ge=0, le=23, description="the hour (UTC) of the purge")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is ever purged."""
+        return any(
+            days is not None
+            for days in (self.raw_payloads_days, self.snapshots_days, self.audit_days)
+        )
+
+
 class LookoutConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -234,6 +259,7 @@ class LookoutConfig(BaseModel):
     notify: NotifyRules = Field(default_factory=NotifyRules)
     oncall: OncallConfig = Field(default_factory=OncallConfig)
     sla: SlaRules = Field(default_factory=SlaRules)
+    retention: RetentionRules = Field(default_factory=RetentionRules)
 
     def project_map(self) -> Projects:
         """The `projects:` section as `core.projects.Projects`. Raises ValueError when two

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from bot import openapi_bodies as bodies
 from bot.bodies import MAX_BODY, BodyTooLarge, NotJSON, parse_json, read_body
+from bot.delivery_audit import audit_delivery
 from core.alerts import parse_delivery
 from core.changes import ChangeEvent
 from integrations.change_events import (
@@ -131,6 +132,7 @@ def machine_routes(lookout: Lookout) -> APIRouter:
             response = unavailable
         metrics.webhook_requests.labels("alertmanager", str(response.status_code)).inc()
         metrics.webhook_seconds.labels("alertmanager").observe(time.perf_counter() - started)
+        await audit_delivery(lookout.database, source="alertmanager", response=response)
         return response
 
     async def _alertmanager(request: Request) -> Response:
@@ -196,6 +198,11 @@ def machine_routes(lookout: Lookout) -> APIRouter:
     @router.post("/webhooks/changes", tags=["webhooks"], openapi_extra=bodies.CHANGE)
     async def change_webhook(request: Request) -> Response:
         """Accept a change event (deploy, config, feature flag, scaling, manual) as JSON."""
+        response = await _change(request)
+        await audit_delivery(lookout.database, source="changes", response=response)
+        return response
+
+    async def _change(request: Request) -> Response:
         if (denied := authorize(request, "changes")) is not None:
             return denied
         document = await _json_body(request)
@@ -213,6 +220,11 @@ def machine_routes(lookout: Lookout) -> APIRouter:
     async def github_webhook(request: Request) -> Response:
         """GitHub `deployment`, `deployment_status` and `workflow_run` deliveries, signed
         with `X-Hub-Signature-256` (LOOKOUT_GITHUB_WEBHOOK_SECRET)."""
+        response = await _github(request)
+        await audit_delivery(lookout.database, source="github", response=response)
+        return response
+
+    async def _github(request: Request) -> Response:
         secret = lookout.settings.github_webhook_secret
         if secret is None and (denied := authorize(request, "changes")) is not None:
             return denied
@@ -242,6 +254,11 @@ def machine_routes(lookout: Lookout) -> APIRouter:
     @router.post("/webhooks/changes/argocd", tags=["webhooks"], openapi_extra=bodies.ARGOCD)
     async def argocd_webhook(request: Request) -> Response:
         """An Argo CD notification (webhook service) rendered with Lookout's template."""
+        response = await _argocd(request)
+        await audit_delivery(lookout.database, source="argocd", response=response)
+        return response
+
+    async def _argocd(request: Request) -> Response:
         if (denied := authorize(request, "changes")) is not None:
             return denied
         document = await _json_body(request)

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from bot.bodies import MAX_BODY, BodyTooLarge, NotJSON, parse_json, read_body
+from bot.delivery_audit import audit_delivery
 from bot.http import is_loopback
 from bot.openapi_bodies import PAGERDUTY
 from core.incidents import display_id
@@ -71,6 +72,11 @@ def pagerduty_routes(lookout: Lookout) -> APIRouter:
     @router.post("/webhooks/pagerduty", tags=["webhooks"], openapi_extra=PAGERDUTY)
     async def pagerduty_webhook(request: Request) -> Response:
         """PagerDuty Webhooks v3: acknowledgements and resolutions of paged incidents."""
+        response = await _pagerduty(request)
+        await audit_delivery(lookout.database, source="pagerduty", response=response)
+        return response
+
+    async def _pagerduty(request: Request) -> Response:
         try:
             body = await read_body(request)
         except BodyTooLarge:

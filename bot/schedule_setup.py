@@ -73,5 +73,6 @@ def build_scheduling(
         checks=checks,
         check_rules={check.name: check for check in config.checks} if checks else {},
         slo_minutes=config.slo.evaluate_minutes,
+        retention=config.retention,
     )
     return Scheduling(slo, capacity, work, Scheduler(database, work.specs(), work))

@@ -6,6 +6,7 @@ from skills.commands.ack import AckSkill
 from skills.commands.approve import ApproveSkill
 from skills.commands.ask import AskSkill
 from skills.commands.assign import AssignSkill
+from skills.commands.audit import AuditSkill
 from skills.commands.blast_radius import BlastRadiusSkill
 from skills.commands.cancel import CancelSkill
 from skills.commands.capacity import CapacitySkill
@@ -100,4 +101,5 @@ def default_registry() -> Registry:
     registry.register(ProjectSkill())
     registry.register(RoleSkill())
     registry.register(PoliciesSkill())
+    registry.register(AuditSkill())
     return registry

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.delivery import insert_once
@@ -43,6 +43,24 @@ class IncidentContextRepository:
             .limit(1)
         )
         return (await self._session.scalars(query)).one_or_none()
+
+    async def purge(self, *, before: datetime) -> int:
+        """Retention: delete the snapshots taken before `before` (their incidents stay; a
+        context post that showed one keeps its chat message but no longer refreshes it);
+        how many went."""
+        old = select(IncidentContextRow.id).where(IncidentContextRow.taken_at < before)
+        await self._session.execute(
+            update(ContextPostRow)
+            .where(ContextPostRow.context_id.in_(old))
+            .values(context_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self._session.execute(
+            delete(IncidentContextRow)
+            .where(IncidentContextRow.taken_at < before)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     # --- posted unasked in a new incident's thread ---
     async def unchecked(

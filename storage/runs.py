@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, select, update
+from sqlalchemy import String, cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ChatMessageRow, RunbookRunRow, RunStepOutputRow
@@ -116,6 +116,16 @@ class RunRepository:
             RunStepOutputRow.number == number,
         )
         return (await self._session.scalars(query)).one_or_none()
+
+    async def purge_outputs(self, *, before: datetime) -> int:
+        """Retention: delete the whole step outputs kept before `before` (the runs and their
+        step summaries stay); how many went."""
+        result = await self._session.execute(
+            delete(RunStepOutputRow)
+            .where(RunStepOutputRow.created_at < before)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def outputs(self, *, run_id: int) -> list[RunStepOutputRow]:
         """Every kept output of the run: its steps in order, then its rollback steps."""

@@ -15,6 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.background.retention import RETENTION_JOB, purge
 from bot.background.scheduler import JobSpec
 from bot.background.signals import (
     CAPACITY_RECEIVER,
@@ -24,6 +27,7 @@ from bot.background.signals import (
     Signal,
     send,
 )
+from bot.config import RetentionRules
 from bot.schedule_config import ScheduleEntry
 from core.alerts import Alert
 from core.capacity_rules import CapacityRules
@@ -65,6 +69,7 @@ class ScheduledWork:
     checks: CheckRunner | None = None
     check_rules: dict[str, PromCheck] = field(default_factory=dict)
     slo_minutes: float = 1.0
+    retention: RetentionRules | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def specs(self) -> list[JobSpec]:
@@ -80,6 +85,9 @@ class ScheduledWork:
             specs.append(JobSpec.every(CAPACITY_JOB, "capacity forecasts", minutes))
         for name, check in self.check_rules.items():
             specs.append(JobSpec.every(_check_job(name), f"check: {name}", check.every_minutes))
+        if self.retention is not None and self.retention.enabled:
+            daily = CronTrigger(hour=self.retention.purge_hour, minute=17, timezone=UTC)
+            specs.append(JobSpec(RETENTION_JOB, "retention purge", daily))
         return specs
 
     async def run(self, job_id: str, scheduled_for: datetime) -> None:
@@ -134,6 +142,8 @@ class ScheduledWork:
         elif job_id == CAPACITY_JOB and self.capacity is not None:
             evaluation = await capacity_signals(self.capacity, now=now)
             receiver, subject = CAPACITY_RECEIVER, _capacity_subject
+        elif job_id == RETENTION_JOB and self.retention is not None:
+            return (await purge(self.database, self.retention, now=self.clock())).summary()
         elif job_id.startswith("check:") and self.checks is not None:
             check = self.check_rules.get(job_id.removeprefix("check:"))
             if check is None:
