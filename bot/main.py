@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import uvicorn
@@ -120,10 +123,24 @@ class Lookout:
         return result
 
     async def runbooks_synced(self, report: SyncReport) -> None:
-        """A sync of the team's runbook repository: log it; tell admins what was rejected."""
+        """A sync of the team's runbook repository: log it; tell admins what was rejected;
+        audit a sync that changed the runbooks or their problems."""
         log.info("runbooks synced", extra={"summary": report.summary()})
         rejected = [str(problem) for problem in report.rejected[:10]]
         problems = [f"pull failed: {report.error}", *rejected] if report.error else rejected
+        if report.changed or problems != self.announced_sync_problems:
+            await self.audit_system(
+                "runbooks.sync",
+                "error" if report.error else "rejected" if rejected else "ok",
+                {
+                    "version": report.version,
+                    "loaded": len(report.loaded),
+                    "kept": list(report.kept),
+                    "removed": list(report.removed),
+                    "problems": problems,
+                },
+                target=report.version[:12] if report.version else None,
+            )
         # Say it once per distinct set of problems, not at every sync while they last.
         if problems and problems != self.announced_sync_problems:
             self.announced_sync_problems = problems
@@ -136,6 +153,50 @@ class Lookout:
                 visibility="channel",
             )
             await self.notify_admins(reply)
+
+    async def audit_system(
+        self, action: str, outcome: str, detail: dict[str, Any], *, target: str | None = None
+    ) -> None:
+        """An audit entry of Lookout's own (platform `system`, user `lookout`) in a unit of
+        work of its own. Never raises: a failure to audit is logged."""
+        try:
+            async with self.database.unit_of_work() as uow:
+                await uow.audit.record(
+                    at=datetime.now(UTC),
+                    platform="system",
+                    user_id="lookout",
+                    user_name="Lookout",
+                    action=action,
+                    outcome=outcome,
+                    target=target,
+                    detail=detail,
+                )
+        except Exception:
+            log.exception("could not write the audit log", extra={"action": action})
+
+    async def config_loaded(self) -> None:
+        """Audit the configuration this process started with: its file and digest, and
+        what it sets up."""
+        path = self.settings.config
+        digest = None
+        if path is not None:
+            with contextlib.suppress(OSError):
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        retention = self.config.retention
+        await self.audit_system(
+            "config.load",
+            "ok",
+            {
+                "path": str(path) if path else None,
+                "sha256": digest,
+                "version": __version__,
+                "projects": [project.name for project in self.config.projects],
+                "services": len(self.config.services),
+                "schedules": len(self.config.schedules),
+                "retention": retention.model_dump() if retention.enabled else None,
+            },
+            target=path.name if path else None,
+        )
 
     async def notify_admins(self, reply: Reply) -> None:
         """Post a notice to the admin channel of every platform, or hold it until `serve_ready`
@@ -426,6 +487,7 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await lookout.database.upgrade()
+        await lookout.config_loaded()
         await lookout.runs.recover()
         lookout.runs.start()  # replicas: take over runs a stopped replica left
         stop_sync = asyncio.Event()

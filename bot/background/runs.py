@@ -38,6 +38,7 @@ from runbooks.schema import Runbook
 from skills.formatting import duration
 from skills.views.run_card import run_ref
 from storage.database import Database
+from storage.models import RunbookRunRow
 from storage.runs import touch
 from storage.uow import UnitOfWork
 
@@ -213,8 +214,10 @@ class RunManager:
                     problem = await self._rate_limited(uow, entry.runbook)
             if problem is not None or plan is None:
                 touch(run, status="failed", finished_at=self._clock(), detail=problem)
+                await self._audit(uow, run, "run.start", "failed", {"reason": problem})
                 return None
             touch(run, status="running", started_at=self._clock(), heartbeat_at=self._clock())
+            await self._audit(uow, run, "run.start", "ok", {})
             await self._event(uow, run.incident_id, f"{run_ref(run.id)} started", run.id)
         self._on_change()
         return plan
@@ -277,6 +280,15 @@ class RunManager:
                     output=outcome.output,
                     now=self._clock(),
                 )
+                step = {
+                    "phase": str(outcome.phase),
+                    "number": outcome.number,
+                    "name": outcome.name,
+                    "seconds": round(outcome.duration_seconds, 2),
+                    "error": outcome.error,
+                    "manual": manual,
+                }
+                await self._audit(uow, run, "run.step", str(outcome.status), step)
             elif isinstance(event, RunFinished):
                 return
             touch(run, steps=steps)
@@ -350,6 +362,7 @@ class RunManager:
             )
             text = f"{run_ref(run.id)} ({run.runbook}) {status.replace('_', ' ')}"
             await self._event(uow, run.incident_id, text, run.id, outcome=status)
+            await self._audit(uow, run, "run.finish", status, {"detail": detail})
         self._on_change()
 
     async def _interrupt(
@@ -376,7 +389,40 @@ class RunManager:
                     )
                     text = f"{run_ref(run.id)} ({run.runbook}) interrupted"
                     await self._event(uow, run.incident_id, text, run.id, outcome="interrupted")
+                    await self._audit(uow, run, "run.finish", "interrupted", {"detail": detail})
             self._on_change()
+
+    async def _audit(
+        self,
+        uow: UnitOfWork,
+        run: RunbookRunRow,
+        action: str,
+        outcome: str,
+        detail: dict[str, Any],
+    ) -> None:
+        """An audit entry for what the run did, in the requester's name (Lookout executes
+        it on their request), about its incident (else the run); its project is its
+        incident's."""
+        incident = None
+        if run.incident_id is not None:
+            incident = await uow.incidents.get(incident_id=run.incident_id)
+        await uow.audit.record(
+            at=self._clock(),
+            platform=run.platform,
+            user_id=run.requested_by,
+            user_name=run.requested_by_name,
+            action=action,
+            target=f"INC-{run.incident_id}" if run.incident_id else run_ref(run.id),
+            detail={
+                "run": run_ref(run.id),
+                "runbook": run.runbook,
+                "dry_run": run.dry_run,
+                "executed_by": "lookout",
+                **detail,
+            },
+            outcome=outcome,
+            project=incident.project if incident is not None else None,
+        )
 
     async def _event(
         self, uow: UnitOfWork, incident_id: int | None, text: str, run_id: int, **data: Any

@@ -150,6 +150,23 @@ class RoleSkill(Skill[RoleArgs]):
             user = await ctx.users.get(platform=person.platform, platform_user_id=person.user_id)
             assert user is not None
             before, user.role = user.role, wanted.label
+        # The dispatcher audits the command as typed; this entry says who got what, where.
+        await ctx.audit.record(
+            at=ctx.now,
+            platform=ctx.actor.platform,
+            user_id=ctx.actor.user_id,
+            user_name=ctx.actor.display_name,
+            action="role.grant",
+            target=person.name,
+            detail={
+                "person": {"platform": person.platform, "user_id": person.user_id},
+                "role": wanted.label,
+                "was": before,
+                "project": project if ctx.access.configured else None,
+            },
+            outcome="ok",
+            project=project if ctx.access.configured else ctx.access.project,
+        )
         was = f" (was {before})" if before and before != wanted.label else ""
         where = f" in {project}" if ctx.access.configured else ""
         return Reply(

@@ -140,6 +140,30 @@ class SlackWorld:
             )
 
 
+async def slack_command_answer(
+    world: SlackWorld, text: str, *, user: str, channel: str
+) -> dict[str, Any]:
+    """Send `/lookout text` as `user` in `channel`, signed; what Lookout posted to the
+    command's response_url."""
+    name = f"hook-{len(world.fake.calls_to('response_url'))}"
+    body = slash_command(
+        text,
+        user=user,
+        channel=channel,
+        trigger=f"t-{name}",
+        response_url=world.fake.response_url(name),
+    )
+    response = await world.send(body)
+    assert response.status_code == 200, response.text
+    await world.fake.wait_until(
+        lambda: any(
+            call.params.get("_hook") == name for call in world.fake.calls_to("response_url")
+        )
+    )
+    [answer] = [c.params for c in world.fake.calls_to("response_url") if c.params["_hook"] == name]
+    return answer
+
+
 CONFIG = """
 routing:
   default_channel: "#incidents"
