@@ -409,7 +409,8 @@ class RunManager:
         await uow.audit.record(
             at=self._clock(),
             platform=run.platform,
-            user_id=run.requested_by,
+            # `requested_by` is `platform:user id` (skills.commands.run.actor_key).
+            user_id=run.requested_by.removeprefix(f"{run.platform}:"),
             user_name=run.requested_by_name,
             action=action,
             target=f"INC-{run.incident_id}" if run.incident_id else run_ref(run.id),

@@ -165,6 +165,24 @@ async def test_run_approve_progress_done(lookout_with_runbooks: RunningServer) -
         timeline = text_of((await say(client, "/lookout show INC-1"))["message"])
     assert "Runbook greet-service requested by alice (R-1)" in timeline
     assert "R-1 (greet-service) succeeded" in timeline
+    async with server.lookout.database.unit_of_work() as uow:
+        audit = list(reversed(await uow.audit.recent(limit=50)))
+    # The request and the approval are commands; the start, each step and the outcome are
+    # Lookout's, in the requester's name, about the incident.
+    runs = [(e.action, e.outcome, e.target) for e in audit if e.action.split(".")[0] == "run"]
+    assert runs == [
+        ("run", "ok", None),
+        ("run.start", "ok", "INC-1"),
+        ("run.step", "ok", "INC-1"),
+        ("run.step", "ok", "INC-1"),
+        ("run.finish", "succeeded", "INC-1"),
+    ], runs
+    assert [e.outcome for e in audit if e.action == "approve"] == ["ok"]
+    steps = [e for e in audit if e.action == "run.step"]
+    assert [(e.user_id, e.detail["run"], e.detail["number"]) for e in steps] == [
+        ("alice", "R-1", 1),
+        ("alice", "R-1", 2),
+    ]
 
 
 async def test_two_person_rule_failure_and_rollback(lookout_with_runbooks: RunningServer) -> None:
