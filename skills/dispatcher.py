@@ -228,6 +228,7 @@ class Dispatcher:
         verb = "help"
         effects = _Effects()
         result = "ok"
+        project: str | None = None  # where it acts, once known: failures are audited there
         try:
             typed_verb, rest = grammar.split_verb(command)
             verb = typed_verb.lower() or "help"
@@ -255,6 +256,7 @@ class Dispatcher:
                     log.info("ignoring a repeated request", extra={"request": request_id})
                     return None
                 actor, access = await self._resolve(uow, actor, conversation, args)
+                project = access.project
                 invocation = Invocation(
                     skill=verb,
                     args=args,
@@ -294,13 +296,13 @@ class Dispatcher:
             return reply
         except UserError as error:
             result = error.outcome
-            await self._audit_separately(actor, verb, command, result)
+            await self._audit_separately(actor, verb, command, result, project=project)
             return Reply.text(str(error), visibility="ephemeral")
         except Exception:
             result = "error"
             ref = new_ref()
             log.exception("skill failed", extra={"ref": ref, "skill": verb, "command": command})
-            await self._audit_separately(actor, verb, command, result, ref=ref)
+            await self._audit_separately(actor, verb, command, result, ref=ref, project=project)
             return Reply.text(
                 f"Something went wrong (ref {ref}); the details are in Lookout's log.",
                 visibility="ephemeral",
@@ -494,11 +496,18 @@ class Dispatcher:
         )
 
     async def _audit_separately(
-        self, actor: Actor, verb: str, command: str, outcome: str, ref: str | None = None
+        self,
+        actor: Actor,
+        verb: str,
+        command: str,
+        outcome: str,
+        ref: str | None = None,
+        project: str | None = None,
     ) -> None:
-        """Failed runs are rolled back, so their audit entry gets a transaction of its own."""
+        """Failed runs are rolled back, so their audit entry gets a transaction of its own
+        (in `project` when it was known: a refusal there is that project's)."""
         try:
             async with self._database.unit_of_work() as uow:
-                await self._audit(uow, actor, verb, command, outcome, ref=ref)
+                await self._audit(uow, actor, verb, command, outcome, project=project, ref=ref)
         except Exception:
             log.exception("could not write the audit log", extra={"skill": verb})

@@ -20,16 +20,17 @@ async def test_a_payments_admin_sees_payments_entries_and_not_platforms(
         await seed(client)
         await say(client, "U0PAYDEV", "ack INC-1")
         await say(client, "U0PLAT", "ack INC-2", channel="#platform")
+        responder = words(await say(client, "U0PAYDEV", "audit"))
         mine = words(await say(client, "U0PAYLEAD", "audit"))
         theirs = words(await say(client, "U0PLATLEAD", "audit", channel="#platform"))
         by_user = words(await say(client, "U0PAYLEAD", "audit --user U0PAYDEV --since 1d"))
         other_incident = words(await say(client, "U0PAYLEAD", "audit --incident INC-2"))
-        responder = words(await say(client, "U0PAYDEV", "audit"))
         bad = words(await say(client, "U0PAYLEAD", "audit --since yesterday"))
     # The payments admin: the payments ack and the delivery that opened INC-1.
     assert "Audit log" in mine and "in payments" in mine
     assert "U0PAYDEV" in mine and "ack" in mine and "INC-1" in mine
     assert "alertmanager" in mine and "webhook" in mine
+    assert "denied" in mine  # the responder's refused `audit`: a payments entry too
     assert "U0PLAT" not in mine and "INC-2" not in mine
     # The platform owner: the platform side only.
     assert "U0PLAT" in theirs and "INC-2" in theirs
