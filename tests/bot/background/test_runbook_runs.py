@@ -178,6 +178,12 @@ async def test_run_approve_progress_done(lookout_with_runbooks: RunningServer) -
         ("run.finish", "succeeded", "INC-1"),
     ], runs
     assert [e.outcome for e in audit if e.action == "approve"] == ["ok"]
+    # Before any of it: the config this process started with, and the first runbook sync.
+    assert [(e.platform, e.action) for e in audit[:2]] == [
+        ("system", "config.load"),
+        ("system", "runbooks.sync"),
+    ]
+    assert audit[1].detail["loaded"] > 0 and audit[1].detail["problems"] == []
     steps = [e for e in audit if e.action == "run.step"]
     assert [(e.user_id, e.detail["run"], e.detail["number"]) for e in steps] == [
         ("alice", "R-1", 1),
