@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -308,6 +308,16 @@ def answers_since(world: SlackWorld, start: int) -> list[dict[str, Any]]:
     ]
 
 
+def answered(world: SlackWorld, before: int, refusal: str | None) -> Callable[[], bool]:
+    """Whether Slack got an answer since call `before` (saying `refusal`, when given)."""
+
+    def done() -> bool:
+        said = [json.dumps(p, ensure_ascii=False) for p in answers_since(world, before)]
+        return bool(said) and (refusal is None or any(refusal in text for text in said))
+
+    return done
+
+
 async def check_slack(world: SlackWorld) -> None:
     """The same table through Slack: signed slash commands from payments' channel."""
     start = len(world.fake.calls)
@@ -326,16 +336,7 @@ async def check_slack(world: SlackWorld) -> None:
             )
             response = await world.send(body)
             assert response.status_code == 200, (verb, case.command, response.text)
-            await world.fake.wait_until(lambda b=before: bool(answers_since(world, b)))
-            if case.refusal is not None:
-                refusal = case.refusal
-
-                def refused(b: int = before, r: str = refusal) -> bool:
-                    return any(
-                        r in json.dumps(p, ensure_ascii=False) for p in answers_since(world, b)
-                    )
-
-                await world.fake.wait_until(refused)
+            await world.fake.wait_until(answered(world, before, case.refusal))
     await world.server.lookout.notifier.flush()
     for params in answers_since(world, start):
         said = json.dumps(params, ensure_ascii=False)
