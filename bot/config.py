@@ -18,6 +18,7 @@ from core.log_lines import LogRules
 from core.metric_evidence import SignalRules
 from core.notify_rules import NotifyRules, target_problems
 from core.oncall import OncallConfig
+from core.policies import PolicyError, Rule
 from core.projects import DEFAULT_PROJECT, Project, Projects
 from core.service_health import HealthRules
 from core.sla import SlaRules
@@ -70,6 +71,27 @@ class AccessConfig(BaseModel):
         return Role.parse(self.default_role)
 
 
+class PolicyConfig(BaseModel):
+    """One policy rule (`core.policies`): when its condition holds for an incident, do one
+    safe action, at most once per incident episode."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    when: str = Field(description='a condition, e.g. severity == "info" and age > 30m')
+    then: str = Field(description="auto_close, post_suggestion, notify or set_severity:<level>")
+    message: str | None = Field(
+        default=None, max_length=500, description="what `notify` posts in the thread"
+    )
+    once: Literal[True] = Field(
+        default=True, description="a rule fires at most once per incident episode"
+    )
+
+    def rule(self) -> Rule:
+        """The rule; raises PolicyError naming it when `when` or `then` is not usable."""
+        return Rule.parse(name=self.name, when=self.when, then=self.then, message=self.message)
+
+
 class ProjectConfig(BaseModel):
     """One team's project: the services and channels it owns and who may do what in it."""
 
@@ -86,6 +108,9 @@ class ProjectConfig(BaseModel):
     groups: dict[str, Literal["viewer", "responder", "admin", "owner"]] = Field(
         default_factory=dict,
         description="Slack user group (S…) or Azure AD group object id → role",
+    )
+    policies: list[PolicyConfig] = Field(
+        default_factory=list, description="rules evaluated on the project's incidents"
     )
 
     def project(self) -> Project:
@@ -184,6 +209,9 @@ class LookoutConfig(BaseModel):
         max_length=64,
         description="the project of alerts, channels and people no project claims",
     )
+    policies: list[PolicyConfig] = Field(
+        default_factory=list, description="rules for the default project's incidents"
+    )
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     access: AccessConfig = Field(default_factory=AccessConfig)
     grouping: GroupingRules = Field(default_factory=GroupingRules)
@@ -211,6 +239,27 @@ class LookoutConfig(BaseModel):
         """The `projects:` section as `core.projects.Projects`. Raises ValueError when two
         projects claim one channel or one service, or names repeat."""
         return Projects(tuple(entry.project() for entry in self.projects), self.default_project)
+
+    def policy_map(self) -> dict[str, tuple[Rule, ...]]:
+        """Each project's policy rules, in config order: the top-level `policies:` belong to
+        the default project (before its own entry's). Projects without rules are left out.
+        Raises PolicyError naming the rule (and its project) that cannot be used, or two
+        rules of one project with one name."""
+        found: dict[str, list[Rule]] = {}
+        entries = [(self.default_project, self.policies)]
+        entries += [(project.name, project.policies) for project in self.projects]
+        for project, policies in entries:
+            where = f"project {project}: " if self.projects else ""
+            for entry in policies:
+                try:
+                    rule = entry.rule()
+                except PolicyError as error:
+                    raise PolicyError(f"{where}{error}") from None
+                rules = found.setdefault(project, [])
+                if any(known.name == rule.name for known in rules):
+                    raise PolicyError(f"{where}policy {rule.name}: two rules have this name")
+                rules.append(rule)
+        return {project: tuple(rules) for project, rules in found.items()}
 
     def channel_for(self, platform: str, service: str | None, project: str | None = None) -> str:
         """Where `service`'s incidents go on `platform`: the service's own channel for that
@@ -257,7 +306,11 @@ def load_config(path: Path | None) -> LookoutConfig:
     try:
         config = LookoutConfig.model_validate(data)
         config.access.role()
-        config.project_map()
+        projects = config.project_map()
+        for entry in config.schedules:
+            if entry.project and not projects.known(entry.project):
+                raise ValueError(f"schedules: {entry.skill!r} names no project {entry.project!r}")
+        config.policy_map()
         targets = [str(target) for target in config.escalation.targets]
         problems = target_problems(targets, config.notify)
         if problems:

@@ -25,6 +25,7 @@ from bot.background.ingest import AlertIngestor, IngestResult
 from bot.background.intake import AlertIntake
 from bot.background.knowledge import AnswerWriter, KnowledgeWorker
 from bot.background.notifier import Notifier
+from bot.background.policies import PolicyEngine
 from bot.background.runs import RunManager
 from bot.background.scheduler import Scheduler
 from bot.config import ConfigError, LookoutConfig, load_config
@@ -97,6 +98,7 @@ class Lookout:
     scheduler: Scheduler | None = None  # reports, SLO burn rates, capacity, checks
     escalation: EscalationEngine | None = None  # timers, pages and SLA clocks
     context_poster: ContextPoster | None = None  # new incidents' context, posted unasked
+    policies: PolicyEngine | None = None  # the projects' policy rules (None: no rules)
 
     async def accept(self, alerts: list[Alert], *, truncated_alerts: int = 0) -> IngestResult:
         """Ingest alerts (committed when this returns) and let the notifier know;
@@ -159,6 +161,8 @@ class Lookout:
             self.knowledge_worker.wake()
         if self.context_poster is not None:
             self.context_poster.wake()
+        if self.policies is not None:
+            self.policies.wake()
         self.hub.publish("incidents", {})
 
     async def refresh_gauges(self) -> None:
@@ -220,6 +224,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         on_report=lambda: lookout.notifier.wake(),
     )
     projects = config.project_map()
+    policies = config.policy_map()
     tools = SkillTools(
         runbooks=catalog,
         planner=executor,
@@ -236,6 +241,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         sla=config.sla,
         silences=paging.silences,
         projects=projects,
+        policies=policies,
     )
     dispatcher = Dispatcher(
         registry=registry,
@@ -338,6 +344,10 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             rules=config.context_posts,
             on_change=notifier.wake,
             metrics=metrics,
+        )
+    if policies:
+        lookout.policies = PolicyEngine(
+            database, policies, on_change=lookout.incidents_changed, metrics=metrics
         )
     return lookout
 
@@ -447,7 +457,12 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             await _load_index(lookout.knowledge)
         if lookout.answer_writer is not None:
             await lookout.answer_writer.recover()
-        for worker in (lookout.knowledge_worker, lookout.answer_writer, lookout.context_poster):
+        for worker in (
+            lookout.knowledge_worker,
+            lookout.answer_writer,
+            lookout.context_poster,
+            lookout.policies,
+        ):
             if worker is not None:
                 worker.start()
         lookout.notifier.wake()
@@ -481,7 +496,12 @@ def create_app(lookout: Lookout, *, demo: bool = False) -> FastAPI:
             await lookout.trackers.stop()
             await lookout.notifier.stop()
             await lookout.service_catalog.stop()
-            for worker in (lookout.knowledge_worker, lookout.answer_writer, lookout.context_poster):
+            for worker in (
+                lookout.knowledge_worker,
+                lookout.answer_writer,
+                lookout.context_poster,
+                lookout.policies,
+            ):
                 if worker is not None:
                     await worker.stop()
             if lookout.knowledge is not None and lookout.knowledge.llm is not None:

@@ -27,6 +27,11 @@ class ScheduleEntry(BaseModel):
     cron: str = Field(max_length=120, description="crontab: minute hour day month weekday")
     timezone: str = "UTC"
     name: str | None = Field(default=None, max_length=120)
+    project: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the project the report reads (default: the one owning its channel)",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> Self:

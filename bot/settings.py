@@ -98,6 +98,16 @@ class Settings(BaseSettings):
         default=None, validation_alias="TEAMS_APP_PASSWORD"
     )
     teams_tenant_id: str | None = Field(default=None, validation_alias="TEAMS_TENANT_ID")
+    teams_graph_url: str = Field(
+        default="https://graph.microsoft.com",
+        validation_alias="TEAMS_GRAPH_URL",
+        description="Microsoft Graph, asked for Azure AD group membership",
+    )
+    teams_login_url: str = Field(
+        default="https://login.microsoftonline.com",
+        validation_alias="TEAMS_LOGIN_URL",
+        description="the Microsoft identity platform, for the Graph token",
+    )
     teams_insecure_dev: bool = Field(
         default=False,
         validation_alias="LOOKOUT_TEAMS_INSECURE_DEV",

@@ -148,6 +148,7 @@ class PolicyMatch(BaseModel):
     team: str | list[str] | None = None
     severity: str | list[str] | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    project: str | list[str] | None = None  # `core.projects`: the incident's project
 
     @field_validator("severity")
     @classmethod
@@ -206,6 +207,8 @@ class Policy(BaseModel):
     def matches(self, facts: IncidentFacts) -> bool:
         wanted = self.match
         if not _one_of(wanted.service, facts.service) or not _one_of(wanted.team, facts.team):
+            return False
+        if not _one_of(wanted.project, facts.project):
             return False
         if wanted.severity is not None:
             options = [wanted.severity] if isinstance(wanted.severity, str) else wanted.severity
@@ -376,13 +379,14 @@ class EscalationRules(BaseModel):
 
 @dataclass(frozen=True)
 class IncidentFacts:
-    """What policies match on: the incident's service and team, its severity, and the
-    label sets of its alerts."""
+    """What policies match on: the incident's service, team and project, its severity, and
+    the label sets of its alerts."""
 
     service: str | None
     team: str | None
     severity: Severity
     labels: Sequence[Mapping[str, Any]] = ()
+    project: str | None = None
 
 
 class Mode(StrEnum):

@@ -130,6 +130,14 @@ class Projects:
                     return project.name
         return None
 
+    def of_any_channel(self, channel: str | None) -> str | None:
+        """The project naming `channel` on any platform; None when none does."""
+        if channel:
+            for project in self.projects:
+                if channel in project.channels.values():
+                    return project.name
+        return None
+
     def channel_of(self, project: str, platform: str) -> str | None:
         """Where `project`'s incidents go on `platform`, when the project says."""
         found = self.get(project)

@@ -23,6 +23,7 @@ from skills.commands.merge import MergeSkill
 from skills.commands.metrics import MetricsSkill
 from skills.commands.note import NoteSkill
 from skills.commands.oncall import OncallSkill
+from skills.commands.policies import PoliciesSkill
 from skills.commands.postmortem import PostmortemSkill
 from skills.commands.projects import ProjectSkill, RoleSkill, WhoamiSkill
 from skills.commands.reject import RejectSkill
@@ -98,4 +99,5 @@ def default_registry() -> Registry:
     registry.register(WhoamiSkill())
     registry.register(ProjectSkill())
     registry.register(RoleSkill())
+    registry.register(PoliciesSkill())
     return registry

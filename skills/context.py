@@ -3,12 +3,13 @@ and `Outside`, how a skill asks machines (Prometheus, Loki, Chroma) with no tran
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from core.escalation import EscalationRules
+from core.policies import Rule
 from core.projects import Projects
 from core.sla import SlaRules
 from core.topology import Topology
@@ -35,6 +36,7 @@ from storage.feedback import FeedbackRepository
 from storage.incidents import IncidentRepository
 from storage.knowledge import KnowledgeRepository
 from storage.models import IncidentRow
+from storage.policies import PolicyFiringRepository
 from storage.project_roles import ProjectRoleRepository
 from storage.runs import RunRepository
 from storage.schedules import ScheduledRunRepository
@@ -75,6 +77,8 @@ class SkillTools:
     silences: SilenceClient | None = None
     # The configured projects (`core.projects`); none configured: one team.
     projects: Projects = field(default_factory=Projects)
+    # Each project's policy rules (`core.policies`); a project without rules is absent.
+    policies: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,6 +110,7 @@ class SkillContext:
     schedules: ScheduledRunRepository | None = None  # scheduled runs (reports, evaluations)
     escalations: EscalationRepository | None = None  # escalations, pages, SLA breaches
     project_roles: ProjectRoleRepository | None = None  # roles given in chat per project
+    policy_firings: PolicyFiringRepository | None = None  # which policy rules fired where
     # What the actor may see and do, project by project; `incidents` above is scoped to it.
     access: ProjectAccess = field(default_factory=ProjectAccess)
     # The role the running skill needs; an incident it loads is checked against it.

@@ -65,12 +65,15 @@ class Actor:
 
 @dataclass(frozen=True)
 class Conversation:
-    """Where it was asked: platform channel and thread, and the incident that thread is about."""
+    """Where it was asked: platform channel and thread, and the incident that thread is about.
+    `project`: the project the conversation is in when the asker says so (a scheduled
+    report's); chat platforms leave it to the channel."""
 
     platform: str
     channel: str
     thread: str | None = None
     incident_id: int | None = None
+    project: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ from storage.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 COMMAND_PREFIXES = ("/lookout", "@lookout", "lookout")
+# Senders that are not people: scheduled reports (bot.background.scheduled_work) and
+# PagerDuty's signed webhook (bot.pagerduty_routes).
+SYSTEM_PLATFORMS = frozenset({"scheduler", "pagerduty"})
 # How many units of work one invocation may use: its own and one per `Outside` it returns.
 MAX_PHASES = 4
 
@@ -170,6 +173,17 @@ class Dispatcher:
         self._tools = tools or SkillTools()
         self._topology = topology  # the current service topology, read per invocation
         self._projects = projects
+
+    @property
+    def uses_groups(self) -> bool:
+        """Some project gives roles by group: adapters then say which groups people are in."""
+        return bool(self.group_names)
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        """Every group (Slack user group handle or id, Azure AD group id) a project names."""
+        names = (name for project in self._projects().projects for name in project.groups)
+        return tuple(dict.fromkeys(names))
 
     @property
     def access(self) -> AccessPolicy:
@@ -379,6 +393,11 @@ class Dispatcher:
         projects = self._projects()
         if not projects.configured:
             return actor.with_role(base), ProjectAccess.single_team(base)
+        if actor.platform in SYSTEM_PLATFORMS:
+            # Lookout's scheduler and PagerDuty's signed webhook act in one project: the
+            # incident's they name, else the one the conversation names, else its channel's.
+            project = await self._system_project(uow, projects, conversation, args)
+            return actor.with_role(base), ProjectAccess(project, {project: base}, configured=True)
         granted = await uow.project_roles.of_user(
             platform=actor.platform, platform_user_id=actor.user_id
         )
@@ -391,6 +410,20 @@ class Dispatcher:
         project = await self._project_of(uow, projects, conversation, args, user, roles)
         access = ProjectAccess(project, roles, configured=True)
         return actor.with_role(roles.get(project, Role.VIEWER)), access
+
+    async def _system_project(
+        self, uow: UnitOfWork, projects: Projects, conversation: Conversation, args: Any
+    ) -> str:
+        incident_id = named_incident(args, conversation)
+        if incident_id is not None:
+            row = await uow.incidents.get(incident_id=incident_id)
+            if row is not None:
+                return row.project
+        return (
+            conversation.project
+            or projects.of_any_channel(conversation.channel)
+            or projects.default
+        )
 
     async def visible_projects(self, uow: UnitOfWork, actor: Actor) -> frozenset[str] | None:
         """The projects whose things `actor` may see, for a read outside any command (the
@@ -473,6 +506,7 @@ class Dispatcher:
             schedules=uow.schedules,
             escalations=uow.escalations,
             project_roles=uow.project_roles,
+            policy_firings=uow.policies,
         )
 
     async def _audit(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.incidents import IncidentStatus
 from storage.models import IncidentEpisodeRow, IncidentRow
 
-Resolution = Literal["manual", "alerts", "merged", "split"]
+Resolution = Literal["manual", "alerts", "merged", "split", "policy"]
 
 
 @dataclass(frozen=True)

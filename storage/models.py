@@ -713,3 +713,26 @@ class ContextPostRow(Base):
     reasons: Mapped[dict[str, Any]]
     revision: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
+
+
+class PolicyFiringRow(Base):
+    """A policy rule that fired on an incident: at most once per incident episode and rule
+    (the unique key, so replicas evaluating at once fire it once). `message` is the line
+    posted in the incident's thread, kept current like other tracked messages."""
+
+    __tablename__ = "policy_firings"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "episode", "rule", name="uq_policy_firings_rule"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id"))
+    episode: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(64))
+    project: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    # Why it fired: the condition and each comparison it made, with the facts read.
+    detail: Mapped[dict[str, Any]]
+    message: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    fired_at: Mapped[datetime]

@@ -22,6 +22,7 @@ from storage.platform import (
     ConversationRefRepository,
     PlatformRequestRepository,
 )
+from storage.policies import PolicyFiringRepository
 from storage.project_roles import ProjectRoleRepository
 from storage.runs import RunRepository
 from storage.schedules import ScheduledRunRepository
@@ -56,6 +57,7 @@ class UnitOfWork:
         self.schedules = ScheduledRunRepository(session)
         self.escalations = EscalationRepository(session)
         self.pages = PageRepository(session)
+        self.policies = PolicyFiringRepository(session)
 
     async def lock(self, key: int) -> None:
         """Serialize this transaction with every other holder of `key`, across replicas.

@@ -251,6 +251,7 @@ class EscalationEngine:
             team=service.team if service is not None else None,
             severity=parse_severity(incident.severity),
             labels=labels,
+            project=incident.project,
         )
 
     async def _start_new(self, now: datetime) -> int:

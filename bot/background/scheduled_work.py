@@ -119,7 +119,9 @@ class ScheduledWork:
             self.on_report()
 
     async def _report(self, entry: ScheduleEntry) -> Reply:
-        conversation = Conversation(platform="scheduler", channel=entry.channel)
+        conversation = Conversation(
+            platform="scheduler", channel=entry.channel, project=entry.project
+        )
         reply = await self.run_command(entry.skill, SCHEDULER_ACTOR, conversation)
         reply.visibility = "channel"
         reply.incident_id = None

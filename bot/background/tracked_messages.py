@@ -8,6 +8,7 @@ past the one last rendered. The notifier runs one delivery step for every kind.
 * an answer an LLM writes after `ask` or `explain` (`answer`, keyed by answer id).
 * a scheduled report (`report`, keyed by scheduled run id), posted in its channel.
 * a new incident's context, posted unasked in its thread (`context`, keyed by incident id).
+* a policy rule that fired on an incident, in its thread (`policy`, keyed by firing id).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from skills.views.knowledge_cards import answer_message, hint_message
 from skills.views.run_card import run_message
 from storage.contexts import CONTEXT_MESSAGE
 from storage.knowledge import ANSWER_MESSAGE, HINT_MESSAGE
+from storage.policies import POLICY_MESSAGE
 from storage.runs import RUN_MESSAGE
 from storage.schedules import REPORT_MESSAGE
 from storage.trackers import BLAST_MESSAGE
@@ -155,6 +157,25 @@ class ContextMessages:
         ]
 
 
+class PolicyMessages:
+    kind = POLICY_MESSAGE
+
+    async def behind(self, uow: UnitOfWork, *, platform: str) -> list[TrackedWork]:
+        return [
+            TrackedWork(
+                key=str(firing.id),
+                revision=firing.revision,
+                channel="",  # always the incident's thread (`posts_behind` requires it)
+                thread=None,
+                incident_id=firing.incident_id,
+                reply=Reply.text(
+                    firing.message, visibility="thread", incident_id=firing.incident_id
+                ),
+            )
+            for firing in await uow.policies.posts_behind(platform=platform)
+        ]
+
+
 def tracked_kinds() -> list[TrackedKind]:
     return [
         RunMessages(),
@@ -163,4 +184,5 @@ def tracked_kinds() -> list[TrackedKind]:
         AnswerMessages(),
         ReportMessages(),
         ContextMessages(),
+        PolicyMessages(),
     ]

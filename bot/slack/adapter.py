@@ -109,7 +109,7 @@ class SlackAdapter:
         self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self._socket_mode: Any = None
         self._incident_by_message: dict[str, int] = {}
-        self._people = SlackPeople(platform)
+        self._people = SlackPeople(platform, lambda: dispatcher.uses_groups)
         self._answers = SlackAnswers(platform, metrics, self._thread_of)
         app.command(COMMAND)(self._acknowledged(self._on_command))
         app.action(re.compile(f"^{ACTION_PREFIX}:"))(self._acknowledged(self._on_button))

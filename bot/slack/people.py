@@ -12,7 +12,7 @@ users.info puts them in the same Enterprise Grid org.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +52,14 @@ def bot_identity(event: dict[str, Any]) -> tuple[str, str] | None:
 
 
 class SlackPeople:
-    def __init__(self, platform: SlackPlatform) -> None:
+    """Who a Slack request comes from. `with_groups()` says whether to ask which user groups
+    people are in (only when some project gives roles by group)."""
+
+    def __init__(
+        self, platform: SlackPlatform, with_groups: Callable[[], bool] = lambda: False
+    ) -> None:
         self._platform = platform
+        self._with_groups = with_groups
 
     async def person(
         self,
@@ -70,12 +76,14 @@ class SlackPeople:
         same_org = bool(user and user.enterprise and user.enterprise == home.enterprise)
         outside = [team for team in hints if team != home.team]
         external = bool(outside) and not same_org and home.team is not None
+        groups = await self._platform.user_groups(user_id) if self._with_groups() else ()
         return Actor(
             PLATFORM,
             user_id,
             name,
             team=outside[0] if external else (hints[0] if hints else home.team),
             external=external,
+            groups=groups,
         )
 
     def missing(self, *user_ids: str) -> str | None:

@@ -44,6 +44,8 @@ MAX_ANSWER_WAIT = 30.0
 ANSWER_RETRIES = 2
 # users.info answers are kept this long (seconds); failures for less, to ask again soon.
 USER_TTL = 3600.0
+# usergroups.list answers (who is in which user group) are kept this long (seconds).
+GROUPS_TTL = 300.0
 USER_FAILURE_TTL = 300.0
 MAX_USERS = 10_000
 # One Web API call gives up after this many seconds (LOOKOUT_SLACK_TIMEOUT_SECONDS).
@@ -122,6 +124,8 @@ class SlackPlatform:
         self._users: dict[str, tuple[SlackUser | None, float]] = {}
         self._lookups: dict[str, asyncio.Future[SlackUser | None]] = {}
         self._user_failures: dict[str, str] = {}  # user id → why users.info said nothing
+        # user id → the user groups (ids and handles) they are in, and until when that holds
+        self._groups: tuple[dict[str, tuple[str, ...]], float] | None = None
 
     async def _call(
         self,
@@ -276,6 +280,31 @@ class SlackPlatform:
             self._user_failures.clear()
         self._users[user_id] = (found, self._clock() + (USER_TTL if found else USER_FAILURE_TTL))
         return found
+
+    async def user_groups(self, user_id: str) -> tuple[str, ...]:
+        """The ids and handles of the user groups `user_id` is in, from usergroups.list
+        with its members (needs `usergroups:read`), asked at most every five minutes; ()
+        when Slack cannot say (the person then has the roles their id gives them)."""
+        if self._groups is None or self._groups[1] <= self._clock():
+            members: dict[str, tuple[str, ...]] = {}
+            try:
+                response = await self._call(
+                    "usergroups.list",
+                    "usergroups",
+                    lambda: self.client.usergroups_list(include_users=True),
+                    what="read the user groups",
+                    wait=True,
+                )
+                for group in response.get("usergroups") or []:
+                    names = tuple(str(g) for g in (group.get("id"), group.get("handle")) if g)
+                    for member in group.get("users") or []:
+                        members[str(member)] = members.get(str(member), ()) + names
+            except Exception as error:
+                log.warning("could not read Slack user groups", extra={"error": repr(error)})
+                self._groups = (members, self._clock() + USER_FAILURE_TTL)
+                return ()
+            self._groups = (members, self._clock() + GROUPS_TTL)
+        return self._groups[0].get(user_id, ())
 
     def lookup_failure(self, user_id: str) -> str | None:
         """Why the last users.info for `user_id` gave nothing, while that is remembered

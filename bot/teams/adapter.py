@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, CallerIdConstants
 from botframework.connector.auth import (
@@ -29,6 +30,7 @@ from bot.settings import Settings
 from bot.teams.activities import shape_problem
 from bot.teams.bot import LookoutTeamsBot
 from bot.teams.credentials import ReusedCredentialFactory
+from bot.teams.groups import AadGroups, group_ids
 from bot.teams.people import TeamsPeople
 from bot.teams.platform import TeamsPlatform
 from bot.teams.retry import RetryPolicy
@@ -81,8 +83,10 @@ class TeamsAdapter:
         insecure_dev: bool = False,
         openid_metadata_url: str | None = None,
         retry: RetryPolicy | None = None,
+        groups: AadGroups | None = None,
     ) -> None:
         self._app_id = app_id
+        self._groups = groups
         self._tenant_id = tenant_id
         self._insecure_dev = insecure_dev
         self._metrics = metrics
@@ -100,7 +104,7 @@ class TeamsAdapter:
             database=database,
             platform=self._platform,
             retry=retry,
-            people=TeamsPeople(tenant_id=tenant_id),
+            people=TeamsPeople(tenant_id=tenant_id, groups=groups),
         )
         if insecure_dev:
             log.warning(INSECURE_WARNING)
@@ -137,6 +141,18 @@ class TeamsAdapter:
                 password=password.get_secret_value() if password and app_id else None,
                 tenant_id=settings.teams_tenant_id,
             )
+        groups = None
+        if app_id and password is not None and settings.teams_tenant_id:
+            # Azure AD groups, asked of Graph only for people whom a project's group names.
+            groups = AadGroups(
+                httpx.AsyncClient(timeout=10),
+                tenant_id=settings.teams_tenant_id,
+                app_id=app_id,
+                app_password=password.get_secret_value(),
+                wanted=lambda: group_ids(dispatcher.group_names),
+                graph_url=settings.teams_graph_url,
+                login_url=settings.teams_login_url,
+            )
         return cls(
             app_id=app_id,
             tenant_id=settings.teams_tenant_id,
@@ -147,6 +163,7 @@ class TeamsAdapter:
             insecure_dev=insecure,
             openid_metadata_url=openid_metadata_url,
             retry=retry,
+            groups=groups,
         )
 
     @property
@@ -164,7 +181,8 @@ class TeamsAdapter:
         return None
 
     async def stop(self) -> None:
-        return None
+        if self._groups is not None:
+            await self._groups.close()
 
     async def messages(self, request: Request) -> Response:
         """Bot Framework's messaging endpoint: authenticate, run the turn, answer invokes."""

@@ -20,6 +20,7 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity
 
 from bot.teams.activities import actor as activity_actor
+from bot.teams.groups import AadGroups
 from skills.contract import Actor
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,19 @@ def home_tenant(activity: Activity, configured: str | None) -> str | None:
 
 
 class TeamsPeople:
+    """Who a Teams activity comes from; with `groups`, also the Azure AD groups projects
+    give roles to (bot.teams.groups)."""
+
     def __init__(
-        self, *, tenant_id: str | None, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        tenant_id: str | None,
+        clock: Callable[[], float] = time.monotonic,
+        groups: AadGroups | None = None,
     ) -> None:
         self._tenant_id = tenant_id
         self._clock = clock
+        self._groups = groups
         self._members: dict[str, tuple[Member | None, float]] = {}
 
     async def actor(self, turn_context: TurnContext) -> Actor:
@@ -80,11 +89,13 @@ class TeamsPeople:
         role = (member.role or "").lower() if member else ""
         other_tenant = bool(tenant and home and tenant != home)
         external = other_tenant or role in OUTSIDE_ROLES
+        groups = await self._groups.of(known.user_id) if self._groups is not None else ()
         return replace(
             known,
             display_name=name,
             team=tenant if other_tenant else (None if external else tenant or home),
             external=external,
+            groups=groups,
         )
 
     async def _member(self, turn_context: TurnContext, member_id: str) -> Member | None:

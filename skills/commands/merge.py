@@ -70,6 +70,11 @@ class MergeSkill(Skill[MergeArgs]):
                     f"{display_id(source.id)} is already merged into "
                     f"{display_id(source.merged_into)}."
                 )
+            if source.project != target.project:
+                raise ConflictError(
+                    f"{display_id(source.id)} belongs to {source.project} and {ref} to "
+                    f"{target.project}; incidents of two projects are not merged."
+                )
             gap = _gap(target, source)
             if gap > MAX_GAP and not args.force:
                 raise ConflictError(

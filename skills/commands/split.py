@@ -80,6 +80,7 @@ class SplitSkill(Skill[SplitArgs]):
             service=worst.service or "unknown",
             first_alert_at=min(row.starts_at for row in chosen),
             now=ctx.now,
+            project=source.project,  # split off, it stays in its project
         )
         # The split-off alerts were being handled as part of the source since its opening:
         # the new incident's episode starts there, acknowledged if the source was.

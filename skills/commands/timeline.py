@@ -47,6 +47,7 @@ KINDS = {
     "split": ("✂️", "SPLIT"),
     "change": ("🔄", "CHANGE"),
     "notification": ("🔔", "NOTIFICATION"),
+    "policy": ("🤖", "POLICY"),
 }
 FOLDED = {"alert_joined", "alert_suppressed", "alert_resolved"}
 # Events whose text a person typed: shown as typed, their own markup included.

@@ -55,8 +55,9 @@ def batch(number: int) -> dict[str, Any]:
 
 
 async def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    """Until /readyz says 200; a process starts in seconds, more on a busy machine."""
     async with httpx.AsyncClient(timeout=2) as client:
-        for _ in range(300):
+        for _ in range(1200):
             if process.poll() is not None:
                 raise AssertionError(f"lookout exited with {process.returncode}")
             try:

@@ -16,6 +16,10 @@ from bot.bodies import MAX_BODY
 from tests.bot.fuzz_world import FuzzWorld, fuzz_world
 from tests.conftest import postgres_skip_reason
 
+# Once per run, in the first pass: this Lookout stores on PostgreSQL whenever it answers
+# (tests/bot/fuzz_world.py), so a second pass would repeat the same run.
+pytestmark = pytest.mark.sqlite
+
 JSON_ENDPOINTS = [
     "/webhooks/alertmanager",
     "/webhooks/changes",

@@ -70,13 +70,21 @@ def sign(secret: str, body: bytes) -> str:
     return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+@pytest.mark.parametrize("in_a_project", [False, True])
 async def test_pagerduty_acknowledges_through_its_webhook_and_forgeries_are_refused(
-    tmp_path: Path,
+    tmp_path: Path, in_a_project: bool
 ) -> None:
+    """Also when the incident's project has no member PagerDuty would be: its signed
+    webhook acts in the incident's project."""
     secret = fixture_json(*VECTOR)["secret"]
     config = tmp_path / "lookout.yaml"
     config.write_text(
         "escalation:\n  policies:\n    - {name: p, levels: [{after: 0s, notify: [pagerduty]}]}\n"
+        + (
+            "projects:\n  - {name: platform, services: [api], members: {U0PLAT: responder}}\n"
+            if in_a_project
+            else ""
+        )
     )
     settings = Settings(
         data_dir=tmp_path / "data",

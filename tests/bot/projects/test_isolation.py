@@ -142,6 +142,7 @@ TABLE: dict[str, list[Case]] = {
     "oncall": [Case("oncall")],
     "snooze": [Case("snooze INC-2 30m", NO_INCIDENT)],
     "sla": [Case("sla")],
+    "policies": [Case("policies"), Case("policies test INC-2", NO_INCIDENT)],
     "whoami": [Case("whoami")],
     "project": [Case("project")],
     "role": [

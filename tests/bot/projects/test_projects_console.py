@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from bot.background.scheduled_work import SCHEDULER_ACTOR
+from skills.contract import Conversation, Table
 from tests.bot.projects.conftest import say, seed, words
 from tests.conftest import RunningServer
 
@@ -138,3 +140,36 @@ async def test_whoami_project_use_and_role(teams_server: RunningServer) -> None:
         assert "/lookout role" not in viewer_help
         lead_help = words(await say(client, "U0PAYLEAD", "help"))
         assert "/lookout ack" in lead_help and "/lookout role" in lead_help
+
+
+async def test_a_scheduled_report_reads_only_its_channels_project(
+    teams_server: RunningServer,
+) -> None:
+    async with teams_server.client() as client:
+        await seed(client)
+    run = teams_server.lookout.dispatcher.run
+    for channel, project, mine, theirs in (
+        ("#payments", None, "INC-1", "INC-2"),
+        ("#platform", None, "INC-2", "INC-1"),
+        ("#sre", "platform", "INC-2", "INC-1"),  # a channel no project owns: as configured
+    ):
+        conversation = Conversation("scheduler", channel, project=project)
+        reply = await run("incidents", actor=SCHEDULER_ACTOR, conversation=conversation)
+        text = " ".join(
+            str(cell) for block in reply.blocks if isinstance(block, Table) for row in block.rows
+            for cell in row
+        )  # fmt: skip
+        assert mine in text and theirs not in text, (channel, text)
+
+
+async def test_incidents_of_two_projects_are_not_merged(teams_server: RunningServer) -> None:
+    async with teams_server.client() as client:
+        await seed(client)
+        # The platform lead is an owner of platform and, like everyone, a viewer of payments;
+        # made a payments responder, they may act on both incidents, but not merge them.
+        await say(client, "U0PAYLEAD", "role U0PLATLEAD responder")
+        refused = await say(client, "U0PLATLEAD", "merge INC-2 INC-1 --force", "#platform")
+        assert words(refused) == (
+            "INC-1 belongs to payments and INC-2 to platform; incidents of two projects are not "
+            "merged."
+        )

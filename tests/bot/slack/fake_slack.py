@@ -55,6 +55,8 @@ class FakeSlack:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # users.info: user id → the `user` object Slack answers; anyone else is user_not_found.
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # usergroups.list: the user groups as Slack describes them (id, handle, users).
+    usergroups: list[dict[str, Any]] = field(default_factory=list)
     # Messages someone deleted, as (channel id, ts).
     deleted: set[tuple[str, str]] = field(default_factory=set)
     # Channels (by name or id) that refuse every post with this error (archived, …).
@@ -177,6 +179,14 @@ class FakeSlack:
         refusal = self._refusal(method, params)
         if refusal is not None:
             return {"ok": False, "error": refusal}
+        if method == "usergroups.list":
+            # api.slack.com/methods/usergroups.list: members only with include_users.
+            wanted = str(params.get("include_users", "")).lower() in ("1", "true")
+            groups = [
+                {key: value for key, value in group.items() if wanted or key != "users"}
+                for group in self.usergroups
+            ]
+            return {"ok": True, "usergroups": groups}
         if method == "users.info":
             user = self.users.get(str(params.get("user")))
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}

@@ -436,3 +436,48 @@ class FakeBotConnector(_Server):
         with self._lock:
             done = [r for r in self.requests if r.status < 300]
         return [r for r in done if kind is None or r.kind == kind]
+
+
+class FakeGraph(_Server):
+    """Microsoft Graph's checkMemberGroups and the tenant's token endpoint (client
+    credentials, scope https://graph.microsoft.com/.default), with group members in
+    `members` (group id → AAD object ids)."""
+
+    def __init__(self, *, app_id: str, app_password: str, tenant: str) -> None:
+        super().__init__()
+        self.app_id = app_id
+        self.app_password = app_password
+        self.tenant = tenant
+        self.members: dict[str, set[str]] = {}
+        self.checks: list[tuple[str, list[str]]] = []
+        self.tokens: list[str] = []
+        self._lock = threading.Lock()
+
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
+        if method == "POST" and path == f"/{self.tenant}/oauth2/v2.0/token":
+            form = parse_qs(body.decode())
+            if (
+                form.get("grant_type") != ["client_credentials"]
+                or form.get("client_id") != [self.app_id]
+                or form.get("client_secret") != [self.app_password]
+                or form.get("scope") != ["https://graph.microsoft.com/.default"]
+            ):
+                return 401, {}, {"error": "invalid_client"}
+            token = f"graph-token-{uuid.uuid4().hex}"
+            with self._lock:
+                self.tokens.append(token)
+            return 200, {}, {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+        prefix, suffix = "/v1.0/users/", "/checkMemberGroups"
+        if method == "POST" and path.startswith(prefix) and path.endswith(suffix):
+            bearer = headers.get("Authorization", "").removeprefix("Bearer ")
+            if bearer not in self.tokens:
+                return 401, {}, {"error": {"code": "InvalidAuthenticationToken"}}
+            user = path[len(prefix) : -len(suffix)]
+            wanted = [str(group) for group in json.loads(body)["groupIds"]]
+            with self._lock:
+                self.checks.append((user, wanted))
+            found = [group for group in wanted if user in self.members.get(group, set())]
+            return 200, {}, {"value": found}
+        return 404, {}, {"error": f"no {method} {path}"}
