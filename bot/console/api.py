@@ -125,7 +125,8 @@ def console_routes(lookout: Lookout) -> APIRouter:
     @router.get("/console/api/messages", tags=["console"])
     async def messages(
         request: Request,
-        channel: str = Query(default="#incidents", max_length=255),
+        # No NUL: PostgreSQL cannot store or compare text holding one.
+        channel: str = Query(default="#incidents", max_length=255, pattern=r"^[^\x00]*$"),
         thread: str | None = None,
         limit: int = Query(default=200, ge=1, le=1000),
         user: str | None = USER_PARAMETER,
