@@ -35,6 +35,7 @@ def runbook_documents(catalog: RunbookCatalog) -> list[Document]:
                 alerts=sorted({a for t in runbook.triggers for a in t.alerts}),
                 services=sorted({s for t in runbook.triggers for s in t.services}),
                 risk=runbook.risk,
+                project=runbook.project,
             )
         )
     return documents
@@ -70,7 +71,8 @@ def build_knowledge(
         )
     else:
         store = ChromaStore.embedded(settings.data_dir / "chroma", embedder_name=embedder.name)
-    index = KnowledgeIndex(embedder=embedder, store=store)
+    default_project = config.default_project
+    index = KnowledgeIndex(embedder=embedder, store=store, default_project=default_project)
     postmortems = rules.postmortems
     if postmortems is not None and not postmortems.is_absolute() and settings.config is not None:
         postmortems = Path(settings.config).parent / postmortems
@@ -79,6 +81,7 @@ def build_knowledge(
         index=index,
         postmortems=postmortems,
         runbooks=lambda: runbook_documents(catalog),
+        default_project=default_project,
     )
     llm = None
     if settings.llm_enabled:

@@ -361,7 +361,9 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         runbooks=catalog,
         service_catalog=service_catalog,
         trackers=trackers,
-        changes=ChangeRecorder(database, topology=service_catalog.current),
+        changes=ChangeRecorder(
+            database, topology=service_catalog.current, projects=lambda: projects
+        ),
         knowledge=knowledge,
         scheduler=scheduling.scheduler,
     )
@@ -389,6 +391,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
             on_change=notifier.wake,
             metrics=metrics,
             interval=config.knowledge.sync_seconds,
+            per_project=projects.configured,
         )
         if knowledge.llm is not None:
             lookout.answer_writer = AnswerWriter(

@@ -110,6 +110,18 @@ class Projects:
             return named
         return self.of_service(service)
 
+    def of_change(self, labels: Mapping[str, str], services: Iterable[str]) -> str:
+        """A change's project: its `project` label (or field) when that names a project,
+        else the project of the first of its services a project owns, else the default."""
+        named = (labels.get(PROJECT_LABEL) or "").strip()
+        if named and self.known(named):
+            return named
+        for service in services:
+            owner = self.of_service(service)
+            if owner != self.default:
+                return owner
+        return self.default
+
     def of_channel(self, platform: str, channel: str | None) -> str | None:
         """The project a channel belongs to; None for a channel no project names."""
         if channel:

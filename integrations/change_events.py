@@ -47,6 +47,8 @@ class ChangeBody(BaseModel):
     url: str | None = Field(default=None, max_length=2000)
     description: str | None = Field(default=None, max_length=4000)
     labels: dict[str, str] = Field(default_factory=dict)
+    # The project the change belongs to, when not its service's (kept as the `project` label).
+    project: str | None = Field(default=None, min_length=1, max_length=64)
 
     @model_validator(mode="before")
     @classmethod
@@ -85,7 +87,7 @@ def parse_change(document: Mapping[str, Any], *, source: str = "webhook") -> Cha
         author=body.author,
         url=body.url,
         description=body.description,
-        labels=body.labels,
+        labels={**body.labels, "project": body.project} if body.project else body.labels,
     )
 
 

@@ -11,7 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from core.projects import DEFAULT_PROJECT
+
 DocumentKind = Literal["incident", "postmortem", "runbook"]
+# The `project` of a document everyone may see (a runbook no project claims).
+EVERYONE = "*"
+PROJECT_META = "project"
 KINDS: tuple[DocumentKind, ...] = ("incident", "postmortem", "runbook")
 MetaValue = str | int | float | bool
 
@@ -80,6 +85,16 @@ def embedding_text(document: Document) -> str:
     return prose(f"{document.title}\n{document.text}")
 
 
+def owner_of(document: Document, default_project: str = DEFAULT_PROJECT) -> str:
+    """The project a document belongs to (its `project` meta), `*` for everyone's. One
+    indexed before projects existed has none: a runbook is everyone's, anything else the
+    default project's."""
+    named = document.text_meta(PROJECT_META)
+    if named:
+        return named
+    return EVERYONE if document.kind == "runbook" else default_project
+
+
 def incident_doc_id(incident_id: int) -> str:
     return f"incident:{incident_id}"
 
@@ -93,8 +108,10 @@ def runbook_document(
     alerts: list[str],
     services: list[str],
     risk: str,
+    project: str | None = None,
 ) -> Document:
-    """A runbook as the index sees it: what it does and when it is suggested."""
+    """A runbook as the index sees it: what it does and when it is suggested. `project`:
+    the one project whose people may find it; None: everyone's."""
     lines = [title, description.strip()]
     if alerts:
         lines.append("Suggested for alerts: " + ", ".join(alerts))
@@ -113,6 +130,7 @@ def runbook_document(
             "alerts": ",".join(alerts),
             "services": ",".join(services),
             "tags": ",".join(tags),
+            PROJECT_META: project or EVERYONE,
         },
     )
 

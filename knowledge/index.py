@@ -13,7 +13,8 @@ import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from knowledge.documents import Document, DocumentKind, embedding_text, prose
+from core.projects import DEFAULT_PROJECT
+from knowledge.documents import EVERYONE, Document, DocumentKind, embedding_text, owner_of, prose
 from knowledge.embeddings import Embedder, EmbeddingError
 from knowledge.fusion import reciprocal_rank_fusion
 from knowledge.lexical import LexicalIndex
@@ -47,11 +48,18 @@ class SearchResult:
 
 class KnowledgeIndex:
     def __init__(
-        self, *, embedder: Embedder, store: ChromaStore, candidates: int = CANDIDATES
+        self,
+        *,
+        embedder: Embedder,
+        store: ChromaStore,
+        candidates: int = CANDIDATES,
+        default_project: str = DEFAULT_PROJECT,
     ) -> None:
         self.embedder = embedder
         self.store = store
         self.candidates = candidates
+        # Where a document indexed without a project (before projects existed) belongs.
+        self.default_project = default_project
         self.lexical = LexicalIndex()
         self.loaded = False
         # Timeline events (ids) whose changes the index holds; the database's newest event
@@ -121,7 +129,12 @@ class KnowledgeIndex:
     def _remember(self, document: Document) -> None:
         self._seen[document.id] = document.digest
         self._titles[document.id] = (document.kind, document.title)
-        self.lexical.put(document.id, document.kind, f"{document.title}\n{document.text}")
+        self.lexical.put(
+            document.id,
+            document.kind,
+            f"{document.title}\n{document.text}",
+            owner_of(document, self.default_project),
+        )
 
     async def search(
         self,
@@ -130,13 +143,20 @@ class KnowledgeIndex:
         limit: int = 10,
         kinds: Collection[DocumentKind] | None = None,
         exclude: Collection[str] = (),
+        projects: Collection[str] | None = None,
     ) -> SearchResult:
-        """The documents that best answer `query`, fused from BM25 and vectors."""
+        """The documents that best answer `query`, fused from BM25 and vectors. With
+        `projects`, only documents of those projects and everyone's (runbooks no project
+        claims) take part: both sides filter before ranking, so the top is filled with
+        documents the asker may see. None: every document (one team)."""
         notes: list[str] = []
         extra = len(exclude)
+        owners = None if projects is None else sorted({*projects, EVERYONE})
         lexical = [
             hit
-            for hit in self.lexical.search(query, limit=self.candidates + extra, kinds=kinds)
+            for hit in self.lexical.search(
+                query, limit=self.candidates + extra, kinds=kinds, owners=owners
+            )
             if hit.coverage >= MIN_COVERAGE
         ]
         vector_hits: list[VectorHit] = []
@@ -144,7 +164,7 @@ class KnowledgeIndex:
         try:
             vector = await self.embedder.embed([prose(query)])
             vector_hits = await self.store.query(
-                vector[0], limit=self.candidates + extra, kinds=kinds
+                vector[0], limit=self.candidates + extra, kinds=kinds, projects=owners
             )
         except VectorStoreError as error:
             chroma_failed = True

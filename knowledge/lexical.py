@@ -109,6 +109,9 @@ class _Snapshot:
     retriever: bm25s.BM25 | None
     tokens: list[npt.NDArray[np.int32]] = field(default_factory=list)
     idf: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    # Each document's owner (a project, or `*` for everyone's) as a code of `_owners`.
+    owners: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    codes: dict[str, int] = field(default_factory=dict)  # owner → its code
 
 
 @dataclass(frozen=True)
@@ -122,11 +125,15 @@ class LexicalHit:
 
 @dataclass
 class LexicalIndex:
-    """Documents' token ids by document id; `rebuild()` makes a new searchable snapshot."""
+    """Documents' token ids by document id; `rebuild()` makes a new searchable snapshot.
+    Each document has an owner (a project name, or `*`: everyone's) that a search may be
+    restricted to before ranking."""
 
     kinds: Sequence[str] = ("incident", "postmortem", "runbook")
     _vocab: dict[str, int] = field(default_factory=dict)
     _docs: dict[str, tuple[int, npt.NDArray[np.int32]]] = field(default_factory=dict)
+    _owner_of: dict[str, int] = field(default_factory=dict)
+    _owners: dict[str, int] = field(default_factory=dict)
     _snapshot: _Snapshot = field(
         default_factory=lambda: _Snapshot([], np.zeros(0, dtype=np.int8), None)
     )
@@ -135,13 +142,15 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self._docs)
 
-    def put(self, doc_id: str, kind: str, text: str) -> None:
+    def put(self, doc_id: str, kind: str, text: str, owner: str = "*") -> None:
         ids = [self._vocab.setdefault(token, len(self._vocab)) for token in tokenize(text)]
         self._docs[doc_id] = (self.kinds.index(kind), np.asarray(ids, dtype=np.int32))
+        self._owner_of[doc_id] = self._owners.setdefault(owner, len(self._owners))
         self.dirty = True
 
     def remove(self, doc_ids: Iterable[str]) -> None:
         for doc_id in doc_ids:
+            self._owner_of.pop(doc_id, None)
             if self._docs.pop(doc_id, None) is not None:
                 self.dirty = True
 
@@ -164,12 +173,20 @@ class LexicalIndex:
         frequency = np.pad(frequency, (0, max(0, len(vocab) - len(frequency))))
         idf = np.log1p((len(ids) - frequency + 0.5) / (frequency + 0.5)).astype(np.float32)
         tokens = [self._docs[i][1] for i in ids]
-        self._snapshot = _Snapshot(ids, kinds, retriever, tokens, idf)
+        owners = np.asarray([self._owner_of.get(i, -1) for i in ids], dtype=np.int32)
+        self._snapshot = _Snapshot(ids, kinds, retriever, tokens, idf, owners, dict(self._owners))
 
     def search(
-        self, query: str, *, limit: int, kinds: Collection[str] | None = None
+        self,
+        query: str,
+        *,
+        limit: int,
+        kinds: Collection[str] | None = None,
+        owners: Collection[str] | None = None,
     ) -> list[LexicalHit]:
-        """Up to `limit` hits with a BM25 score > 0, best first."""
+        """Up to `limit` hits with a BM25 score > 0, best first; with `owners`, only
+        documents owned by one of them (the filter applies before ranking, so the `limit`
+        is filled with allowed documents)."""
         snapshot = self._snapshot
         if snapshot.retriever is None:
             return []
@@ -182,6 +199,9 @@ class LexicalIndex:
         if kinds is not None:
             allowed = np.isin(snapshot.kinds, [self.kinds.index(k) for k in kinds])
             scores = np.where(allowed, scores, 0.0)
+        if owners is not None:
+            codes = [snapshot.codes[o] for o in owners if o in snapshot.codes]
+            scores = np.where(np.isin(snapshot.owners, codes), scores, 0.0)
         count = min(limit, len(scores))
         top = np.argpartition(-scores, count - 1)[:count]
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -39,8 +39,12 @@ def hint_record(matches: list[Match]) -> dict[str, Any]:
 
 @dataclass
 class SeenBefore:
+    """`per_project`: projects are configured, so a hint cites only past incidents of the
+    new incident's own project (its thread is that project's)."""
+
     database: Database
     knowledge: Knowledge
+    per_project: bool = False
 
     async def check_new(self, *, now: datetime) -> list[int]:
         """Check incidents opened in the last hour without a verdict; returns the ids that
@@ -54,7 +58,10 @@ class SeenBefore:
                 target = await incident_target(uow, incident)
                 behind = await self.knowledge.behind(uow.knowledge)
             # The index (Chroma, the embedder) is asked with no transaction open.
-            matches, _ = await similar_incidents(self.knowledge, target, limit=3, behind=behind)
+            knowledge = self.knowledge
+            if self.per_project:
+                knowledge = knowledge.scoped(frozenset({incident.project}))
+            matches, _ = await similar_incidents(knowledge, target, limit=3, behind=behind)
             strong = [
                 m
                 for m in matches

@@ -4,7 +4,7 @@ thresholds, with searches that say when the index is behind the database."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from knowledge.documents import DocumentKind
@@ -52,6 +52,13 @@ class Knowledge:
     sync: KnowledgeSync
     rules: KnowledgeRules
     llm: LLMClient | None = None
+    # The projects whose documents searches see; None: all of them (one team).
+    projects: frozenset[str] | None = None
+
+    def scoped(self, projects: frozenset[str] | None) -> Knowledge:
+        """The same knowledge, searching only `projects`' documents and everyone's
+        (None: every document). Retrieval filters before ranking."""
+        return replace(self, projects=projects)
 
     async def behind(self, repository: KnowledgeRepository) -> int:
         """How many timeline changes the index has not caught up with yet (0 while it is
@@ -75,7 +82,9 @@ class Knowledge:
         """`index.search`, plus a note when the index is still loading or, by `behind`
         (see `behind()`), has not caught up with the database (it still answers from what
         it holds). Asks Chroma and the embedder: call it with no transaction open."""
-        result = await self.index.search(query, limit=limit, kinds=kinds, exclude=exclude)
+        result = await self.index.search(
+            query, limit=limit, kinds=kinds, exclude=exclude, projects=self.projects
+        )
         notes = list(result.notes)
         if not self.index.loaded:
             notes.append("The knowledge index is still loading; results may be incomplete.")

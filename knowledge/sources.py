@@ -92,6 +92,7 @@ async def incident_documents(
                 meta=to_meta(
                     {
                         "incident_id": row.id,
+                        "project": row.project,
                         "service": row.service,
                         "services": ",".join(services),
                         "alerts": ",".join(names),

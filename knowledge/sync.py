@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from knowledge.documents import Document
+from core.projects import DEFAULT_PROJECT
+from knowledge.documents import PROJECT_META, Document
 from knowledge.index import KnowledgeIndex
 from knowledge.postmortems import read_folder, split_postmortem
 from knowledge.sources import incident_documents
@@ -48,12 +49,14 @@ class KnowledgeSync:
         postmortems: Path | None = None,
         runbooks: Callable[[], list[Document]] = list,
         events_per_pass: int = EVENTS_PER_PASS,
+        default_project: str = DEFAULT_PROJECT,
     ) -> None:
         self.database = database
         self.index = index
         self.postmortems = postmortems
         self.runbooks = runbooks
         self.events_per_pass = events_per_pass
+        self.default_project = default_project
         self._postmortem_digests: dict[str, str] = {}
 
     async def run_once(self) -> SyncReport:
@@ -78,7 +81,7 @@ class KnowledgeSync:
         postmortems, stale_postmortems, digests = await in_thread(
             INDEXING, self._postmortem_documents
         )
-        upserts.extend(postmortems)
+        upserts.extend(await self._with_projects(postmortems))
         deletions.extend(stale_postmortems)
         runbooks = self.runbooks()
         upserts.extend(runbooks)
@@ -110,6 +113,34 @@ class KnowledgeSync:
         self._postmortem_digests.clear()
         await self.index.load()
         return await self.catch_up()
+
+    async def _with_projects(self, postmortems: list[Document]) -> list[Document]:
+        """Postmortem pieces with the project of the first incident their file names (the
+        default project when it names none that exists): who may see an incident may read
+        its postmortem."""
+        if not postmortems:
+            return postmortems
+        firsts: dict[str, int] = {}
+        for document in postmortems:
+            for ref in document.list_meta("incidents")[:1]:
+                number = ref.removeprefix("INC-")
+                if number.isdigit():
+                    firsts[document.id] = int(number)
+        projects: dict[int, str] = {}
+        if firsts:
+            async with self.database.unit_of_work() as uow:
+                rows = await uow.incidents.get_many(incident_ids=sorted(set(firsts.values())))
+            projects = {incident_id: row.project for incident_id, row in rows.items()}
+        return [
+            replace(
+                document,
+                meta={
+                    **document.meta,
+                    PROJECT_META: projects.get(firsts.get(document.id, 0), self.default_project),
+                },
+            )
+            for document in postmortems
+        ]
 
     def _postmortem_documents(self) -> tuple[list[Document], list[str], dict[str, str]]:
         """Documents of changed postmortem files, ids of pieces that no longer exist, and the

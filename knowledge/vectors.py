@@ -170,14 +170,28 @@ class ChromaStore:
             offset += PAGE
 
     def query_now(
-        self, vector: Vectors, *, limit: int, kinds: Collection[str] | None = None
+        self,
+        vector: Vectors,
+        *,
+        limit: int,
+        kinds: Collection[str] | None = None,
+        projects: Collection[str] | None = None,
     ) -> list[VectorHit]:
+        """The `limit` nearest documents; `kinds` and `projects` (their `project` metadata)
+        filter in Chroma, before the nearest are taken."""
         count = self._call("count")
         if count == 0:
             return []
-        where = None
+        clauses: list[dict[str, Any]] = []
         if kinds is not None:
-            where = {"kind": {"$in": list(kinds)}}
+            clauses.append({"kind": {"$in": list(kinds)}})
+        if projects is not None:
+            clauses.append({"project": {"$in": list(projects)}})
+        where: dict[str, Any] | None = None
+        if len(clauses) == 1:
+            where = clauses[0]
+        elif clauses:
+            where = {"$and": clauses}
         result = self._call(
             "query",
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
@@ -217,9 +231,16 @@ class ChromaStore:
         await in_thread(INDEXING, self.delete_now, ids)
 
     async def query(
-        self, vector: Vectors, *, limit: int, kinds: Collection[str] | None = None
+        self,
+        vector: Vectors,
+        *,
+        limit: int,
+        kinds: Collection[str] | None = None,
+        projects: Collection[str] | None = None,
     ) -> list[VectorHit]:
-        return await in_thread(QUERY, self.query_now, vector, limit=limit, kinds=kinds)
+        return await in_thread(
+            QUERY, self.query_now, vector, limit=limit, kinds=kinds, projects=projects
+        )
 
     async def documents(self, ids: Sequence[str] | None = None) -> list[Document]:
         # All of them is the start-up load: indexing work.

@@ -199,6 +199,8 @@ class Runbook(_Model):
 
     title: str = Field(min_length=1, max_length=120)
     description: str = ""
+    # The one project whose people may find and run it; none: every project's.
+    project: str | None = Field(default=None, min_length=1, max_length=64)
     tags: list[str] = Field(default_factory=list)
     triggers: list[Trigger] = Field(default_factory=list)
     parameters: list[Parameter] = Field(default_factory=list)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from core.incidents import parse_incident_id
 from core.projects import Projects
+from core.runs import parse_run_ref
 from core.topology import Topology
 from skills import grammar
 from skills.access import ProjectAccess
@@ -130,6 +131,21 @@ def named_incident(args: Any, conversation: Conversation) -> int | None:
         except ValueError:
             return None
     return conversation.incident_id
+
+
+def named_run(args: Any) -> int | None:
+    """The runbook run an invocation names (`approve R-12`, `run show R-12`,
+    `run --plan R-12`), when it names one."""
+    reference = getattr(args, "run", None) or getattr(args, "plan", None)
+    if reference is None and getattr(args, "runbook", None) == "show":
+        reference = next(iter(getattr(args, "arguments", None) or []), None)
+    if not isinstance(reference, str) or not reference.strip():
+        return None
+    try:
+        run_id = parse_run_ref(reference)
+    except ValueError:
+        return None
+    return run_id if run_id < 2**62 else None
 
 
 def new_ref() -> str:
@@ -411,6 +427,26 @@ class Dispatcher:
             or projects.default
         )
 
+    async def visible_projects(self, uow: UnitOfWork, actor: Actor) -> frozenset[str] | None:
+        """The projects whose things `actor` may see, for a read outside any command (the
+        console's lists); None when no projects are configured. Creates no user: one
+        Lookout has not met yet has the role the access config starts people with."""
+        projects = self._projects()
+        if not projects.configured:
+            return None
+        user = await uow.users.get(platform=actor.platform, platform_user_id=actor.user_id)
+        stored = Role.parse(user.role) if user is not None else self._access.initial_role(actor)
+        base = self._access.role_for(actor, stored)
+        if actor.user_id in self._access.admins:
+            return frozenset(projects.names)
+        granted = await uow.project_roles.of_user(
+            platform=actor.platform, platform_user_id=actor.user_id
+        )
+        found = projects.roles_of(
+            actor.user_id, granted=granted, groups=actor.groups, fallback=base.label
+        )
+        return frozenset(found)
+
     async def _project_of(
         self,
         uow: UnitOfWork,
@@ -421,12 +457,18 @@ class Dispatcher:
         roles: dict[str, Role],
     ) -> str:
         """Where an invocation acts: the named (or thread's) incident's project, else the
-        channel's, else the person's default project, else their first, else the default."""
+        named run's, else the channel's, else the person's default project, else their
+        first, else the default."""
         incident_id = named_incident(args, conversation)
         if incident_id is not None:
             row = await uow.incidents.get(incident_id=incident_id)
             if row is not None and row.project in roles:
                 return row.project
+        run_id = named_run(args)
+        if run_id is not None:
+            run = await uow.runs.get(run_id=run_id)
+            if run is not None and run.project in roles:
+                return run.project
         channel = projects.of_channel(conversation.platform, conversation.channel)
         if channel is not None:
             return channel
@@ -455,9 +497,9 @@ class Dispatcher:
             users=uow.users,
             audit=uow.audit,
             registry=self.registry,
-            runs=uow.runs,
+            runs=uow.runs.scoped(access.visible),
             trackers=uow.trackers,
-            changes=uow.changes,
+            changes=uow.changes.scoped(access.visible),
             contexts=uow.contexts,
             tools=self._tools,
             topology=self._topology(),

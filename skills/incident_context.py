@@ -71,6 +71,8 @@ class ContextInputs:
     calls: dict[str, list[str]]  # service → the services it calls (for the metric ranking)
     target: Target | None  # the incident as retrieval describes it (None: no knowledge)
     behind: int  # timeline changes the index has not caught up with
+    # The projects whose past incidents it may cite (None: all of them, one team).
+    projects: frozenset[str] | None = None
 
 
 @dataclass
@@ -91,8 +93,10 @@ async def gather(
     *,
     topology: Topology,
     knowledge: Knowledge | None,
+    projects: frozenset[str] | None = None,
 ) -> ContextInputs:
-    """Step 1, in a unit of work: the database's part."""
+    """Step 1, in a unit of work: the database's part. `projects`: whose past incidents
+    the evidence may cite (None: all); `changes` is scoped by the caller."""
     start = incident.first_alert_at
     briefs = (await reader.alerts.briefs(incident_ids=[incident.id]))[incident.id]
     services = sorted({b.service for b in briefs if b.service} or {incident.service})
@@ -119,6 +123,7 @@ async def gather(
         calls={name: list(topology.dependencies(name)) for name in [*services, *nearby]},
         target=target,
         behind=behind,
+        projects=projects,
     )
 
 
@@ -150,7 +155,10 @@ async def observe(inputs: ContextInputs, tools: SkillTools, *, now: datetime) ->
     async def similar() -> None:
         if tools.knowledge is not None and inputs.target is not None:
             live.similar, _ = await similar_incidents(
-                tools.knowledge, inputs.target, limit=3, behind=inputs.behind
+                tools.knowledge.scoped(inputs.projects),
+                inputs.target,
+                limit=3,
+                behind=inputs.behind,
             )
 
     await asyncio.gather(metrics(), dependencies(), logs(), similar())

@@ -30,6 +30,14 @@ async def load_incident(ctx: SkillContext, reference: str | None) -> IncidentRow
     return incident
 
 
+def sees_service(ctx: SkillContext, service: str | None) -> bool:
+    """Whether the actor sees `service`'s things (its SLOs, resources): it is of a project
+    they are in (`Projects.of_service`; what no project owns is the default project's).
+    Always True with no projects configured."""
+    visible = ctx.access.visible
+    return visible is None or ctx.tools.projects.of_service(service) in visible
+
+
 def incident_first(first: str | None, rest: str | None) -> tuple[str | None, str | None]:
     """(incident reference, the rest) of a command whose incident may be left out: when the
     first word does not read as an incident id it begins the rest (`severity critical` in

@@ -5,7 +5,7 @@ that fires again after it resolved is a new occurrence (see `bot.background.inge
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -277,8 +277,11 @@ class AlertRepository:
                 grouped[row.incident_id].append(row)
         return grouped
 
-    async def firing_services(self) -> dict[str, Severity]:
-        """The worst severity firing per service, over the alerts of open incidents."""
+    async def firing_services(
+        self, *, projects: Collection[str] | None = None
+    ) -> dict[str, Severity]:
+        """The worst severity firing per service, over the alerts of open incidents (of
+        `projects` when given)."""
         query = (
             select(AlertRow.service, AlertRow.severity)
             .join(IncidentRow, IncidentRow.id == AlertRow.incident_id)
@@ -289,6 +292,8 @@ class AlertRepository:
             )
             .distinct()
         )
+        if projects is not None:
+            query = query.where(IncidentRow.project.in_(list(projects)))
         worst: dict[str, Severity] = {}
         for service, label in await self._session.execute(query):
             if service is not None:
@@ -303,14 +308,24 @@ class AlertRepository:
         return [to_alert(row) for row in (await self._session.scalars(query)).all()]
 
     async def noisiest(
-        self, *, since: datetime, until: datetime, limit: int = 5
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        limit: int = 5,
+        projects: Collection[str] | None = None,
     ) -> list[tuple[str, str | None, int]]:
         """(alert name, service, how many) of the alerts that started in [since, until),
-        most first."""
+        most first; with `projects`, only alerts of those projects' incidents."""
+        query = select(AlertRow.name, AlertRow.service, func.count()).where(
+            AlertRow.starts_at >= since, AlertRow.starts_at < until
+        )
+        if projects is not None:
+            query = query.join(IncidentRow, IncidentRow.id == AlertRow.incident_id).where(
+                IncidentRow.project.in_(list(projects))
+            )
         query = (
-            select(AlertRow.name, AlertRow.service, func.count())
-            .where(AlertRow.starts_at >= since, AlertRow.starts_at < until)
-            .group_by(AlertRow.name, AlertRow.service)
+            query.group_by(AlertRow.name, AlertRow.service)
             .order_by(func.count().desc(), AlertRow.name)
             .limit(limit)
         )

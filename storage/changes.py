@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.changes import ChangeEvent, ChangeKind, ChangeStatus
+from core.projects import DEFAULT_PROJECT
 from storage.delivery import insert_once
 from storage.models import ChangeRow
 
@@ -62,24 +63,44 @@ def _values(event: ChangeEvent) -> dict[str, object]:
 
 
 class ChangeRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """Change events. A repository `scoped` to some projects reads only their changes."""
+
+    def __init__(self, session: AsyncSession, *, projects: frozenset[str] | None = None) -> None:
         self._session = session
+        self._projects = projects
+
+    def scoped(self, projects: frozenset[str] | None) -> ChangeRepository:
+        """The same unit of work's changes, seen from `projects` (None: all of them)."""
+        return ChangeRepository(self._session, projects=projects)
 
     async def get(self, *, event_id: str, for_update: bool = False) -> ChangeRow | None:
+        """The change recorded under `event_id` (None: unknown, or of a project not seen)."""
         query = select(ChangeRow).where(ChangeRow.event_id == event_id)
+        if self._projects is not None:
+            query = query.where(ChangeRow.project.in_(self._projects))
         if for_update:
             query = query.with_for_update()
         return (await self._session.scalars(query)).one_or_none()
 
-    async def record(self, *, event: ChangeEvent, now: datetime) -> Recorded:
-        """Store `event` unless its id is known; a known id takes the newer facts (a deploy
-        that finished, a status that failed) and keeps what the update leaves out."""
-        row = await self.get(event_id=event.id, for_update=True)
+    async def record(
+        self, *, event: ChangeEvent, now: datetime, project: str = DEFAULT_PROJECT
+    ) -> Recorded:
+        """Store `event` in `project` unless its id is known; a known id takes the newer
+        facts (a deploy that finished, a status that failed) and keeps what the update
+        leaves out, and its project."""
+        everything = self.scoped(None)  # an id is one change whoever records it
+        row = await everything.get(event_id=event.id, for_update=True)
         if row is None:
-            row = ChangeRow(event_id=event.id, received_at=now, updated_at=now, **_values(event))
+            row = ChangeRow(
+                event_id=event.id,
+                received_at=now,
+                updated_at=now,
+                project=project,
+                **_values(event),
+            )
             if await insert_once(self._session, row):
                 return Recorded("created", event)
-            row = await self.get(event_id=event.id, for_update=True)
+            row = await everything.get(event_id=event.id, for_update=True)
             assert row is not None  # the unique key said it exists
         merged = _merge(to_event(row), event)
         values = _values(merged)
@@ -99,14 +120,12 @@ class ChangeRepository:
         limit: int = 500,
     ) -> list[ChangeEvent]:
         """Changes that landed or started in [since, until], newest first; with `services`,
-        only those touching one of them."""
+        only those touching one of them; scoped, only those of the projects seen."""
         wanted = set(services) if services is not None else None
-        query = (
-            select(ChangeRow)
-            .where(ChangeRow.landed_at >= since, ChangeRow.started_at <= until)
-            .order_by(ChangeRow.landed_at.desc(), ChangeRow.id.desc())
-            .limit(limit)
-        )
+        query = select(ChangeRow).where(ChangeRow.landed_at >= since, ChangeRow.started_at <= until)
+        if self._projects is not None:
+            query = query.where(ChangeRow.project.in_(self._projects))
+        query = query.order_by(ChangeRow.landed_at.desc(), ChangeRow.id.desc()).limit(limit)
         events = [to_event(row) for row in (await self._session.scalars(query)).all()]
         if wanted is None:
             return events

@@ -9,7 +9,7 @@ two never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -137,10 +137,15 @@ class EpisodeRepository:
         return list((await self._session.scalars(query)).all())
 
     async def opened_between(
-        self, *, since: datetime, until: datetime, services: Sequence[str] = ()
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        services: Sequence[str] = (),
+        projects: Collection[str] | None = None,
     ) -> list[EpisodeTimes]:
         """Counted episodes opened in [since, until), with their incident's service; only
-        incidents of `services` when given."""
+        incidents of `services` when given, and of `projects` when given."""
         query = (
             select(
                 IncidentEpisodeRow.incident_id,
@@ -162,4 +167,6 @@ class EpisodeRepository:
         )
         if services:
             query = query.where(IncidentRow.service.in_(list(services)))
+        if projects is not None:
+            query = query.where(IncidentRow.project.in_(list(projects)))
         return [EpisodeTimes(*row) for row in (await self._session.execute(query)).all()]

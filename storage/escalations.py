@@ -7,7 +7,7 @@ however many replicas look, a level is paged once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
@@ -174,12 +174,19 @@ class EscalationRepository:
         query = select(SlaBreachRow).where(SlaBreachRow.incident_id.in_(list(incident_ids)))
         return list((await self._session.scalars(query)).all())
 
-    async def breaches_between(self, *, since: datetime, until: datetime) -> list[SlaBreachRow]:
-        query = (
-            select(SlaBreachRow)
-            .where(SlaBreachRow.due_at >= since, SlaBreachRow.due_at < until)
-            .order_by(SlaBreachRow.due_at)
+    async def breaches_between(
+        self, *, since: datetime, until: datetime, projects: Collection[str] | None = None
+    ) -> list[SlaBreachRow]:
+        """SLA breaches due in [since, until), earliest first; with `projects`, only those
+        of their incidents."""
+        query = select(SlaBreachRow).where(
+            SlaBreachRow.due_at >= since, SlaBreachRow.due_at < until
         )
+        if projects is not None:
+            query = query.join(IncidentRow, IncidentRow.id == SlaBreachRow.incident_id).where(
+                IncidentRow.project.in_(list(projects))
+            )
+        query = query.order_by(SlaBreachRow.due_at)
         return list((await self._session.scalars(query)).all())
 
 

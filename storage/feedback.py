@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.delivery import insert_once
-from storage.models import FeedbackRow
+from storage.models import FeedbackRow, IncidentRow
 
 Vote = Literal["up", "down", "fixed"]
 
@@ -144,13 +144,20 @@ class FeedbackRepository:
                 found[incident_id].append(target)
         return found
 
-    async def counts(self, *, since: datetime | None = None) -> list[FeedbackCount]:
-        """Votes by target type (the part of the target before ':') since `since`."""
+    async def counts(
+        self, *, since: datetime | None = None, projects: Collection[str] | None = None
+    ) -> list[FeedbackCount]:
+        """Votes by target type (the part of the target before ':') since `since`; with
+        `projects`, only votes about those projects' incidents or about none."""
         query = select(FeedbackRow.target, FeedbackRow.vote, func.count()).group_by(
             FeedbackRow.target, FeedbackRow.vote
         )
         if since is not None:
             query = query.where(FeedbackRow.at >= since)
+        if projects is not None:
+            query = query.outerjoin(IncidentRow, IncidentRow.id == FeedbackRow.incident_id).where(
+                FeedbackRow.incident_id.is_(None) | IncidentRow.project.in_(list(projects))
+            )
         totals: dict[tuple[str, str], int] = {}
         for target, vote, count in (await self._session.execute(query)).all():
             key = (str(target).partition(":")[0], str(vote))
@@ -158,9 +165,14 @@ class FeedbackRepository:
         return [FeedbackCount(kind, vote, count) for (kind, vote), count in sorted(totals.items())]
 
     async def top_fixes(
-        self, *, since: datetime | None = None, limit: int = 5
+        self,
+        *,
+        since: datetime | None = None,
+        limit: int = 5,
+        projects: Collection[str] | None = None,
     ) -> list[tuple[str, int]]:
-        """The targets most often marked "This fixed it"."""
+        """The targets most often marked "This fixed it"; with `projects`, counting only
+        fixes of those projects' incidents."""
         query = (
             select(FeedbackRow.target, func.count())
             .where(FeedbackRow.vote == "fixed")
@@ -170,4 +182,8 @@ class FeedbackRepository:
         )
         if since is not None:
             query = query.where(FeedbackRow.at >= since)
+        if projects is not None:
+            query = query.join(IncidentRow, IncidentRow.id == FeedbackRow.incident_id).where(
+                IncidentRow.project.in_(list(projects))
+            )
         return [(str(t), int(n)) for t, n in (await self._session.execute(query)).all()]

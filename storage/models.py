@@ -343,6 +343,7 @@ class RunbookRunRow(Base):
     __table_args__ = (
         Index("ix_runbook_runs_runbook_requested", "runbook", "requested_at"),
         Index("ix_runbook_runs_status", "status"),
+        Index("ix_runbook_runs_project", "project"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -372,6 +373,8 @@ class RunbookRunRow(Base):
     # Written every few seconds by the process executing the run (PostgreSQL replicas).
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    # The project it belongs to: its incident's, or the one it was asked in.
+    project: Mapped[str] = mapped_column(String(64), default=DEFAULT_PROJECT)
 
 
 class RunStepOutputRow(Base):

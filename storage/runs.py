@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, select, update
+from sqlalchemy import Select, String, cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.projects import DEFAULT_PROJECT
 from storage.models import ChatMessageRow, RunbookRunRow, RunStepOutputRow
 
 ACTIVE = ("pending_approval", "approved", "running")
@@ -16,8 +17,21 @@ RUN_MESSAGE = "run"
 
 
 class RunRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """Runbook runs. A repository `scoped` to some projects reads only their runs: `get`
+    of another project's is None, lists and counts leave them out."""
+
+    def __init__(self, session: AsyncSession, *, projects: frozenset[str] | None = None) -> None:
         self._session = session
+        self._projects = projects
+
+    def scoped(self, projects: frozenset[str] | None) -> RunRepository:
+        """The same unit of work's runs, seen from `projects` (None: all of them)."""
+        return RunRepository(self._session, projects=projects)
+
+    def _visible(self, query: Select[Any]) -> Select[Any]:
+        if self._projects is None:
+            return query
+        return query.where(RunbookRunRow.project.in_(self._projects))
 
     async def create(
         self,
@@ -38,8 +52,11 @@ class RunRepository:
         dry_run: bool,
         plan: list[str],
         now: datetime,
+        project: str = DEFAULT_PROJECT,
     ) -> RunbookRunRow:
+        """A new run of `runbook` in `project`, flushed (its id is known)."""
         row = RunbookRunRow(
+            project=project,
             runbook=runbook,
             version=version,
             title=title,
@@ -67,7 +84,7 @@ class RunRepository:
         return row
 
     async def get(self, *, run_id: int, for_update: bool = False) -> RunbookRunRow | None:
-        query = select(RunbookRunRow).where(RunbookRunRow.id == run_id)
+        query = self._visible(select(RunbookRunRow).where(RunbookRunRow.id == run_id))
         if for_update:
             query = query.with_for_update()
         return (await self._session.scalars(query)).one_or_none()
@@ -146,7 +163,7 @@ class RunRepository:
     async def recent(
         self, *, limit: int = 20, incident_id: int | None = None
     ) -> list[RunbookRunRow]:
-        query = select(RunbookRunRow)
+        query = self._visible(select(RunbookRunRow))
         if incident_id is not None:
             query = query.where(RunbookRunRow.incident_id == incident_id)
         query = query.order_by(RunbookRunRow.id.desc()).limit(limit)
@@ -162,6 +179,8 @@ class RunRepository:
             )
             .group_by(RunbookRunRow.runbook, RunbookRunRow.status)
         )
+        if self._projects is not None:
+            query = query.where(RunbookRunRow.project.in_(self._projects))
         totals: dict[str, tuple[int, int]] = {}
         for name, status, count in (await self._session.execute(query)).all():
             good, done = totals.get(name, (0, 0))

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from core.changes import ChangeEvent
 from core.incidents import display_id
+from core.projects import Projects
 from core.topology import Topology
 from storage.changes import Recorded
 from storage.database import Database
@@ -36,17 +37,20 @@ class ChangeRecorder:
         *,
         topology: Callable[[], Topology] = Topology,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        projects: Callable[[], Projects] = Projects,
     ) -> None:
         self._database = database
         self._topology = topology
         self._clock = clock
+        self._projects = projects
 
     async def record(self, event: ChangeEvent) -> ChangeResult:
-        """Store `event` (committed when this returns) and re-weigh the open incidents it
-        may explain."""
+        """Store `event` in its project (`Projects.of_change`; committed when this returns)
+        and re-weigh the open incidents it may explain."""
         now = self._clock()
+        project = self._projects().of_change(event.labels, event.services)
         async with self._database.unit_of_work() as uow:
-            recorded = await uow.changes.record(event=event, now=now)
+            recorded = await uow.changes.record(event=event, now=now, project=project)
             result = ChangeResult(recorded)
             if recorded.outcome == "unchanged":
                 return result

@@ -72,13 +72,16 @@ class ContextPoster:
         return posted
 
     async def _check(self, incident: IncidentRow, now: datetime) -> bool:
+        # Posted in the incident's thread: only its own project's changes and precedents.
+        scope = frozenset({incident.project}) if self._tools.projects.configured else None
         async with self._database.unit_of_work() as uow:
             inputs = await gather(
                 uow,
-                uow.changes,
+                uow.changes.scoped(scope),
                 incident,
                 topology=self._topology(),
                 knowledge=self._tools.knowledge,
+                projects=scope,
             )
         live = await observe(inputs, self._tools, now=now)  # no transaction open
         found = snapshot(inputs, live, now=now)

@@ -38,9 +38,10 @@ class KnowledgeWorker:
         metrics: Metrics,
         interval: float = 60.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        per_project: bool = False,
     ) -> None:
         self.knowledge = knowledge
-        self._seen = SeenBefore(database, knowledge)
+        self._seen = SeenBefore(database, knowledge, per_project=per_project)
         self._on_change = on_change
         self._clock = clock
         self.caught_up = asyncio.Event()

@@ -55,6 +55,16 @@ class CommandIn(BaseModel):
     thread: str | None = Field(default=None, description="root message id, e.g. m-12")
 
 
+# Whose lists the console shows: the signed-in user, else the one the page names.
+USER_PARAMETER = Query(
+    default=None,
+    max_length=64,
+    pattern=r"^[\w.@+-]+$",
+    description="whose view (ignored behind a proxy); with projects configured, lists show "
+    "only that user's projects' things; none given on a local console: everything",
+)
+
+
 def _message_id(value: str) -> int:
     try:
         return parse_message_id(value)
@@ -82,34 +92,80 @@ def console_routes(lookout: Lookout) -> APIRouter:
             "warning": NONE_WARNING if mode == "none" else None,
         }
 
+    async def _visible(uow: Any, request: Request, user: str | None) -> frozenset[str] | None:
+        """The projects the console's user may see; None: everything (no projects
+        configured, or a local console whose page names no user)."""
+        who = signed_in_user(request.scope) or user
+        if who is None:
+            return None
+        actor = Actor(platform="console", user_id=who, display_name=who)
+        return await lookout.dispatcher.visible_projects(uow, actor)
+
+    def _channel_hidden(channel: str, visible: frozenset[str] | None) -> str | None:
+        """Why `channel` is not shown to a user seeing `visible`, or None when it is."""
+        owner = lookout.config.project_map().of_channel("console", channel)
+        if visible is None or owner is None or owner in visible:
+            return None
+        return (
+            f"{channel} is the {owner} project's channel and you are not a member of "
+            f"{owner}; an admin of {owner} can add you."
+        )
+
     @router.get("/console/api/channels", tags=["console"])
-    async def channels() -> list[str]:
+    async def channels(request: Request, user: str | None = USER_PARAMETER) -> list[str]:
+        """Channels: the configured ones, then those used; a project's channel only for
+        its members."""
         async with database.unit_of_work() as uow:
             used = await uow.console.channels()
+            visible = await _visible(uow, request, user)
         configured = lookout.config.channels()
-        return configured + sorted(set(used) - set(configured))
+        found = configured + sorted(set(used) - set(configured))
+        return [channel for channel in found if _channel_hidden(channel, visible) is None]
 
     @router.get("/console/api/messages", tags=["console"])
     async def messages(
-        channel: str = Query(default="#incidents", max_length=255),
+        request: Request,
+        # No NUL: PostgreSQL cannot store or compare text holding one.
+        channel: str = Query(default="#incidents", max_length=255, pattern=r"^[^\x00]*$"),
         thread: str | None = None,
         limit: int = Query(default=200, ge=1, le=1000),
+        user: str | None = USER_PARAMETER,
     ) -> list[dict[str, Any]]:
+        """A channel's root messages, or one thread's replies, oldest first. A project's
+        channel is 403 for people outside the project; messages about incidents they may
+        not see are left out, and such an incident's thread is 404."""
         thread_id = _message_id(thread) if thread else None
         async with database.unit_of_work() as uow:
+            visible = await _visible(uow, request, user)
+            if (reason := _channel_hidden(channel, visible)) is not None:
+                raise HTTPException(403, reason)
+            if visible is not None and thread_id is not None:
+                root = await uow.console.get(message_id=thread_id)
+                if root is not None and root.incident_id is not None:
+                    seen = uow.incidents.scoped(visible)
+                    if await seen.get(incident_id=root.incident_id) is None:
+                        raise HTTPException(404, f"no console message {thread}")
             rows = await uow.console.in_channel(channel=channel, thread_id=thread_id, limit=limit)
+            if visible is not None:
+                about = {row.incident_id for row in rows if row.incident_id is not None}
+                shown = await uow.incidents.scoped(visible).get_many(incident_ids=sorted(about))
+                rows = [row for row in rows if row.incident_id is None or row.incident_id in shown]
             counts = await uow.console.reply_counts(message_ids=[row.id for row in rows])
         return [message_json(row, counts.get(row.id, 0)) for row in rows]
 
     @router.get("/console/api/incidents", tags=["console"])
     async def incidents(
+        request: Request,
         status: Literal["open", "all", "resolved"] = "open",
         limit: int = Query(default=200, ge=1, le=1000),
+        user: str | None = USER_PARAMETER,
     ) -> list[dict[str, Any]]:
         """Incidents, newest first, with what their cards show: the probable root cause
-        (service, confidence 0–1, factors), the services, and the alert counts."""
+        (service, confidence 0–1, factors), the services, and the alert counts; with
+        projects configured, only those of the user's projects."""
         async with database.unit_of_work() as uow:
-            rows = await uow.incidents.find(status=status, limit=limit)
+            visible = await _visible(uow, request, user)
+            rows = await uow.incidents.scoped(visible).find(status=status, limit=limit)
             ids = [row.id for row in rows]
             fingerprints = await uow.alerts.fingerprints(incident_ids=ids)
             facts = await card_facts(uow.alerts, ids)

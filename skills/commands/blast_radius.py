@@ -106,7 +106,9 @@ class BlastRadiusSkill(Skill[BlastRadiusArgs]):
             view = blast_view(
                 topology,
                 service,
-                alert_statuses=statuses(await ctx.alerts.firing_services()),
+                alert_statuses=statuses(
+                    await ctx.alerts.firing_services(projects=ctx.access.visible)
+                ),
                 health=health,
                 failed=failed,
                 what_if=args.what_if,

@@ -23,6 +23,7 @@ from skills.contract import Block, Context, Image, Reply, Table, Text
 from skills.errors import NotFoundError
 from skills.formatting import duration
 from skills.grammar import Positional
+from skills.lookups import sees_service
 from skills.prometheus_text import prometheus_sentence
 from skills.registry import Skill
 
@@ -71,7 +72,10 @@ class CapacitySkill(Skill[CapacityArgs]):
         if reader is None or not reader.resources:
             raise NotFoundError(NO_RESOURCES)
         report = args.service == "report"
-        resources = reader.resources
+        # With projects configured, only the resources of services of the actor's projects.
+        resources = [r for r in reader.resources if sees_service(ctx, r.service)]
+        if not resources:
+            raise NotFoundError(NO_RESOURCES)
         if args.service and not report:
             resources = [r for r in resources if args.service in (r.service, r.name)]
             if not resources:

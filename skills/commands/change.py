@@ -47,7 +47,9 @@ class ChangeSkill(Skill[ChangeArgs]):
             author=ctx.actor.display_name,
             description=args.what,
         )
-        recorded = await ctx.changes.record(event=event, now=ctx.now)
+        project = ctx.tools.projects.of_change({}, event.services)
+        ctx.access.require(project, Role.RESPONDER, self.verb, f"service {args.service}")
+        recorded = await ctx.changes.record(event=event, now=ctx.now, project=project)
         moved = await reweigh_for_change(
             recorded.event,
             ctx.topology,

@@ -56,6 +56,7 @@ class CorrelateSkill(Skill[CorrelateArgs]):
             incident,
             topology=ctx.topology,
             knowledge=ctx.tools.knowledge,
+            projects=ctx.access.visible,
         )
         tools, now = ctx.tools, ctx.now
 

@@ -21,6 +21,7 @@ from skills.commands.retrieval import (
     target_of,
     triggered_runbooks,
 )
+from skills.commands.runbook_facts import visible_runbooks
 from skills.context import Answer, Outside, SkillContext
 from skills.grammar import Positional
 from skills.lookups import load_incident
@@ -45,7 +46,7 @@ class ExplainSkill(Skill[ExplainArgs]):
         target = await target_of(ctx, incident)
         triggered = await triggered_runbooks(ctx, incident)
         behind = await behind_of(ctx, knowledge)
-        titles = {name: e.runbook.title for name, e in ctx.tools.runbooks.entries().items()}
+        titles = {name: e.runbook.title for name, e in visible_runbooks(ctx).items()}
 
         async def search() -> FixSearch:
             return await search_fixes(

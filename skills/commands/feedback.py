@@ -60,6 +60,13 @@ class FeedbackSkill(Skill[FeedbackArgs]):
         if args.target.startswith("answer:"):
             answer_id = args.target.partition(":")[2]
             row = await knowledge.answer(answer_id=int(answer_id)) if answer_id.isdigit() else None
+            # An answer about an incident is that incident's project's.
+            if (
+                row is not None
+                and row.incident_id is not None
+                and await ctx.incidents.get(incident_id=row.incident_id) is None
+            ):
+                row = None
             if row is None:
                 raise NotFoundError(f"There is no answer {answer_id}.")
             incident_id, kind = row.incident_id, row.incident_kind
@@ -106,7 +113,8 @@ class FeedbackSkill(Skill[FeedbackArgs]):
     async def _stats(self, ctx: SkillContext, days: int) -> Reply:
         knowledge, feedback = repositories(ctx)
         since = ctx.now - timedelta(days=days)
-        counts = await feedback.counts(since=since)
+        visible = ctx.access.visible
+        counts = await feedback.counts(since=since, projects=visible)
         by_type: dict[str, dict[str, int]] = {}
         for count in counts:
             by_type.setdefault(count.target_type, {})[count.vote] = count.count
@@ -139,7 +147,15 @@ class FeedbackSkill(Skill[FeedbackArgs]):
                     f"(goal ≥ {GOAL:.0%})."
                 )
             )
-        top = await feedback.top_fixes(since=since)
+        top = await feedback.top_fixes(since=since, projects=visible)
+        if visible is not None:  # a past incident named as the fix is shown only if visible
+            named = [_number(t) for t, _ in top if _incident_target(t)]
+            seen = await ctx.incidents.get_many(incident_ids=named)
+            top = [
+                (t, n)
+                for t, n in top
+                if not _incident_target(t) or int(t.partition(":")[2]) in seen
+            ]
         if top:
             blocks.append(Text("Most often the fix: " + ", ".join(f"{t} ({n})" for t, n in top)))
         if answers:
@@ -149,3 +165,13 @@ class FeedbackSkill(Skill[FeedbackArgs]):
                 )
             )
         return Reply(blocks=blocks, visibility="ephemeral")
+
+
+def _number(target: str) -> int:
+    return int(target.partition(":")[2])
+
+
+def _incident_target(target: str) -> bool:
+    """`incident:<id>`: a past incident named as a fix."""
+    kind, _, number = target.partition(":")
+    return kind == "incident" and number.isdigit() and len(number) < 18

@@ -23,7 +23,7 @@ from skills.contract import Block, Context, Reply, Text
 from skills.dependency_text import MARKS, health_chart, health_table
 from skills.errors import NotFoundError
 from skills.grammar import Positional
-from skills.lookups import load_incident
+from skills.lookups import load_incident, sees_service
 from skills.registry import Skill
 from skills.spans import Span, span_text
 
@@ -60,6 +60,8 @@ class HealthSkill(Skill[HealthArgs]):
         services: list[str] | None = None
         scope = "every call"
         if args.service:
+            if not sees_service(ctx, args.service):  # another project's service
+                raise NotFoundError(f"There is no service {args.service} you can see.")
             services, scope = [args.service], f"the calls {args.service} makes"
         elif ctx.conversation.incident_id is not None:
             incident = await load_incident(ctx, None)

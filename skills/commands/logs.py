@@ -19,6 +19,7 @@ from skills.contract import Block, Context, Reply, Table, Text
 from skills.errors import NotFoundError, UsageError
 from skills.formatting import clock_time
 from skills.grammar import Positional
+from skills.lookups import sees_service
 from skills.registry import Skill
 from skills.spans import Span, span_text
 
@@ -56,6 +57,8 @@ class LogsSkill(Skill[LogsArgs]):
                 "Which service? `logs <service> [--since 15m]` or `logs --trace <id>`."
             )
         service = args.service
+        if not sees_service(ctx, service):  # another project's service
+            raise NotFoundError(f"There is no service {service} you can see.")
         return outside_reply(lambda: _patterns(reader, service, args, start, end))
 
 

@@ -38,9 +38,9 @@ class PostmortemSkill(Skill[PostmortemArgs]):
         alerts = await ctx.alerts.for_incident(incident_id=incident.id)
         events = await ctx.incidents.events(incident_id=incident.id)
         runs = await ctx.runs.recent(incident_id=incident.id, limit=20)
-        knowledge = ctx.tools.knowledge
-        if knowledge is None:
+        if ctx.tools.knowledge is None:
             return _reply(incident, alerts, events, runs, [], ctx.now)
+        knowledge = ctx.tools.knowledge.scoped(ctx.access.visible)
         target = await target_of(ctx, incident)
         behind = await behind_of(ctx, knowledge)
         now = ctx.now

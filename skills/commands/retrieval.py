@@ -11,7 +11,12 @@ from knowledge.service import Knowledge
 from knowledge.similar import Match, Target, incident_target, similar_incidents
 from knowledge.suggestions import runbook_search
 from runbooks.fit import fit
-from skills.commands.runbook_facts import catalog_services, incident_alerts, root_cause
+from skills.commands.runbook_facts import (
+    catalog_services,
+    incident_alerts,
+    root_cause,
+    visible_runbooks,
+)
 from skills.context import SkillContext
 from skills.contract import Actions, Button, Context
 from skills.errors import UserError
@@ -26,11 +31,13 @@ class KnowledgeUnavailableError(UserError):
 
 
 def knowledge_of(ctx: SkillContext) -> Knowledge:
+    """Retrieval as the actor may use it: searching only the projects they see (and
+    everyone's runbooks). Raises KnowledgeUnavailableError when retrieval is not set up."""
     if ctx.tools.knowledge is None:
         raise KnowledgeUnavailableError(
             "Retrieval is not set up in this Lookout, so it cannot look through past incidents."
         )
-    return ctx.tools.knowledge
+    return ctx.tools.knowledge.scoped(ctx.access.visible)
 
 
 def repositories(ctx: SkillContext) -> tuple[KnowledgeRepository, FeedbackRepository]:
@@ -113,7 +120,7 @@ async def triggered_runbooks(ctx: SkillContext, incident: IncidentRow) -> dict[s
     cause = root_cause(incident)
     scores = {
         name: found.score
-        for name, entry in ctx.tools.runbooks.entries().items()
+        for name, entry in visible_runbooks(ctx).items()
         if (found := fit(entry.runbook, alerts, services=services, root_cause=cause))
     }
     best = max(scores.values(), default=0.0)

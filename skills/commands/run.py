@@ -30,6 +30,7 @@ from skills.commands.runbook_facts import (
     incident_alerts,
     root_cause,
     service_names,
+    visible_runbooks,
 )
 from skills.context import SkillContext
 from skills.contract import Reply, Role
@@ -165,9 +166,17 @@ def _changed_since(ctx: SkillContext, entry: CatalogEntry, planned: RunbookRunRo
 
 
 def _entry(ctx: SkillContext, name: str) -> CatalogEntry:
+    """The runbook `name`; NotFoundError when there is none, or it is the runbook of a
+    project the actor is not in."""
     entry = ctx.tools.runbooks.get(name)
+    if (
+        entry is not None
+        and entry.runbook.project
+        and not ctx.access.can_see(entry.runbook.project)
+    ):
+        entry = None
     if entry is None:
-        names = list(ctx.tools.runbooks.entries())
+        names = list(visible_runbooks(ctx))
         close = difflib.get_close_matches(name, names, n=1)
         hint = f" Did you mean `{close[0]}`?" if close else " Try `runbooks`."
         raise NotFoundError(f"There is no runbook `{name}`.{hint}")
@@ -234,7 +243,10 @@ async def _request(
         for name in plan.parameters
         if name not in plan.secret_parameters
     }
+    # A run is its incident's project's; without one, the project it was asked in.
+    project = incident.project if incident is not None else ctx.access.project
     run = await ctx.runs.create(
+        project=project,
         runbook=runbook.name,
         version=entry.version,
         title=runbook.title,

@@ -13,6 +13,16 @@ from skills.context import SkillContext
 from storage.models import IncidentRow
 
 
+def visible_runbooks(ctx: SkillContext) -> dict[str, CatalogEntry]:
+    """The catalog as the actor sees it: every runbook no project claims, and those of the
+    projects they are in."""
+    return {
+        name: entry
+        for name, entry in ctx.tools.runbooks.entries().items()
+        if not entry.runbook.project or ctx.access.can_see(entry.runbook.project)
+    }
+
+
 @dataclass(frozen=True)
 class Suggestion:
     """A runbook that fits an incident: how well and why, how often it worked, and what keeps

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from core.incidents import display_id
 from runbooks.catalog import CatalogEntry
-from skills.commands.runbook_facts import Suggestion, suggestions
+from skills.commands.runbook_facts import Suggestion, suggestions, visible_runbooks
 from skills.context import SkillContext
 from skills.contract import Actions, Block, Button, Context, Reply, Table, Text
 from skills.lookups import load_incident
@@ -35,7 +35,7 @@ class RunbooksSkill(Skill[RunbooksArgs]):
     args_model = RunbooksArgs
 
     async def handle(self, ctx: SkillContext, args: RunbooksArgs) -> Reply:
-        entries = sorted(ctx.tools.runbooks.entries().values(), key=lambda e: e.runbook.name)
+        entries = sorted(visible_runbooks(ctx).values(), key=lambda e: e.runbook.name)
         if args.service:
             entries = [e for e in entries if _for_service(ctx, e, args.service)]
         if args.tag:

@@ -114,7 +114,9 @@ class SlaSkill(Skill[SlaArgs]):
             blocks.append(Text("No incident episode in this period has an SLA target."))
         breaches = []
         if ctx.escalations is not None:
-            breaches = await ctx.escalations.breaches_between(since=since, until=until)
+            breaches = await ctx.escalations.breaches_between(
+                since=since, until=until, projects=ctx.access.visible
+            )
         if breaches:
             lines = [
                 f"• {display_id(b.incident_id)} ({b.clock.upper()}, {literal(b.target)}, due "
@@ -137,7 +139,9 @@ class SlaSkill(Skill[SlaArgs]):
         self, ctx: SkillContext, since: datetime, until: datetime
     ) -> list[Compliance]:
         assert ctx.tools.sla is not None
-        episodes = await ctx.episodes.opened_between(since=since, until=until)
+        episodes = await ctx.episodes.opened_between(
+            since=since, until=until, projects=ctx.access.visible
+        )
         incidents = await ctx.incidents.get_many(incident_ids=[e.incident_id for e in episodes])
         outcomes = [
             EpisodeOutcome(

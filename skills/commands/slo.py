@@ -18,6 +18,7 @@ from skills.context import Answer, SkillContext, outside_reply
 from skills.contract import Block, Context, Fields, Image, Reply, Table, Text
 from skills.errors import NotFoundError, UserError
 from skills.grammar import Positional
+from skills.lookups import sees_service
 from skills.prometheus_text import prometheus_sentence
 from skills.registry import Skill
 
@@ -48,11 +49,14 @@ class SloSkill(Skill[SloArgs]):
         if reader is None or not reader.slos:
             raise NotFoundError(NO_SLOS)
         report = args.service == "report"
-        slos = reader.slos
+        # With projects configured, only the SLOs of services of the actor's projects.
+        slos = [slo for slo in reader.slos if sees_service(ctx, slo.service)]
+        if not slos:
+            raise NotFoundError(NO_SLOS)
         if args.service and not report:
-            slos = reader.for_service(args.service)
+            known = ", ".join(f"`{name}`" for name in sorted({slo.service for slo in slos}))
+            slos = [slo for slo in slos if slo.service == args.service]
             if not slos:
-                known = ", ".join(f"`{name}`" for name in reader.services)
                 raise NotFoundError(f"No SLOs for `{args.service}`; SLOs exist for {known}.")
         now = ctx.now
         # Prometheus is asked, and the report drawn, with no transaction open.

@@ -46,7 +46,9 @@ class StatsSkill(Skill[StatsArgs]):
             return await weekly_report(ctx)
         since = ctx.now - timedelta(days=args.days)
         services = (args.service,) if args.service else ()
-        episodes = await ctx.episodes.opened_between(since=since, until=ctx.now, services=services)
+        episodes = await ctx.episodes.opened_between(
+            since=since, until=ctx.now, services=services, projects=ctx.access.visible
+        )
         scope = f"last {plural(args.days, 'day')}" + (f", {args.service}" if args.service else "")
         if not episodes:
             return Reply.text(f"No incidents in the {scope}.")

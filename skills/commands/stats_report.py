@@ -39,7 +39,9 @@ async def weekly_report(ctx: SkillContext) -> Reply:
             ),
         ),
     ]
-    noisiest = await ctx.alerts.noisiest(since=ctx.now - WEEK, until=ctx.now, limit=TOP)
+    noisiest = await ctx.alerts.noisiest(
+        since=ctx.now - WEEK, until=ctx.now, limit=TOP, projects=ctx.access.visible
+    )
     if noisiest:
         blocks.append(
             Table(

@@ -20,6 +20,7 @@ from skills.commands.retrieval import (
     triggered_runbooks,
     vote_buttons,
 )
+from skills.commands.runbook_facts import visible_runbooks
 from skills.context import Answer, Outside, SkillContext
 from skills.contract import Actions, Block, Button, Context, Reply, Text
 from skills.grammar import Positional
@@ -45,7 +46,7 @@ class SuggestSkill(Skill[SuggestArgs]):
         target = await target_of(ctx, incident)
         triggered = await triggered_runbooks(ctx, incident)
         behind = await behind_of(ctx, knowledge)
-        entries = ctx.tools.runbooks.entries()
+        entries = visible_runbooks(ctx)
         titles = {name: e.runbook.title for name, e in entries.items()}
 
         async def search() -> FixSearch:

@@ -33,7 +33,7 @@ class TopologySkill(Skill[TopologyArgs]):
         topology = ctx.topology
         name = known_service(topology, args.service)
         service = topology.service(name)
-        firing = statuses(await ctx.alerts.firing_services())
+        firing = statuses(await ctx.alerts.firing_services(projects=ctx.access.visible))
         upstream = topology.upstream(name, args.hops)
         downstream = topology.downstream(name, args.hops)
         facts = [

@@ -47,13 +47,6 @@ def run_ref(run_id: int) -> str:
     return f"R-{run_id}"
 
 
-def parse_run_ref(text: str) -> int:
-    cleaned = text.strip().upper().removeprefix("R-").removeprefix("R")
-    if not cleaned.isdigit():
-        raise ValueError(f"{text!r} is not a run id (try R-12)")
-    return int(cleaned)
-
-
 def step_word(phase: str, number: int) -> str:
     """How `run show` names a step: `2`, or `rollback-1`."""
     return f"rollback-{number}" if phase == "rollback" else str(number)

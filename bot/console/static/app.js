@@ -231,10 +231,17 @@
     return `${res.status} ${res.statusText || "request failed"}`;
   }
 
+  // Lists are the chosen user's view: with projects configured, only their projects' things
+  // (behind a proxy the server uses the signed-in user whatever this says).
+  function asUser(path) {
+    if (!/^[\w.@+-]{1,64}$/.test(state.user || "") || path.startsWith("/session")) return path;
+    return `${path}${path.includes("?") ? "&" : "?"}user=${encodeURIComponent(state.user)}`;
+  }
+
   async function api(path, { method = "GET", body } = {}) {
     let res;
     try {
-      res = await fetch(API + path, {
+      res = await fetch(API + (method === "GET" ? asUser(path) : path), {
         method,
         headers: body ? { "Content-Type": "application/json" } : {},
         body: body ? JSON.stringify(body) : undefined,
