@@ -111,6 +111,14 @@ class ChangeRepository:
         row.updated_at = now
         return Recorded("updated", merged)
 
+    async def projects_of(self, *, event_ids: Iterable[str]) -> dict[str, str]:
+        """Each change's project, by its source id (unscoped: the caller says whose)."""
+        wanted = set(event_ids)
+        if not wanted:
+            return {}
+        query = select(ChangeRow.event_id, ChangeRow.project).where(ChangeRow.event_id.in_(wanted))
+        return {event_id: project for event_id, project in await self._session.execute(query)}
+
     async def between(
         self,
         *,

@@ -9,6 +9,7 @@ from core.change_correlation import CLOCK_SKEW, WINDOW, ScoredChange, incident_e
 from core.changes import ChangeEvent
 from core.incident_summary import IncidentSummary, naming_alerts, summarize
 from core.incidents import AlertBrief
+from core.projects import DEFAULT_PROJECT
 from core.topology import Topology
 from storage.alerts import AlertRepository
 from storage.changes import ChangeRepository
@@ -23,11 +24,14 @@ async def summarize_incidents(
     changes: ChangeRepository,
     alerts: AlertRepository,
     since: Mapping[int, datetime] | None = None,
+    projects: Mapping[int, str] | None = None,
 ) -> dict[int, IncidentSummary]:
     """`core.incident_summary.summarize` for each incident with alerts, with the changes in
     the window before its current episode's first alert (one query for all of them); `since`
     gives each incident's episode start (see `naming_alerts`). An incident's environment (its
-    alerts' `environment`/`env` label) is read only when there is a change to weigh."""
+    alerts' `environment`/`env` label) is read only when there is a change to weigh.
+    `projects` gives each incident's project: only changes of that project (or of the
+    default project, which everyone sees) are weighed for it."""
     since = since or {}
     starts = {
         i: min(b.starts_at for b in naming_alerts(group, since.get(i)))
@@ -39,9 +43,13 @@ async def summarize_incidents(
     recent = await changes.between(
         since=min(starts.values()) - WINDOW, until=max(starts.values()) + CLOCK_SKEW
     )
+    owners = await changes.projects_of(event_ids=[c.id for c in recent]) if projects else {}
     summaries = {}
     for incident_id, first in starts.items():
         candidates = _around(recent, first)
+        if projects and incident_id in projects:
+            allowed = {projects[incident_id], DEFAULT_PROJECT}
+            candidates = [c for c in candidates if owners.get(c.id, DEFAULT_PROJECT) in allowed]
         environment = None
         if candidates:
             labels = await alerts.label_sets(incident_id=incident_id)
@@ -89,6 +97,7 @@ async def reweigh_for_change(
         changes=changes,
         alerts=alerts,
         since={incident.id: incident.episode_started_at for incident in found},
+        projects={incident.id: incident.project for incident in found},
     )
     moved = []
     for incident in found:

@@ -359,6 +359,7 @@ class AlertIngestor:
             changes=uow.changes,
             alerts=uow.alerts,
             since={i: incident.episode_started_at - window for i, incident in incidents.items()},
+            projects={i: incident.project for i, incident in incidents.items()},
         )
         for incident_id, incident in incidents.items():
             if incident_id in summaries:

@@ -22,6 +22,7 @@ async def rederive(ctx: SkillContext, incident: IncidentRow, *, split_off: bool 
             changes=ctx.changes,
             alerts=ctx.alerts,
             since={incident.id: incident.episode_started_at},
+            projects={incident.id: incident.project},
         )
         apply_summary(incident, summaries[incident.id])
         if incident.status != IncidentStatus.RESOLVED and not any(b.firing for b in briefs):

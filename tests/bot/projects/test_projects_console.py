@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.background.scheduled_work import SCHEDULER_ACTOR
 from skills.contract import Conversation, Table
 from tests.bot.projects.conftest import say, seed, words
+from tests.bot.test_change_webhooks import alert_body, deploy
 from tests.conftest import RunningServer
 
 
@@ -173,3 +176,23 @@ async def test_incidents_of_two_projects_are_not_merged(teams_server: RunningSer
             "INC-1 belongs to payments and INC-2 to platform; incidents of two projects are not "
             "merged."
         )
+
+
+@pytest.mark.parametrize("change_first", [True, False])
+@pytest.mark.parametrize(("owner", "suspected"), [(None, True), ("platform", False)])
+async def test_only_the_incidents_projects_changes_are_suspects(
+    teams_server: RunningServer, change_first: bool, owner: str | None, suspected: bool
+) -> None:
+    """A change another project owns is never weighed for an incident (nor shown on it)."""
+    change = deploy(**({"project": owner} if owner else {}))
+    async with teams_server.client() as client:
+        sends = [
+            lambda: client.post("/webhooks/changes", json=change),
+            lambda: client.post("/webhooks/alertmanager", json=alert_body("checkout")),
+        ]
+        for send in sends if change_first else reversed(sends):
+            assert (await send()).status_code == 200
+    async with teams_server.lookout.database.unit_of_work() as uow:
+        row = await uow.incidents.get(incident_id=1)
+    assert row is not None and row.project == "payments"
+    assert (row.suspect_change is not None) is suspected
