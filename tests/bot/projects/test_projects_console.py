@@ -186,12 +186,9 @@ async def test_only_the_incidents_projects_changes_are_suspects(
     """A change another project owns is never weighed for an incident (nor shown on it)."""
     change = deploy(**({"project": owner} if owner else {}))
     async with teams_server.client() as client:
-        sends = [
-            lambda: client.post("/webhooks/changes", json=change),
-            lambda: client.post("/webhooks/alertmanager", json=alert_body("checkout")),
-        ]
-        for send in sends if change_first else reversed(sends):
-            assert (await send()).status_code == 200
+        sends = [("/webhooks/changes", change), ("/webhooks/alertmanager", alert_body("checkout"))]
+        for path, body in sends if change_first else reversed(sends):
+            assert (await client.post(path, json=body)).status_code == 200
     async with teams_server.lookout.database.unit_of_work() as uow:
         row = await uow.incidents.get(incident_id=1)
     assert row is not None and row.project == "payments"
