@@ -22,6 +22,15 @@ class SchedulesSkill(Skill[NoArgs]):
         if book is None:
             raise NotFoundError("The scheduler is not running in this process.")
         jobs = await book.jobs()
+        if ctx.access.configured:
+            # A report is its channel's project's (evaluations, with no channel, are all's).
+            projects = ctx.tools.projects
+            jobs = [
+                job
+                for job in jobs
+                if job.channel is None
+                or ctx.access.can_see(projects.of_any_channel(job.channel) or projects.default)
+            ]
         if ctx.schedules is not None:
             last = await ctx.schedules.last_runs(jobs=[job.job_id for job in jobs])
             jobs = [

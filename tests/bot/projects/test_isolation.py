@@ -143,6 +143,7 @@ TABLE: dict[str, list[Case]] = {
     "snooze": [Case("snooze INC-2 30m", NO_INCIDENT)],
     "sla": [Case("sla")],
     "policies": [Case("policies"), Case("policies test INC-2", NO_INCIDENT)],
+    "audit": [Case("audit"), Case("audit --since 1d")],
     "whoami": [Case("whoami")],
     "project": [Case("project")],
     "role": [

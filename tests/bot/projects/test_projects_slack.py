@@ -83,3 +83,40 @@ async def test_a_user_groups_role_and_another_projects_incident(tmp_path: Path) 
         assert row is not None and row.status == "triggered"
         # usergroups.list is asked once, not once per command.
         assert len(slack.fake.calls_to("usergroups.list")) == 1
+
+
+async def test_whoami_and_role_through_slack(tmp_path: Path) -> None:
+    async with slack_world(tmp_path, yaml.safe_dump(PROJECTS)) as slack:
+        for number, (user, text) in enumerate(
+            (
+                ("U0PAYLEAD", "whoami"),
+                ("U0PAYLEAD", "role <@U0NEW|new> responder"),
+                ("U0PAYDEV", "role <@U0NEW|new> admin"),
+            )
+        ):
+            await slack.send(
+                slash_command(
+                    text,
+                    user=user,
+                    channel="C0PAY",
+                    trigger=f"t-{number}",
+                    response_url=slack.fake.response_url(),
+                )
+            )
+
+        def said() -> str:
+            return " ".join(
+                str(call.params.get("text", "")) + str(call.params.get("blocks", ""))
+                for call in slack.fake.calls
+            )
+
+        await slack.fake.wait_until(
+            lambda: (
+                "payments (admin)" in said()
+                and "is now responder in payments" in said()
+                and "needs the admin role in payments" in said()
+            )
+        )
+        async with slack.server.lookout.database.unit_of_work() as uow:
+            granted = await uow.project_roles.of_user(platform="slack", platform_user_id="U0NEW")
+        assert granted == {"payments": "responder"}
