@@ -11,6 +11,7 @@ baseline's.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -71,8 +72,20 @@ class HealthSkill(Skill[HealthArgs]):
         window = args.since or timedelta(minutes=reader.rules.window_minutes)
         end = ctx.now
 
+        visible = ctx.access.visible
+        projects = ctx.tools.projects
+
         async def answer() -> Reply:
             report = await reader.read(services, start=end - window, end=end, against=args.against)
+            if visible is not None:
+                # Only calls between services of the asker's projects.
+                kept = [
+                    edge
+                    for edge in report.edges
+                    if projects.of_service(edge.client) in visible
+                    and projects.of_service(edge.server) in visible
+                ]
+                report = replace(report, edges=kept, total=len(kept))
             return await _reply(reader, report, scope, window, args.against)
 
         # Prometheus is asked, and the chart drawn, with no transaction open.
