@@ -257,7 +257,8 @@ def test_the_demo_runbook_walkthrough(demo_server: str, console: Console, tmp_pa
     outage = page.locator(
         "#message-list .message[data-incident-id]", has_text="postgres-primary: PostgresDown"
     )
-    expect(outage).to_have_count(1)
+    # The demo posts its outage once it has seeded it; on a busy machine that takes a while.
+    expect(outage).to_have_count(1, timeout=30_000)
 
     # 1. Run runbook: the suggestions open in the incident's thread, the best fit first.
     outage.locator('button[data-command^="runbooks --incident"]').click()
