@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from bot.schedule_config import ScheduleEntry, SloConfig
 from core.capacity_rules import CapacityRules
@@ -228,6 +228,7 @@ class LookoutConfig(BaseModel):
 
     services: list[ServiceConfig] = Field(default_factory=list)
     projects: list[ProjectConfig] = Field(default_factory=list)
+    _projects: Projects | None = PrivateAttr(default=None)  # project_map(), once built
     default_project: str = Field(
         default=DEFAULT_PROJECT,
         min_length=1,
@@ -262,9 +263,13 @@ class LookoutConfig(BaseModel):
     retention: RetentionRules = Field(default_factory=RetentionRules)
 
     def project_map(self) -> Projects:
-        """The `projects:` section as `core.projects.Projects`. Raises ValueError when two
-        projects claim one channel or one service, or names repeat."""
-        return Projects(tuple(entry.project() for entry in self.projects), self.default_project)
+        """The `projects:` section as `core.projects.Projects`, built once (routing asks for
+        it on every post). Raises ValueError when two projects claim one channel or one
+        service, or names repeat."""
+        if self._projects is None:
+            entries = tuple(entry.project() for entry in self.projects)
+            self._projects = Projects(entries, self.default_project)
+        return self._projects
 
     def policy_map(self) -> dict[str, tuple[Rule, ...]]:
         """Each project's policy rules, in config order: the top-level `policies:` belong to

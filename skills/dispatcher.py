@@ -400,15 +400,7 @@ class Dispatcher:
             # incident's they name, else the one the conversation names, else its channel's.
             project = await self._system_project(uow, projects, conversation, args)
             return actor.with_role(base), ProjectAccess(project, {project: base}, configured=True)
-        granted = await uow.project_roles.of_user(
-            platform=actor.platform, platform_user_id=actor.user_id
-        )
-        found = projects.roles_of(
-            actor.user_id, granted=granted, groups=actor.groups, fallback=base.label
-        )
-        roles = {name: self._access.cap(actor, Role.parse(label)) for name, label in found.items()}
-        if actor.user_id in self._access.admins:  # the config's admins: admin everywhere
-            roles = {name: max(roles.get(name, Role.ADMIN), Role.ADMIN) for name in projects.names}
+        roles = await self._member_roles(uow, actor, base, projects)
         project = await self._project_of(uow, projects, conversation, args, user, roles)
         access = ProjectAccess(project, roles, configured=True)
         return actor.with_role(roles.get(project, Role.VIEWER)), access
@@ -437,15 +429,24 @@ class Dispatcher:
         user = await uow.users.get(platform=actor.platform, platform_user_id=actor.user_id)
         stored = Role.parse(user.role) if user is not None else self._access.initial_role(actor)
         base = self._access.role_for(actor, stored)
-        if actor.user_id in self._access.admins:
-            return frozenset(projects.names)
+        return frozenset(await self._member_roles(uow, actor, base, projects))
+
+    async def _member_roles(
+        self, uow: UnitOfWork, actor: Actor, base: Role, projects: Projects
+    ) -> dict[str, Role]:
+        """project → `actor`'s role there, for the projects they are a member of: roles from
+        the config, given in chat and by group (`base` for the unconfigured default project),
+        capped for outsiders; the config's admins are admins everywhere."""
         granted = await uow.project_roles.of_user(
             platform=actor.platform, platform_user_id=actor.user_id
         )
         found = projects.roles_of(
             actor.user_id, granted=granted, groups=actor.groups, fallback=base.label
         )
-        return frozenset(found)
+        roles = {name: self._access.cap(actor, Role.parse(label)) for name, label in found.items()}
+        if actor.user_id in self._access.admins:
+            roles = {name: max(roles.get(name, Role.ADMIN), Role.ADMIN) for name in projects.names}
+        return roles
 
     async def _project_of(
         self,
