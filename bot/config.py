@@ -341,6 +341,9 @@ def load_config(path: Path | None) -> LookoutConfig:
         for entry in config.schedules:
             if entry.project and not projects.known(entry.project):
                 raise ValueError(f"schedules: {entry.skill!r} names no project {entry.project!r}")
+        for name, schedule in config.oncall.schedules.items():
+            if schedule.project and not projects.known(schedule.project):
+                raise ValueError(f"oncall.schedules.{name} names no project {schedule.project!r}")
         config.policy_map()
         targets = [str(target) for target in config.escalation.targets]
         problems = target_problems(targets, config.notify)

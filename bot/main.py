@@ -302,6 +302,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         sla=config.sla,
         silences=paging.silences,
         projects=projects,
+        service_labels=tuple(config.grouping.service_labels),
         policies=policies,
     )
     dispatcher = Dispatcher(

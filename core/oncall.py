@@ -121,11 +121,13 @@ class Override(BaseModel):
 
 class ScheduleConfig(BaseModel):
     """One schedule: a `rotation` or a `calendar` (an https URL or a file path relative
-    to the config file), the zone its times are in, and overrides."""
+    to the config file), the zone its times are in, and overrides. `project`: the one
+    project whose people see it with `oncall`; none: every project's."""
 
     model_config = ConfigDict(extra="forbid")
 
     timezone: str = "UTC"
+    project: str | None = Field(default=None, min_length=1, max_length=64)
     rotation: Rotation | None = None
     calendar: str | None = None
     overrides: list[Override] = Field(default_factory=list)

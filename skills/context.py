@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from core.alerts import DEFAULT_SERVICE_LABELS
 from core.escalation import EscalationRules
 from core.policies import Rule
 from core.projects import Projects
@@ -77,6 +78,8 @@ class SkillTools:
     silences: SilenceClient | None = None
     # The configured projects (`core.projects`); none configured: one team.
     projects: Projects = field(default_factory=Projects)
+    # The labels that name an alert's or a series' service (`grouping.service_labels`).
+    service_labels: tuple[str, ...] = DEFAULT_SERVICE_LABELS
     # Each project's policy rules (`core.policies`); a project without rules is absent.
     policies: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
 

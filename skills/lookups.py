@@ -38,6 +38,14 @@ def sees_service(ctx: SkillContext, service: str | None) -> bool:
     return visible is None or ctx.tools.projects.of_service(service) in visible
 
 
+def sees_every_project(ctx: SkillContext) -> bool:
+    """Whether the actor is a member of every project (the default one included), so that
+    what is not split by project (a raw PromQL query, a trace across services) hides nothing
+    from them. Always True with no projects configured."""
+    visible = ctx.access.visible
+    return visible is None or visible >= set(ctx.tools.projects.names)
+
+
 def incident_first(first: str | None, rest: str | None) -> tuple[str | None, str | None]:
     """(incident reference, the rest) of a command whose incident may be left out: when the
     first word does not read as an incident id it begins the rest (`severity critical` in

@@ -1,10 +1,12 @@
 """`logs <service> [--since 15m]`: the service's error-log patterns (Drain templates) with
 counts, first seen and one example (stack traces folded, secrets redacted); `logs --trace
-<id>`: every line carrying that trace or correlation id, across services, as one timeline."""
+<id>`: every line carrying that trace or correlation id, across services, as one timeline
+(with projects, only the lines of services of one's projects, unless one is in every one)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -19,7 +21,7 @@ from skills.contract import Block, Context, Reply, Table, Text
 from skills.errors import NotFoundError, UsageError
 from skills.formatting import clock_time
 from skills.grammar import Positional
-from skills.lookups import sees_service
+from skills.lookups import sees_every_project, sees_service
 from skills.registry import Skill
 from skills.spans import Span, span_text
 
@@ -51,7 +53,13 @@ class LogsSkill(Skill[LogsArgs]):
         start, end = ctx.now - args.since, ctx.now
         if args.trace:
             trace = args.trace
-            return outside_reply(lambda: _trace(reader, trace, args, start, end))
+            every = sees_every_project(ctx)
+
+            def shown(service: str | None) -> bool:
+                # A line naming no service could be anyone's: only for members of every project.
+                return every or (service is not None and sees_service(ctx, service))
+
+            return outside_reply(lambda: _trace(reader, trace, args, start, end, shown))
         if not args.service:
             raise UsageError(
                 "Which service? `logs <service> [--since 15m]` or `logs --trace <id>`."
@@ -63,27 +71,35 @@ class LogsSkill(Skill[LogsArgs]):
 
 
 async def _trace(
-    reader: LogEvidenceReader, trace: str, args: LogsArgs, start: datetime, end: datetime
+    reader: LogEvidenceReader,
+    trace: str,
+    args: LogsArgs,
+    start: datetime,
+    end: datetime,
+    shown: Callable[[str | None], bool],
 ) -> Reply:
     report = await reader.trace(trace, start, end)
     if report.problem and not report.lines:
         raise NotFoundError(report.problem)
-    if not report.lines:
+    lines = [line for line in report.lines if shown(line.service)]
+    if not lines:
         return Reply.text(f"No line carries `{trace}` in the last {span_text(args.since)}.")
     rows = tuple(
         (clock_time(line.at, end), line.service or "—", redact(first_line(line.text, 200)))
-        for line in report.lines[:MAX_TRACE_LINES]
+        for line in lines[:MAX_TRACE_LINES]
     )
-    services = sorted({line.service for line in report.lines if line.service})
+    services = sorted({line.service for line in lines if line.service})
     blocks: list[Block] = [
         Text(
-            f"**Trace `{trace}`**: {plural(len(report.lines), 'line')} across "
+            f"**Trace `{trace}`**: {plural(len(lines), 'line')} across "
             + (", ".join(services) or "one stream")
         ),
         Table(columns=("Time", "Service", "Line"), rows=rows),
     ]
-    if len(report.lines) > MAX_TRACE_LINES:
-        blocks.append(Context(f"…and {len(report.lines) - MAX_TRACE_LINES} more lines."))
+    if len(lines) > MAX_TRACE_LINES:
+        blocks.append(Context(f"…and {len(lines) - MAX_TRACE_LINES} more lines."))
+    if len(lines) < len(report.lines):
+        blocks.append(Context("Lines of services outside your projects are left out."))
     return Reply(blocks=blocks)
 
 

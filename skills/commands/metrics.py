@@ -1,6 +1,10 @@
 """`metrics <promql> [--since 1h]`: a small table and a PNG sparkline of a PromQL range
 query; `metrics <service> --compare 1d|1w`: the service's golden signals now against the same
-window a day or a week earlier."""
+window a day or a week earlier.
+
+With projects configured, a person who is not a member of every project may query only the
+services of their projects: each selector of their query must name one
+(`core.promql_scope`), and `--compare` takes only such a service."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from core.metric_evidence import render
+from core.promql_scope import PromQLError, read_scope
 from integrations.evidence import MetricEvidenceReader
 from integrations.prometheus import PrometheusError, Series
 from skills.context import Answer, SkillContext, outside_reply
@@ -21,6 +26,7 @@ from skills.contract import Block, Context, Image, Reply, Table, Text
 from skills.errors import NotFoundError, UsageError
 from skills.evidence_text import value_text
 from skills.grammar import Positional
+from skills.lookups import sees_every_project, sees_service
 from skills.prometheus_text import prometheus_sentence
 from skills.registry import Skill
 from skills.spans import Span, span_text
@@ -56,8 +62,35 @@ class MetricsSkill(Skill[MetricsArgs]):
             service = args.query.strip()
             if not SERVICE.fullmatch(service):
                 raise UsageError("`--compare` takes a service: `metrics checkout --compare 1d`.")
+            if not sees_service(ctx, service):  # another project's service
+                raise NotFoundError(f"There is no service {service} you can see.")
             return outside_reply(lambda: _compare(reader, service, args, now))
+        if not sees_every_project(ctx):
+            _check_scope(ctx, args.query)
         return outside_reply(lambda: _range(reader, args, now))
+
+
+def _check_scope(ctx: SkillContext, query: str) -> None:
+    """Refuse a query that reads services outside the actor's projects. Raises UsageError
+    (unparsable, or a selector naming no service) or NotFoundError (another's service)."""
+    labels = ctx.tools.service_labels
+    try:
+        scope = read_scope(query, labels)
+    except PromQLError as error:
+        raise UsageError(
+            f"That is not PromQL ({error}); check the expression, e.g. "
+            "`sum(rate(http_requests_total[5m]))`."
+        ) from None
+    if scope.unpinned:
+        selector = scope.unpinned[0][:80]
+        example = f'{selector}{{{labels[0]}="<service>"}}' if selector.isidentifier() else ""
+        raise UsageError(
+            f"`{selector}` reads every project's series: name one of your services in each "
+            f"selector{f', e.g. `{example}`' if example else ''}."
+        )
+    for service in sorted(scope.services):
+        if not sees_service(ctx, service):
+            raise NotFoundError(f"There is no service {service} you can see.")
 
 
 async def _range(reader: MetricEvidenceReader, args: MetricsArgs, now: datetime) -> Reply:

@@ -1,4 +1,5 @@
-"""`oncall [schedule]`: who is on call now, until when, and who takes over next."""
+"""`oncall [schedule]`: who is on call now, until when, and who takes over next — of the
+schedules of one's projects and those naming no project."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.escalation import zone
-from core.oncall import Shift
+from core.oncall import ScheduleConfig, Shift
 from integrations.oncall import UnknownSchedule
 from integrations.oncall_calendar import CalendarError
 from skills.context import SkillContext
@@ -22,6 +23,11 @@ class OncallArgs(BaseModel):
     schedule: Annotated[str | None, Positional()] = Field(
         default=None, description="a schedule's name; all of them when left out"
     )
+
+
+def _sees(ctx: SkillContext, schedule: ScheduleConfig) -> bool:
+    """A schedule naming a project is that project's people's; one naming none, everyone's."""
+    return schedule.project is None or ctx.access.can_see(schedule.project)
 
 
 def _when(shift: Shift, tz: str, *, start: bool) -> str:
@@ -42,7 +48,13 @@ class OncallSkill(Skill[OncallArgs]):
                 "LOOKOUT_CONFIG (a rotation, or a calendar exported by Grafana OnCall or "
                 "PagerDuty)."
             )
-        names = [args.schedule] if args.schedule else directory.names
+        visible = [name for name in directory.names if _sees(ctx, directory.schedule(name))]
+        if args.schedule and args.schedule not in visible:
+            known = ", ".join(visible) or "none you can see"
+            raise NotFoundError(f"There is no on-call schedule {args.schedule!r} ({known}).")
+        if not visible:
+            raise NotFoundError("None of the on-call schedules is of a project you are in.")
+        names = [args.schedule] if args.schedule else visible
         rows = []
         notes = []
         for name in names:

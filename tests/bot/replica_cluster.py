@@ -180,18 +180,26 @@ class Cluster:
             and call.params.get("metadata")
         )
 
-    async def fired(self, level: str, count: int, within: float = 60) -> Counter[str]:
+    async def fired(
+        self, level: str, count: int, within: float = 60, *, deduplicated: bool = False
+    ) -> Counter[str]:
         """Escalation pages of one level by incident, once `count` incidents have theirs (and
-        three more escalation checks have passed on every replica)."""
+        three more escalation checks have passed on every replica). `deduplicated` counts what
+        a receiver that deduplicates on `X-Lookout-Delivery` acts on: a replica killed between
+        sending and recording a page leaves it to be sent again (at least once, one key)."""
         for _ in range(int(within * 10)):
-            if len(self._fired(level)) >= count:
+            if len(self._fired(level, deduplicated)) >= count:
                 break
             await asyncio.sleep(0.1)
         await asyncio.sleep(3)
-        return self._fired(level)
+        return self._fired(level, deduplicated)
 
-    def _fired(self, level: str) -> Counter[str]:
-        return Counter(hook.json["incident"]["id"] for hook in self.receivers.to(f"/hooks/{level}"))
+    def _fired(self, level: str, deduplicated: bool) -> Counter[str]:
+        hooks = self.receivers.to(f"/hooks/{level}")
+        if not deduplicated:
+            return Counter(hook.json["incident"]["id"] for hook in hooks)
+        deliveries = {hook.headers["x-lookout-delivery"]: hook.json for hook in hooks}
+        return Counter(document["incident"]["id"] for document in deliveries.values())
 
     async def settled(self, within: float = 120) -> None:
         """Until every incident's Slack message is posted and shows its latest revision."""

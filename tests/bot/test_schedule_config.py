@@ -96,3 +96,25 @@ async def test_a_running_lookout_lists_its_schedules(tmp_path: Path, config_file
     by_what = {row[0]: row for row in table.rows}
     assert by_what["slo report"][1] == "cron 0 9 * * mon,tue,wed,thu,fri (Europe/Berlin)"
     assert in_utc(by_what["slo report"][3]).endswith("UTC") and by_what["slo report"][4] == "—"
+
+
+def test_a_schedule_naming_no_configured_project_is_refused_at_load(tmp_path: Path) -> None:
+    projects = "projects:\n  - {name: payments, services: [checkout]}\n"
+    cases = {
+        'schedules:\n  - {skill: "slo report", channel: "#sre", cron: "0 9 * * *", project: pay}\n': (
+            "schedules: 'slo report' names no project 'pay'"
+        ),
+        "oncall:\n  schedules:\n    db: {rotation: {users: [dana]}, project: platform}\n": (
+            "oncall.schedules.db names no project 'platform'"
+        ),
+    }
+    path = tmp_path / "lookout.yaml"
+    for body, reason in cases.items():
+        path.write_text(projects + body)
+        with pytest.raises(ConfigError) as raised:
+            load_config(path)
+        assert str(raised.value) == f"{path} is not a valid Lookout config: {reason}"
+    path.write_text(
+        projects + "oncall:\n  schedules:\n    db: {rotation: {users: [dana]}, project: payments}\n"
+    )
+    assert load_config(path).oncall.schedules["db"].project == "payments"

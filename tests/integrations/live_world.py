@@ -49,7 +49,8 @@ class LiveWorld:
 
 
 def harness_at(database: Database, tools: SkillTools, now: datetime) -> Harness:
-    """The real dispatcher and skills on `database`, with `tools`, its clock at `now`."""
+    """The real dispatcher and skills on `database`, with `tools` (and its projects), its
+    clock at `now`."""
     clock = Clock()
     clock.now = now
     dispatcher = Dispatcher(
@@ -58,6 +59,7 @@ def harness_at(database: Database, tools: SkillTools, now: datetime) -> Harness:
         access=AccessPolicy(default_role=Role.RESPONDER),
         clock=clock,
         tools=tools,
+        projects=lambda: tools.projects,
     )
     return Harness(database, dispatcher, AlertIngestor(database, clock=clock), clock)
 

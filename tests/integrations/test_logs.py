@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,11 +15,12 @@ import pytest
 
 from bot.background.ingest import AlertIngestor
 from core.log_lines import LogLine, LogRules, fold_stack_traces, redact
+from core.projects import Project, Projects
 from integrations.evidence import LogEvidenceReader
 from integrations.loki import LokiClient, LokiUnreachableError, parse_streams
 from skills.catalog import default_registry
 from skills.context import SkillTools
-from skills.contract import Role, Table
+from skills.contract import Reply, Role, Table
 from skills.dispatcher import AccessPolicy, Dispatcher
 from storage.database import Database
 from tests.conftest import FIXTURES, REPO, database_url_for, free_port
@@ -42,24 +44,36 @@ def openstack_entries() -> list[Entry]:
     return entries
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[Harness]:
-    with fake_loki(openstack_entries()) as url:
+@asynccontextmanager
+async def logs_world(
+    tmp_path: Path, entries: list[Entry], projects: Projects | None = None
+) -> AsyncIterator[Harness]:
+    with fake_loki(entries) as url:
         database = Database(database_url_for(tmp_path))
         await database.upgrade()
         clock = Clock()
         async with httpx.AsyncClient() as http:
             rules = LogRules(errors="(?i)(GET|POST|error)")
-            tools = SkillTools(logs=LogEvidenceReader(LokiClient(url, http), rules))
+            tools = SkillTools(
+                logs=LogEvidenceReader(LokiClient(url, http), rules),
+                projects=projects or Projects(),
+            )
             dispatcher = Dispatcher(
                 registry=default_registry(),
                 database=database,
                 access=AccessPolicy(default_role=Role.RESPONDER),
                 clock=clock,
                 tools=tools,
+                projects=lambda: tools.projects,
             )
             yield Harness(database, dispatcher, AlertIngestor(database, clock=clock), clock)
         await database.dispose()
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[Harness]:
+    async with logs_world(tmp_path, openstack_entries()) as harness:
+        yield harness
 
 
 async def test_logs_groups_a_services_lines_into_patterns(world: Harness) -> None:
@@ -75,6 +89,46 @@ async def test_logs_follows_a_request_id_across_services(world: Harness) -> None
     request = "req-38101a0b-2096-447d-96ea-a692162415ae"
     reply = await world.say(f"logs --trace {request} --since 1h")
     assert f"Trace `{request}`" in text_of(reply)
+
+
+def shown(reply: Reply) -> str:
+    """A reply's text and every cell of its tables."""
+    cells = (cell for b in reply.blocks if isinstance(b, Table) for row in b.rows for cell in row)
+    return "\n".join((text_of(reply), *cells))
+
+
+async def test_with_projects_a_trace_shows_only_the_lines_of_ones_projects(
+    tmp_path: Path,
+) -> None:
+    at = int((NOW - timedelta(minutes=2)).timestamp() * 1e9)
+    entries: list[Entry] = [
+        ({"service": "checkout"}, at, "POST /cart trace_id=t-7f3 accepted"),
+        ({"service": "payments"}, at + 10**9, "charge card trace_id=t-7f3 declined by zanzibar"),
+        # A service no project owns: the default project's, which everyone here is in.
+        ({"service": "edge-proxy"}, at + 2 * 10**9, "proxy trace_id=t-7f3 upstream timeout"),
+    ]
+    projects = Projects(
+        (
+            Project("shop", frozenset({"checkout"}), members={"alice": "responder"}),
+            Project("billing", frozenset({"payments"}), members={"bob": "responder"}),
+        )
+    )
+    async with logs_world(tmp_path, entries, projects) as harness:
+        alice = shown(await harness.say("logs --trace t-7f3 --since 1h", user="alice"))
+        assert "**Trace `t-7f3`**: 2 lines across checkout, edge-proxy" in alice
+        assert "POST /cart" in alice and "upstream timeout" in alice
+        assert "zanzibar" not in alice and "payments" not in alice
+        assert "Lines of services outside your projects are left out." in alice
+        only_theirs = shown(await harness.say("logs --trace t-7f3 --since 1h", user="bob"))
+        assert "zanzibar" in only_theirs and "POST /cart" not in only_theirs
+        nothing = await harness.say("logs payments --since 1h", user="alice")
+        assert text_of(nothing) == "There is no service payments you can see."
+    everyone = Projects((Project("shop", frozenset({"checkout"}), members={"*": "viewer"}),))
+    (tmp_path / "all").mkdir()
+    async with logs_world(tmp_path / "all", entries, everyone) as harness:
+        every = shown(await harness.say("logs --trace t-7f3 --since 1h", user="alice"))
+        assert "3 lines across checkout, edge-proxy, payments" in every and "zanzibar" in every
+        assert "left out" not in every
 
 
 async def test_an_unreachable_loki_is_one_sentence(tmp_path: Path) -> None:

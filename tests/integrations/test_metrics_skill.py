@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from core.metric_evidence import SignalRules
+from core.projects import Project, Projects
 from integrations.evidence import MetricEvidenceReader
 from integrations.prometheus import PrometheusClient
 from skills.context import SkillTools
@@ -53,11 +54,13 @@ def metrics_harness(
     http: httpx.AsyncClient,
     url: str | None = None,
     timeout: float = 5,
+    projects: Projects | None = None,
 ) -> Harness:
     reader = MetricEvidenceReader(
         PrometheusClient(url or live_world.url, http), SignalRules(timeout_seconds=timeout)
     )
-    return harness_at(database, SkillTools(metrics=reader), live_world.at)
+    tools = SkillTools(metrics=reader, projects=projects or Projects())
+    return harness_at(database, tools, live_world.at)
 
 
 async def test_a_range_query_is_a_table_and_a_sparkline(
@@ -103,6 +106,72 @@ async def test_compare_puts_the_golden_signals_beside_a_day_and_a_week_ago(
     assert text_of(not_a_service) == (
         "`--compare` takes a service: `metrics checkout --compare 1d`."
     )
+
+
+# checkout's team and payments' team; "carol" is in both (and, as everyone, in the default).
+TWO_TEAMS = Projects(
+    (
+        Project(
+            "shop",
+            frozenset({"checkout", "web"}),
+            members={"alice": "responder", "carol": "viewer"},
+        ),
+        Project(
+            "billing",
+            frozenset({"payments"}),
+            members={"bob": "responder", "carol": "viewer"},
+        ),
+    )
+)
+
+
+async def test_with_projects_a_query_reads_only_the_services_of_ones_projects(
+    live_world: LiveWorld, database: Database, http: httpx.AsyncClient
+) -> None:
+    harness = metrics_harness(live_world, database, http, projects=TWO_TEAMS)
+    for user in ("alice", "carol"):
+        ours = await harness.say(
+            'metrics sum(rate(http_requests_total{service="checkout"}[1m])) --since 30m',
+            user=user,
+        )
+        assert any(isinstance(block, Table) for block in ours.blocks), (user, text_of(ours))
+    theirs = {
+        'metrics rate(http_requests_total{service="payments"}[1m])': (
+            "There is no service payments you can see."
+        ),
+        'metrics rate(http_requests_total{service=~"checkout|payments"}[1m])': (
+            "There is no service payments you can see."
+        ),
+        "metrics payments --compare 1d": "There is no service payments you can see.",
+        "metrics sum(rate(http_requests_total[1m]))": (
+            "`http_requests_total` reads every project's series: name one of your services "
+            'in each selector, e.g. `http_requests_total{service="<service>"}`.'
+        ),
+        'metrics up{service="checkout"} or up{service!="checkout"}': (
+            "`up` reads every project's series: name one of your services in each selector, "
+            'e.g. `up{service="<service>"}`.'
+        ),
+        'metrics {__name__=~".+"}': (
+            '`{__name__=~".+"}` reads every project\'s series: name one of your services '
+            "in each selector."
+        ),
+        "metrics sum(rate(http_requests_total[5m])": (
+            "That is not PromQL (unclosed left parenthesis); check the expression, e.g. "
+            "`sum(rate(http_requests_total[5m]))`."
+        ),
+    }
+    for command, refusal in theirs.items():
+        reply = await harness.say(command, user="alice")
+        assert text_of(reply) == refusal, command
+        assert reply.visibility == "ephemeral"
+    # A member of every project reads everything Prometheus holds.
+    everything = await harness.say(
+        "metrics sum by (service) (rate(http_requests_total[1m])) --since 30m", user="carol"
+    )
+    table = next(block for block in everything.blocks if isinstance(block, Table))
+    assert [row[0] for row in table.rows] == ["{service=checkout}"]
+    compared = await harness.say("metrics payments --compare 1d", user="carol")
+    assert "There is no service" not in text_of(compared)
 
 
 async def test_promql_prometheus_cannot_read_is_a_plain_sentence(

@@ -22,6 +22,8 @@ import yaml
 from skills.catalog import default_registry
 from tests.bot.projects.conftest import PROJECTS, say, seed, words
 from tests.bot.slack.conftest import SlackWorld, slack_world, slash_command
+from tests.conftest import free_port
+from tests.integrations.fake_loki import fake_loki
 
 PAYMENTS_USER = "U0PAYLEAD"  # admin in payments, not a member of platform
 PLATFORM_USER = "U0PLAT"  # responder in platform
@@ -63,6 +65,22 @@ PLATFORM_THINGS = {
     "fix": re.compile(r"zanzibar", re.IGNORECASE),
     "runbook": re.compile(r"platform-secret-fix"),
     "postmortem": re.compile(r"pg-outage"),
+    "oncall": re.compile(r"platform-primary|U0PLATLEAD"),
+}
+NO_PLATFORM_SERVICE = "There is no service postgres-primary you can see."
+# Loki's lines of one trace through both projects' services: only checkout's may show.
+TRACE_LINES = [
+    ({"service": "checkout"}, "POST /cart trace_id=t-9 failed: upstream"),
+    ({"service": "postgres-primary"}, "zanzibar pool exhausted trace_id=t-9"),
+]
+ONCALL = {
+    "schedules": {
+        "payments-primary": {
+            "project": "payments",
+            "rotation": {"users": ["U0PAYLEAD", "U0PAYDEV"], "shift": "1d"},
+        },
+        "platform-primary": {"project": "platform", "rotation": {"users": ["U0PLATLEAD"]}},
+    }
 }
 
 NO_INCIDENT = "There is no incident INC-2."
@@ -125,8 +143,21 @@ TABLE: dict[str, list[Case]] = {
         )
     ],
     "correlate": [Case("correlate INC-1"), Case("correlate INC-2", NO_INCIDENT)],
-    "metrics": [Case("metrics up")],
-    "logs": [Case("logs checkout")],
+    "metrics": [
+        Case('metrics up{service="checkout"}'),
+        Case('metrics up{service="postgres-primary"}', NO_PLATFORM_SERVICE),
+        Case("metrics postgres-primary --compare 1d", NO_PLATFORM_SERVICE),
+        Case(
+            "metrics up",
+            "`up` reads every project's series: name one of your services in each selector, "
+            'e.g. `up{service="<service>"}`.',
+        ),
+    ],
+    "logs": [
+        Case("logs checkout"),
+        Case("logs --trace t-9 --since 1h"),
+        Case("logs postgres-primary", NO_PLATFORM_SERVICE),
+    ],
     "health": [Case("health")],
     "suggest": [Case("suggest INC-1"), Case("suggest INC-2", NO_INCIDENT)],
     "ask": [Case("ask how did we fix pgbouncer connections?")],
@@ -139,7 +170,13 @@ TABLE: dict[str, list[Case]] = {
     "slo": [Case("slo")],
     "capacity": [Case("capacity")],
     "schedules": [Case("schedules")],
-    "oncall": [Case("oncall")],
+    "oncall": [
+        Case("oncall"),
+        Case(
+            "oncall platform-primary",
+            "There is no on-call schedule 'platform-primary' (payments-primary).",
+        ),
+    ],
     "snooze": [Case("snooze INC-2 30m", NO_INCIDENT)],
     "sla": [Case("sla")],
     "policies": [Case("policies"), Case("policies test INC-2", NO_INCIDENT)],
@@ -189,9 +226,19 @@ async def world(tmp_path: Path) -> AsyncIterator[SlackWorld]:
         },
         "knowledge": {"postmortems": str(postmortems)},
         "context_posts": {"enabled": False},
+        "oncall": ONCALL,
     }
-    async with slack_world(tmp_path, yaml.safe_dump(config)) as found:
-        yield found
+    at = int((datetime.now(UTC) - timedelta(minutes=5)).timestamp() * 1e9)
+    lines = [(labels, at + n, line) for n, (labels, line) in enumerate(TRACE_LINES)]
+    # Prometheus on a port nobody listens on: what a query may read is decided before asking.
+    with fake_loki(lines) as loki:
+        async with slack_world(
+            tmp_path,
+            yaml.safe_dump(config),
+            loki_url=loki,
+            prometheus_url=f"http://127.0.0.1:{free_port()}",
+        ) as found:
+            yield found
 
 
 async def seed_both(world: SlackWorld, client: httpx.AsyncClient) -> None:
@@ -262,6 +309,10 @@ async def test_a_person_of_one_project_sees_nothing_of_another(world: SlackWorld
         # The platform person finds their own things: the scans below would see a leak.
         theirs = await say(client, PLATFORM_USER, TABLE["ask"][0].command, channel="#platform")
         assert {"incident", "fix"} <= set(leaks(json.dumps(theirs))), theirs
+        trace = await say(client, PLATFORM_USER, "logs --trace t-9 --since 1h", "#platform")
+        assert "fix" in leaks(json.dumps(trace)), trace
+        oncall = await say(client, PLATFORM_USER, "oncall", channel="#platform")
+        assert "oncall" in leaks(json.dumps(oncall)), oncall
         for verb, cases in TABLE.items():
             for case in cases:
                 answer = await say(client, PAYMENTS_USER, case.command)
@@ -310,12 +361,18 @@ def answers_since(world: SlackWorld, start: int) -> list[dict[str, Any]]:
     ]
 
 
+def slack_escaped(text: str) -> str:
+    """`text` as Slack shows it: `&`, `<` and `>` escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def answered(world: SlackWorld, before: int, refusal: str | None) -> Callable[[], bool]:
     """Whether Slack got an answer since call `before` (saying `refusal`, when given)."""
 
     def done() -> bool:
         said = [json.dumps(p, ensure_ascii=False) for p in answers_since(world, before)]
-        return bool(said) and (refusal is None or any(refusal in text for text in said))
+        wanted = json.dumps(slack_escaped(refusal or ""), ensure_ascii=False)[1:-1]
+        return bool(said) and (refusal is None or any(wanted in text for text in said))
 
     return done
 
@@ -343,5 +400,6 @@ async def check_slack(world: SlackWorld) -> None:
     for params in answers_since(world, start):
         said = json.dumps(params, ensure_ascii=False)
         for case in (c for cases in TABLE.values() for c in cases if c.refusal):
-            said = said.replace(case.refusal or "", "")
+            refusal = json.dumps(slack_escaped(case.refusal or ""), ensure_ascii=False)[1:-1]
+            said = said.replace(refusal, "")
         assert leaks(said) == [], params
