@@ -112,6 +112,10 @@ class ProjectConfig(BaseModel):
     policies: list[PolicyConfig] = Field(
         default_factory=list, description="rules evaluated on the project's incidents"
     )
+    resolve_with_alerts: bool | None = Field(
+        default=None,
+        description="incidents resolve when their alerts all resolve (default: the top level's)",
+    )
 
     def project(self) -> Project:
         return Project(
@@ -120,6 +124,7 @@ class ProjectConfig(BaseModel):
             channels=dict(self.channels),
             members=dict(self.members),
             groups=dict(self.groups),
+            resolve_with_alerts=self.resolve_with_alerts,
         )
 
 
@@ -238,6 +243,11 @@ class LookoutConfig(BaseModel):
     policies: list[PolicyConfig] = Field(
         default_factory=list, description="rules for the default project's incidents"
     )
+    resolve_with_alerts: bool = Field(
+        default=True,
+        description="an incident resolves when its alerts all resolve; false: it stays open "
+        "until someone (or a policy's auto_close) resolves it",
+    )
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     access: AccessConfig = Field(default_factory=AccessConfig)
     grouping: GroupingRules = Field(default_factory=GroupingRules)
@@ -268,7 +278,7 @@ class LookoutConfig(BaseModel):
         service, or names repeat."""
         if self._projects is None:
             entries = tuple(entry.project() for entry in self.projects)
-            self._projects = Projects(entries, self.default_project)
+            self._projects = Projects(entries, self.default_project, self.resolve_with_alerts)
         return self._projects
 
     def policy_map(self) -> dict[str, tuple[Rule, ...]]:

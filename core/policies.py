@@ -13,7 +13,9 @@ comprehension is accepted:
 * the facts below, and `labels["team"]` for one label of the incident's alerts.
 
 Facts (`VOCABULARY`): `severity` (critical, warning, info), `status` (triggered,
-acknowledged, investigating, mitigated, resolved), `acknowledged`, `resolved` (booleans),
+acknowledged, investigating, mitigated, resolved), `acknowledged` (boolean), `resolved`
+(the incident is resolved, or none of its alerts fires any more: what an incident of a
+project with `resolve_with_alerts: false` is when its alerts end),
 `alerts` (alerts of the current episode, firing or resolved), `firing` (of those, firing),
 `service`, `project`, `age` (seconds since the episode opened), `idle` (seconds since the
 last alert), `confidence` (0…1: the root cause's confidence, else the best precedent's
@@ -416,7 +418,7 @@ class Outcome:
 def blocked(action: Action, facts: Facts) -> str | None:
     """Why `action` cannot act on an incident with `facts` although its rule matched."""
     if action.kind == "auto_close":
-        if facts.get("resolved") is True:
+        if facts.get("status") == "resolved":
             return "the incident is resolved already"
         firing = facts.get("firing")
         if isinstance(firing, int) and firing > 0:

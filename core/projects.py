@@ -36,23 +36,28 @@ class Project:
 
     `channels`: platform (`slack`, `teams`, `console`) → channel id; `members`: a platform
     user id (or `*`, everyone) → role; `groups`: a Slack user group id (S…) or an Azure AD
-    group object id → role, for people the platform says are in it."""
+    group object id → role, for people the platform says are in it; `resolve_with_alerts`:
+    whether an incident resolves when its alerts all resolve (None: as `Projects` says)."""
 
     name: str
     services: frozenset[str] = frozenset()
     channels: Mapping[str, str] = field(default_factory=dict)
     members: Mapping[str, str] = field(default_factory=dict)
     groups: Mapping[str, str] = field(default_factory=dict)
+    resolve_with_alerts: bool | None = None
 
 
 @dataclass(frozen=True)
 class Projects:
     """Every configured project, and the default one for whatever no project owns.
 
-    `configured` is False for a single-team install (no `projects:` in the config)."""
+    `configured` is False for a single-team install (no `projects:` in the config).
+    `resolve_with_alerts`: whether incidents resolve when their alerts all resolve, for
+    projects that do not say."""
 
     projects: tuple[Project, ...] = ()
     default: str = DEFAULT_PROJECT
+    resolve_with_alerts: bool = True
 
     def __post_init__(self) -> None:
         names = [project.name for project in self.projects]
@@ -93,6 +98,14 @@ class Projects:
 
     def known(self, name: str) -> bool:
         return name in self.names
+
+    def resolves_with_alerts(self, project: str) -> bool:
+        """Whether `project`'s incidents resolve by themselves when no alert fires any more
+        (else they stay open until someone, or a policy's `auto_close`, resolves them)."""
+        found = self.get(project)
+        if found is not None and found.resolve_with_alerts is not None:
+            return found.resolve_with_alerts
+        return self.resolve_with_alerts
 
     def of_service(self, service: str | None) -> str:
         """The project owning `service`, else the default project."""

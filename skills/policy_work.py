@@ -49,13 +49,16 @@ async def incident_facts(
     best = max((float(match.get("similarity") or 0.0) for match in matches), default=0.0)
     cause = incident.root_cause or {}
     confidence = float(cause.get("confidence") or 0.0) if isinstance(cause, dict) else 0.0
+    firing = sum(brief.count for brief in briefs if brief.firing)
     return {
         "severity": parse_severity(incident.severity).label,
         "status": incident.status,
         "acknowledged": incident.acknowledged_at is not None,
-        "resolved": incident.status == IncidentStatus.RESOLVED,
+        # Resolved, or its alerts all resolved (an incident of a project that keeps
+        # incidents open past their alerts, `resolve_with_alerts: false`).
+        "resolved": incident.status == IncidentStatus.RESOLVED or (bool(briefs) and not firing),
         "alerts": sum(brief.count for brief in current),
-        "firing": sum(brief.count for brief in briefs if brief.firing),
+        "firing": firing,
         "service": incident.service,
         "project": incident.project,
         "age": max(0, int((now - incident.opened_at).total_seconds())),

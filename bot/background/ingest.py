@@ -49,6 +49,8 @@ class IngestResult:
     changed_incidents: set[int] = field(default_factory=set)
     merged_incidents: dict[int, int] = field(default_factory=dict)
     reopened_incidents: set[int] = field(default_factory=set)
+    # Incidents one of whose alerts resolved in this batch.
+    alert_resolved_in: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -162,6 +164,7 @@ class AlertIngestor:
                 ledger.updated.add(alert.fingerprint)
                 if row.incident_id is not None:
                     result.changed_incidents.add(row.incident_id)
+                    result.alert_resolved_in.add(row.incident_id)
                     ledger.touch(alert.fingerprint, row.incident_id)
                     events.append(
                         NewEvent(
@@ -344,12 +347,19 @@ class AlertIngestor:
                 )
                 incident.truncated_alerts = 0
         briefs = await uow.alerts.briefs(incident_ids=list(incidents))
-        done = [
+        quiet = [
             incident
             for incident_id, incident in incidents.items()
             if briefs[incident_id]
             and incident.status != IncidentStatus.RESOLVED
             and not any(alert.firing for alert in briefs[incident_id])
+        ]
+        projects = self._projects()
+        done = [i for i in quiet if projects.resolves_with_alerts(i.project)]
+        held = [
+            i
+            for i in quiet
+            if i.id in result.alert_resolved_in and not projects.resolves_with_alerts(i.project)
         ]
         ended = await uow.alerts.ended_at(incident_ids=[incident.id for incident in done])
         window = self._rules.window
@@ -384,6 +394,17 @@ class AlertIngestor:
                     actor="Alertmanager",
                 )
                 for incident in done
+            ]
+            + [
+                NewEvent(
+                    incident_id=incident.id,
+                    kind="alerts_resolved",
+                    text="All alerts resolved; the incident stays open until someone resolves "
+                    "it (resolve_with_alerts: false)",
+                    at=now,
+                    actor="Alertmanager",
+                )
+                for incident in held
             ]
         )
 

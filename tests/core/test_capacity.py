@@ -70,7 +70,9 @@ def test_short_history_uses_a_robust_line_that_ignores_a_spike() -> None:
     usage[5] = 500  # one wild sample
     result = forecast(t, usage, horizon=10 * DAY)
     assert result.method.startswith("robust linear")
-    crossing = time_to_threshold(result, 25)
+    # The line reaches 25 on day 15; a level between two samples, so that rounding in the
+    # fit (which differs between numerical library versions) cannot move the crossing.
+    crossing = time_to_threshold(result, 24.5)
     assert crossing.at == pytest.approx(15 * DAY, rel=0.02)
 
 

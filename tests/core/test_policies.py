@@ -218,5 +218,8 @@ def test_evaluate_says_what_fires_and_what_holds_back() -> None:
     firing = evaluate(rules[:1], {**FACTS, "firing": 2})[0]
     assert firing.verdict.holds and not firing.fires
     assert firing.blocked == "auto_close waits until no alert fires (2 firing)"
-    resolved = evaluate(rules[:1], {**FACTS, "resolved": True})[0]
+    resolved = evaluate(rules[:1], {**FACTS, "resolved": True, "status": "resolved"})[0]
     assert resolved.blocked == "the incident is resolved already"
+    # Its alerts resolved, the incident open (a project that keeps incidents open).
+    quiet = evaluate(rules[:1], {**FACTS, "resolved": True, "firing": 0})[0]
+    assert quiet.blocked is None

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from bot.background.ingest import AlertIngestor
 from core.alerts import Alert, fingerprint, group_labels_of
 from core.grouping_rules import GroupingRules
+from core.projects import Project, Projects
 from storage.database import Database
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -121,6 +122,40 @@ async def test_resolved_alerts_close_and_a_fully_resolved_incident_resolves(
         kinds = [e.kind for e in await uow.incidents.events(incident_id=1)]
     assert incident is not None and incident.resolved_by == "Alertmanager"
     assert kinds == ["opened", "alert_joined", "alert_resolved", "alert_resolved", "resolved"]
+
+
+async def test_a_project_that_keeps_incidents_open_past_their_alerts_says_so_once(
+    database: Database,
+) -> None:
+    projects = Projects(
+        (
+            Project("payments", frozenset({"checkout"}), resolve_with_alerts=False),
+            Project("platform", frozenset({"postgres"})),
+        )
+    )
+    ingestor = AlertIngestor(
+        database, clock=lambda: T0 + timedelta(minutes=20), projects=lambda: projects
+    )
+    first, second, other = alert("A", "checkout"), alert("B", "checkout", 1), alert("C", "postgres")
+    await ingestor.ingest([first, second, other])
+    await ingestor.ingest([resolved(first, 10), resolved(other, 10)])
+    await ingestor.ingest([resolved(second, 12)])
+    await ingestor.ingest([resolved(second, 12)])  # Alertmanager says it again
+    statuses = {row[0]: row[3] for row in await incidents(database)}
+    assert statuses == {1: "triggered", 2: "resolved"}  # platform resolves with its alerts
+    async with database.unit_of_work() as uow:
+        kinds = [e.kind for e in await uow.incidents.events(incident_id=1)]
+    assert kinds == [
+        "opened",
+        "alert_joined",
+        "alert_resolved",
+        "alert_resolved",
+        "alerts_resolved",
+    ]
+    # It fires again within the open incident: it joins, nothing reopens.
+    again = await ingestor.ingest([replace(first, starts_at=T0 + timedelta(minutes=15))])
+    assert again.created_incidents == [] and again.reopened_incidents == set()
+    assert {row[0]: row[3] for row in await incidents(database)}[1] == "triggered"
 
 
 async def test_resolved_incidents_never_absorb_new_alerts(database: Database) -> None:

@@ -19,7 +19,7 @@ from tests.bot.test_webhook import storm_payload
 from tests.conftest import RunningServer, free_port, start_server
 
 PAYMENTS_RULES: list[dict[str, Any]] = [
-    {"name": "quiet", "when": "firing == 0 and not resolved", "then": "auto_close"},
+    {"name": "quiet", "when": "resolved and alerts == 1", "then": "auto_close"},
     {
         "name": "page-lead",
         "when": 'severity == "critical" and not acknowledged and labels["service"] == "checkout"',
@@ -34,7 +34,8 @@ PAYMENTS_RULES: list[dict[str, Any]] = [
 @pytest.fixture
 async def policy_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     projects = [dict(entry) for entry in PROJECTS["projects"]]
-    projects[0] = {**projects[0], "policies": PAYMENTS_RULES}
+    # Payments keeps an incident open past its alerts; its `quiet` rule closes it.
+    projects[0] = {**projects[0], "policies": PAYMENTS_RULES, "resolve_with_alerts": False}
     settings = Settings(
         data_dir=tmp_path / "data",
         host="127.0.0.1",
@@ -73,15 +74,24 @@ async def test_a_projects_rules_fire_once_audited_in_the_timeline_and_thread(
         assert "page-lead fired already in this episode" in tested
         assert "quiet matches" not in tested
         assert "quiet would not fire" in tested
-        assert "✗ `firing == 0` (firing is 1)" in tested
+        assert "✗ `resolved` (resolved is false)" in tested
         assert "✓ `not acknowledged` (acknowledged is false)" in tested
         assert "precedent would not fire" in tested
         assert "(precedent is false)" in tested
 
-        # Its alert goes away without the incident resolving (it is closed by hand in the
-        # store): now nothing fires and `quiet` closes it.
+        # Its alert resolves: payments keeps the incident open (`resolve_with_alerts: false`)
+        # and says so in the timeline; `quiet` closes it.
+        resolved = storm_payload(1, "checkout")
+        resolved["status"] = resolved["alerts"][0]["status"] = "resolved"
+        resolved["alerts"][0]["endsAt"] = datetime.now(UTC).isoformat()
+        response = await client.post("/webhooks/alertmanager", json=resolved)
+        assert response.status_code == 200, response.text
         async with lookout.database.unit_of_work() as uow:
-            await uow.alerts.close_firing(incident_id=1, at=datetime.now(UTC))
+            held = await uow.incidents.get(incident_id=1)
+        assert held is not None and held.status == "triggered"
+        assert "All alerts resolved; the incident stays open until someone resolves it" in words(
+            await say(client, "U0PAYDEV", "timeline INC-1")
+        )
         assert await run_policies(policy_server) == [(1, "quiet")]
         assert await run_policies(policy_server) == []
 
@@ -103,7 +113,7 @@ async def test_a_projects_rules_fire_once_audited_in_the_timeline_and_thread(
 
         timeline = words(await say(client, "U0PAYDEV", "timeline INC-1"))
         assert "POLICY" in timeline
-        assert "Policy quiet resolved INC-1 (when firing == 0 and not resolved)" in timeline
+        assert "Policy quiet resolved INC-1 (when resolved and alerts == 1)" in timeline
         shown = words(await say(client, "U0PAYDEV", "show INC-1"))
         assert "Policy quiet resolved INC-1" in shown
 
@@ -140,7 +150,7 @@ async def test_policies_lists_the_projects_rules_and_hides_other_projects_incide
         await seed(client)
         listed = words(await say(client, "U0PAYDEV", "policies"))
         assert "Policy rules in payments" in listed
-        assert "quiet — when `firing == 0 and not resolved` → `auto_close`" in listed
+        assert "quiet — when `resolved and alerts == 1` → `auto_close`" in listed
         assert "precedent — when `confidence > 0.85 and precedent` → `post_suggestion`" in listed
         other = words(await say(client, "U0PLAT", "policies", channel="#platform"))
         assert other == "No policy rules in platform."

@@ -1,6 +1,7 @@
 """Policies of a single-team install through Slack: an `ack` typed in Slack makes a rule
-fire, its line lands in the incident's thread; auto_close resolves the incident once no
-alert fires, once, audited and in the timeline; `policies test` says why."""
+fire, its line lands in the incident's thread; with incidents kept open past their alerts,
+auto_close resolves the incident once its alerts resolved, once, audited and in the
+timeline; `policies test` says why."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from tests.bot.test_webhook import storm_payload
 CONFIG = """
 routing:
   default_channel: "#incidents"
+resolve_with_alerts: false
 policies:
   - name: acked-critical
     when: acknowledged and severity == "critical"
     then: notify
     message: "critical and acknowledged: post an update every 30 minutes"
   - name: quiet
-    when: firing == 0 and not resolved and age < 1d
+    when: resolved and age < 1d
     then: auto_close
 """
 
@@ -52,10 +54,11 @@ async def test_rules_fire_on_slack_commands_once_into_the_thread(tmp_path: Path)
             )
         )
 
-        # The alert stops firing without the incident resolving; the next pass closes it.
-        async with lookout.database.unit_of_work() as uow:
-            await uow.alerts.close_firing(incident_id=1, at=datetime.now(UTC))
-        lookout.incidents_changed()
+        # The alert resolves; the incident stays open, and the next pass closes it.
+        resolved = storm_payload(1, "checkout")
+        resolved["status"] = resolved["alerts"][0]["status"] = "resolved"
+        resolved["alerts"][0]["endsAt"] = datetime.now(UTC).isoformat()
+        await ingest(slack, resolved)
         await slack.fake.wait_until(
             lambda: any(
                 "Policy quiet resolved INC-1" in text for text in thread_posts(slack, root_ts)
