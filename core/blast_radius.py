@@ -108,7 +108,9 @@ class BlastRadius:
         """Users and revenue as far as the catalog says: `120,000 users, 4,500/h revenue`;
         `at least 1,000 users` when some services in the radius lack a figure; `users and
         revenue unknown` when none has one. A figure of zero is said as zero."""
-        users = _figure(None if self.users is None else f"{self.users:,} users", self.users_unknown)
+        users = _figure(
+            None if self.users is None else plural(self.users, "user"), self.users_unknown
+        )
         revenue = _figure(
             None if self.revenue_per_hour is None else f"{self.revenue_per_hour:,.0f}/h revenue",
             self.revenue_unknown,

@@ -16,6 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.wording import plural
 from runbooks.schema import Runbook
 
 HOUR = timedelta(hours=1)
@@ -104,6 +105,6 @@ class RateLimiter:
         retry_after = oldest_counted + self.window - now
         return Decision(
             False,
-            f"already ran {len(recent)} times in the last hour (limit {self.max_runs})",
+            f"already ran {plural(len(recent), 'time')} in the last hour (limit {self.max_runs})",
             retry_after=retry_after,
         )

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from core.wording import plural
 from skills.markup import plain
 
 
@@ -240,7 +241,7 @@ class Reply:
             elif isinstance(block, Fields):
                 parts.append(" · ".join(f"{label}: {value}" for label, value in block.fields))
             elif isinstance(block, Table):
-                parts.append(f"{len(block.rows)} rows")
+                parts.append(plural(len(block.rows), "row"))
             elif isinstance(block, Form):
                 parts.append(block.title)
         return "\n".join(parts)

@@ -316,6 +316,7 @@ def parse(
     positionals = [name for name, info in fields.items() if _positional(info)]
     values: dict[str, Any] = {}
     given: set[str] = set()
+    skipped: str | None = None  # a bare number in a thread, not read as the incident
 
     def take_option(key: str, inline: str, has_inline: bool, after: int) -> int:
         name = options[key]
@@ -358,7 +359,9 @@ def parse(
                 raise UsageError(_unknown_option(key, verb, model, options))
         if field_name is None or info is None or marker is None:
             extra = text[word.start :].strip()
-            raise UsageError(_unexpected(verb, model, extra, thread_incident, subject in given))
+            raise UsageError(
+                _unexpected(verb, model, skipped or extra, thread_incident, subject in given)
+            )
         if marker.rest and _is_list(info):
             items: list[str] = []
             index = word.start
@@ -394,6 +397,8 @@ def parse(
                 values[field_name] = candidate
                 given.add(field_name)
                 position = word.end
+            elif thread_incident is not None and _BARE_NUMBER.match(candidate):
+                skipped = candidate
             continue
         if not word.closed:
             raise UsageError("That command has an unclosed quote; close it and try again.")

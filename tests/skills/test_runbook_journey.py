@@ -282,7 +282,7 @@ async def test_the_hourly_limit_counts_runs_that_started_not_requests(journey: J
         assert run is not None
         run.status, run.started_at = "succeeded", journey.harness.clock.now
     third = await journey.say("run once-an-hour")
-    assert text_of(third).startswith("once-an-hour already ran 1 times in the last hour (limit 1)")
+    assert text_of(third).startswith("once-an-hour already ran 1 time in the last hour (limit 1)")
 
 
 async def test_reject_and_cancel_reasons_reach_the_card_and_the_timeline(journey: Journey) -> None:

@@ -271,7 +271,7 @@ async def test_viewers_cannot_run_and_the_rate_limit_holds(
     )
     assert first["text"].startswith("R-1 · Only once an hour, starting")
     assert again["text"].startswith(
-        "once-an-hour already ran 1 times in the last hour (limit 1); try again in "
+        "once-an-hour already ran 1 time in the last hour (limit 1); try again in "
     )
 
 

@@ -139,7 +139,15 @@ async def test_in_a_thread_its_incident_is_the_subject(server: RunningServer) ->
         assert refused == (
             "In INC-3's thread `ack` acts on INC-3; for another incident write `INC-2` or `#2`."
         )
+        # The same hint when more words follow the number.
+        for verb, rest in (("severity", "warning"), ("status", "mitigated"), ("snooze", "2h")):
+            refused = await say(client, f"{verb} 2 {rest}", thread=roots[3])
+            assert refused == (
+                f"In INC-3's thread `{verb}` acts on INC-3; for another incident write "
+                "`INC-2` or `#2`."
+            )
         assert (await incident(server, 2)).status == "triggered"
+        assert (await incident(server, 2)).severity == "critical"
 
         # Outside threads, 42, #42 and INC-42 are ids.
         assert (await say(client, "ack 4")).startswith("✅ INC-4 acknowledged")
