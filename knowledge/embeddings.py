@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.threads import INDEXING, QUERY, in_thread, release_memory
+from knowledge.threads import INDEXING, in_thread, query_executor, release_memory
 
 Vectors = npt.NDArray[np.float32]
 
@@ -173,7 +173,7 @@ class LocalEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         # One text is a query: it must not wait behind an indexing batch.
-        executor = QUERY if len(texts) == 1 else INDEXING
+        executor = query_executor() if len(texts) == 1 else INDEXING
         return await in_thread(executor, self.embed_now, list(texts))
 
 

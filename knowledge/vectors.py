@@ -19,7 +19,7 @@ import numpy as np
 
 from knowledge.documents import Document, DocumentKind, MetaValue
 from knowledge.embeddings import Vectors
-from knowledge.threads import INDEXING, QUERY, in_thread
+from knowledge.threads import INDEXING, in_thread, query_executor
 
 COLLECTION_PREFIX = "lookout-knowledge"
 PAGE = 1000
@@ -239,12 +239,13 @@ class ChromaStore:
         projects: Collection[str] | None = None,
     ) -> list[VectorHit]:
         return await in_thread(
-            QUERY, self.query_now, vector, limit=limit, kinds=kinds, projects=projects
+            query_executor(), self.query_now, vector, limit=limit, kinds=kinds, projects=projects
         )
 
     async def documents(self, ids: Sequence[str] | None = None) -> list[Document]:
         # All of them is the start-up load: indexing work.
-        return await in_thread(QUERY if ids is not None else INDEXING, self.documents_now, ids)
+        executor = query_executor() if ids is not None else INDEXING
+        return await in_thread(executor, self.documents_now, ids)
 
     async def drop(self) -> None:
         await in_thread(INDEXING, self.drop_now)

@@ -16,6 +16,7 @@ from bot.background.passes import BackgroundPass
 from bot.config import ContextPostRules
 from bot.metrics import Metrics
 from core.topology import Topology
+from knowledge.threads import background_work
 from skills.context import SkillTools
 from skills.incident_context import gather, observe, snapshot, worth_posting
 from storage.database import Database
@@ -65,7 +66,8 @@ class ContextPoster:
                 opened_since=now - timedelta(minutes=self._rules.max_age_minutes),
                 opened_before=now - timedelta(seconds=self._rules.delay_seconds),
             )
-        posted = [incident.id for incident in incidents if await self._check(incident, now)]
+        with background_work():  # precedents are looked up behind people's queries
+            posted = [incident.id for incident in incidents if await self._check(incident, now)]
         if posted:
             log.info("posted incidents' context", extra={"incidents": posted})
             self._on_change()

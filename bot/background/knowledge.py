@@ -15,6 +15,7 @@ from knowledge.answers import evidence_from_record
 from knowledge.llm import LLMError
 from knowledge.seen_before import SeenBefore
 from knowledge.service import Knowledge
+from knowledge.threads import background_work
 from storage.database import Database
 from storage.knowledge import record_written
 
@@ -72,7 +73,9 @@ class KnowledgeWorker:
             self.wake()  # more next time; new incidents wait for a current index
             return
         self.caught_up.set()
-        if await self._seen.check_new(now=self._clock()):
+        with background_work():  # behind ingestion and people's queries for the CPU
+            checked = await self._seen.check_new(now=self._clock())
+        if checked:
             self._on_change()
 
 
