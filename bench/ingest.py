@@ -876,6 +876,12 @@ async def bench(
         + "   ".join(f"{percentile(q, 0.5):.0f}" for q in quarters)
         + " ms (does the cost grow as the database and incidents grow?)"
     )
+    slowest = sorted(ingest.by_batch.items(), key=lambda item: -item[1])[:5]
+    print(
+        "  slowest batches     "
+        + ", ".join(f"#{index} {seconds * 1000:.0f} ms" for index, seconds in slowest)
+        + f" (of #0–#{len(storm.batches) - 1}, in sending order)"
+    )
     if server_count:
         print(f"  server-side mean    {server_sum / server_count * 1000:.1f} ms per batch")
     print(

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from core.incidents import parse_incident_id
 from storage.database import Database
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,31 @@ async def audit_delivery(
     database: Database, *, source: str, response: Response, now: datetime | None = None
 ) -> None:
     """Record `response`'s delivery from `source` (`alertmanager`, `changes`, `github`,
-    `argocd`, `pagerduty`). Never raises: the delivery's answer stands whatever happens here."""
+    `argocd`, `pagerduty`) in a transaction of its own. Never raises: the delivery's answer
+    stands whatever happens here."""
     status = response.status_code
     if status in NOT_AUDITED or status >= 500:
         return
-    answer = _answer(response)
+    try:
+        async with database.unit_of_work() as uow:
+            await record_delivery(
+                uow, source=source, status=status, answer=_answer(response), now=now
+            )
+    except Exception:
+        log.exception("could not audit a webhook delivery", extra={"source": source})
+
+
+async def record_delivery(
+    uow: UnitOfWork,
+    *,
+    source: str,
+    status: int,
+    answer: dict[str, Any],
+    now: datetime | None = None,
+) -> None:
+    """Record, in `uow`, the delivery from `source` answered `status` with `answer` (the
+    JSON the sender got) — inside the transaction that stored it, where there is one, so a
+    stored delivery and its audit entry commit together."""
     outcome = outcome_of(status, answer)
     incidents = _incidents(answer)
     detail: dict[str, Any] = {"source": source, "status": status}
@@ -83,20 +104,16 @@ async def audit_delivery(
                 detail[key] = value if not isinstance(value, str) else value[:500]
         if incidents:
             detail["incidents"] = [f"INC-{number}" for number in incidents[:MOST_LISTED]]
-    try:
-        async with database.unit_of_work() as uow:
-            rows = await uow.incidents.get_many(incident_ids=incidents[:MOST_LISTED])
-            projects = {row.project for row in rows.values()}
-            await uow.audit.record(
-                at=now or datetime.now(UTC),
-                platform=WEBHOOK_PLATFORM,
-                user_id=source,
-                user_name=source,
-                action="webhook",
-                target=f"INC-{incidents[0]}" if len(incidents) == 1 else None,
-                detail=detail,
-                outcome=outcome,
-                project=projects.pop() if len(projects) == 1 else None,
-            )
-    except Exception:
-        log.exception("could not audit a webhook delivery", extra={"source": source})
+    rows = await uow.incidents.get_many(incident_ids=incidents[:MOST_LISTED])
+    projects = {row.project for row in rows.values()}
+    await uow.audit.record(
+        at=now or datetime.now(UTC),
+        platform=WEBHOOK_PLATFORM,
+        user_id=source,
+        user_name=source,
+        action="webhook",
+        target=f"INC-{incidents[0]}" if len(incidents) == 1 else None,
+        detail=detail,
+        outcome=outcome,
+        project=projects.pop() if len(projects) == 1 else None,
+    )

@@ -16,8 +16,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
 from bot import openapi_bodies as bodies
+from bot.background.ingest import IngestResult
 from bot.bodies import MAX_BODY, BodyTooLarge, NotJSON, parse_json, read_body
-from bot.delivery_audit import audit_delivery
+from bot.delivery_audit import audit_delivery, record_delivery
 from core.alerts import parse_delivery
 from core.changes import ChangeEvent
 from integrations.change_events import (
@@ -27,6 +28,7 @@ from integrations.change_events import (
     parse_github,
 )
 from storage.database import unavailable_reason
+from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.main import Lookout
@@ -132,7 +134,8 @@ def machine_routes(lookout: Lookout) -> APIRouter:
             response = unavailable
         metrics.webhook_requests.labels("alertmanager", str(response.status_code)).inc()
         metrics.webhook_seconds.labels("alertmanager").observe(time.perf_counter() - started)
-        await audit_delivery(lookout.database, source="alertmanager", response=response)
+        if response.status_code != 200:  # a stored delivery was audited as it was stored
+            await audit_delivery(lookout.database, source="alertmanager", response=response)
         return response
 
     async def _alertmanager(request: Request) -> Response:
@@ -154,27 +157,36 @@ def machine_routes(lookout: Lookout) -> APIRouter:
             return _problem(422, f"not an Alertmanager webhook: {_validation_reason(error)}")
         except ValueError as error:
             return _problem(422, f"not an Alertmanager webhook: {error}")
-        result = await lookout.accept(delivery.alerts, truncated_alerts=delivery.truncated_alerts)
-        answer: dict[str, Any] = {
-            "status": "accepted",
-            "received": result.received,
-            "new": result.new_alerts,
-            "updated": result.updated_alerts,
-            "unchanged": result.unchanged_alerts,
-            "incidents_created": [f"INC-{i}" for i in result.created_incidents],
-            "incidents_changed": sorted(f"INC-{i}" for i in result.changed_incidents),
-        }
-        if delivery.rejected:
-            # The readable alerts are stored; the others are named, so nothing healthy waits
-            # behind one broken alert (Alertmanager would retry the whole body forever).
-            answer["rejected"] = [
-                {"index": item.index, "reason": item.reason} for item in delivery.rejected
-            ]
+        rejected = [{"index": item.index, "reason": item.reason} for item in delivery.rejected]
+
+        def answer_to(result: IngestResult) -> dict[str, Any]:
+            answer: dict[str, Any] = {
+                "status": "accepted",
+                "received": result.received,
+                "new": result.new_alerts,
+                "updated": result.updated_alerts,
+                "unchanged": result.unchanged_alerts,
+                "incidents_created": [f"INC-{i}" for i in result.created_incidents],
+                "incidents_changed": sorted(f"INC-{i}" for i in result.changed_incidents),
+            }
+            if rejected:
+                # The readable alerts are stored; the others are named, so nothing healthy
+                # waits behind one broken alert (Alertmanager would retry the whole body).
+                answer["rejected"] = rejected
+            return answer
+
+        async def audit(uow: UnitOfWork, result: IngestResult) -> None:
+            await record_delivery(uow, source="alertmanager", status=200, answer=answer_to(result))
+
+        result = await lookout.accept(
+            delivery.alerts, truncated_alerts=delivery.truncated_alerts, audit=audit
+        )
+        if rejected:
             log.warning(
                 "alerts rejected from a delivery",
-                extra={"rejected": answer["rejected"][:5], "accepted": len(delivery.alerts)},
+                extra={"rejected": rejected[:5], "accepted": len(delivery.alerts)},
             )
-        return JSONResponse(answer)
+        return JSONResponse(answer_to(result))
 
     async def _json_body(request: Request) -> Any:
         """The body as a JSON object, or the 4xx response that says why not."""

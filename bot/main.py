@@ -24,7 +24,7 @@ from bot.background.blast_trackers import BlastTrackerWatcher
 from bot.background.changes import ChangeRecorder, ChangeResult
 from bot.background.context_posts import ContextPoster
 from bot.background.escalations import EscalationEngine
-from bot.background.ingest import AlertIngestor, IngestResult
+from bot.background.ingest import AlertIngestor, DeliveryAudit, IngestResult
 from bot.background.intake import AlertIntake
 from bot.background.knowledge import AnswerWriter, KnowledgeWorker
 from bot.background.notifier import Notifier
@@ -103,10 +103,17 @@ class Lookout:
     context_poster: ContextPoster | None = None  # new incidents' context, posted unasked
     policies: PolicyEngine | None = None  # the projects' policy rules (None: no rules)
 
-    async def accept(self, alerts: list[Alert], *, truncated_alerts: int = 0) -> IngestResult:
-        """Ingest alerts (committed when this returns) and let the notifier know;
-        `truncated_alerts` is how many the sender said it left out."""
-        result = await self.intake.submit(alerts, truncated_alerts=truncated_alerts)
+    async def accept(
+        self,
+        alerts: list[Alert],
+        *,
+        truncated_alerts: int = 0,
+        audit: DeliveryAudit | None = None,
+    ) -> IngestResult:
+        """Ingest alerts (committed when this returns, with the delivery's audit entry when
+        `audit` records one) and let the notifier know; `truncated_alerts` is how many the
+        sender said it left out."""
+        result = await self.intake.submit(alerts, truncated_alerts=truncated_alerts, audit=audit)
         self.metrics.alerts_received.labels("new").inc(result.new_alerts)
         self.metrics.alerts_received.labels("updated").inc(result.updated_alerts)
         self.metrics.alerts_received.labels("unchanged").inc(result.unchanged_alerts)

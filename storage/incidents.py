@@ -390,8 +390,11 @@ class IncidentRepository:
         )
         return list((await self._session.scalars(query)).all())
 
-    async def changed_since(self, *, platform: str, limit: int = 200) -> list[IncidentRow]:
-        """Incidents whose chat message on `platform` is missing or older than their revision."""
+    async def changed_since(
+        self, *, platform: str, after: int = 0, limit: int = 200
+    ) -> list[IncidentRow]:
+        """Incidents (ids above `after`, in id order) whose chat message on `platform` is
+        missing or older than their revision."""
         query = (
             select(IncidentRow)
             .outerjoin(
@@ -400,8 +403,9 @@ class IncidentRepository:
                 & (ChatThreadRow.platform == platform),
             )
             .where(
+                IncidentRow.id > after,
                 (ChatThreadRow.id.is_(None))
-                | (ChatThreadRow.rendered_revision < IncidentRow.revision)
+                | (ChatThreadRow.rendered_revision < IncidentRow.revision),
             )
             .order_by(IncidentRow.id)
             .limit(limit)

@@ -47,6 +47,8 @@ from storage.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
+# New incidents started per transaction (on SQLite each holds the one writer's lock).
+START_BATCH = 25
 STOPPED_BY = {
     IncidentStatus.ACKNOWLEDGED.value: "acknowledged",
     IncidentStatus.INVESTIGATING.value: "acknowledged",
@@ -255,9 +257,19 @@ class EscalationEngine:
         )
 
     async def _start_new(self, now: datetime) -> int:
+        """Start every new episode's escalation, `START_BATCH` per transaction."""
+        started = 0
+        while True:
+            count, more = await self._start_batch(now)
+            started += count
+            if not more:
+                return started
+
+    async def _start_batch(self, now: datetime) -> tuple[int, bool]:
         started = 0
         async with self._database.unit_of_work() as uow:
-            for incident in await uow.escalations.unstarted():
+            incidents = await uow.escalations.unstarted(limit=START_BATCH)
+            for incident in incidents:
                 facts = await self._facts(uow, incident)
                 decision = decide(self.rules, facts, incident.opened_at)
                 row = EscalationRow(
@@ -303,7 +315,7 @@ class EscalationEngine:
                     data={"episode": incident.episode, "status": row.status},
                 )
                 incident.revision += 1
-        return started
+        return started, len(incidents) == START_BATCH
 
     async def _carry_snooze(
         self, uow: UnitOfWork, row: EscalationRow, incident: IncidentRow, now: datetime

@@ -11,7 +11,7 @@ of a batch are then written in bulk, and every incident the batch touched is re-
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -51,6 +51,10 @@ class IngestResult:
     reopened_incidents: set[int] = field(default_factory=set)
     # Incidents one of whose alerts resolved in this batch.
     alert_resolved_in: set[int] = field(default_factory=set)
+
+
+# Records a delivery's audit entry in the unit of work that stored it, given its result.
+DeliveryAudit = Callable[[UnitOfWork, IngestResult], Awaitable[None]]
 
 
 @dataclass
@@ -108,11 +112,14 @@ class AlertIngestor:
         return result
 
     async def ingest_many(
-        self, deliveries: Sequence[tuple[list[Alert], int]]
+        self,
+        deliveries: Sequence[tuple[list[Alert], int]],
+        audits: Sequence[DeliveryAudit | None] = (),
     ) -> list[IngestResult]:
         """Store several deliveries (alerts, truncated count) in one transaction, as if one
         after the other; each gets its own result. No fingerprint may be in two of them
-        (`shares_no_fingerprint`): then their order within the batch cannot matter."""
+        (`shares_no_fingerprint`): then their order within the batch cannot matter.
+        `audits`, by delivery: what records each one's audit entry, in the same transaction."""
         ledger = _Ledger()
         total = IngestResult(received=sum(len(alerts) for alerts, _ in deliveries))
         # An alert is its fingerprint: the last word of a delivery about one wins.
@@ -130,7 +137,11 @@ class AlertIngestor:
                 if truncated:
                     await self._note_truncation(uow, alerts, truncated, total, ledger)
             await self._refresh(uow, total, topology, now, reopened_at)
-        return [ledger.account(alerts, total) for alerts, _ in deliveries]
+            results = [ledger.account(alerts, total) for alerts, _ in deliveries]
+            for audit, result in zip(audits, results, strict=False):
+                if audit is not None:
+                    await audit(uow, result)
+        return results
 
     async def _read(
         self,

@@ -18,7 +18,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from bot.background.ingest import AlertIngestor, IngestResult
+from bot.background.ingest import AlertIngestor, DeliveryAudit, IngestResult
 from core.alerts import Alert
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 class _Pending:
     alerts: list[Alert]
     truncated_alerts: int
+    audit: DeliveryAudit | None = None
     done: asyncio.Future[IngestResult] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -42,9 +43,16 @@ class AlertIntake:
         self._queue: list[_Pending] = []
         self._lock = asyncio.Lock()
 
-    async def submit(self, alerts: list[Alert], *, truncated_alerts: int = 0) -> IngestResult:
-        """Store one delivery (committed when this returns); raises what ingestion raised."""
-        pending = _Pending(alerts, truncated_alerts)
+    async def submit(
+        self,
+        alerts: list[Alert],
+        *,
+        truncated_alerts: int = 0,
+        audit: DeliveryAudit | None = None,
+    ) -> IngestResult:
+        """Store one delivery (committed when this returns, with its audit entry when `audit`
+        is given); raises what ingestion raised."""
+        pending = _Pending(alerts, truncated_alerts, audit)
         self._queue.append(pending)
         async with self._lock:
             if not pending.done.done():
@@ -73,7 +81,8 @@ class AlertIntake:
     async def _store(self, batch: list[_Pending]) -> None:
         try:
             results = await self._ingestor.ingest_many(
-                [(item.alerts, item.truncated_alerts) for item in batch]
+                [(item.alerts, item.truncated_alerts) for item in batch],
+                [item.audit for item in batch],
             )
         except Exception as error:
             if len(batch) == 1:
@@ -86,7 +95,7 @@ class AlertIntake:
             for item in batch:
                 try:
                     [result] = await self._ingestor.ingest_many(
-                        [(item.alerts, item.truncated_alerts)]
+                        [(item.alerts, item.truncated_alerts)], [item.audit]
                     )
                 except Exception as alone:
                     item.done.set_exception(alone)

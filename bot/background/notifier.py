@@ -54,6 +54,10 @@ PagingLookup = Callable[
 IN_FLIGHT_GRACE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=10)
 MAX_ATTEMPTS = 12  # about 50 minutes of backoff, then the message waits for a change
+# Incidents collected per transaction: on SQLite every transaction holds the one writer's
+# lock, so a pass over a storm's hundreds of incidents goes in short steps that webhooks
+# and commands slip between.
+COLLECT_BATCH = 20
 # How far before a row's claim a platform's clock may put the post it is looking for.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -173,15 +177,12 @@ class Notifier:
         async with self._pass_lock:
             done = 0
             for platform in self._platforms:
+                after = 0  # incidents are collected in id order, a batch at a time
                 while True:
-                    batch = await self._collect(platform)
-                    if not batch:
-                        break
-                    sent = 0
+                    batch, after, more = await self._collect(platform, after)
                     for work in batch:
-                        sent += await self._deliver(platform, work)
-                    done += sent
-                    if sent == 0:
+                        done += await self._deliver(platform, work)
+                    if not more:
                         break
                 for source in self._tracked:
                     done += await self._sync_tracked(platform, source)
@@ -198,13 +199,17 @@ class Notifier:
 
     # ----------------------------------------------------------------- incidents
 
-    async def _collect(self, platform: ChatPlatform) -> list[_Work]:
+    async def _collect(self, platform: ChatPlatform, after: int) -> tuple[list[_Work], int, bool]:
+        """The next `COLLECT_BATCH` incidents after id `after` whose message on `platform` is
+        behind: (their work, the last id looked at, whether more may follow)."""
         now = self._clock()
         work: list[_Work] = []
         async with self._database.unit_of_work() as uow:
-            incidents = await uow.incidents.changed_since(platform=platform.name)
+            incidents = await uow.incidents.changed_since(
+                platform=platform.name, after=after, limit=COLLECT_BATCH
+            )
             if not incidents:
-                return []
+                return [], after, False
             facts = await card_facts(uow.alerts, [incident.id for incident in incidents])
             paging = await self._paging(uow, incidents, now) if self._paging else {}
             for incident in incidents:
@@ -242,7 +247,8 @@ class Notifier:
                         urgency=first - parse_severity(incident.severity),
                     )
                 )
-        return sorted(work, key=lambda item: item.urgency)
+        more = len(incidents) == COLLECT_BATCH
+        return sorted(work, key=lambda item: item.urgency), incidents[-1].id, more
 
     # ----------------------------------------------------------- tracked messages
 

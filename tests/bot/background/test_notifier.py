@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.background.ingest import AlertIngestor
-from bot.background.notifier import Notifier
+from bot.background.notifier import COLLECT_BATCH, Notifier
 from bot.metrics import Metrics
 from bot.platforms import PostedMessage
 from core.alerts import Alert, fingerprint
@@ -137,3 +137,19 @@ async def test_a_restarted_notifier_updates_the_stored_message(database: Databas
     await notifier(database, slack, clock=clock).flush()  # a new process, same database
     assert [c[0] for c in slack.calls] == ["post", "update"]
     assert slack.calls[1][2] == "msg-1"
+
+
+async def test_a_storm_is_posted_in_one_pass_a_batch_at_a_time_past_failing_ones(
+    database: Database,
+) -> None:
+    clock = Clock()
+    slack = RecordingPlatform("slack", fail_next=1)
+    worker = notifier(database, slack, clock=clock)
+    storm = [alert("Down", f"svc-{n}", minutes=n * 40) for n in range(2 * COLLECT_BATCH + 5)]
+    await AlertIngestor(database, clock=clock).ingest(storm)
+    # The first post fails and backs off; every other incident is still posted in this pass.
+    assert await worker.flush() == len(storm) - 1
+    assert await worker.flush() == 0  # the failed one is not due yet
+    clock.now += timedelta(seconds=10)
+    assert await worker.flush() == 1
+    assert len([call for call in slack.calls if call[0] == "post"]) == len(storm)
