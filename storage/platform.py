@@ -39,6 +39,19 @@ class PlatformRequestRepository:
         )
         return (await self._session.execute(statement)).scalar_one_or_none() is not None
 
+    async def recent(self, *, platform: str, since: datetime) -> list[tuple[str, datetime]]:
+        """(request id, received at) of `platform`'s requests received since `since`, oldest
+        first."""
+        query = (
+            select(PlatformRequestRow.request_id, PlatformRequestRow.received_at)
+            .where(
+                PlatformRequestRow.platform == platform,
+                PlatformRequestRow.received_at >= since,
+            )
+            .order_by(PlatformRequestRow.received_at, PlatformRequestRow.id)
+        )
+        return [(row[0], row[1]) for row in (await self._session.execute(query)).all()]
+
 
 class ConversationRefRepository:
     def __init__(self, session: AsyncSession) -> None:

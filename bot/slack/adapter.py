@@ -23,7 +23,6 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -54,6 +53,7 @@ from bot.slack.render import (
     form_modal,
     submitted_values,
 )
+from bot.slack.replays import ReplayGuard
 from bot.slack.requests import signature_headers_problem, slack_body_problem
 from bot.slack.text import mentioned, mentioned_users, typed_text
 from skills.contract import Actor, Context, Conversation, Mention, Reply, form_command
@@ -107,6 +107,7 @@ class SlackAdapter:
         self._app_token = app_token
         self._api_url = api_url
         self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self._replays = ReplayGuard(database)
         self._socket_mode: Any = None
         self._incident_by_message: dict[str, int] = {}
         self._people = SlackPeople(platform, lambda: dispatcher.uses_groups)
@@ -197,7 +198,8 @@ class SlackAdapter:
         """A 401 for a correctly signed request seen before (the same signature: the same
         timestamp and body). Slack's own retries say so (`X-Slack-Retry-Num`) and pass: Bolt
         acknowledges them and the request id they share runs nothing twice. Signatures are
-        recorded in the database, so a replay to another replica is refused too."""
+        recorded in the database, so a replay to another replica is refused too
+        (`bot.slack.replays`)."""
         if self._verifier is None or request.headers.get("x-slack-retry-num"):
             return None
         signature = request.headers.get("x-slack-signature", "")
@@ -205,11 +207,7 @@ class SlackAdapter:
             body, request.headers.get("x-slack-request-timestamp", ""), signature
         ):
             return None  # Bolt answers 401 for it
-        async with self._database.unit_of_work() as uow:
-            first = await uow.requests.first_time(
-                platform="slack-signature", request_id=signature[:255], now=datetime.now(UTC)
-            )
-        if first:
+        if await self._replays.first_time(signature):
             return None
         log.warning("refused a replayed Slack request")
         return JSONResponse({"detail": "this signed request was already received"}, 401)
@@ -221,6 +219,7 @@ class SlackAdapter:
         self._platform.client.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self._platform.client.timeout)
         )
+        await self._replays.start()
         if self._identity is not None:
             await self._identity.prepare()
         if self._app_token:
@@ -241,6 +240,7 @@ class SlackAdapter:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self._replays.stop()
         session = self._platform.client.session
         if session is not None:
             self._platform.client.session = None

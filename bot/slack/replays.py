@@ -1,0 +1,94 @@
+"""Refusing a correctly signed Slack request that arrives a second time (a replay).
+
+Slack signs `v0:<timestamp>:<body>`, and a timestamp more than five minutes from now is
+refused by the signature check itself (Slack's "Verifying requests from Slack"), so a
+signature need only be remembered while its timestamp is still accepted: `KEEP`, from when it
+was first seen.
+
+Every process keeps the signatures it saw in memory and checks them first. The record that
+outlives the process, and that other replicas see, is a row in the database
+(`platform_requests`, platform `slack-signature`):
+
+* on PostgreSQL (where replicas run) it is written before the request is acknowledged — one
+  `INSERT … ON CONFLICT DO NOTHING`, which waits for nothing but a concurrent insert of the
+  same signature;
+* on SQLite (one process by design) it is written just after: SQLite has one writer, and
+  waiting for it would put Slack's acknowledgement behind every command being answered. The
+  last `KEEP` of records are read back at start, so a replay after a restart is refused too;
+  only a request whose process died in the moment between acknowledging it and writing it is
+  forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack-signature"
+# A timestamp is accepted within five minutes either side of now: ten minutes at most.
+KEEP = timedelta(minutes=10)
+
+
+class ReplayGuard:
+    """`first_time(signature)` is False for a signature seen before (here, or recorded in the
+    database by any replica). `start()` reads back recent records on SQLite; `stop()` waits
+    for the records still being written."""
+
+    def __init__(
+        self, database: Database, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._database = database
+        self._clock = clock
+        self._seen: dict[str, datetime] = {}
+        self._writes: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        if not self._database.is_sqlite:
+            return
+        now = self._clock()
+        async with self._database.reading() as uow:
+            recent = await uow.requests.recent(platform=PLATFORM, since=now - KEEP)
+        for signature, at in recent:
+            self._seen.setdefault(signature, at)
+
+    async def stop(self) -> None:
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+    async def first_time(self, signature: str) -> bool:
+        now = self._clock()
+        self._forget(now)
+        key = signature[:255]
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        if self._database.is_sqlite:
+            task = asyncio.create_task(self._record(key, now), name="lookout-slack-signature")
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+            return True
+        async with self._database.unit_of_work() as uow:
+            return await uow.requests.first_time(platform=PLATFORM, request_id=key, now=now)
+
+    async def _record(self, key: str, now: datetime) -> None:
+        try:
+            async with self._database.unit_of_work() as uow:
+                await uow.requests.first_time(platform=PLATFORM, request_id=key, now=now)
+        except Exception:
+            log.exception("could not record a Slack request's signature")
+
+    def _forget(self, now: datetime) -> None:
+        """Drop signatures whose timestamps the signature check refuses by now (they are in
+        the order they were first seen, so the expired ones are at the front)."""
+        cutoff = now - KEEP
+        while self._seen:
+            key, at = next(iter(self._seen.items()))
+            if at >= cutoff:
+                return
+            del self._seen[key]
