@@ -1,13 +1,14 @@
-"""The worker threads retrieval runs its blocking work on: one for people's queries, one for
-queries of background work ("Seen before?" on new incidents), one for indexing. Few threads
-on purpose: each thread that allocates gets its own malloc arena, which keeps freed memory
-(model activations are tens of MB), and queries must not queue behind a long indexing batch.
+"""The two worker threads retrieval runs its blocking work on: one for people's queries, one
+for background work (indexing, and the queries of "Seen before?" on new incidents, which the
+knowledge pass runs after indexing anyway). Few threads on purpose: each thread that
+allocates gets its own malloc arena, which keeps freed memory (model activations are tens of
+MB), and a person's query must not queue behind a long indexing batch.
 
-The background and indexing threads run at a lower scheduling priority (niceness +10; on
-Linux niceness is per thread, setpriority(2)), so that during an alert storm the embedding
-of hundreds of new incidents takes only the CPU that ingestion and commands leave: the event
-loop, which answers webhooks and Slack, wins a contended core about ten to one (the Linux
-scheduler's weights for niceness 0 and 10)."""
+The background thread runs at a lower scheduling priority (niceness +10; on Linux niceness
+is per thread, setpriority(2)), so that during an alert storm the embedding of hundreds of
+new incidents takes only the CPU that ingestion and commands leave: the event loop, which
+answers webhooks and Slack, wins a contended core about ten to one (the Linux scheduler's
+weights for niceness 0 and 10)."""
 
 from __future__ import annotations
 
@@ -39,19 +40,17 @@ def _yield_cpu() -> None:
 
 # Threads start on first use, not at import.
 QUERY = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookout-knowledge-query")
-BACKGROUND = ThreadPoolExecutor(
+INDEXING = ThreadPoolExecutor(
     max_workers=1, thread_name_prefix="lookout-knowledge-background", initializer=_yield_cpu
 )
-INDEXING = ThreadPoolExecutor(
-    max_workers=1, thread_name_prefix="lookout-knowledge-index", initializer=_yield_cpu
-)
+BACKGROUND = INDEXING  # background queries share it
 _in_background: ContextVar[bool] = ContextVar("lookout_knowledge_background", default=False)
 
 
 @contextmanager
 def background_work() -> Iterator[None]:
     """Within it (the task and what it awaits), queries are background work: they run on
-    the low-priority thread, never delaying a person's query."""
+    the low-priority background thread, never delaying a person's query."""
     token = _in_background.set(True)
     try:
         yield

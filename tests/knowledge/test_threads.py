@@ -1,6 +1,6 @@
 """Where retrieval's blocking work runs: a person's query on the query thread at normal
-priority; background queries and indexing on their own threads at a lower priority, so that
-an alert storm's "Seen before?" checks leave the CPU to ingestion and commands."""
+priority; background queries and indexing on the background thread at a lower priority, so
+that an alert storm's "Seen before?" checks leave the CPU to ingestion and commands."""
 
 from __future__ import annotations
 
@@ -37,4 +37,5 @@ async def test_background_work_runs_behind_peoples_queries() -> None:
     assert niceness == min(base + NICENESS, 19)
     assert query_executor() is QUERY  # only inside
     name, niceness = await in_thread(INDEXING, where)
-    assert name.startswith("lookout-knowledge-index") and niceness == min(base + NICENESS, 19)
+    assert name.startswith("lookout-knowledge-background")
+    assert niceness == min(base + NICENESS, 19)
