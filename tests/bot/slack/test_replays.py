@@ -30,4 +30,3 @@ async def test_a_signature_is_refused_the_second_time_here_after_a_restart_and_e
     async with database.reading() as uow:
         recorded = await uow.requests.recent(platform="slack-signature", since=LONG_AGO)
     assert [signature for signature, _ in recorded] == ["v0=aaa", "v0=bbb", "v0=ccc"]
-
