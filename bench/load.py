@@ -225,6 +225,9 @@ class Answer:
     text: str
 
 
+CARD = re.compile(r"\S+ \*INC-(\d+) · ")
+
+
 class AnswerBook:
     """Matches what the fake Slack receives to the requests waiting for it: a post in a
     channel of its own, a post in an incident's thread (oldest waiting request first), or
@@ -267,7 +270,9 @@ class AnswerBook:
                 self._resolve(key, Answer(call.at, text))
         for channel, messages in self.fake.history.items():
             for message in messages[self._history_seen.get(channel, 0) :]:
-                found = re.search(r"INC-(\d+)", str(message.get("text") or ""))
+                # An incident's card ("🔴 *INC-7 · …"), not any message naming it: an
+                # `incidents` answer may list INC-7 before its card is posted.
+                found = CARD.match(str(message.get("text") or ""))
                 if found and not message.get("thread_ts"):
                     self.incidents.setdefault(int(found[1]), (channel, str(message["ts"])))
             self._history_seen[channel] = len(messages)

@@ -177,16 +177,23 @@ class Notifier:
         async with self._pass_lock:
             done = 0
             for platform in self._platforms:
-                after = 0  # incidents are collected in id order, a batch at a time
-                while True:
-                    batch, after, more = await self._collect(platform, after)
-                    for work in batch:
-                        done += await self._deliver(platform, work)
-                    if not more:
-                        break
+                while (sent := await self._incidents_round(platform)) > 0:
+                    done += sent  # again: what was delivered may be behind once more
                 for source in self._tracked:
                     done += await self._sync_tracked(platform, source)
             return done
+
+    async def _incidents_round(self, platform: ChatPlatform) -> int:
+        """One round over every incident whose message on `platform` is behind, in id order,
+        `COLLECT_BATCH` per transaction; returns how many messages were posted or updated."""
+        sent = 0
+        after = 0
+        while True:
+            batch, after, more = await self._collect(platform, after)
+            for work in batch:
+                sent += await self._deliver(platform, work)
+            if not more:
+                return sent
 
     async def announce(self, reply: Reply, *, channel_for: Callable[[str], str]) -> None:
         """A one-off message on every platform (not tied to an incident); failures are logged."""
