@@ -176,12 +176,20 @@ class Notifier:
         """One pass over every platform; returns how many messages were posted or updated."""
         async with self._pass_lock:
             done = 0
+            # A round per platform in turn, so no platform waits for another's storm; again
+            # while a round sent something (what was delivered may be behind once more).
+            while (sent := await self._incidents_rounds()) > 0:
+                done += sent
             for platform in self._platforms:
-                while (sent := await self._incidents_round(platform)) > 0:
-                    done += sent  # again: what was delivered may be behind once more
                 for source in self._tracked:
                     done += await self._sync_tracked(platform, source)
             return done
+
+    async def _incidents_rounds(self) -> int:
+        sent = 0
+        for platform in self._platforms:
+            sent += await self._incidents_round(platform)
+        return sent
 
     async def _incidents_round(self, platform: ChatPlatform) -> int:
         """One round over every incident whose message on `platform` is behind, in id order,

@@ -171,13 +171,15 @@ async def test_sigkill_during_a_storm_loses_no_alert_and_posts_no_incident_twice
 
 
 async def _settled(database: Path) -> dict[int, int]:
-    """Console root messages per incident, once every incident has its messages."""
+    """Console root messages per incident, once every incident has its messages on the
+    console and on Slack."""
     for _ in range(600):
         with sqlite3.connect(database) as connection:
             behind = connection.execute(
-                "SELECT count(*) FROM incidents i LEFT JOIN chat_threads t "
-                "ON t.incident_id = i.id WHERE t.message_id IS NULL OR "
-                "t.rendered_revision < i.revision"
+                "SELECT count(*) FROM incidents i "
+                "CROSS JOIN (SELECT 'console' AS platform UNION ALL SELECT 'slack') p "
+                "LEFT JOIN chat_threads t ON t.incident_id = i.id AND t.platform = p.platform "
+                "WHERE t.id IS NULL OR t.message_id IS NULL OR t.rendered_revision < i.revision"
             ).fetchone()[0]
             roots = dict(
                 connection.execute(
