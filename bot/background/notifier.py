@@ -175,11 +175,13 @@ class Notifier:
     async def flush(self) -> int:
         """One pass over every platform; returns how many messages were posted or updated."""
         async with self._pass_lock:
-            done = 0
-            # A round per platform in turn, so no platform waits for another's storm; again
-            # while a round sent something (what was delivered may be behind once more).
-            while (sent := await self._incidents_rounds()) > 0:
-                done += sent
+            # A round per platform in turn, so no platform waits for another's storm. A second
+            # round catches what the first left behind (an adopted post to bring up to date);
+            # what changes after that waits for the next pass, which the change wakes, so a
+            # storm's many changes to one card become few updates.
+            done = await self._incidents_rounds()
+            if done:
+                done += await self._incidents_rounds()
             for platform in self._platforms:
                 for source in self._tracked:
                     done += await self._sync_tracked(platform, source)
