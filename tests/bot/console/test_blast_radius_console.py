@@ -4,7 +4,6 @@ and no live tracker starts for a service nothing depends on."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from bot.settings import Settings
 from tests.bot.console.test_api import command
 from tests.bot.console.test_command_words import alert_payload
 from tests.bot.test_webhook import wait_for_posts
-from tests.conftest import RunningServer, free_port, start_server
+from tests.conftest import RunningServer, free_port
 
 CATALOG = {
     "services": [
@@ -27,30 +26,23 @@ CATALOG = {
 
 
 @pytest.fixture
-async def catalog_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+def settings(tmp_path: Path) -> Settings:
+    """The shared `server` fixture's settings, with the catalog as LOOKOUT_CONFIG."""
     config = tmp_path / "lookout.yaml"
     config.write_text(yaml.safe_dump(CATALOG))
-    settings = Settings(
-        data_dir=tmp_path / "data", host="127.0.0.1", port=free_port(), config=config
-    )
-    server, task, running = await start_server(settings)
-    try:
-        yield running
-    finally:
-        server.should_exit = True
-        await task
+    return Settings(data_dir=tmp_path / "data", host="127.0.0.1", port=free_port(), config=config)
 
 
 async def test_blast_radius_of_an_incident_typed_where_the_service_goes(
-    catalog_server: RunningServer,
+    server: RunningServer,
 ) -> None:
-    async with catalog_server.client() as client:
+    async with server.client() as client:
         for service in ("postgres-primary", "mailer"):
             response = await client.post(
                 "/webhooks/alertmanager", json=alert_payload(service, "ServiceDown")
             )
             assert response.status_code == 200, response.text
-        await wait_for_posts(catalog_server, 2)
+        await wait_for_posts(server, 2)
 
         shown = await command(client, "blast-radius INC-1")
         text = shown["text"]
@@ -67,6 +59,6 @@ async def test_blast_radius_of_an_incident_typed_where_the_service_goes(
         leaf = await command(client, "blast-radius INC-2")
         assert "Nothing in the catalog depends on mailer." in leaf["text"]
         assert "Live tracker" not in leaf["text"]
-    async with catalog_server.lookout.database.unit_of_work() as uow:
+    async with server.lookout.database.unit_of_work() as uow:
         assert len(await uow.trackers.for_incident(incident_id=1)) == 1
         assert await uow.trackers.for_incident(incident_id=2) == []
