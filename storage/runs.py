@@ -170,11 +170,14 @@ class RunRepository:
         return list((await self._session.scalars(query)).all())
 
     async def outcomes(self) -> dict[str, tuple[int, int]]:
-        """Per runbook: (succeeded, finished) over real (not dry) runs — its success rate."""
+        """Per runbook: (succeeded, finished) over real (not dry) runs that started — its
+        success rate. A run refused before its first step (a changed runbook, the hourly
+        limit) says nothing about whether the runbook works."""
         query = (
             select(RunbookRunRow.runbook, RunbookRunRow.status, func.count())
             .where(
                 RunbookRunRow.dry_run.is_(False),
+                RunbookRunRow.started_at.is_not(None),
                 RunbookRunRow.status.in_(("succeeded", "failed", "rolled_back")),
             )
             .group_by(RunbookRunRow.runbook, RunbookRunRow.status)

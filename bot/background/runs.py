@@ -215,12 +215,15 @@ class RunManager:
             if problem is not None or plan is None:
                 touch(run, status="failed", finished_at=self._clock(), detail=problem)
                 await self._audit(uow, run, "run.start", "failed", {"reason": problem})
-                return None
-            touch(run, status="running", started_at=self._clock(), heartbeat_at=self._clock())
-            await self._audit(uow, run, "run.start", "ok", {})
-            await self._event(uow, run.incident_id, f"{run_ref(run.id)} started", run.id)
-        self._on_change()
-        return plan
+                await self._event(
+                    uow, run.incident_id, f"{run_ref(run.id)} did not start: {problem}", run.id
+                )
+            else:
+                touch(run, status="running", started_at=self._clock(), heartbeat_at=self._clock())
+                await self._audit(uow, run, "run.start", "ok", {})
+                await self._event(uow, run.incident_id, f"{run_ref(run.id)} started", run.id)
+        self._on_change()  # a refusal shows on the card at once too, not at the next idle pass
+        return plan if problem is None else None
 
     async def _rate_limited(self, uow: UnitOfWork, runbook: Runbook) -> str | None:
         """The hourly limit counts runs that started: checked again now, since several

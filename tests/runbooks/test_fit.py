@@ -30,6 +30,47 @@ def test_the_exporters_name_variants_fit_the_failover_runbook(name: str) -> None
     assert how.reasons[0].startswith(f"alert {name} matches ")
 
 
+# The same failure under the names of the two rule sets most people start from: the
+# kubernetes-mixin (kube-prometheus) and awesome-prometheus-alerts.
+@pytest.mark.parametrize(
+    ("runbook", "name"),
+    [
+        ("restart-kubernetes-deployment", "KubePodCrashLooping"),
+        ("restart-kubernetes-deployment", "KubernetesPodCrashLooping"),
+        ("rollback-kubernetes-deployment", "KubeDeploymentReplicasMismatch"),
+        ("rollback-kubernetes-deployment", "KubernetesDeploymentReplicasMismatch"),
+        ("rollback-kubernetes-deployment", "KubeDeploymentGenerationMismatch"),
+        ("rollback-kubernetes-deployment", "KubernetesDeploymentGenerationMismatch"),
+        ("scale-kubernetes-deployment", "KubeHpaMaxedOut"),
+        ("scale-kubernetes-deployment", "KubernetesHpaScaleCapability"),
+        ("scale-kubernetes-deployment", "KubernetesHpaScaleMaximum"),
+    ],
+)
+def test_kubernetes_rule_sets_names_fit_the_kubernetes_runbooks(runbook: str, name: str) -> None:
+    how = fit(LIBRARY[runbook], [AlertFacts(name, {"namespace": "shop"})])
+    assert how.score >= 3, how
+    assert how.reasons[0].startswith(f"alert {name}")  # "… matches Kube*…" for a pattern
+
+
+@pytest.mark.parametrize(
+    ("runbook", "expression"),
+    [
+        (
+            "rollback-kubernetes-deployment",
+            "kube_deployment_status_observed_generation != kube_deployment_metadata_generation",
+        ),
+        (
+            "scale-kubernetes-deployment",
+            "kube_horizontalpodautoscaler_status_desired_replicas"
+            " >= kube_horizontalpodautoscaler_spec_max_replicas",
+        ),
+    ],
+)
+def test_a_kubernetes_rule_fits_by_the_metric_it_queries(runbook: str, expression: str) -> None:
+    alert = AlertFacts("SomethingOurTeamNamed", {}, generator_url=prometheus_url(expression))
+    assert fit(LIBRARY[runbook], [alert]).score == 3
+
+
 def test_any_alert_whose_rule_queries_pg_up_fits_whatever_its_name() -> None:
     alert = AlertFacts(
         "DatabaseGone", {}, generator_url=prometheus_url("max(pg_up) by (instance) < 1")

@@ -70,13 +70,20 @@ ONCE = {
     "policy": {"max_runs_per_hour": 1},
     "steps": [{"name": "Echo", "kind": "exec", "argv": ["/bin/echo", "once"]}],
 }
+ONCE_APPROVED = {
+    "name": "once-approved",
+    "title": "Once an hour, approved",
+    "risk": "medium",
+    "policy": {"max_runs_per_hour": 1},
+    "steps": [{"name": "Echo", "kind": "exec", "argv": ["/bin/echo", "approved once"]}],
+}
 
 
 @pytest.fixture
 async def lookout_with_runbooks(tmp_path: Path) -> AsyncIterator[RunningServer]:
     runbooks = tmp_path / "runbooks"
     runbooks.mkdir()
-    for runbook in (GREET, FAILING, WAITS, ONCE, LISTS):
+    for runbook in (GREET, FAILING, WAITS, ONCE, LISTS, ONCE_APPROVED):
         (runbooks / f"{runbook['name']}.yaml").write_text(yaml.safe_dump(runbook))
     config = tmp_path / "lookout.yaml"
     config.write_text(
@@ -273,6 +280,45 @@ async def test_viewers_cannot_run_and_the_rate_limit_holds(
     assert again["text"].startswith(
         "once-an-hour already ran 1 time in the last hour (limit 1); try again in "
     )
+
+
+async def test_the_hourly_limit_counts_starts_and_a_refused_start_is_no_failure(
+    lookout_with_runbooks: RunningServer,
+) -> None:
+    """Two requests wait for approval at once; the limit (1 an hour) lets the first start and
+    refuses the second when it would start. The refusal shows on its card without waiting for
+    an idle pass, and does not count against the runbook's success rate."""
+    server = lookout_with_runbooks
+    async with server.client() as client:
+        await client.post("/webhooks/alertmanager", json=storm_payload(1, "checkout"))
+        await server.lookout.notifier.flush()
+        first = await say(client, "/lookout run once-approved --incident INC-1")
+        second = await say(client, "/lookout run once-approved --incident INC-1")
+        assert "waiting for a responder to approve" in first["text"]
+        assert "waiting for a responder to approve" in second["text"]  # pending: not counted
+        await say(client, "/lookout approve R-1", user="bob")
+        await finished(server, 1)
+        await say(client, "/lookout approve R-2", user="bob")
+        await finished(server, 2)
+
+        async def refused_card() -> str:  # no flush: the refusal wakes the notifier itself
+            while True:
+                thread = await client.get(
+                    "/console/api/messages", params={"channel": "#incidents", "thread": "m-1"}
+                )
+                for message in thread.json():
+                    shown = text_of(message)
+                    if "**R-2 · " in shown and "already ran 1 time" in shown:
+                        return shown
+                await asyncio.sleep(0.05)
+
+        shown = await asyncio.wait_for(refused_card(), timeout=3)
+        listed = await say(client, "/lookout runbooks")
+        timeline = text_of((await say(client, "/lookout show INC-1"))["message"])
+    assert "✅ succeeded" not in shown and "once-approved already ran 1 time" in shown
+    [row] = [r for r in listed["blocks"][1]["rows"] if r[0] == "once-approved"]
+    assert row[-1] == "1/1 (100%)"  # R-2 never started: it says nothing of the runbook
+    assert "R-2 did not start: once-approved already ran 1 time" in timeline
 
 
 async def test_a_run_cut_short_by_a_restart_is_interrupted_not_lost(tmp_path: Path) -> None:
