@@ -40,6 +40,16 @@ PICK = {
         },
     ],
 }
+DRAIN = {
+    "name": "drain-node",
+    "title": "Drain a node",
+    "risk": "medium",
+    "triggers": [{"alerts": ["Alert*"], "labels": {"severity": "critical"}}],
+    "parameters": [{"name": "service", "type": "string"}],
+    "steps": [
+        {"name": "Drain", "kind": "exec", "argv": ["/usr/bin/printf", "%s\\n", "{{service}}"]}
+    ],
+}
 
 
 @pytest.fixture
@@ -47,6 +57,7 @@ async def slack(tmp_path: Path) -> AsyncIterator[SlackWorld]:
     folder = tmp_path / "runbooks"
     folder.mkdir()
     (folder / "promote.yaml").write_text(yaml.safe_dump(PICK))
+    (folder / "drain.yaml").write_text(yaml.safe_dump(DRAIN))
     config = {
         "routing": {"default_channel": "#incidents"},
         "runbooks": {
@@ -174,3 +185,84 @@ async def test_a_long_step_output_is_uploaded_as_a_file_in_the_thread(slack: Sla
     assert "… 10 more lines: the whole output is R-1-2.txt" in json.dumps(
         answer.params["blocks"], ensure_ascii=False
     )
+
+
+def blocks_text(call: Any) -> str:
+    return json.dumps(call.params.get("blocks", []), ensure_ascii=False)
+
+
+async def test_suggestions_then_plan_then_run_this_asks_for_approval_at_once(
+    slack: SlackWorld,
+) -> None:
+    """The journey in Slack: suggestions say why each runbook fits, a dry run's plan carries
+    Run this, and its click posts the approval card in the thread without waiting for the
+    notifier's idle pass (here made an hour long, so only the run's own wake can post it)."""
+    lookout = slack.server.lookout
+
+    def posted(text: str, since: int = 0) -> list[Any]:
+        return [
+            p for p in slack.fake.calls_to("chat.postMessage")[since:] if text in blocks_text(p)
+        ]
+
+    async with slack.client() as client:
+        await client.post("/webhooks/alertmanager", json=storm_payload(1, "checkout"))
+    await lookout.notifier.flush()
+    root_ts = "1700000000.000001"
+    suggest = slash_command(
+        "runbooks --incident INC-1", trigger="t-s", response_url=slack.fake.response_url("s")
+    )
+    await slack.send(suggest)
+    await slack.fake.wait_until(lambda: posted("Runbooks for INC-1"))
+    [listed] = posted("Runbooks for INC-1")
+    assert listed.params["thread_ts"] == root_ts  # an incident's answers go in its thread
+    shown = blocks_text(listed)
+    assert "*drain-node*" in shown and "*promote-replica*" in shown
+    assert "alert Alert0 matches Alert" in shown and "severity=critical" in shown  # why
+
+    plan = slash_command(
+        "run drain-node --incident INC-1 --dry-run",
+        trigger="t-p",
+        response_url=slack.fake.response_url("p"),
+    )
+    await slack.send(plan)
+    await slack.fake.wait_until(lambda: posted("dry run"))
+    [card] = posted("dry run")
+    assert card.params["thread_ts"] == root_ts
+    [run_this] = [
+        element
+        for block in card.params["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["text"]["text"].startswith("Run this")
+    ]
+
+    lookout.notifier._background._interval = 3600  # no idle pass from here on
+    lookout.notifier.wake()
+    await lookout.notifier.flush()
+    before = len(slack.fake.calls_to("chat.postMessage"))
+    click = interaction(
+        "block_actions",
+        trigger_id="t-run-this",
+        container={
+            "type": "message",
+            "message_ts": card.params.get("ts", root_ts),
+            "channel_id": "C0INCIDENTS",
+        },
+        channel={"id": "C0INCIDENTS", "name": "incidents"},
+        message={"ts": root_ts, "type": "message", "text": "plan"},
+        actions=[{**run_this, "block_id": "b2", "type": "button", "action_ts": "1.3"}],
+        response_url=slack.fake.response_url("run-this"),
+    )
+    assert (await slack.send(click)).status_code == 200
+    await slack.fake.wait_until(
+        lambda: any(
+            "Approve" in blocks_text(p) for p in slack.fake.calls_to("chat.postMessage")[before:]
+        ),
+        within=10,
+    )
+    [approval] = [
+        p for p in slack.fake.calls_to("chat.postMessage")[before:] if "Approve" in blocks_text(p)
+    ]
+    assert approval.params["thread_ts"] == root_ts
+    assert "waiting for a responder to approve" in blocks_text(approval)
+    assert "service = `checkout` — label service of Alert0" in blocks_text(approval)

@@ -21,6 +21,7 @@ from skills.contract import (
     Button,
     Context,
     Fields,
+    File,
     Image,
     Reply,
     Table,
@@ -127,6 +128,16 @@ def test_images_are_inline_pngs_unless_too_large() -> None:
     assert base64.b64decode(small["url"].removeprefix("data:image/png;base64,")) == PNG
     large = render_card(Reply(blocks=[Image(b"\x89PNG" + bytes(MAX_IMAGE_BYTES), "big")]))
     assert large["body"][0]["type"] == "TextBlock" and "big" in large["body"][0]["text"]
+
+
+def test_a_file_is_named_with_its_size_since_a_bot_cannot_attach_one_in_a_channel() -> None:
+    output = "".join(f"row {n}\n" for n in range(1, 301)).encode()
+    card = render_card(Reply(blocks=[Text("R-1, step 2"), File("R-1-2.txt", output)]))
+    [heading, note] = card["body"]
+    assert heading["text"] == "R-1, step 2"
+    assert note["type"] == "TextBlock" and note["isSubtle"] is True
+    assert note["text"].startswith(f"📎 R-1-2.txt ({len(output) / 1024:.1f} KB): ")
+    assert "Slack or the console show it whole" in note["text"]
 
 
 @pytest.mark.parametrize(
