@@ -18,6 +18,9 @@ from storage.delivery import insert_once
 from storage.models import EscalationRow, IncidentRow, PageRow, SlaBreachRow
 
 RUNNING = ("active", "deferred", "snoozed")
+# Past its last level, still waiting for someone to take the incident: its "nobody
+# acknowledged" notice may be due, and an acknowledgement still stops it.
+UNTAKEN = (*RUNNING, "exhausted")
 
 
 class EscalationRepository:
@@ -50,11 +53,12 @@ class EscalationRepository:
         return await insert_once(self._session, row)
 
     async def due(self, *, now: datetime, limit: int = 50) -> list[EscalationRow]:
-        """Running escalations whose timer has passed, locked for this transaction (rows
-        another replica holds are skipped: it is firing them)."""
+        """Untaken escalations whose timer has passed (a level, or the notice after the last
+        one), locked for this transaction (rows another replica holds are skipped: it is
+        firing them)."""
         query = (
             select(EscalationRow)
-            .where(EscalationRow.status.in_(RUNNING), EscalationRow.next_at <= now)
+            .where(EscalationRow.status.in_(UNTAKEN), EscalationRow.next_at <= now)
             .order_by(EscalationRow.next_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -62,14 +66,15 @@ class EscalationRepository:
         return list((await self._session.scalars(query)).all())
 
     async def overtaken(self, *, limit: int = 100) -> list[tuple[EscalationRow, IncidentRow]]:
-        """Escalations still running, or with PagerDuty still open, whose episode has been
-        acknowledged, resolved, merged or superseded by a reopening; locked."""
+        """Escalations still untaken (running, or past their last level), or with PagerDuty
+        still open, whose episode has been acknowledged, resolved, merged or superseded by a
+        reopening; locked."""
         query = (
             select(EscalationRow, IncidentRow)
             .join(IncidentRow, IncidentRow.id == EscalationRow.incident_id)
             .where(
                 or_(
-                    EscalationRow.status.in_(RUNNING),
+                    EscalationRow.status.in_(UNTAKEN),
                     EscalationRow.pagerduty.in_(("triggered", "acknowledged")),
                 ),
                 or_(
@@ -84,7 +89,7 @@ class EscalationRepository:
         rows = (await self._session.execute(query)).all()
         found = []
         for escalation, incident in rows:
-            if escalation.status not in RUNNING and not _pagerduty_behind(escalation, incident):
+            if escalation.status not in UNTAKEN and not _pagerduty_behind(escalation, incident):
                 continue
             found.append((escalation, incident))
         return found

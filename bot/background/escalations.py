@@ -386,6 +386,7 @@ class EscalationEngine:
                     continue
                 if escalation.status == "exhausted":
                     await self._exhausted(uow, escalation, incident, policy, now)
+                    fired += 1
                     continue
                 if escalation.status == "deferred":
                     escalation.base_at = escalation.next_at or now
@@ -514,8 +515,12 @@ class EscalationEngine:
         policy: Policy,
         now: datetime,
     ) -> None:
+        """The last level had its time and nobody acknowledged: say so in the incident's
+        thread, once. The escalation stays untaken (an acknowledgement still stops it) with
+        no timer left."""
         escalation.next_at = None
         escalation.updated_at = now
+        incident.revision += 1
         passes = policy.repeat + 1
         note = (
             f"Nobody acknowledged {display_id(incident.id)}: policy {policy.name} went through "

@@ -39,7 +39,10 @@ def escalation_line(row: EscalationRow, now: datetime) -> str | None:
             else (f"📟 Policy {row.policy}: paging starts now")
         )
     if row.status == "exhausted":
-        return f"📟 {reached or 'no level'} ({row.policy}) — nobody acknowledged yet".capitalize()
+        # Without a timer, the notice after the last level has gone: nobody else is paged.
+        after = "yet" if row.next_at is not None else "and nobody else will be paged"
+        level = (reached or "no level").capitalize()
+        return f"📟 {level} ({row.policy}) — nobody acknowledged {after}"
     if row.status == "deferred" and row.next_at is not None:
         return f"🕘 Paging deferred to business hours ({when(row.next_at, now)})"
     if row.status == "snoozed" and row.snoozed_until is not None:

@@ -20,13 +20,16 @@ from bot.paging_setup import build_escalation, paging_tools
 from bot.platforms import PostedMessage
 from bot.settings import Settings
 from core.alerts import Alert, fingerprint
+from core.sla import SlaRules
 from core.topology import Topology
 from skills.catalog import default_registry
 from skills.context import SkillTools
 from skills.contract import Actor, Conversation, Reply
 from skills.dispatcher import AccessPolicy, Dispatcher
+from skills.views.incident_card import card_facts, incident_message
+from skills.views.incident_paging import paging_facts
 from storage.database import Database
-from storage.models import PageRow
+from storage.models import EscalationRow, PageRow
 
 T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # a Monday, 03:00 UTC
 
@@ -93,6 +96,7 @@ class Paging:
     dispatcher: Dispatcher
     chat: RecordingChat
     http: httpx.AsyncClient
+    sla: SlaRules
 
     async def fire(
         self, name: str, service: str, severity: str = "critical", **labels: str
@@ -129,6 +133,23 @@ class Paging:
     async def timeline(self, incident: int = 1) -> list[str]:
         async with self.database.unit_of_work() as uow:
             return [event.text for event in await uow.incidents.events(incident_id=incident)]
+
+    async def card(self, incident: int = 1) -> str:
+        """The incident's message as the notifier would render it now (plain text)."""
+        async with self.database.unit_of_work() as uow:
+            row = await uow.incidents.get(incident_id=incident)
+            assert row is not None
+            facts = await card_facts(uow.alerts, [incident])
+            lines = await paging_facts(uow.escalations, [row], self.sla, self.clock.now)
+            return incident_message(
+                row, facts[incident], self.clock.now, lines.get(incident)
+            ).plain_text
+
+    async def escalation(self, incident: int = 1, episode: int = 1) -> EscalationRow:
+        async with self.database.unit_of_work() as uow:
+            row = await uow.escalations.of_episode(incident_id=incident, episode=episode)
+        assert row is not None
+        return row
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -185,4 +206,4 @@ async def paging(
         ),
     )
     ingestor = AlertIngestor(database, clock=clock)
-    return Paging(database, clock, engine, ingestor, dispatcher, chat, http)
+    return Paging(database, clock, engine, ingestor, dispatcher, chat, http, config.sla)
