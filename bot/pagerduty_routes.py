@@ -111,13 +111,13 @@ def pagerduty_routes(lookout: Lookout) -> APIRouter:
             display_name=f"{agent} (PagerDuty)",
         )
         command = f"{verb} {ref}" + (" resolved in PagerDuty" if verb == "resolve" else "")
+        await _remember(lookout, event.incident_id, PD_STATE[verb])
         reply = await lookout.dispatcher.run(
             command,
             actor=actor,
             conversation=Conversation(platform="pagerduty", channel="pagerduty"),
         )
         outcome = "unchanged" if reply.visibility == "ephemeral" else "accepted"
-        await _remember(lookout, event.incident_id, PD_STATE[verb])
         log.info(
             "PagerDuty webhook",
             extra={"event": event.event_type, "incident": ref, "outcome": outcome},
@@ -128,7 +128,8 @@ def pagerduty_routes(lookout: Lookout) -> APIRouter:
 
 
 async def _remember(lookout: Lookout, incident_id: int, state: str) -> None:
-    """PagerDuty told us: no need to tell it back."""
+    """PagerDuty told us: no need to tell it back. Written before the command runs, since
+    an escalation pass may follow the command at once and would tell PagerDuty otherwise."""
     async with lookout.database.unit_of_work() as uow:
         incident = await uow.incidents.get(incident_id=incident_id)
         if incident is None:
