@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -326,7 +326,9 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         topology=service_catalog.current,
         projects=lambda: projects,
     )
-    adapters = _chat_adapters(settings, config, dispatcher, database, metrics)
+    adapters = _chat_adapters(
+        settings, config, dispatcher, database, metrics, wake=lambda: lookout.notifier.wake()
+    )
     platforms = [console, *(adapter.platform for adapter in adapters)]
     notifier = Notifier(
         database,
@@ -470,8 +472,11 @@ def _chat_adapters(
     dispatcher: Dispatcher,
     database: Database,
     metrics: Metrics,
+    *,
+    wake: Callable[[], None],
 ) -> list[ChatAdapter]:
-    """Slack and Teams join when their credentials are set; the console is always there."""
+    """Slack and Teams join when their credentials are set; the console is always there.
+    `wake`: the notifier's, for adapters that learn held-back messages may go out now."""
     adapters: list[ChatAdapter] = []
     if settings.slack_enabled:
         from bot.slack.adapter import SlackAdapter
@@ -480,7 +485,7 @@ def _chat_adapters(
             config.routing.platforms.setdefault("slack", settings.slack_channel)
         adapters.append(
             SlackAdapter.from_settings(
-                settings, dispatcher=dispatcher, database=database, metrics=metrics
+                settings, dispatcher=dispatcher, database=database, metrics=metrics, on_change=wake
             )
         )
     if settings.teams_enabled:
@@ -488,7 +493,7 @@ def _chat_adapters(
 
         adapters.append(
             TeamsAdapter.from_settings(
-                settings, dispatcher=dispatcher, database=database, metrics=metrics
+                settings, dispatcher=dispatcher, database=database, metrics=metrics, on_change=wake
             )
         )
     return adapters

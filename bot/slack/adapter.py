@@ -13,6 +13,10 @@ What Slack sends is read as its author meant it: escaping undone and markup read
 (`bot.slack.text`); a mention that was edited is the same message, so it never runs again;
 bots and workflows act only when the config names them; people from another organisation
 (Slack Connect) are marked so the dispatcher keeps them to viewing; names come from users.info.
+
+A channel that refused Lookout's messages (not in it, archived, not found) holds them back
+until Slack says it changed: Lookout joining it (`member_joined_channel` for its own user) or
+its unarchiving (`channel_unarchive`, `group_unarchive`) sends what waited there.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ from storage.database import Database
 log = logging.getLogger(__name__)
 
 COMMAND = "/lookout"
+# Events that say a channel takes Lookout's messages again.
+CHANNEL_BACK_EVENTS = ("member_joined_channel", "channel_unarchive", "group_unarchive")
 # How long a stopping adapter lets commands already acknowledged finish their answers.
 STOP_GRACE_SECONDS = 5.0
 
@@ -96,8 +102,12 @@ class SlackAdapter:
         api_url: str | None = None,
         identity: SlackIdentity | None = None,
         signing_secret: str | None = None,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_change` is called when messages held back may go out now (the notifier's
+        wake)."""
         self.app = app
+        self._on_change = on_change
         self._identity = identity
         self._tasks: set[asyncio.Task[None]] = set()
         self._platform = platform
@@ -117,6 +127,8 @@ class SlackAdapter:
         app.action(re.compile(f"^{FORM_ACTION_PREFIX}:"))(self._acknowledged(self._on_form))
         app.view(FORM_CALLBACK)(self._acknowledged(self._on_form_submitted))
         app.event("app_mention")(self._acknowledged(self._on_mention))
+        for event in CHANNEL_BACK_EVENTS:
+            app.event(event)(self._acknowledged(self._on_channel_back))
         app.error(self._on_error)
 
     @classmethod
@@ -127,7 +139,9 @@ class SlackAdapter:
         dispatcher: Dispatcher,
         database: Database,
         metrics: Metrics,
+        on_change: Callable[[], None] = lambda: None,
     ) -> SlackAdapter:
+        """The adapter as the settings describe it; `on_change` as for the constructor."""
         if settings.slack_bot_token is None or settings.slack_signing_secret is None:
             raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
         if not settings.slack_signing_secret.get_secret_value().strip():
@@ -162,6 +176,7 @@ class SlackAdapter:
             app_token=app_token,
             api_url=settings.slack_api_url,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
+            on_change=on_change,
         )
 
     @property
@@ -409,6 +424,29 @@ class SlackAdapter:
         reply = await self._run(body, text, actor, conversation, mentions)
         if reply is not None:
             await self._answers.send(reply, Asked(channel, thread, actor.user_id))
+
+    async def _on_channel_back(
+        self, _body: dict[str, Any], event: dict[str, Any], _respond: AsyncRespond, context: Any
+    ) -> None:
+        """Lookout joined a channel, or a channel was unarchived: the messages given up on
+        there get tried again, by every name routing may use for it."""
+        channel = str(event.get("channel") or "")
+        if not channel:
+            return
+        if event.get("type") == "member_joined_channel":
+            bot_user = getattr(context, "bot_user_id", None)
+            if not bot_user or event.get("user") != bot_user:
+                return  # someone else joined
+        names = await self._platform.channel_names(channel)
+        async with self._database.unit_of_work() as uow:
+            cards = await uow.threads.retry_in(platform="slack", channels=names)
+            messages = await uow.messages.retry_in(platform="slack", channels=names)
+        if cards or messages:
+            log.info(
+                "a Slack channel takes Lookout's messages again",
+                extra={"channel": channel, "event": event.get("type"), "held": cards + messages},
+            )
+            self._on_change()
 
     async def _mention_actor(self, event: dict[str, Any], context: Any) -> Actor | None:
         """Who wrote the mention; None when it is a bot or workflow the config does not let

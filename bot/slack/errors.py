@@ -78,23 +78,35 @@ TRANSIENT = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
      "request_timeout", "team_added_to_org"}
 )  # fmt: skip
-# What an admin can do about a permanent error.
+# What an admin can do about a permanent error, and when what waited goes out: Slack says
+# when Lookout joins a channel or a channel is unarchived (the adapter retries then); of
+# the other changes it says nothing, so what waited goes out when it next changes.
+_NEXT_CHANGE = "what waited goes out when it next changes"
+_REINSTALL = f"reinstall the Slack app and update SLACK_BOT_TOKEN; {_NEXT_CHANGE}"
+_SCOPES = f"add the scopes of slack/manifest.yaml to the app and reinstall it; {_NEXT_CHANGE}"
 HINTS = {
     "channel_not_found": "check the channel in the routing config (an id such as C0123ABCD "
-    "is safest; a private channel needs Lookout invited)",
-    "not_in_channel": "invite Lookout to the channel (`/invite @Lookout`)",
-    "is_archived": "unarchive the channel, or route its incidents to another one",
-    "restricted_action": "let apps post in that channel (its posting permissions)",
-    "restricted_action_read_only_channel": "let apps post in that channel (it is read-only)",
-    "restricted_action_thread_only_channel": "let apps post in that channel (threads only)",
+    "is safest); a private channel needs Lookout invited, and what waited goes out when it "
+    "joins",
+    "not_in_channel": "invite Lookout to the channel (`/invite @Lookout`); what waited goes "
+    "out when it joins",
+    "is_archived": "unarchive the channel (what waited then goes out), or route its incidents "
+    "to another one",
+    "is_inactive": "unarchive the channel (what waited then goes out), or route its incidents "
+    "to another one",
+    "restricted_action": f"let apps post in that channel (its posting permissions); {_NEXT_CHANGE}",
+    "restricted_action_read_only_channel": "let apps post in that channel (it is read-only); "
+    + _NEXT_CHANGE,
+    "restricted_action_thread_only_channel": "let apps post in that channel (threads only); "
+    + _NEXT_CHANGE,
     "restricted_action_non_threadable_channel": "route incidents to a channel with threads",
-    "invalid_auth": "reinstall the Slack app and update SLACK_BOT_TOKEN",
-    "not_authed": "set SLACK_BOT_TOKEN",
-    "account_inactive": "reinstall the Slack app and update SLACK_BOT_TOKEN",
-    "token_revoked": "reinstall the Slack app and update SLACK_BOT_TOKEN",
-    "token_expired": "reinstall the Slack app and update SLACK_BOT_TOKEN",
-    "missing_scope": "add the scopes of slack/manifest.yaml to the app and reinstall it",
-    "no_permission": "add the scopes of slack/manifest.yaml to the app and reinstall it",
+    "invalid_auth": _REINSTALL,
+    "not_authed": f"set SLACK_BOT_TOKEN; {_NEXT_CHANGE}",
+    "account_inactive": _REINSTALL,
+    "token_revoked": _REINSTALL,
+    "token_expired": _REINSTALL,
+    "missing_scope": _SCOPES,
+    "no_permission": _SCOPES,
 }
 DEFAULT_RETRY_AFTER = 1.0
 

@@ -423,6 +423,39 @@ class SlackPlatform:
             if not cursor:
                 return None
 
+    async def channel_names(self, channel_id: str) -> tuple[str, ...]:
+        """Every name routing may know the channel `channel_id` by: the id, its name with and
+        without `#` (conversations.info, needs `channels:read` / `groups:read`), and names it
+        was posted to by. Just the id and those when Slack cannot say."""
+        names = [
+            channel_id,
+            *(name for name, known in self._channel_ids.items() if known == channel_id),
+        ]
+        try:
+            response = await self._call(
+                "conversations.info",
+                channel_id,
+                lambda: self.client.conversations_info(channel=channel_id),
+                what="read the channel",
+                wait=True,
+            )
+        except (
+            DeliveryError,
+            RateLimited,
+            SlackApiError,
+            aiohttp.ClientError,
+            TimeoutError,
+        ) as error:
+            log.warning(
+                "could not read a Slack channel's name",
+                extra={"channel": channel_id, "error": repr(error)},
+            )
+        else:
+            name = str((response.get("channel") or {}).get("name") or "")
+            if name:
+                names += [name, f"#{name}"]
+        return tuple(dict.fromkeys(names))
+
     async def post_ephemeral(
         self, *, channel: str, user: str, reply: Reply, thread_id: str | None = None
     ) -> None:

@@ -8,6 +8,7 @@ metadata, signing keys with the `msteams` endorsement, issuer, audience = our ap
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -84,7 +85,10 @@ class TeamsAdapter:
         openid_metadata_url: str | None = None,
         retry: RetryPolicy | None = None,
         groups: AadGroups | None = None,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_change` is called when messages held back may go out now (the notifier's
+        wake): Lookout was added back where it had been removed."""
         self._app_id = app_id
         self._groups = groups
         self._tenant_id = tenant_id
@@ -105,6 +109,7 @@ class TeamsAdapter:
             platform=self._platform,
             retry=retry,
             people=TeamsPeople(tenant_id=tenant_id, groups=groups),
+            on_change=on_change,
         )
         if insecure_dev:
             log.warning(INSECURE_WARNING)
@@ -120,9 +125,11 @@ class TeamsAdapter:
         openid_metadata_url: str | None = None,
         credentials: ServiceClientCredentialsFactory | None = None,
         retry: RetryPolicy | None = None,
+        on_change: Callable[[], None] = lambda: None,
     ) -> TeamsAdapter:
         """`openid_metadata_url`, `credentials` and `retry` exist for tests, which point the
-        SDK at local fakes of Microsoft's login service; production takes the defaults."""
+        SDK at local fakes of Microsoft's login service; production takes the defaults.
+        `on_change` as for the constructor."""
         insecure = settings.teams_insecure_dev
         # With auth off the bot has no identity: it accepts unsigned requests and sends
         # unsigned replies, which is what the Emulator expects without an app id.
@@ -164,6 +171,7 @@ class TeamsAdapter:
             openid_metadata_url=openid_metadata_url,
             retry=retry,
             groups=groups,
+            on_change=on_change,
         )
 
     @property

@@ -45,8 +45,12 @@ class LookoutTeamsBot(TeamsActivityHandler):  # type: ignore[misc]
         retry: RetryPolicy,
         people: TeamsPeople | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_change` is called when messages given up on may go out now (Lookout was added
+        back to a conversation)."""
         super().__init__()
+        self._on_change = on_change
         self._dispatcher = dispatcher
         self._database = database
         self._platform = platform
@@ -90,6 +94,7 @@ class LookoutTeamsBot(TeamsActivityHandler):  # type: ignore[misc]
                 await uow.messages.retry_in(platform=PLATFORM, channels=names)
         if restored:
             log.info("Lookout was added back to a Teams conversation", extra={"keys": restored})
+            self._on_change()
 
     async def _removed(self, keys: list[str], activity: Activity) -> None:
         data = activity.channel_data if isinstance(activity.channel_data, dict) else {}

@@ -238,6 +238,12 @@ class FakeSlack:
         if method == "conversations.list":
             channels = [{"id": cid, "name": name.lstrip("#")} for name, cid in CHANNEL_IDS.items()]
             return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.info":
+            # api.slack.com/methods/conversations.info: the channel by id, with its name.
+            names = {cid: name.lstrip("#") for name, cid in CHANNEL_IDS.items()}
+            if channel not in names:
+                return {"ok": False, "error": "channel_not_found"}
+            return {"ok": True, "channel": {"id": channel, "name": names[str(channel)]}}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": f"D{params.get('users', 'X')}"}}
         if method == "chat.postEphemeral":

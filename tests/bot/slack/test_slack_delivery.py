@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.slack import errors
 from tests.bot.slack.conftest import CONFIG, SlackWorld, slack_world, slash_command
 from tests.bot.slack.fake_slack import Call, Failure
-from tests.bot.slack.test_slack_inputs import mention, send_event
+from tests.bot.slack.test_slack_inputs import incident, mention, send_event, settle
 from tests.bot.test_webhook import storm_payload
+from tests.conftest import FIXTURES
 
 
 async def alerts(world: SlackWorld, body: dict[str, Any], *, flush: bool = True) -> None:
@@ -171,6 +175,69 @@ async def test_an_answer_that_cannot_land_where_asked_reaches_the_person(
     await send_event(slack, mention("<@UBOT> show", event_id="Ev21", ts="17000021.1"))
     [private] = await slack.fake.wait_for("chat.postEphemeral")
     assert private.params["user"] == "W111" and "thread_not_found" in private.params["text"]
+
+
+def channel_event(kind: str, channel: str, *, event_id: str, user: str) -> bytes:
+    """A channel event as Slack sends it: Bolt's recorded event_callback envelope around the
+    event as api.slack.com/events/<kind> documents it (`user`: who joined, or unarchived)."""
+    body: dict[str, Any] = json.loads(
+        (FIXTURES / "slack" / "bolt_app_mention_event_callback.json").read_text()
+    )
+    stamp = f"{time.time():.6f}"
+    events: dict[str, dict[str, Any]] = {
+        "member_joined_channel": {
+            "user": user,
+            "channel": channel,
+            "channel_type": "C",
+            "team": "T111",
+            "inviter": "W111",
+        },
+        "channel_unarchive": {"channel": channel, "user": user},
+        "group_unarchive": {"channel": channel, "actor_id": user},
+    }
+    body["event"] = {"type": kind, **events[kind], "event_ts": stamp}
+    body["event_id"] = event_id
+    return json.dumps(body).encode()
+
+
+# Why a channel refused the card → what Slack sends when that is over.
+CHANNEL_BACK = [
+    ("not_in_channel", "member_joined_channel"),  # /invite @Lookout
+    ("channel_not_found", "member_joined_channel"),  # a private channel Lookout was not in
+    ("is_archived", "channel_unarchive"),
+    ("is_archived", "group_unarchive"),  # a private channel
+]
+
+
+@pytest.mark.parametrize(("code", "event"), CHANNEL_BACK)
+async def test_a_card_held_back_by_its_channel_goes_out_when_slack_says_it_is_back(
+    slack: SlackWorld, code: str, event: str
+) -> None:
+    slack.fake.refusing["#payments"] = code
+    await alerts(slack, storm_payload(1, "payments"))
+    row = await row_of(slack, 1)
+    assert row.gave_up_revision is not None and row.message_id is None
+    revision = (await incident(slack)).revision
+    [refused] = cards(slack)
+    del slack.fake.refusing["#payments"]  # invited, unarchived: Slack would take it now …
+    await backdate(slack, 1)
+    await slack.server.lookout.notifier.flush()
+    assert cards(slack) == [refused]  # … but nothing tries until Slack says so
+    if event == "member_joined_channel":  # someone else joining changes nothing
+        await send_event(slack, channel_event(event, "C0PAYMENTS", event_id="Ev1", user="W222"))
+        await settle(slack)
+        await slack.server.lookout.notifier.flush()
+        assert cards(slack) == [refused]
+    # Lookout itself joins; a person unarchives.
+    user = "UBOT" if event == "member_joined_channel" else "W111"
+    await send_event(slack, channel_event(event, "C0PAYMENTS", event_id="Ev2", user=user))
+    await slack.fake.wait_until(lambda: len(cards(slack)) == 2, within=4)
+    assert cards(slack)[1].params["channel"] == "#payments"
+    await slack.server.lookout.notifier.flush()  # waits for the pass that posted it
+    assert len(cards(slack)) == 2
+    row = await row_of(slack, 1)
+    assert row.message_id is not None and row.gave_up_revision is None
+    assert (await incident(slack)).revision == revision  # the incident did not change
 
 
 # 9. Rate limits ----------------------------------------------------------------------------
