@@ -17,7 +17,7 @@ from bot.background.ingest import AlertIngestor
 from bot.config import LookoutConfig
 from bot.metrics import Metrics
 from bot.paging_setup import build_escalation, paging_tools
-from bot.platforms import PostedMessage
+from bot.platforms import ChatPlatform, PostedMessage
 from bot.settings import Settings
 from core.alerts import Alert, fingerprint
 from core.sla import SlaRules
@@ -168,7 +168,10 @@ async def paging(
     smtp_url: str | None = None,
     alertmanager_url: str | None = None,
     chat: RecordingChat | None = None,
+    platform: ChatPlatform | None = None,
 ) -> Paging:
+    """A Lookout over `database` configured by `config_text`; pages to chat go to `chat`
+    (a recording), or to `platform` (a real platform's client) when given."""
     clock = clock or Clock()
     config = config_of(config_text)
     settings = Settings(
@@ -186,7 +189,7 @@ async def paging(
         http,
         database,
         directory=tools.directory,
-        platforms=[chat],
+        platforms=[platform or chat],
         channel_for=config.channel_for,
         topology=Topology,
         metrics=Metrics(),
