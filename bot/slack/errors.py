@@ -27,10 +27,13 @@ REFUSED_CONTENT = frozenset(
         "metadata_too_large",
         "metadata_must_be_sent_from_app",
         "no_text",
+        "block_mismatch",
+        "slack_connect_file_link_sharing_blocked",
     }
 )
 # The message to edit, or the thread to answer in, is gone (deleted, or no longer Lookout's
-# to edit): post it anew.
+# to edit): post it anew. The first three are chat.update's; the thread ones are what
+# chat.postMessage answers for the `thread_ts` of a message that is gone.
 MESSAGE_GONE = frozenset(
     {
         "message_not_found",
@@ -46,6 +49,7 @@ CHANNEL_GONE = frozenset(
         "channel_not_found",
         "not_in_channel",
         "is_archived",
+        "is_inactive",
         "restricted_action",
         "restricted_action_read_only_channel",
         "restricted_action_thread_only_channel",
@@ -67,8 +71,19 @@ PERMANENT = frozenset(
         "ekm_access_denied",
         "team_access_not_granted",
         "org_login_required",
+        "access_denied",
+        "accesslimited",
+        "enterprise_is_restricted",
+        "two_factor_setup_required",
+        "as_user_not_supported",
+        "markdown_text_conflict",
         "invalid_arguments",
         "invalid_arg_name",
+        "invalid_array_arg",
+        "invalid_charset",
+        "invalid_form_data",
+        "invalid_post_type",
+        "missing_post_type",
         "method_deprecated",
         "deprecated_endpoint",
     }
@@ -76,7 +91,7 @@ PERMANENT = frozenset(
 # Slack's own trouble or a rate limit: wait and try again.
 TRANSIENT = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
-     "request_timeout", "team_added_to_org"}
+     "request_timeout", "team_added_to_org", "update_failed", "external_channel_migrating"}
 )  # fmt: skip
 # What an admin can do about a permanent error, and when what waited goes out: Slack says
 # when Lookout joins a channel or a channel is unarchived (the adapter retries then); of
