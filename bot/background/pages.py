@@ -157,6 +157,10 @@ class PageSender:
                     text += "; notifying the next level now"
                 elif final and escalation is not None:
                     await self._nobody_left(uow, page, escalation, error, now)
+            elif page.action == "trigger" and final and _past_last_level(escalation):
+                # Failed over earlier, with no level left then; now it is given up too.
+                assert escalation is not None
+                await self._nobody_left(uow, page, escalation, error, now)
             await uow.incidents.add_event(
                 incident_id=page.incident_id,
                 kind="page_failed",
@@ -222,6 +226,11 @@ def _bring_forward(escalation: EscalationRow | None, now: datetime) -> bool:
         escalation.next_at = now
         escalation.updated_at = now
     return True
+
+
+def _past_last_level(escalation: EscalationRow | None) -> bool:
+    """Every level has fired and nobody has taken the incident."""
+    return escalation is not None and escalation.status == "exhausted"
 
 
 def _stale(page: PageRow, incident: IncidentRow, escalation: EscalationRow | None) -> str | None:
