@@ -137,11 +137,13 @@ class SlackPlatform:
         wait: bool = False,
     ) -> T:
         """Run one Web API call. Slack's documented errors become DeliveryError, a 429
-        RateLimited (and a wait for this channel and method). With `wait`, a short wait is
-        slept and the call tried again, as are a 5xx or a dropped connection, twice."""
+        RateLimited (and a wait for this channel and method; a channel is one whether named
+        or given by id). With `wait`, a short wait is slept and the call tried again, as are
+        a 5xx or a dropped connection, twice."""
+        scope = self._channel_ids.get(channel, channel)
         attempt = 0
         while True:
-            left = self.rate_limits.remaining(channel=channel, method=method)
+            left = self.rate_limits.remaining(channel=scope, method=method)
             if left > 0:
                 if not wait or left > MAX_ANSWER_WAIT:
                     raise RateLimited(method=method, channel=channel, retry_after=left)
@@ -152,7 +154,7 @@ class SlackPlatform:
                 meaning = delivery_error(error, what, method=method, channel=channel)
                 if isinstance(meaning, RateLimited):
                     self.rate_limits.block(
-                        channel=channel, method=method, seconds=meaning.retry_after
+                        channel=scope, method=method, seconds=meaning.retry_after
                     )
                     if wait and attempt < ANSWER_RETRIES:
                         attempt += 1

@@ -53,6 +53,11 @@ async def test_post_update_thread_and_image_upload() -> None:
                 channel="C0INCIDENTS", message_id=posted.message_id, reply=Reply.text("v5")
             )
         assert len(fake.calls_to("chat.update")) == 5  # the second was not even sent
+        with pytest.raises(RateLimited):  # the same channel, by the name it was posted to
+            await platform.update(
+                channel="#incidents", message_id=posted.message_id, reply=Reply.text("v6")
+            )
+        assert len(fake.calls_to("chat.update")) == 5
         await platform.post_in_thread(
             channel="C0INCIDENTS", thread_id=posted.thread_id, reply=Reply.text("still fine")
         )

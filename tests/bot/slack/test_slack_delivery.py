@@ -393,9 +393,14 @@ async def test_a_rate_limited_update_never_holds_up_a_new_incident(slack: SlackW
     slack.fake.fail("chat.update", Failure(status=429, retry_after=20))
     await alerts(slack, storm_payload(2, "checkout"))  # INC-1's update: 429, wait 20 s
     [limited] = slack.fake.calls_to("chat.update")
-    await alerts(slack, storm_payload(1, "payments"))  # a new critical incident
-    [_, new_card] = cards(slack)
-    assert new_card.params["channel"] == "#payments"
+    assert limited.params["channel"] == "C0INCIDENTS"
+    # A new critical incident in the same channel: chat.update waits there, not the post.
+    await alerts(slack, storm_payload(1, "inventory"))
+    [first, new_card] = cards(slack)
+    assert new_card.params["channel"] == first.params["channel"] == "#incidents"
+    assert (await row_of(slack, 2)).message_id is not None
+    await alerts(slack, storm_payload(1, "payments"))  # and in another channel
+    assert cards(slack)[-1].params["channel"] == "#payments"
     assert len(slack.fake.calls_to("chat.update")) == 1  # the update still waits, alone
     for _ in range(3):
         await alerts(slack, storm_payload(3, "checkout"))
