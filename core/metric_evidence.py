@@ -19,6 +19,10 @@ outranks a caller whose one tail-latency series jumped off a flat baseline), and
 failures travel from a dependency to its callers — a service whose own dependency moved more
 and earlier is discounted (`core.root_cause` applies the same rule to alerts). The series
 that moved *first* break ties: an anomaly that starts earlier is nearer the cause.
+
+The change point is searched for from a little before the incident's start (`split`): a
+cause's metrics often move minutes before its symptom's alert fires, and a move inside the
+baseline would both hide itself and make every early mover look equally early.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -68,6 +73,23 @@ def _spread(normal: Sequence[float], center: float, method: Method) -> float:
     if spread <= _FLOOR:
         spread = max(abs(center) * _EPSILON_SHARE, _FLOOR)
     return spread
+
+
+def split(
+    points: Iterable[tuple[float, float]], change_from: float
+) -> tuple[list[float], list[float], list[float]]:
+    """A series of (Unix seconds, value) points cut at `change_from` (Unix seconds): (the
+    baseline values before it, the values from it on, the times of the latter)."""
+    baseline: list[float] = []
+    window: list[float] = []
+    times: list[float] = []
+    for at, value in points:
+        if at < change_from:
+            baseline.append(value)
+        else:
+            window.append(value)
+            times.append(at)
+    return baseline, window, times
 
 
 def movement(
@@ -223,9 +245,22 @@ class SignalRules(BaseModel):
 
     queries: list[SignalQuery] = Field(default_factory=default_signals)
     lookback_minutes: float = Field(default=60, gt=0, le=24 * 60, description="before the start")
+    lead_minutes: float = Field(
+        default=15,
+        ge=0,
+        le=24 * 60,
+        description="how long before the start a move may begin (at most a quarter of the "
+        "lookback, which keeps the rest as baseline)",
+    )
     after_minutes: float = Field(default=10, ge=0, le=120, description="after the start")
     step_seconds: float = Field(default=30, gt=0, le=3600)
     timeout_seconds: float = Field(default=5, gt=0, le=60)
+
+    @property
+    def lead(self) -> timedelta:
+        """How long before the start the change point is looked for: `lead_minutes`, but
+        never more than a quarter of the lookback, so a short lookback keeps a baseline."""
+        return timedelta(minutes=min(self.lead_minutes, self.lookback_minutes / 4))
 
 
 def render(template: str, service: str) -> str:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from core.log_lines import LogLine, LogRules, error_query, fold_stack_traces, trace_query
-from core.metric_evidence import Movement, SignalQuery, SignalRules, movement, render
+from core.metric_evidence import Movement, SignalQuery, SignalRules, movement, render, split
 from integrations.loki import LokiClient, LokiError
 from integrations.prometheus import PrometheusClient, PrometheusError, Series, timed_out
 
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SeriesEvidence:
-    """How one golden signal of one service moved at the change point `at`."""
+    """How one golden signal of one service moved around an incident's start: its movement
+    (`moved.moved_index` counts `step_seconds` from the start of the window searched), when
+    it first moved (`moved_at`, or None) and its (Unix seconds, value) `points`."""
 
     service: str
     signal: str
@@ -54,16 +57,6 @@ class MetricReport:
     problem: str | None = None
 
 
-def split_at(
-    points: Sequence[tuple[float, float]], at: datetime
-) -> tuple[list[float], list[float], list[float]]:
-    """(baseline values, values from `at` on, the times of the latter)."""
-    moment = at.timestamp()
-    before = [value for t, value in points if t < moment]
-    after = [(t, value) for t, value in points if t >= moment]
-    return before, [value for _, value in after], [t for t, _ in after]
-
-
 class MetricEvidenceReader:
     def __init__(self, client: PrometheusClient, rules: SignalRules) -> None:
         self._client = client
@@ -75,7 +68,10 @@ class MetricEvidenceReader:
 
     async def around(self, services: Sequence[str], at: datetime) -> MetricReport:
         """Each golden signal of each service over `lookback` before `at` and `after` past
-        it, scored by its robust z at `at` (strongest first)."""
+        it, strongest first (the earlier mover first on a tie). The baseline is the lookback
+        up to `lead` before `at`; the change point (the first point with robust z ≥ 3) is
+        looked for from there on, so a series that moved a few minutes before the first
+        alert is seen moving then."""
         rules = self._rules
         start = at - timedelta(minutes=rules.lookback_minutes)
         end = at + timedelta(minutes=rules.after_minutes)
@@ -94,12 +90,12 @@ class MetricEvidenceReader:
             if isinstance(answer, BaseException):
                 failed += 1
                 continue
-            report.series.extend(_evidence(service, query, answer, at))
+            report.series.extend(_evidence(service, query, answer, at - rules.lead, rules))
         if answers and failed == len(answers):
             report.problem = _unreachable(answers, self._rules.timeout_seconds)
         elif failed:
             report.problem = f"Prometheus did not answer {failed} of {len(answers)} signal queries."
-        report.series.sort(key=lambda item: -item.moved.score)
+        report.series.sort(key=_strongest_then_first)
         return report
 
     async def range(self, expr: str, *, start: datetime, end: datetime) -> list[Series]:
@@ -140,21 +136,35 @@ class MetricEvidenceReader:
 
 
 def _evidence(
-    service: str, query: SignalQuery, answer: list[Series], at: datetime
+    service: str,
+    query: SignalQuery,
+    answer: list[Series],
+    change_from: datetime,
+    rules: SignalRules,
 ) -> list[SeriesEvidence]:
     found = []
     for series in answer[:1]:  # a signal query answers one series per service
-        before, after, times = split_at(series.points, at)
+        before, after, times = split(series.points, change_from.timestamp())
         moved = movement(before, after)
         if moved is None:
             continue
         moved_at = None
         if moved.moved_index is not None and moved.moved_index < len(times):
-            moved_at = datetime.fromtimestamp(times[moved.moved_index], tz=at.tzinfo)
+            first = times[moved.moved_index]
+            moved_at = datetime.fromtimestamp(first, tz=change_from.tzinfo)
+            # Counted in steps from the window's start, not in points: a series with a gap
+            # compares with the others on the same clock.
+            steps = round((first - change_from.timestamp()) / rules.step_seconds)
+            moved = replace(moved, moved_index=max(steps, 0))
         found.append(
             SeriesEvidence(service, query.name, query.unit, moved, moved_at, series.points)
         )
     return found
+
+
+def _strongest_then_first(item: SeriesEvidence) -> tuple[float, float]:
+    moved_at = item.moved_at.timestamp() if item.moved_at is not None else math.inf
+    return (-round(item.moved.score, 6), moved_at)
 
 
 def _unreachable(answers: Sequence[object], seconds: float) -> str:
