@@ -10,6 +10,15 @@ answer:
 `correlate` answers with the snapshot; new incidents get it posted in their thread when
 `worth_posting` finds something to say (see `bot.background.context_posts`).
 
+Root cause: the snapshot ranks the incident's services as the incident message does
+(`core.root_cause`: alerts, topology, a strong change on the same service), with the metric
+evidence added (`core.metric_evidence.rank_services`: the series that moved first and most,
+a caller discounted when its dependency moved more and earlier) — so a dependency whose
+metrics moved first joins the candidates without an alert. The ranking stays with the
+snapshot; the incident message's 🎯 line is re-derived from the alerts at every batch, so it
+is not overwritten here (it would flap back at the next alert); when the two disagree, the
+snapshot says so.
+
 Confidence of the leading explanation, split into four factors:
 
 * **signal strength** — the best change's score, the strongest metric move
@@ -17,7 +26,10 @@ Confidence of the leading explanation, split into four factors:
   degraded (0.5) against the hour before, whichever is strongest;
 * **timing** — the best change's timing factor, or 1 when a metric or a call moved by the
   start;
-* **precedent** — the best similar past incident's score (0 with none);
+* **precedent** — how alike the closest similar past incident is (the cosine similarity of
+  the two incidents' descriptions; 0 with none). The retrieval score that orders them is a
+  reciprocal-rank fusion (`knowledge.fusion`: a few hundredths for the best hit) and says
+  nothing about how alike they are;
 * **evidence quality** — the share of the sources asked (changes, Prometheus's golden
   signals and service graph, Loki) that answered.
 
@@ -39,7 +51,9 @@ from core.change_correlation import (
     incident_environment,
     score_changes,
 )
+from core.incident_summary import naming_alerts, root_cause_from_record, service_failures
 from core.metric_evidence import Movement, rank_services
+from core.root_cause import MetricSupport, RecentChange, ServiceFailure, rank_root_causes
 from core.topology import Topology
 from integrations.dependency_health import DependencyReport
 from integrations.evidence import LogReport, MetricReport
@@ -73,6 +87,10 @@ class ContextInputs:
     behind: int  # timeline changes the index has not caught up with
     # The projects whose past incidents it may cite (None: all of them, one team).
     projects: frozenset[str] | None = None
+    # Each alerting service's first alert and worst severity, for the root-cause ranking.
+    failures: dict[str, ServiceFailure] = field(default_factory=dict)
+    topology: Topology = field(default_factory=Topology)
+    stored_cause: str | None = None  # the service the incident message's 🎯 line names
 
 
 @dataclass
@@ -110,6 +128,8 @@ async def gather(
     scored = score_changes(
         recent, services=services, first_alert_at=start, topology=topology, environment=environment
     )
+    failures = service_failures(naming_alerts(briefs))
+    stored = root_cause_from_record(incident.root_cause)
     target, behind = None, 0
     if knowledge is not None:
         target = await incident_target(reader, incident)
@@ -124,6 +144,9 @@ async def gather(
         target=target,
         behind=behind,
         projects=projects,
+        failures=failures,
+        topology=topology,
+        stored_cause=stored.service if stored is not None else None,
     )
 
 
@@ -170,7 +193,7 @@ def snapshot(inputs: ContextInputs, live: LiveEvidence, *, now: datetime) -> dic
     problems: list[str] = []
     answered, asked = 1, 1  # the change log always answers
     metrics: list[dict[str, Any]] = []
-    candidates: list[dict[str, Any]] = []
+    support: dict[str, MetricSupport] = {}
     if live.metrics is not None:
         asked += 1
         report = live.metrics
@@ -179,16 +202,7 @@ def snapshot(inputs: ContextInputs, live: LiveEvidence, *, now: datetime) -> dic
         if report.series:
             answered += 1
         metrics = [item.record() for item in report.series if item.moved.score >= MOVED][:8]
-        movements: dict[tuple[str, str], Movement] = {
-            (item.service, item.signal): item.moved for item in report.series
-        }
-        calls = {name: inputs.calls.get(name, []) for name in {service for service, _ in movements}}
-        candidates = [
-            {"service": c.service, "score": round(c.score, 2), "series": c.series,
-             "explained_by": c.explained_by}
-            for c in rank_services(movements, dependencies=calls)[:5]
-            if c.score > 0
-        ]  # fmt: skip
+        support = metric_support(report, inputs.calls)
     dependencies: list[dict[str, Any]] = []
     calls_seen = 0
     if live.dependencies is not None:
@@ -210,7 +224,8 @@ def snapshot(inputs: ContextInputs, live: LiveEvidence, *, now: datetime) -> dic
         {
             "incident": m.ref,
             "title": m.document.title,
-            "score": round(m.score, 2),
+            "score": round(m.score, 3),
+            "similarity": round(m.similarity or 0.0, 2),
             "resolution": m.fix,
         }
         for m in live.similar
@@ -223,7 +238,8 @@ def snapshot(inputs: ContextInputs, live: LiveEvidence, *, now: datetime) -> dic
         "services": inputs.services,
         "changes": [item.record() for item in inputs.changes],
         "metrics": metrics,
-        "candidates": candidates,
+        "root_causes": root_causes(inputs, support),
+        "stored_cause": inputs.stored_cause,
         "dependencies": dependencies,
         "calls_seen": calls_seen,
         "logs": [pattern.record() for pattern in live.patterns[:8]],
@@ -231,6 +247,63 @@ def snapshot(inputs: ContextInputs, live: LiveEvidence, *, now: datetime) -> dic
         "problems": problems,
         "confidence": confidence,
     }
+
+
+def metric_support(report: MetricReport, calls: dict[str, list[str]]) -> dict[str, MetricSupport]:
+    """Each service whose golden signals moved (a point at robust z ≥ 3), with its metric
+    evidence as `core.metric_evidence.rank_services` weighs it (`calls`: service → the
+    services it calls, for the discount of a caller whose dependency moved more and earlier)."""
+    movements: dict[tuple[str, str], Movement] = {
+        (item.service, item.signal): item.moved for item in report.series
+    }
+    moved_at: dict[str, datetime] = {}
+    for item in report.series:
+        if item.moved_at is not None:
+            known = moved_at.get(item.service)
+            moved_at[item.service] = item.moved_at if known is None else min(known, item.moved_at)
+    services = {service for service, _ in movements}
+    ranked = rank_services(movements, dependencies={name: calls.get(name, []) for name in services})
+    return {
+        candidate.service: MetricSupport(
+            evidence=candidate.score,
+            series=candidate.series,
+            score=movements[(candidate.service, candidate.series)].score,
+            moved_at=moved_at[candidate.service],
+            explained_by=candidate.explained_by,
+        )
+        for candidate in ranked
+        if candidate.service in moved_at and candidate.score > 0
+    }
+
+
+def root_causes(inputs: ContextInputs, support: dict[str, MetricSupport]) -> list[dict[str, Any]]:
+    """The incident's root-cause ranking with the metric evidence added, as records
+    (`service`, `confidence` 0–1, `factors`, `metrics`: whether its metrics counted); the
+    best five. Empty when it would only repeat the incident message: one alerting service
+    and no metric evidence."""
+    if not inputs.failures or (len(inputs.failures) == 1 and not support):
+        return []
+    raised = [
+        RecentChange(item.service, min(item.change.landed_at, inputs.start), item.change.summary())
+        for item in inputs.changes
+        if item.strong and item.relation == "same"
+    ]
+    ranking = rank_root_causes(
+        inputs.failures,
+        inputs.topology,
+        changes=raised,
+        change_lookback=WINDOW,
+        metrics=support,
+    )
+    return [
+        {
+            "service": cause.service,
+            "confidence": cause.confidence,
+            "factors": list(cause.factors),
+            "metrics": cause.service in support,
+        }
+        for cause in ranking[:5]
+    ]
 
 
 def worth_posting(snapshot: dict[str, Any]) -> list[str]:
@@ -268,7 +341,7 @@ def _confidence(
         timing = float(change.factors["timing"])
     else:
         timing = 1.0 if metrics or unhealthy else 0.0
-    precedent = float(similar[0]["score"]) if similar else 0.0
+    precedent = max((float(s["similarity"]) for s in similar), default=0.0)
     factors = {
         "signal strength": round(strength, 2),
         "timing": round(timing, 2),

@@ -1,12 +1,12 @@
 """`correlate [incident]`: an incident's context in one reply, kept with the incident.
 
-Related changes (scored by `core.change_correlation`), the golden signals that moved at the
-incident's start (robust z, `core.metric_evidence`) and the services they point at, the
-health of the calls its services make against the hour before (service-graph metrics), the
-error-log patterns of its services ±5 min around the start (Drain templates), and similar
-past incidents — each with its score — and one confidence for the leading explanation
-(see `skills.incident_context`). Prometheus and Loki forget, so the snapshot is stored with
-the incident; `show` repeats it.
+Related changes (scored by `core.change_correlation`), the golden signals that moved around
+the incident's start (robust z, `core.metric_evidence`), the root-cause ranking with that
+metric evidence added to the alerts' (`core.root_cause`), the health of the calls its
+services make against the hour before (service-graph metrics), the error-log patterns of its
+services ±5 min around the start (Drain templates), and similar past incidents — each with
+its score — and one confidence for the leading explanation (see `skills.incident_context`).
+Prometheus and Loki forget, so the snapshot is stored with the incident; `show` repeats it.
 
 The database is read first; Prometheus, Loki and the index are asked with no transaction
 open; the snapshot is stored in a fresh one.

@@ -12,7 +12,8 @@ from skills.contract import Block, Context, Image, Reply, Text
 from skills.dependency_text import finding_text
 from skills.evidence_text import movement_text
 from skills.formatting import clock_time
-from skills.moments import in_utc
+from skills.markup import literal
+from skills.moments import in_utc, instants
 from skills.views.sparkline import sparkline_png
 
 
@@ -55,14 +56,7 @@ def snapshot_blocks(
             for item in metrics
         ]
         blocks.append(Text("**Metrics that moved**\n" + "\n".join(lines)))
-    candidates = snapshot.get("candidates") or []
-    if candidates:
-        lines = [
-            f"• {c['service']} — evidence {c['score']:.1f} ({c['series']})"
-            + (f", explained by {c['explained_by']}" if c.get("explained_by") else "")
-            for c in candidates
-        ]
-        blocks.append(Text("**Root-cause candidates from metrics**\n" + "\n".join(lines)))
+    blocks += _root_cause_blocks(snapshot)
     blocks += _dependency_blocks(snapshot)
     patterns = snapshot.get("logs") or []
     if patterns:
@@ -74,7 +68,12 @@ def snapshot_blocks(
     similar = snapshot.get("similar") or []
     if similar:
         lines = [
-            f"• {s['incident']} {s['title']} — score {s['score']:.2f}"
+            f"• {s['incident']} {s['title']} — "
+            + (
+                f"{float(s['similarity']):.0%} alike"
+                if "similarity" in s
+                else f"score {float(s['score']):.2f}"  # stored before similarity was kept
+            )
             + (f"; fixed by: {s['resolution']}" if s.get("resolution") else "")
             for s in similar
         ]
@@ -97,6 +96,42 @@ def context_message(snapshot: dict[str, Any]) -> Reply:
     """The context posted unasked in a new incident's thread."""
     incident_id = int(snapshot["incident"])
     return Reply(blocks=snapshot_blocks(snapshot, unasked=True), incident_id=incident_id)
+
+
+def _root_cause_blocks(snapshot: dict[str, Any]) -> list[Block]:
+    """The root-cause ranking with the metric evidence added, and a line when it disagrees
+    with the incident message's 🎯 line (which the alerts alone give)."""
+    causes = snapshot.get("root_causes") or []
+    if causes:
+        taken = datetime.fromisoformat(snapshot["taken_at"])
+        with_metrics = any(cause.get("metrics") for cause in causes)
+        title = "Probable root cause, alerts and metrics" if with_metrics else "Probable root cause"
+        lines = [
+            f"• {literal(cause['service'])} — {round(float(cause['confidence']) * 100)} % ("
+            + instants(literal("; ".join(cause["factors"])), taken)
+            + ")"
+            for cause in causes[:3]
+        ]
+        blocks: list[Block] = [Text(f"**{title}**\n" + "\n".join(lines))]
+        stored, top = snapshot.get("stored_cause"), causes[0]["service"]
+        if with_metrics and stored and stored != top:
+            blocks.append(
+                Context(
+                    f"The incident message names {literal(stored)} from its alerts alone; "
+                    f"with the metrics, {literal(top)} ranks first."
+                )
+            )
+        return blocks
+    # A snapshot stored before the ranking merged alerts and metrics lists the metrics' own.
+    candidates = snapshot.get("candidates") or []
+    if not candidates:
+        return []
+    lines = [
+        f"• {c['service']} — evidence {c['score']:.1f} ({c['series']})"
+        + (f", explained by {c['explained_by']}" if c.get("explained_by") else "")
+        for c in candidates
+    ]
+    return [Text("**Root-cause candidates from metrics**\n" + "\n".join(lines))]
 
 
 def _dependency_blocks(snapshot: dict[str, Any]) -> list[Block]:
