@@ -15,9 +15,10 @@ ranked first / among the first three) and Avg@5 (the mean of top-1 … top-5 acc
 
 Data. `--data DIR` in RCAEval's case layout: `DIR/<service>_<fault>/<n>/` holding `data.csv`
 or `metrics.csv` (a `time` column in Unix seconds and one column per `<service>_<metric>`)
-and `inject_time.txt` (Unix seconds); the root cause is the folder name's service. An
-optional `dependency.csv` (`Source,Target`: caller, callee) beside the data, or in `DIR`,
-gives the call graph. Without `--data`, the Nezha Online Boutique dataset
+and `inject_time.txt` (Unix seconds); the root cause is the folder name's service. Cases are
+found at any depth under `DIR`. An optional `dependency.csv` (`Source,Target`: caller,
+callee) beside the data, or in a folder above it (`DIR` itself for all cases), gives the
+call graph. Without `--data`, the Nezha Online Boutique dataset
 (`../shared/datasets/nezha-online-boutique`: per-pod metrics at one-minute resolution, the
 call graph in `metric/dependency.csv`, faults with injection time and pod in
 `*-fault_list.json`) is converted to that layout first (`--convert-to DIR` keeps it): each
@@ -157,14 +158,19 @@ def _number(text: str | None) -> float | None:
 
 
 def load_cases(root: Path) -> list[Case]:
+    """Every case under `root` in RCAEval's layout, by name: a folder holding
+    `inject_time.txt` and `data.csv` or `metrics.csv`, at any depth (so a benchmark's top
+    folder holding several systems loads too). The root cause is the service in the name of
+    the case's folder, or of its parent when the case's folder is only a number
+    (`<service>_<fault>/<n>/`). The call graph is the nearest `dependency.csv`: beside the
+    data, or in a folder above it up to `root`."""
     cases = []
-    shared_graph = _graph(root / "dependency.csv")
-    for folder in sorted(root.glob("*/*")):
+    for inject in sorted(root.rglob("inject_time.txt")):
+        folder = inject.parent
         data = next(
             (folder / n for n in ("data.csv", "metrics.csv") if (folder / n).is_file()), None
         )
-        inject = folder / "inject_time.txt"
-        if data is None or not inject.is_file():
+        if data is None:
             continue
         with data.open(newline="") as handle:
             reader = csv.reader(handle)
@@ -177,18 +183,26 @@ def load_cases(root: Path) -> list[Case]:
                 continue
             columns[name] = [_number(row[index]) if index < len(row) else None for row in rows]  # type: ignore[misc]
         times = [float(row[time_index]) for row in rows]
-        root_cause = folder.parent.name.split("_")[0]
+        named = folder.parent if folder.name.isdigit() else folder
         cases.append(
             Case(
-                name=f"{folder.parent.name}/{folder.name}",
-                root_cause=root_cause,
+                name=folder.relative_to(root).as_posix(),
+                root_cause=named.name.split("_")[0],
                 inject_time=float(inject.read_text().split()[0]),
                 times=times,
                 columns=columns,
-                dependencies=_graph(folder / "dependency.csv") or shared_graph,
+                dependencies=_nearest_graph(folder, root),
             )
         )
     return cases
+
+
+def _nearest_graph(folder: Path, root: Path) -> dict[str, list[str]]:
+    for place in (folder, *folder.parents):
+        graph = _graph(place / "dependency.csv")
+        if graph or place == root:
+            return graph
+    return {}
 
 
 def _graph(path: Path) -> dict[str, list[str]]:
