@@ -149,6 +149,12 @@ _LONG_DASH_OPTION = re.compile("^[\u2013\u2014](?=[^\\W\\d_])")
 # Words the grammar reads as tokens rather than text: incident and run ids, options.
 _TOKEN = re.compile(r"(?i)^(?:#?\d+|(?:inc|r)-?\d+|--?[a-z][a-z0-9-]*(?:=\S*)?)$")
 _PIECE = re.compile(r"(\s*)(\S+)")
+# Zero-width spaces: zero-width space, word joiner, zero-width no-break space (the BOM), the
+# Mongolian vowel separator. Pasted text has them where a space was, or inside a word. Soft
+# hyphens, joiners (ZWJ, ZWNJ) and direction marks stand inside words only.
+_ZERO_WIDTH_SPACES = re.compile("[\u180e\u200b\u2060\ufeff]+")
+# Longer runs of text without a space are text, not commands' leading words: kept whole.
+_MAX_SPLIT_PIECE = 200
 
 
 def normalise_word(word: str) -> str:
@@ -160,23 +166,61 @@ def normalise_word(word: str) -> str:
     return _DASHES.sub("-", unicodedata.normalize("NFKC", word))
 
 
+def _is_token(raw: str) -> bool:
+    return bool(_TOKEN.match(normalise_word(raw)))
+
+
+def _unseen_words(piece: str, start: int) -> list[tuple[int, int]]:
+    """(start, end) of each word in `piece` (text without whitespace, at `start` in the
+    command). A zero-width space between two visible characters separates words where a
+    space is plausible: where what follows it begins an id or an option (`ack\u200bINC-4`),
+    or what stands before it is one (`INC-4\u200bfixed`), and the two together are not one
+    (`INC\u200b-4`, `#\u200b42` stay whole). Elsewhere it stands inside a word."""
+    if len(piece) > _MAX_SPLIT_PIECE:
+        return [(start, start + len(piece))]
+    cuts = [
+        match
+        for match in _ZERO_WIDTH_SPACES.finditer(piece)
+        if match.start() > 0 and match.end() < len(piece)
+    ]
+    spans: list[tuple[int, int]] = []
+    begin = 0
+    for number, cut in enumerate(cuts):
+        before = piece[begin : cut.start()]
+        after_ends = [later.start() for later in cuts[number + 1 :]] + [len(piece)]
+        after = [piece[cut.end() : stop] for stop in after_ends]
+        together = piece[begin : after_ends[0]]
+        if not normalise_word(before) or _is_token(together):
+            continue
+        if _is_token(before) or any(_is_token(word) for word in after):
+            spans.append((start + begin, start + cut.start()))
+            begin = cut.end()
+    spans.append((start + begin, start + len(piece)))
+    return spans
+
+
 def normalise_leading(text: str) -> str:
     """`text` with its leading words normalised (`normalise_word`): the verb, then every
     following word that reads as an incident or run id or an option, each separated by one
     space whatever Unicode space or invisible character stood there (a no-break space after
-    a mention, a zero-width space from copy-paste). From the first other word on, the text
-    is kept exactly as typed."""
+    a mention, a zero-width space from copy-paste, or one alone between two words:
+    `_unseen_words`). From the first other word on, the text is kept exactly as typed."""
     words: list[str] = []
     end = 0
-    for match in _PIECE.finditer(text):
-        word = normalise_word(match[2])
+    pieces = (
+        span for match in _PIECE.finditer(text) for span in _unseen_words(match[2], match.start(2))
+    )
+    for first, last in pieces:
+        word = normalise_word(text[first:last])
         if not word:  # only invisible characters
-            end = match.end()
+            end = last
             continue
         if words and not _TOKEN.match(word):
+            if _ZERO_WIDTH_SPACES.fullmatch(text[end:first]):
+                end = first  # split at a zero-width space: the rest starts at the word
             break
         words.append(word)
-        end = match.end()
+        end = last
     rest = text[end:]
     stripped = rest.lstrip()
     if not stripped:

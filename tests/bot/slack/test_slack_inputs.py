@@ -355,6 +355,8 @@ TYPED = {
     "narrow no-break space": "show\u202fINC-1",
     "ideographic space": "show\u3000INC-1",
     "zero-width space": "\u200bshow INC-1\u200b",
+    "zero-width space alone between the words": "show\u200bINC-1",
+    "word joiner alone between the words": "show\u2060#1",
     "non-breaking hyphen": "show INC\u20111",
     "fullwidth": "ｓｈｏｗ　ＩＮＣ－１",
     "soft hyphen": "sh\u00adow #1",
