@@ -254,14 +254,15 @@ async def start_server(
 ) -> tuple[uvicorn.Server, asyncio.Task[None], RunningServer]:
     lookout, server = http_server(settings, demo=demo)
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
+    # Generous: the demo seeds its history and loads the sentence model first, and a busy
+    # 2-core machine running two test workers can take several seconds for that.
+    deadline = asyncio.get_running_loop().time() + 60
+    while not server.started:
         if task.done():
             task.result()
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError("the test server did not start")
         await asyncio.sleep(0.01)
-    else:
-        raise RuntimeError("the test server did not start")
     return (
         server,
         task,

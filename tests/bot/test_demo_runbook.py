@@ -38,7 +38,7 @@ async def say(client: httpx.AsyncClient, text: str, user: str = "alice") -> dict
 
 
 async def database_incident(client: httpx.AsyncClient) -> str:
-    for _ in range(100):
+    for _ in range(300):  # the demo's storm is replayed in the background after start
         incidents = (await client.get("/console/api/incidents")).json()
         found = [i["ref"] for i in incidents if i["title"].startswith("postgres-primary: ")]
         if found:
@@ -87,7 +87,7 @@ async def test_the_demo_runbook_is_suggested_planned_approved_run_and_rolled_bac
         assert (await say(client, f"approve {run_ref}", user="bob"))[
             "text"
         ] == f"Approved {run_ref} — starting."
-        for _ in range(100):
+        for _ in range(300):
             if "waiting for confirmation" in await run_card(demo, client, run_ref):
                 break
             await asyncio.sleep(0.1)
