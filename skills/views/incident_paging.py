@@ -1,5 +1,10 @@
 """What the incident's message says about paging: the level reached and who it paged, and
-the running SLA clock ("ack due in 1:30")."""
+the SLA clocks ("ack due by 14:32").
+
+A clock is shown by its deadline, a moment each platform renders in its reader's time zone,
+not by a countdown: the message is redrawn when something happens, not every minute, and a
+deadline stays true between redraws. The breach is such a change (the escalation pass
+records it and the message turns to "overdue since")."""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.sla import SlaRules, clocks
+from core.escalation import spoken_duration
+from core.sla import ClockState, SlaRules, clocks
 from skills.markup import literal
 from skills.moments import when
 from storage.escalations import EscalationRepository
@@ -55,6 +61,19 @@ def escalation_line(row: EscalationRow, now: datetime) -> str | None:
     return None
 
 
+def clock_line(state: ClockState, now: datetime) -> str:
+    """`ack due by 14:32 (target 5m)`, `resolve overdue since 15:10 (target 4h)`, or how a
+    stopped clock ended (`ack in 3:10 — met (target 5m)`)."""
+    if not state.running:
+        return state.describe()
+    verb = "ack" if state.clock == "mtta" else "resolve"
+    limit = state.target.limit(state.clock)
+    target = f" (target {spoken_duration(limit)})" if limit is not None else ""
+    if state.breached:
+        return f"{verb} overdue since {when(state.due, now)}{target}"
+    return f"{verb} due by {when(state.due, now)}{target}"
+
+
 async def paging_facts(
     escalations: EscalationRepository,
     incidents: Sequence[IncidentRow],
@@ -83,7 +102,7 @@ async def paging_facts(
             ]
             if running:
                 sign = "⏰" if any(state.breached for state in running) else "⏱"
-                clock_text = f"{sign} " + " · ".join(state.describe() for state in running)
+                clock_text = f"{sign} " + " · ".join(clock_line(state, now) for state in running)
         if line or clock_text:
             found[incident.id] = PagingFacts(line, clock_text)
     return found

@@ -134,16 +134,20 @@ class Paging:
         async with self.database.unit_of_work() as uow:
             return [event.text for event in await uow.incidents.events(incident_id=incident)]
 
-    async def card(self, incident: int = 1) -> str:
-        """The incident's message as the notifier would render it now (plain text)."""
+    async def card_reply(self, incident: int = 1) -> tuple[Reply, int]:
+        """The incident's message as the notifier would render it now, and the incident's
+        revision (the notifier redraws the message when it changes)."""
         async with self.database.unit_of_work() as uow:
             row = await uow.incidents.get(incident_id=incident)
             assert row is not None
             facts = await card_facts(uow.alerts, [incident])
             lines = await paging_facts(uow.escalations, [row], self.sla, self.clock.now)
-            return incident_message(
-                row, facts[incident], self.clock.now, lines.get(incident)
-            ).plain_text
+            reply = incident_message(row, facts[incident], self.clock.now, lines.get(incident))
+            return reply, row.revision
+
+    async def card(self, incident: int = 1) -> str:
+        """The incident's message as the notifier would render it now (plain text)."""
+        return (await self.card_reply(incident))[0].plain_text
 
     async def escalation(self, incident: int = 1, episode: int = 1) -> EscalationRow:
         async with self.database.unit_of_work() as uow:

@@ -87,7 +87,7 @@ async def test_three_levels_stopped_by_an_ack_midway(
     assert "Escalation level 1 of 3" in lookout.chat.of("dm")[0][2]
     card = await card_text(database, lookout.clock.now, config)
     assert "Level 1 of 3 (default): paging Dana" in card
-    assert "ack due in 3:59" in card
+    assert "ack due by 03:04 UTC (target 4m)" in card
     await lookout.step(minutes=4, seconds=58)
     assert receivers.to("/v2/enqueue") == []  # level 2 is not due yet
     await lookout.step(seconds=2)
@@ -116,7 +116,7 @@ async def test_three_levels_stopped_by_an_ack_midway(
     assert any(t.startswith("Escalation stopped at level 2: acknowledged by Ana") for t in timeline)
     card = await card_text(database, lookout.clock.now, config)
     assert "Escalation stopped at level 2 of 3: acknowledged by Ana" in card
-    assert "resolve due in" in card
+    assert "resolve due by 04:00 UTC (target 1h)" in card
     async with database.unit_of_work() as uow:
         breaches = await uow.escalations.breaches_of(incident_ids=[1])
     assert [(b.clock, b.target) for b in breaches] == [("mtta", "critical")]
