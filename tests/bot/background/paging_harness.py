@@ -173,9 +173,11 @@ async def paging(
     alertmanager_url: str | None = None,
     chat: RecordingChat | None = None,
     platform: ChatPlatform | None = None,
+    topology: Topology | None = None,
 ) -> Paging:
     """A Lookout over `database` configured by `config_text`; pages to chat go to `chat`
-    (a recording), or to `platform` (a real platform's client) when given."""
+    (a recording), or to `platform` (a real platform's client) when given; `topology` says
+    which team owns which service."""
     clock = clock or Clock()
     config = config_of(config_text)
     settings = Settings(
@@ -195,7 +197,7 @@ async def paging(
         directory=tools.directory,
         platforms=[platform or chat],
         channel_for=config.channel_for,
-        topology=Topology,
+        topology=lambda: topology or Topology(),
         metrics=Metrics(),
         on_change=lambda: None,
         clock=clock,
