@@ -22,6 +22,18 @@ class ChatThreadRepository(DeliveryRecords):
         )
         return (await self._session.scalars(query)).one_or_none()
 
+    async def rows_of(
+        self, *, incident_ids: Collection[int], platform: str
+    ) -> dict[int, ChatThreadRow]:
+        """Incident id → its row on `platform`, whatever its state (claimed, posted, failed);
+        one query for a batch instead of one `get` per incident."""
+        if not incident_ids:
+            return {}
+        query = select(ChatThreadRow).where(
+            ChatThreadRow.incident_id.in_(list(incident_ids)), ChatThreadRow.platform == platform
+        )
+        return {row.incident_id: row for row in (await self._session.scalars(query)).all()}
+
     async def of_incidents(
         self, *, incident_ids: Collection[int], platform: str
     ) -> dict[int, ChatThreadRow]:

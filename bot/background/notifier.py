@@ -29,6 +29,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from bot.background.admin_notices import AdminNotices
 from bot.background.passes import BackgroundPass
@@ -103,6 +104,14 @@ class _Work:
     def shown(self) -> Reply:
         """What to send: the compact stand-in once the platform refused the full message."""
         return compact(self.reply, self.degraded) if self.degraded else self.reply
+
+
+class _Sent(NamedTuple):
+    """A message that went out and is still to be recorded: None for an edit, else where
+    the platform put the new post."""
+
+    work: _Work
+    posted: PostedMessage | None
 
 
 def _due(row: Delivered, revision: int, now: datetime) -> bool:
@@ -200,8 +209,10 @@ class Notifier:
         after = 0
         while True:
             batch, after, more = await self._collect(platform, after)
+            delivered: list[_Sent] = []
             for work in batch:
-                sent += await self._deliver(platform, work)
+                sent += await self._deliver(platform, work, delivered=delivered)
+            await self._record_sent(platform, delivered)
             if not more:
                 return sent
 
@@ -229,8 +240,11 @@ class Notifier:
                 return [], after, False
             facts = await card_facts(uow.alerts, [incident.id for incident in incidents])
             paging = await self._paging(uow, incidents, now) if self._paging else {}
+            rows = await uow.threads.rows_of(
+                incident_ids=[incident.id for incident in incidents], platform=platform.name
+            )
             for incident in incidents:
-                row = await uow.threads.get(incident_id=incident.id, platform=platform.name)
+                row = rows.get(incident.id)
                 fresh = row is None
                 if row is None:
                     row = await uow.threads.claim(
@@ -323,11 +337,23 @@ class Notifier:
 
     # ------------------------------------------------------------------ delivery
 
-    async def _deliver(self, platform: ChatPlatform, work: _Work, *, repairs: int = 0) -> int:
+    async def _deliver(
+        self,
+        platform: ChatPlatform,
+        work: _Work,
+        *,
+        repairs: int = 0,
+        delivered: list[_Sent] | None = None,
+    ) -> int:
         """Post or update one message, recording the outcome. Before posting anew a message
         that may have been posted already (a retry, or the first pass after a crash), look
         for it; a message the platform says is gone is posted again (at most twice). Returns
-        1 when a message was posted or updated."""
+        1 when a message was posted or updated.
+
+        With `delivered`, a success is appended there for the caller to record with the rest
+        of its batch (`_record_sent`, one transaction); failures are recorded at once. A
+        crash before that transaction loses nothing: a first post is found again by its
+        token, and an update not recorded is sent again."""
         slot = work.slot
         if (
             work.message_id is None
@@ -364,35 +390,74 @@ class Notifier:
                             row=row, reason=error.reason, now=self._clock()
                         )
                 return await self._deliver(
-                    platform, replace(work, degraded=error.reason, fresh=True), repairs=repairs
+                    platform,
+                    replace(work, degraded=error.reason, fresh=True),
+                    repairs=repairs,
+                    delivered=delivered,
                 )
             if error.gone == "message" and repairs < 2:
                 moved = await self._message_gone(platform, work, error)
                 if moved is not None:
-                    return await self._deliver(platform, moved, repairs=repairs + 1)
+                    return await self._deliver(
+                        platform, moved, repairs=repairs + 1, delivered=delivered
+                    )
             await self._failed(platform, work, error, give_up=True)
             return 0
         except Exception as error:
             await self._failed(platform, work, error, give_up=False)
             return 0
+        if delivered is not None:
+            delivered.append(_Sent(work, posted))
+            return 1
         async with self._database.unit_of_work() as uow:
             row = await slot.load(uow)
             if row is None:
                 return 0
-            recovered = bool(row.last_error)
-            if posted is None:
-                await slot.records(uow).record_rendered(
-                    row=row, revision=work.revision, now=self._clock()
-                )
-            else:
-                await self._posted(uow, platform, work, row, posted, revision=work.revision)
-        if recovered:
-            channels = [work.channel] + ([posted.channel] if posted and posted.channel else [])
-            await self._notices.clear(platform=platform.name, channels=channels)
-        if slot.incident_id is not None:  # the counters are about incidents' root messages
+            recovered = await self._record_one(uow, platform, _Sent(work, posted), row)
+        await self._after_sent(platform, [_Sent(work, posted)] if recovered else [])
+        return 1
+
+    async def _record_sent(self, platform: ChatPlatform, delivered: list[_Sent]) -> None:
+        """Record a batch of incidents' messages that went out, in one transaction."""
+        if not delivered:
+            return
+        recovered: list[_Sent] = []
+        async with self._database.unit_of_work() as uow:
+            rows = await uow.threads.rows_of(
+                incident_ids=[sent.work.slot.incident_id or 0 for sent in delivered],
+                platform=platform.name,
+            )
+            for sent in delivered:
+                row = rows.get(sent.work.slot.incident_id or 0)
+                if row is not None and await self._record_one(uow, platform, sent, row):
+                    recovered.append(sent)
+        await self._after_sent(platform, recovered)
+
+    async def _record_one(
+        self, uow: UnitOfWork, platform: ChatPlatform, sent: _Sent, row: Delivered
+    ) -> bool:
+        """Record one message that went out; True when its row had been failing."""
+        recovered = bool(row.last_error)
+        work, posted = sent
+        if posted is None:
+            await work.slot.records(uow).record_rendered(
+                row=row, revision=work.revision, now=self._clock()
+            )
+        else:
+            await self._posted(uow, platform, work, row, posted, revision=work.revision)
+        if work.slot.incident_id is not None:  # the counters are about incidents' root messages
             counter = self._metrics.chat_updates if posted is None else self._metrics.chat_posts
             counter.labels(platform=platform.name).inc()
-        return 1
+        return recovered
+
+    async def _after_sent(self, platform: ChatPlatform, recovered: list[_Sent]) -> None:
+        """Clear the admins' notices about channels that work again."""
+        channels = {sent.work.channel for sent in recovered}
+        channels |= {
+            sent.posted.channel for sent in recovered if sent.posted and sent.posted.channel
+        }
+        if channels:
+            await self._notices.clear(platform=platform.name, channels=sorted(channels))
 
     async def _message_gone(
         self, platform: ChatPlatform, work: _Work, error: DeliveryError
