@@ -108,7 +108,7 @@ class TeamsAdapter:
             database=database,
             platform=self._platform,
             retry=retry,
-            people=TeamsPeople(tenant_id=tenant_id, groups=groups),
+            people=TeamsPeople(tenant_id=tenant_id, groups=groups, cap_unknown=not insecure_dev),
             on_change=on_change,
         )
         if insecure_dev:

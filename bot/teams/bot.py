@@ -27,7 +27,7 @@ from bot.teams.people import TeamsPeople, is_bot_sender
 from bot.teams.platform import TeamsPlatform
 from bot.teams.render import command_from_value, render_activity
 from bot.teams.retry import RetryPolicy, own_the_retries
-from skills.contract import Conversation, Reply
+from skills.contract import Context, Conversation, Reply
 from skills.dispatcher import Dispatcher
 from skills.pointer import pointer_reply
 from storage.database import Database
@@ -191,6 +191,8 @@ class LookoutTeamsBot(TeamsActivityHandler):  # type: ignore[misc]
             if reply is None:
                 log.info("ignoring a redelivered Teams activity", extra={"request": request})
                 return None
+        if (missing := self._people.missing(activity)) is not None:
+            reply = replace(reply, blocks=[*reply.blocks, Context(missing)])
         await self._answer(turn_context, reply)
         return reply
 

@@ -318,6 +318,36 @@ def error_body(status: int, code: str | None) -> dict[str, Any]:
     return {"error": {"code": code, "message": MESSAGES.get(code, code)}}
 
 
+# The people of the recorded activities, as the roster (GET /v3/conversations/{id}/members/
+# {member}) answers for them: members of the recordings' tenant.
+RECORDED_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+RECORDED_PEOPLE = {
+    "29:1CFIxRJBLjT_io3iNsDZxMk_4YPWQmr3DZUM1I6ihf5L2ocCDqg9S1vkHK6kRdGfK1P_2LFE2nQqFIvdu-GBOZA": (
+        "Dave Taniguchi",
+        "6b703ce3-6d14-4fe6-b90c-dc5f03657ae4",
+    ),
+    "29:1kbOecyrymSn1FtrbJlQNF_BvhIpb7CLGbmjaTldT8A8tXXphjq4BcA2KfWGwoI-ahbEJ_Og1syGOt68MsLId1Q": (
+        "Tien Suwandy",
+        "6d415fdd-f97e-4f70-ac45-e69601e4ecb2",
+    ),
+    "29:1XJKJMvc5GBtc2JwZq0oj8tHZmzrQgFmB39ATiQWA85gQtHieVkKilBZ9XHoq9j7Zaqt7CZ-NJWi7me2kHTL3Bw": (
+        "Megan Bowen",
+        "7faf8ab2-3d56-4244-b585-20c8a42ed2b8",
+    ),
+}
+
+
+def roster_entry(member_id: str, name: str, aad_object_id: str) -> dict[str, Any]:
+    """A TeamsChannelAccount as the roster answers it: a member of the recordings' tenant."""
+    return {
+        "id": member_id,
+        "name": name,
+        "aadObjectId": aad_object_id,
+        "tenantId": RECORDED_TENANT,
+        "userRole": "user",
+    }
+
+
 class FakeBotConnector(_Server):
     """The Bot Connector service under `{url}/amer/` (like smba.trafficmanager.net/amer/)."""
 
@@ -328,8 +358,13 @@ class FakeBotConnector(_Server):
         self._failures: list[_Failure] = []
         self._ids = itertools.count(1_700_000_000_001)
         # The roster: member id (29:…) → TeamsChannelAccount JSON; others are not found.
-        self.members: dict[str, dict[str, Any]] = {}
+        self.members: dict[str, dict[str, Any]] = {
+            member_id: roster_entry(member_id, name, aad)
+            for member_id, (name, aad) in RECORDED_PEOPLE.items()
+        }
         self.member_lookups: list[str] = []
+        # A roster that does not answer: every member lookup gets this status and its body.
+        self.roster_status: int | None = None
         # Create Conversation calls (direct messages), their ConversationParameters as sent.
         self.created: list[dict[str, Any]] = []
         # Conversations Lookout was removed from (403), activities someone deleted (404).
@@ -356,6 +391,9 @@ class FakeBotConnector(_Server):
         with self._lock:
             self.member_lookups.append(member_id)
             member = self.members.get(member_id)
+            down = self.roster_status
+        if down is not None:
+            return down, {}, error_body(down, None)
         if conversation_id.split(";", 1)[0] in self.removed:
             return 403, {}, error_body(403, "BotNotInConversationRoster")
         if member is None:

@@ -9,6 +9,8 @@ import asyncio
 from typing import Any
 
 from bot.teams.activities import PLATFORM
+from bot.teams.adapter import TeamsAdapter
+from bot.teams.render import COMMAND_KEY
 from tests.bot.teams.conftest import CHANNEL, OTHER_CHANNEL, TENANT, TeamsWorld
 from tests.bot.teams.fakes import ConnectorRequest
 from tests.bot.teams.test_adapter import DAVE, introduce
@@ -139,7 +141,48 @@ async def test_another_bot_does_not_act_unless_configured(teams: TeamsWorld) -> 
 # 5. Guests and other tenants, 6. names ----------------------------------------------------
 
 
+def typed(teams: TeamsWorld, command: str, sender: dict[str, Any], id: str) -> dict[str, Any]:
+    """`@Lookout <command>` in a channel (fixture 01)."""
+    return message(teams, command, id=id, **{"from": sender})
+
+
+def submitted(teams: TeamsWorld, command: str, sender: dict[str, Any], id: str) -> dict[str, Any]:
+    """A card's Action.Submit: a message whose value is the button's data (fixture 02)."""
+    return teams.activity(
+        "02_message_with_value_card_submit.json",
+        id=id,
+        value={COMMAND_KEY: command},
+        **{"from": sender},
+    )
+
+
+def executed(teams: TeamsWorld, command: str, sender: dict[str, Any], id: str) -> dict[str, Any]:
+    """A card's Action.Execute: an adaptiveCard/action invoke (fixture 06)."""
+    return teams.activity(
+        "06_invoke_unnamed_card_action.json",
+        id=id,
+        name="adaptiveCard/action",
+        value={"action": {"type": "Action.Execute", "verb": "run", "data": {COMMAND_KEY: command}}},
+        **{"from": sender},
+    )
+
+
+WAYS = {"typed": typed, "Action.Submit": submitted, "adaptiveCard/action": executed}
+
+
+async def refused(teams: TeamsWorld, activity: dict[str, Any]) -> str:
+    """Send `activity`; what Lookout answered (the reply, and an invoke's own answer)."""
+    before = len(teams.connector.requests)
+    response = await teams.send(activity)
+    assert response.status_code == 200, response.text
+    answered = texts(teams.connector.requests[before:])
+    if activity["type"] == "invoke":
+        answered.append(str(response.json().get("value")))
+    return "\n".join(answered)
+
+
 async def test_guests_and_other_tenants_can_look_but_not_act(teams: TeamsWorld) -> None:
+    """Typed, clicked (Action.Submit) or executed (adaptiveCard/action): the same refusal."""
     await teams.start()
     await introduce(teams)
     await alert(teams)
@@ -150,15 +193,54 @@ async def test_guests_and_other_tenants_can_look_but_not_act(teams: TeamsWorld) 
     for number, (member_id, entry) in enumerate(people.items()):
         teams.connector.members[member_id] = {**entry, "id": member_id}
         sender = {"id": member_id, "name": entry["name"], "aadObjectId": f"aad-{number}"}
-        sent = message(teams, "resolve INC-1 fixed", id=f"1700000{number}", **{"from": sender})
-        assert (await teams.send(sent)).status_code == 200
-        refusal = teams.connector.requests[-1]
-        assert any("can only look here" in t for t in refusal.texts), refusal.texts
-        assert await incident_status(teams) == "triggered"
+        for way, build in WAYS.items():
+            sent = build(teams, "resolve INC-1 fixed", sender, f"1700000{number}{len(way)}")
+            answer = await refused(teams, sent)
+            assert "can only look here" in answer, (member_id, way, answer)
+            assert await incident_status(teams) == "triggered", (member_id, way)
     sender = {"id": "29:guest", "name": "Dave Taniguchi", "aadObjectId": "aad-1"}
     show = message(teams, "show INC-1", id="17000009", **{"from": sender})
     assert (await teams.send(show)).status_code == 200
     assert any("INC-1" in t for t in teams.connector.requests[-1].texts)
+
+
+def roster_answers_expire(teams: TeamsWorld) -> None:
+    """As if an hour had passed: the roster answers Lookout keeps are due to be asked again."""
+    assert teams.running is not None
+    [adapter] = [a for a in teams.running.lookout.adapters if isinstance(a, TeamsAdapter)]
+    people = adapter.bot._people
+    people._members = {key: (member, 0.0) for key, (member, _) in people._members.items()}
+
+
+async def test_a_sender_the_roster_cannot_name_looks_but_does_not_act(teams: TeamsWorld) -> None:
+    """The roster lookup fails: for a guest it does not list (404), then for everyone (the
+    roster is down). The activity's tenant is the home one, as for every activity let in,
+    so it says nothing of the sender: typed, clicked or executed, they can only look until
+    the roster answers, and are told why. Someone it answered for before still acts."""
+    await teams.start()
+    await introduce(teams)
+    await alert(teams)
+    guest = {"id": "29:guest", "name": "Gina Guest", "aadObjectId": "aad-guest"}
+    for way, build in WAYS.items():
+        answer = await refused(
+            teams, build(teams, "resolve INC-1 fixed", guest, f"1700003{len(way)}")
+        )
+        assert "can only look here" in answer and "did not say who you are" in answer, way
+        assert await incident_status(teams) == "triggered", way
+    shown = await refused(teams, typed(teams, "show INC-1", guest, "17000040"))
+    assert "INC-1" in shown and "did not say who you are" in shown
+    assert "29:guest" in teams.connector.member_lookups  # the roster was asked
+    dave = {"id": SENDER, "name": "Dave Taniguchi", "aadObjectId": DAVE}
+    answer = await refused(teams, typed(teams, "ack INC-1", dave, "17000041"))
+    assert "did not say" not in answer and await incident_status(teams) == "acknowledged"
+    teams.connector.roster_status = 503  # the roster is down
+    newcomer = {"id": "29:newcomer", "name": "Nia Newcomer", "aadObjectId": "aad-new"}
+    answer = await refused(teams, typed(teams, "resolve INC-1 fixed", newcomer, "17000042"))
+    assert "can only look here" in answer and await incident_status(teams) == "acknowledged"
+    roster_answers_expire(teams)  # an hour later Dave's answer is asked again, and fails …
+    answer = await refused(teams, typed(teams, "resolve INC-1 fixed", dave, "17000043"))
+    assert teams.connector.member_lookups.count(SENDER) == 2  # … but his last one stands
+    assert "can only look" not in answer and await incident_status(teams) == "resolved"
 
 
 async def test_a_trusted_tenant_acts_and_names_come_from_the_roster(teams: TeamsWorld) -> None:
