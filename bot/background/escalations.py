@@ -516,8 +516,8 @@ class EscalationEngine:
         now: datetime,
     ) -> None:
         """The last level had its time and nobody acknowledged: say so in the incident's
-        thread, once. The escalation stays untaken (an acknowledgement still stops it) with
-        no timer left."""
+        thread, once (once more if a snooze ran out and the last level was paged again).
+        The escalation stays untaken (an acknowledgement still stops it) with no timer left."""
         escalation.next_at = None
         escalation.updated_at = now
         incident.revision += 1
@@ -529,7 +529,8 @@ class EscalationEngine:
         await uow.incidents.add_event(
             incident_id=incident.id, kind="escalation", text=note, at=now, data={}
         )
-        await self.notice(uow, incident, escalation, note, key="exhausted", now=now)
+        fires = int((escalation.paged or {}).get("fires", 0))
+        await self.notice(uow, incident, escalation, note, key=f"exhausted:{fires}", now=now)
 
     async def notice(
         self,

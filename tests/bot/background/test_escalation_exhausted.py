@@ -93,3 +93,26 @@ async def test_an_ack_between_the_last_level_and_the_notice_stops_it_without_a_n
     assert "Escalation stopped at level 2 of 2, repeat 1: acknowledged by Dana" in (
         await lookout.card()
     )
+
+
+async def test_a_snooze_that_runs_out_pages_the_last_level_again_and_says_so_once_more(
+    lookout: Paging,
+) -> None:
+    await lookout.fire("Down", "api")
+    await lookout.step(seconds=1)
+    for minutes in (5, 5, 5, 5):
+        await lookout.step(minutes=minutes)
+    assert len(nobody_acknowledged(lookout)) == 1
+    await lookout.say("snooze INC-1 30m", who="Dana")
+    await lookout.step(minutes=29)
+    assert len(lookout.chat.of("dm")) == 4
+    await lookout.step(minutes=1)  # the snooze is over: Lee, the level reached, again
+    assert [call[1] for call in lookout.chat.of("dm")][4:] == ["U0LEE11"]
+    await lookout.step(minutes=5)
+    assert len(nobody_acknowledged(lookout)) == 2
+    for _ in range(3):
+        await lookout.step(minutes=30)
+    assert len(nobody_acknowledged(lookout)) == 2
+    assert len(lookout.chat.of("dm")) == 5
+    timeline = await lookout.timeline()
+    assert sum("Nobody acknowledged INC-1" in text for text in timeline) == 2
