@@ -212,7 +212,7 @@ async def test_suggestions_then_plan_then_run_this_asks_for_approval_at_once(
         "runbooks --incident INC-1", trigger="t-s", response_url=slack.fake.response_url("s")
     )
     await slack.send(suggest)
-    await slack.fake.wait_until(lambda: posted("Runbooks for INC-1"))
+    await slack.fake.wait_until(lambda: bool(posted("Runbooks for INC-1")))
     [listed] = posted("Runbooks for INC-1")
     assert listed.params["thread_ts"] == root_ts  # an incident's answers go in its thread
     shown = blocks_text(listed)
@@ -225,7 +225,7 @@ async def test_suggestions_then_plan_then_run_this_asks_for_approval_at_once(
         response_url=slack.fake.response_url("p"),
     )
     await slack.send(plan)
-    await slack.fake.wait_until(lambda: posted("dry run"))
+    await slack.fake.wait_until(lambda: bool(posted("dry run")))
     [card] = posted("dry run")
     assert card.params["thread_ts"] == root_ts
     [run_this] = [
