@@ -178,10 +178,8 @@ class ChromaStore:
         projects: Collection[str] | None = None,
     ) -> list[VectorHit]:
         """The `limit` nearest documents; `kinds` and `projects` (their `project` metadata)
-        filter in Chroma, before the nearest are taken."""
-        count = self._call("count")
-        if count == 0:
-            return []
+        filter in Chroma, before the nearest are taken. Chroma answers a collection smaller
+        than `limit` (or empty) with what it holds, so no count is asked first."""
         clauses: list[dict[str, Any]] = []
         if kinds is not None:
             clauses.append({"kind": {"$in": list(kinds)}})
@@ -195,7 +193,7 @@ class ChromaStore:
         result = self._call(
             "query",
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-            n_results=min(limit, count),
+            n_results=limit,
             where=where,
             include=["documents", "metadatas", "distances"],
         )
