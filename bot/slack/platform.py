@@ -140,10 +140,12 @@ class SlackPlatform:
         RateLimited (and a wait for this channel and method; a channel is one whether named
         or given by id). With `wait`, a short wait is slept and the call tried again, as are
         a 5xx or a dropped connection, twice."""
-        scope = self._channel_ids.get(channel, channel)
         attempt = 0
         while True:
-            left = self.rate_limits.remaining(channel=scope, method=method)
+            left = max(
+                self.rate_limits.remaining(channel=scope, method=method)
+                for scope in self._scopes(channel)
+            )
             if left > 0:
                 if not wait or left > MAX_ANSWER_WAIT:
                     raise RateLimited(method=method, channel=channel, retry_after=left)
@@ -153,9 +155,10 @@ class SlackPlatform:
             except SlackApiError as error:
                 meaning = delivery_error(error, what, method=method, channel=channel)
                 if isinstance(meaning, RateLimited):
-                    self.rate_limits.block(
-                        channel=scope, method=method, seconds=meaning.retry_after
-                    )
+                    for scope in self._scopes(channel):
+                        self.rate_limits.block(
+                            channel=scope, method=method, seconds=meaning.retry_after
+                        )
                     if wait and attempt < ANSWER_RETRIES:
                         attempt += 1
                         continue
@@ -172,6 +175,13 @@ class SlackPlatform:
                     await asyncio.sleep(0.5 * attempt)
                     continue
                 raise
+
+    def _scopes(self, channel: str) -> set[str]:
+        """Every name a channel's rate limits are kept under: as given, its id, and the
+        names known to stand for that id (a wait asked for by name holds for the id too)."""
+        channel_id = self._channel_ids.get(channel, channel)
+        names = (name for name, known in self._channel_ids.items() if known == channel_id)
+        return {channel, channel_id, *names}
 
     async def post(
         self, *, channel: str, reply: Reply, intent: str | None = None, wait: bool = False
