@@ -16,9 +16,16 @@ of the last few scaled residuals is compared with the distribution of such means
 long history, and the Gaussian tail probability of the difference gives a score in [0, 1].
 A score near 1 is rare for this series at this time of day and weekday.
 
-An alarm fires when the score reaches `threshold`, then stays quiet for `refractory` samples,
-so one incident raises one signal. Times are Unix seconds; the step is learned from the
-first samples. Pure: no I/O, and `update` is deterministic.
+A second, independent signal catches values unlike any before, which the likelihood can
+miss when the series has been noisy lately (its residuals are scaled by the recent error): a
+value beyond the range seen so far by more than `range_tolerance` of that range scores 1.
+This is the "spatial anomaly" of the detector Numenta entered in its own benchmark (NAB
+v1.1, `nab/detectors/numenta/numenta_detector.py`, MIT licence), with its tolerance of 5 %
+of the range.
+
+An alarm fires when either signal does (the score reaches `threshold`), then stays quiet for
+`refractory_seconds`, so one incident raises one signal. Times are Unix seconds; the step is
+learned from the first samples. Pure: no I/O, and `update` is deterministic.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ class DetectorSettings:
     warmup: int = 150  # no score before this many samples
     threshold: float = 0.99  # likelihood at which an alarm fires
     refractory_seconds: float = 6 * 3600.0  # quiet time after an alarm
+    range_tolerance: float = 0.05  # share of the seen range a value may exceed it by
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,9 @@ class Reading:
     value: float
     expected: float | None
     baseline: str | None  # which baseline judged it: level, daily, weekly
-    score: float  # anomaly likelihood in [0, 1]
+    score: float  # anomaly likelihood in [0, 1]; 1 for a value beyond the seen range
     alarm: bool
+    beyond_range: bool = False  # outside the range seen so far by more than the tolerance
 
 
 class _RunningError:
@@ -81,6 +90,9 @@ class _RunningError:
 
 
 class BaselineDetector:
+    """Judges one series sample by sample (`update`, in time order): a `Reading` per sample
+    with the expected value, the anomaly score in [0, 1] and whether an alarm fires."""
+
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
         s = self.settings
@@ -101,6 +113,8 @@ class BaselineDetector:
         self._averages_squares = 0.0
         self._count = 0
         self._quiet_until = -math.inf
+        self._lowest = math.inf
+        self._highest = -math.inf
 
     def update(self, timestamp: float, value: float) -> Reading:
         """Take one sample (in time order) and judge it. A NaN value is skipped (score 0)."""
@@ -117,15 +131,19 @@ class BaselineDetector:
             scale = max(self._errors[chosen].mean, self._floor(expected))
             self._scaled.append(abs(value - expected) / scale)
             score = self._likelihood()
+        beyond = self._beyond_range(value)
+        if beyond:
+            score = 1.0
         self._remember(timestamp, value)
         self._count += 1
         alarm = False
         if self._count < self.settings.warmup:
             score = 0.0
+            beyond = False
         elif score >= self.settings.threshold and timestamp >= self._quiet_until:
             alarm = True
             self._quiet_until = timestamp + self.settings.refractory_seconds
-        return Reading(timestamp, value, expected, chosen, score, alarm)
+        return Reading(timestamp, value, expected, chosen, score, alarm, beyond)
 
     # --- baselines ---
 
@@ -166,7 +184,17 @@ class BaselineDetector:
         ]
         return min(candidates, key=lambda name: self._errors[name].mean)
 
+    def _beyond_range(self, value: float) -> bool:
+        """Whether `value` leaves the range seen so far by more than the tolerance (a flat
+        history has no range to leave)."""
+        if not self._highest > self._lowest:
+            return False
+        margin = (self._highest - self._lowest) * self.settings.range_tolerance
+        return value > self._highest + margin or value < self._lowest - margin
+
     def _remember(self, timestamp: float, value: float) -> None:
+        self._lowest = min(self._lowest, value)
+        self._highest = max(self._highest, value)
         self._recent.append(value)
         for period, slots in ((DAY, self._daily), (WEEK, self._weekly)):
             slot = self._slot(timestamp, period)

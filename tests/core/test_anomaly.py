@@ -60,3 +60,21 @@ def test_a_level_shift_alarms_at_once_and_noise_rarely() -> None:
 def test_nan_is_skipped() -> None:
     detector = BaselineDetector()
     assert detector.update(0, math.nan).score == 0.0
+
+
+def test_a_value_beyond_the_range_seen_alarms_and_one_inside_it_does_not() -> None:
+    # A noisy series whose likelihood has learned wide residuals: 0-100 at random.
+    rng = random.Random(4)
+    detector = BaselineDetector()
+    for i in range(2000):
+        detector.update(i * STEP, rng.uniform(0, 100))
+    quiet = detector.update(2000 * STEP, 103.0)  # within 5 % of the range past its top
+    assert not quiet.beyond_range
+    beyond = detector.update(2001 * STEP, 110.0)
+    assert beyond.beyond_range and beyond.alarm and beyond.score == 1.0
+
+
+def test_nothing_is_beyond_the_range_during_warmup() -> None:
+    detector = BaselineDetector()
+    readings = [detector.update(i * STEP, float(i)) for i in range(100)]
+    assert not any(reading.beyond_range or reading.alarm for reading in readings)
