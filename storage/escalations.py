@@ -113,7 +113,8 @@ class EscalationRepository:
         return [(e, i) for e, i in (await self._session.execute(query)).all()]
 
     async def regraded(self, *, limit: int = 100) -> list[tuple[EscalationRow, IncidentRow]]:
-        """Escalations of untaken episodes whose incident's severity has changed since."""
+        """Escalations of untaken episodes whose incident's severity has changed since,
+        including one that went through its last level: a rise is news worth paging for."""
         query = (
             select(EscalationRow, IncidentRow)
             .join(IncidentRow, IncidentRow.id == EscalationRow.incident_id)
@@ -121,7 +122,7 @@ class EscalationRepository:
                 EscalationRow.episode == IncidentRow.episode,
                 IncidentRow.status == IncidentStatus.TRIGGERED.value,
                 EscalationRow.severity != IncidentRow.severity,
-                EscalationRow.status.in_(("active", "deferred", "post", "none")),
+                EscalationRow.status.in_(("active", "deferred", "post", "none", "exhausted")),
             )
             .limit(limit)
             .with_for_update(of=EscalationRow, skip_locked=True)

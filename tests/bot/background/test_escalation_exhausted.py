@@ -116,3 +116,25 @@ async def test_a_snooze_that_runs_out_pages_the_last_level_again_and_says_so_onc
     assert len(lookout.chat.of("dm")) == 5
     timeline = await lookout.timeline()
     assert sum("Nobody acknowledged INC-1" in text for text in timeline) == 2
+
+
+async def test_a_severity_that_rises_after_the_last_level_pages_from_the_first_again(
+    lookout: Paging,
+) -> None:
+    """Nobody answered an error; when it becomes critical, that is news: the policy starts
+    over at its first level, once, and the timeline says why."""
+    await lookout.fire("Slow", "api", severity="error")
+    await lookout.step(seconds=1)
+    for minutes in (5, 5, 5, 5):
+        await lookout.step(minutes=minutes)
+    assert (await lookout.escalation()).status == "exhausted"
+    paged = len(lookout.chat.of("dm"))
+    await lookout.say("severity INC-1 critical")
+    await lookout.step(seconds=1)
+    assert [call[1] for call in lookout.chat.of("dm")[paged:]] == ["U0DANA1"]
+    row = await lookout.escalation()
+    assert (row.status, row.level) == ("active", 1)
+    assert "severity rose to critical" in (row.reason or "")
+    assert any("Escalation: severity rose to critical" in t for t in await lookout.timeline())
+    await lookout.step(seconds=1)
+    assert len(lookout.chat.of("dm")) == paged + 1  # once, not at every pass
