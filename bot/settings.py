@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         description="turn off Bot Framework auth for a local emulator only",
     )
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Absolute from the start: runbook steps run in a folder of their own, so a path
+        relative to where Lookout started would name something else there."""
+        return value.expanduser().absolute()
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

@@ -20,8 +20,12 @@ from tests.conftest import RunningServer, free_port, start_server
 
 
 @pytest.fixture
-async def demo(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = Settings(data_dir=tmp_path / "data", port=free_port())
+async def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunningServer]:
+    # As `make run` starts it: the data folder relative to where Lookout was started (the
+    # steps run in a folder of their own, so the programs must be found from there too).
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(data_dir=Path("data"), port=free_port())
+    assert settings.data_dir == tmp_path / "data"
     server, task, running = await start_server(settings, demo=True)
     try:
         yield running
