@@ -46,12 +46,14 @@ def evidence_from_record(record: dict[str, object]) -> list[Evidence]:
 
 
 def best_lines(text: str, question: str, count: int = 2) -> str:
-    """The lines of `text` sharing most words with `question` (after its title line), and
-    what fixed it when the document says."""
+    """The lines of `text` sharing most words with `question` (after its first line, the
+    title, and without Markdown headings), and what fixed it when the document says."""
     wanted = set(tokenize(question))
     lines = [
-        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
-    ][1:]
+        line.strip()
+        for line in text.strip().splitlines()[1:]
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     if not lines:
         return ""
     fixed = [i for i, line in enumerate(lines) if line.startswith("Fixed by:")]
@@ -129,7 +131,11 @@ def answer_question(question: str, hits: Sequence[Hit], *, floor: float = 0.3) -
         document = hit.document
         cite = document.citation
         evidence.append(Evidence(cite, document.title, document.text))
-        lines.append(f"• **{document.title}**: {best_lines(document.text, question)} [{cite}]")
+        passage = best_lines(document.text, question)
+        if not passage and document.excerpt().lstrip("# ") != document.title:
+            passage = document.excerpt()  # a one-line document: the line, unless the title
+        said = f"• **{document.title}**: {passage}" if passage else f"• **{document.title}**"
+        lines.append(f"{said} [{cite}]")
     top = useful[0].similarity or 0.0
     confidence = "high" if top >= STRONG else "medium" if top >= FAIR else "low"
     return Answer("\n".join(lines), confidence, tuple(evidence))

@@ -3,11 +3,14 @@ after the reply, so no command waits on a model), and show it with its evidence.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from knowledge.answers import Answer
 from knowledge.service import Knowledge
 from skills.commands.retrieval import notes_block, repositories, vote_buttons
 from skills.context import SkillContext
 from skills.contract import Actions, Block, Context, Reply, Text
+from skills.moments import instants
 
 CONFIDENCE_WORDS = {
     "high": "confidence high",
@@ -59,10 +62,13 @@ def answer_reply(
     knowledge: Knowledge,
     notes: list[str],
     incident_id: int | None,
+    now: datetime,
 ) -> Reply:
+    """The answer with its confidence, notes and vote buttons; the instants its evidence
+    carries (a root cause's "failed first (…Z)") shown in each reader's time zone."""
     blocks: list[Block] = [
         Text(f"**{heading}** ({CONFIDENCE_WORDS.get(answer.confidence, answer.confidence)})"),
-        Text(answer.text),
+        Text(instants(answer.text, now)),
     ]
     blocks.extend(notes_block(notes))
     if knowledge.llm is not None and answer.evidence:

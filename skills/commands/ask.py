@@ -57,6 +57,7 @@ class AskSkill(Skill[AskArgs]):
                 knowledge=knowledge,
                 notes=result.notes,
                 incident_id=incident_id,
+                now=ctx.now,
             )
 
         # The index (Chroma, the embedder) is asked with no transaction open.

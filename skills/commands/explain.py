@@ -81,6 +81,7 @@ class ExplainSkill(Skill[ExplainArgs]):
                 knowledge=knowledge,
                 notes=found.notes,
                 incident_id=incident.id,
+                now=ctx.now,
             )
 
         # The index (Chroma, the embedder) is asked with no transaction open.

@@ -4,6 +4,7 @@ feedback stats, "Seen before?", and a stale index that answers and says so."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from knowledge.seen_before import SeenBefore
@@ -104,6 +105,7 @@ async def test_ask_answers_from_postmortems_with_citations(kharness: KnowledgeHa
     reply = await kharness.say("ask why did the orders database run out of connections?")
     text = text_of(reply)
     assert "[postmortem:orders-db]" in text or "[INC-3]" in text
+    assert ":  [" not in text and "** [" not in text  # every cited passage says something
     assert any(b.startswith("feedback up answer:") for b in buttons(reply))
     # An edited postmortem is indexed again; a deleted one is forgotten.
     (folder / "orders-db.md").write_text("# Postmortem: orders database\n\nRewritten: DNS.\n")
@@ -122,6 +124,8 @@ async def test_explain_cites_its_evidence_or_says_there_is_not_enough(
     text = text_of(await kharness.say("explain INC-4"))
     assert "It looks like INC-1" in text and "[INC-1]" in text
     assert "rolled back checkout v2.31" in text
+    # Times are shown like every other time, never as a raw instant.
+    assert re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text) is None, text
     await kharness.ingestor.ingest([make_alert("QuantumFluxInverted", "teleporter", minutes=601)])
     assert "Not enough evidence" in text_of(await kharness.say("explain INC-5"))
 
