@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -26,6 +26,8 @@ from bot.config import (
 from bot.demo_history import POSTMORTEMS, seed_past
 from bot.schedule_config import ScheduleEntry
 from core.alerts import fingerprint, parse_webhook
+from core.oncall import OncallConfig, Rotation, ScheduleConfig
+from core.sla import SlaRules, SlaTarget
 from runbooks.config import ExecutionConfig
 
 if TYPE_CHECKING:
@@ -79,12 +81,39 @@ def demo_config(data_dir: Path) -> LookoutConfig:
     ]
     # The weekly incident report on Monday mornings (`schedules` lists it).
     weekly = ScheduleEntry(skill="stats report", channel="#incidents", cron="0 9 * * 1")
+    # Who is on call (`oncall`), and response targets whose deadlines the cards show (`sla`).
+    oncall = OncallConfig(
+        schedules={
+            "payments": ScheduleConfig(
+                timezone="Europe/Berlin",
+                rotation=Rotation(
+                    users=["alice", "bob", "sam"],
+                    shift=timedelta(weeks=1),
+                    handoff="mon 09:00",
+                    start=date(2026, 1, 5),
+                ),
+            ),
+            "data": ScheduleConfig(
+                rotation=Rotation(
+                    users=["priya", "sam"], shift=timedelta(days=1), start=date(2026, 1, 5)
+                )
+            ),
+        }
+    )
+    sla = SlaRules(
+        targets=[
+            SlaTarget(severity="critical", mtta=timedelta(minutes=5), mttr=timedelta(hours=4)),
+            SlaTarget(severity="error", mtta=timedelta(minutes=15), mttr=timedelta(hours=8)),
+        ]
+    )
     return LookoutConfig(
         services=services,
         routing=RoutingConfig(default_channel="#incidents"),
         knowledge=KnowledgeConfig(postmortems=POSTMORTEMS),
         schedules=[weekly],
         runbooks=RunbooksConfig(folders=[DEMO_ASSETS], execution=execution),
+        oncall=oncall,
+        sla=sla,
     )
 
 
