@@ -19,7 +19,7 @@ from bot import openapi_bodies as bodies
 from bot.background.ingest import IngestResult
 from bot.bodies import MAX_BODY, BodyTooLarge, NotJSON, parse_json, read_body
 from bot.delivery_audit import audit_delivery, record_delivery
-from core.alerts import parse_delivery
+from core.alerts import Adjusted, parse_delivery
 from core.changes import ChangeEvent
 from integrations.change_events import (
     github_signature_valid,
@@ -89,6 +89,29 @@ def _validation_reason(error: ValidationError) -> str:
     return "; ".join(reasons) + more
 
 
+async def note_adjusted(uow: UnitOfWork, adjusted: list[Adjusted]) -> None:
+    """A line in the timeline of each incident an alert with a future `startsAt` went to,
+    saying the receive time was used instead."""
+    if not adjusted:
+        return
+    stored = await uow.alerts.latest(fingerprints={item.fingerprint for item in adjusted})
+    for item in adjusted:
+        row = stored.get(item.fingerprint)
+        if row is None or row.incident_id is None:
+            continue
+        await uow.incidents.add_event(
+            incident_id=row.incident_id,
+            kind="alert_time",
+            text=item.note,
+            at=item.used,
+            data={
+                "fingerprint": item.fingerprint,
+                "given_starts_at": item.given.isoformat(),
+                "used_starts_at": item.used.isoformat(),
+            },
+        )
+
+
 def _decode(body: bytes) -> dict[str, Any] | JSONResponse:
     try:
         document: Any = parse_json(body)
@@ -152,7 +175,9 @@ def machine_routes(lookout: Lookout) -> APIRouter:
         if not isinstance(document, dict):
             return _problem(422, "body must be a JSON object (an Alertmanager webhook message)")
         try:
-            delivery = parse_delivery(document, service_labels=service_labels)
+            delivery = parse_delivery(
+                document, service_labels=service_labels, now=datetime.now(UTC)
+            )
         except ValidationError as error:
             return _problem(422, f"not an Alertmanager webhook: {_validation_reason(error)}")
         except ValueError as error:
@@ -173,9 +198,14 @@ def machine_routes(lookout: Lookout) -> APIRouter:
                 # The readable alerts are stored; the others are named, so nothing healthy
                 # waits behind one broken alert (Alertmanager would retry the whole body).
                 answer["rejected"] = rejected
+            if delivery.adjusted:
+                answer["adjusted"] = [
+                    {"index": item.index, "reason": item.reason} for item in delivery.adjusted
+                ]
             return answer
 
         async def audit(uow: UnitOfWork, result: IngestResult) -> None:
+            await note_adjusted(uow, delivery.adjusted)
             await record_delivery(uow, source="alertmanager", status=200, answer=answer_to(result))
 
         result = await lookout.accept(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -48,6 +48,12 @@ _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
 _MASK64 = (1 << 64) - 1
 _SEPARATOR = 0xFF
+# A sender's clock may run this far ahead of Lookout's; a startsAt further ahead is a wrong
+# clock or a made-up time, and the receive time stands in for it.
+CLOCK_SKEW = timedelta(minutes=5)
+# Prometheus and Alertmanager count time from the Unix epoch: an earlier time is a zero or
+# garbage value (Go's zero time, 0001-01-01, and its neighbours), read as "not set".
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _TIMESTAMP = re.compile(
     r"^(?P<base>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})"
     r"(?:\.(?P<frac>\d+))?"
@@ -88,15 +94,26 @@ def parse_timestamp(text: str) -> datetime | None:
         raise ValueError(f"{text!r} is outside years 1 to 9999 in UTC") from None
 
 
+def event_time(text: str | None) -> datetime | None:
+    """An alert's time as Lookout uses it: None when unset — absent, Go's zero time, or any
+    time before the Unix epoch. Raises ValueError as `parse_timestamp` does."""
+    if not text:
+        return None
+    parsed = parse_timestamp(text)
+    return parsed if parsed is not None and parsed >= EARLIEST else None
+
+
 def storable(text: str) -> str:
     """`text` with NUL characters and lone UTF-16 surrogates replaced by U+FFFD."""
     return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
 
 
-def _text_map(value: Any) -> Any:
+def _text_map(value: Any, *, labels: bool = False) -> Any:
     """Label and annotation maps as senders write them: scalar values become text (vmalert
     and hand-written payloads send numbers and booleans), null values are dropped, and every
-    key and value is made storable. Anything that is not a map is left for validation."""
+    key and value is made storable. In `labels`, an empty value is dropped too: for
+    Prometheus a label with an empty value is a label not set. Anything that is not a map is
+    left for validation."""
     if not isinstance(value, dict):
         return value
     result: dict[str, str] = {}
@@ -109,6 +126,8 @@ def _text_map(value: Any) -> Any:
             item = str(item)
         if not isinstance(item, str) or not isinstance(key, str):
             return value  # a nested object: let validation name it
+        if labels and not item.strip():
+            continue
         result[storable(key)] = storable(item)
     return result
 
@@ -126,7 +145,12 @@ class WebhookAlert(BaseModel):
     generator_url: str | None = Field(default=None, alias="generatorURL")
     fingerprint: str | None = Field(default=None, max_length=64)
 
-    @field_validator("labels", "annotations", mode="before")
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _label_texts(cls, value: Any) -> Any:
+        return _text_map(value, labels=True)
+
+    @field_validator("annotations", mode="before")
     @classmethod
     def _texts(cls, value: Any) -> Any:
         return _text_map(value)
@@ -141,7 +165,7 @@ class WebhookAlert(BaseModel):
     @classmethod
     def _labels_not_empty(cls, labels: dict[str, str]) -> dict[str, str]:
         if not labels:
-            raise ValueError("an alert needs at least one label")
+            raise ValueError("an alert needs at least one label with a value")
         return labels
 
     @field_validator("starts_at", "ends_at")
@@ -174,7 +198,12 @@ class WebhookPayload(BaseModel):
     external_url: str | None = Field(default=None, alias="externalURL")
     alerts: list[Any] = Field(min_length=1)
 
-    @field_validator("group_labels", "common_labels", "common_annotations", mode="before")
+    @field_validator("group_labels", "common_labels", mode="before")
+    @classmethod
+    def _label_texts(cls, value: Any) -> Any:
+        return _text_map(value, labels=True)
+
+    @field_validator("common_annotations", mode="before")
     @classmethod
     def _texts(cls, value: Any) -> Any:
         return _text_map(value)
@@ -283,14 +312,44 @@ class Rejected:
 
 
 @dataclass(frozen=True)
+class Adjusted:
+    """An alert of a delivery whose `startsAt` lay in the future beyond `CLOCK_SKEW`: its
+    index in `alerts`, its fingerprint, the time it gave and the receive time used instead."""
+
+    index: int
+    fingerprint: str
+    given: datetime
+    used: datetime
+
+    @property
+    def reason(self) -> str:
+        """`alerts.0.startsAt: … is in the future; …`, the way the body names the field."""
+        return (
+            f"alerts.{self.index}.startsAt: {self.given.isoformat()} is in the future; "
+            f"the receive time {self.used.isoformat()} was used"
+        )
+
+    @property
+    def note(self) -> str:
+        """The sentence for the incident's timeline."""
+        return (
+            f"An alert said it started at {self.given:%Y-%m-%d %H:%M:%S} UTC, in the future "
+            f"(a sender's clock off?); Lookout used the time it arrived, "
+            f"{self.used:%Y-%m-%d %H:%M:%S} UTC."
+        )
+
+
+@dataclass(frozen=True)
 class Delivery:
-    """One webhook body: its readable alerts, the ones it could not read, and how many
-    alerts Alertmanager left out of it (`truncatedAlerts`, its `max_alerts` setting)."""
+    """One webhook body: its readable alerts, the ones it could not read, how many alerts
+    Alertmanager left out of it (`truncatedAlerts`, its `max_alerts` setting), and the
+    alerts whose future `startsAt` was replaced by the receive time (`adjusted`)."""
 
     alerts: list[Alert]
     rejected: list[Rejected] = field(default_factory=list)
     truncated_alerts: int = 0
     group_key: str | None = None
+    adjusted: list[Adjusted] = field(default_factory=list)
 
 
 def _fingerprints(items: list[WebhookAlert]) -> list[str]:
@@ -323,20 +382,31 @@ def _rejected(index: int, error: ValidationError) -> Rejected:
 
 
 def parse_delivery(
-    body: Any, *, service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS
+    body: Any,
+    *,
+    service_labels: Sequence[str] = DEFAULT_SERVICE_LABELS,
+    now: datetime | None = None,
 ) -> Delivery:
-    """Validate a decoded JSON body and normalize its alerts.
+    """Validate a decoded JSON body and normalize its alerts, received at `now` (the
+    current time when not given).
+
+    Times before the Unix epoch are unset: such a `startsAt` rejects its alert, such an
+    `endsAt` is none. A `startsAt` more than `CLOCK_SKEW` after `now` becomes `now` (named
+    in `adjusted`); so does the `endsAt` of a resolved alert.
 
     Raises pydantic.ValidationError when the envelope is not a webhook message, and
     ValueError when no alert of it can be read; otherwise broken alerts are in `rejected`."""
+    received = now or datetime.now(UTC)
     payload = WebhookPayload.model_validate(body)
     read: list[tuple[int, WebhookAlert]] = []
     rejected: list[Rejected] = []
     for index, raw in enumerate(payload.alerts):
         try:
             item = WebhookAlert.model_validate(raw)
-            if parse_timestamp(item.starts_at) is None:
-                raise ValueError("startsAt must be a real time, not Go's zero time")
+            if event_time(item.starts_at) is None:
+                raise ValueError(
+                    "startsAt must be a real time, not Go's zero time or one before 1970"
+                )
         except ValidationError as error:
             rejected.append(_rejected(index, error))
             continue
@@ -354,11 +424,18 @@ def parse_delivery(
     group_key = bounded(payload.group_key, GROUP_KEY_LIMIT) if payload.group_key else None
     items = [item for _, item in read]
     alerts = []
-    for item, identity in zip(items, _fingerprints(items), strict=True):
-        starts_at = parse_timestamp(item.starts_at)
+    adjusted = []
+    latest = received + CLOCK_SKEW
+    for (index, item), identity in zip(read, _fingerprints(items), strict=True):
+        starts_at = event_time(item.starts_at)
         assert starts_at is not None
-        ends_at = parse_timestamp(item.ends_at) if item.ends_at else None
+        if starts_at > latest:
+            adjusted.append(Adjusted(index, identity, starts_at, received))
+            starts_at = received
+        ends_at = event_time(item.ends_at)
         status = item.status or payload.status or "firing"
+        if status == "resolved" and ends_at is not None and ends_at > latest:
+            ends_at = received
         alerts.append(
             Alert(
                 fingerprint=identity,
@@ -379,6 +456,7 @@ def parse_delivery(
         rejected=rejected,
         truncated_alerts=payload.truncated_alerts,
         group_key=group_key,
+        adjusted=adjusted,
     )
 
 

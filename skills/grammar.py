@@ -430,6 +430,13 @@ def parse(
             for key, value in tail:
                 take_option(key, value, bool(value) or _is_bool(fields[options[key]]), len(text))
             body = body.strip()
+            if skipped is not None and body == skipped and text[word.start] not in "'\"":
+                # `resolve 36` alone in INC-31's thread most likely means INC-36; a number
+                # with more words (`note 2 replicas restarted`) is text.
+                refusal = _unexpected(verb, model, skipped, thread_incident, subject in given)
+                raise UsageError(
+                    f"{refusal} To write the number itself, quote it: `{verb} '{skipped}'`."
+                )
             values[field_name] = _as_typed(body) if marker.raw else body
             given.add(field_name)
             break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -29,8 +30,9 @@ async def find_person(ctx: SkillContext, text: str) -> Person:
 
     Accepted: `me`; Slack's `<@U123>` / `<@U123|name>`; a person the command mentions (the
     platform's mention, shown as `@Name` in Slack or `Name` in Teams); a user Lookout knows
-    on the asker's platform, by id or name; on the console, any console user name. Raises
-    UsageError for nothing, NotFoundError for a name nobody answers to."""
+    on the asker's platform, by id or name; on the console, a user Lookout has seen there, a
+    person of an on-call schedule or a project's member. Raises UsageError for nothing,
+    NotFoundError (with the closest known name) for a name nobody answers to."""
     typed = " ".join(text.split())
     if not typed:
         raise UsageError("Whom? Say `me`, or mention them (`@name`).")
@@ -54,8 +56,33 @@ async def find_person(ctx: SkillContext, text: str) -> Person:
     known = await ctx.users.named(platform=actor.platform, name=bare)
     if known is not None:
         return Person(actor.platform, known.platform_user_id, known.display_name)
+    known_names = await _known_names(ctx)
     if actor.platform == "console" and _CONSOLE_NAME.match(bare):
-        return Person("console", bare, bare)
+        same = [name for name in known_names if name.lower() == bare.lower()]
+        if same:
+            chosen = bare if bare in same else same[0]
+            return Person("console", chosen, chosen)
+    close = difflib.get_close_matches(bare.lower(), [n.lower() for n in known_names], n=1)
+    spelled = {name.lower(): name for name in known_names}
+    hint = f" Did you mean `{spelled[close[0]]}`?" if close else ""
     raise NotFoundError(
-        f"Lookout does not know who `{bare}` is here; mention them (`@name`) or say `me`."
+        f"Lookout does not know who `{bare}` is here; mention them (`@name`) or say `me`.{hint}"
     )
+
+
+async def _known_names(ctx: SkillContext) -> list[str]:
+    """Everyone the asker's platform may name: the users Lookout has seen there (ids and
+    names), the people of the on-call rotations and overrides, and the projects' members."""
+    platform = ctx.actor.platform
+    found: list[str] = []
+    for user_id, name in await ctx.users.names(platform=platform):
+        found.append(user_id if platform == "console" else name)
+    if platform == "console":
+        oncall = ctx.tools.oncall
+        for schedule in oncall.schedules.values() if oncall is not None else ():
+            if schedule.rotation is not None:
+                found.extend(schedule.rotation.users)
+            found.extend(override.user for override in schedule.overrides)
+        for project in ctx.tools.projects.projects:
+            found.extend(member for member in project.members if member != "*")
+    return list(dict.fromkeys(name for name in found if name))

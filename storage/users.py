@@ -74,3 +74,12 @@ class UserRepository:
         if exact:
             return exact[0]
         return rows[0] if len(rows) == 1 else None
+
+    async def names(self, *, platform: str) -> list[tuple[str, str]]:
+        """(id, name) of every user of `platform` Lookout has seen, by id."""
+        query = (
+            select(UserRow.platform_user_id, UserRow.display_name)
+            .where(UserRow.platform == platform)
+            .order_by(UserRow.platform_user_id)
+        )
+        return [(user_id, name) for user_id, name in (await self._session.execute(query)).all()]

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from bot.console.access import NONE_WARNING, signed_in_user
+from bot.console.command_body import OPENAPI_BODY, BadCommand, CommandIn, read_command
 from bot.console.platform import console_anchor, message_json, parse_message_id
 from bot.console.render import render_reply
 from core.incident_summary import root_cause_from_record
@@ -42,19 +42,6 @@ def _place(thread: ChatThreadRow | None) -> dict[str, Any]:
     return {"channel": thread.channel, "message": f"m-{thread.message_id}"}
 
 
-class CommandIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4000, description="`/lookout <skill> [args]`")
-    user: str = Field(
-        default="console",
-        min_length=1,
-        max_length=64,
-        pattern=r"^[\w.@+-]+$",
-        description="who runs it; ignored behind a proxy (LOOKOUT_CONSOLE_AUTH=proxy)",
-    )
-    channel: str = Field(default="#incidents", min_length=1, max_length=255)
-    thread: str | None = Field(default=None, description="root message id, e.g. m-12")
-
-
 # Whose lists the console shows: the signed-in user, else the one the page names.
 USER_PARAMETER = Query(
     default=None,
@@ -68,8 +55,8 @@ USER_PARAMETER = Query(
 def _message_id(value: str) -> int:
     try:
         return parse_message_id(value)
-    except ValueError as error:
-        raise HTTPException(422, str(error)) from None
+    except ValueError:
+        raise HTTPException(422, "A thread is a console message id, e.g. m-12.") from None
 
 
 def console_routes(lookout: Lookout) -> APIRouter:
@@ -198,10 +185,18 @@ def console_routes(lookout: Lookout) -> APIRouter:
             for row in rows
         ]
 
-    @router.post("/console/api/command", tags=["console"])
-    async def command(body: CommandIn, request: Request) -> dict[str, Any]:
+    @router.post("/console/api/command", tags=["console"], openapi_extra=OPENAPI_BODY)
+    async def command(request: Request) -> Response:
         """Run a command as a console user (the one the proxy signed in, behind a proxy);
-        the answer lands where Slack would put it."""
+        the answer lands where Slack would put it. A body that is not a command is a 400,
+        413 or 422 whose `detail` is one sentence."""
+        try:
+            body = await read_command(request)
+        except BadCommand as error:
+            return JSONResponse({"detail": str(error)}, status_code=error.status)
+        return JSONResponse(await _run(body, request))
+
+    async def _run(body: CommandIn, request: Request) -> dict[str, Any]:
         user = signed_in_user(request.scope) or body.user
         thread_id = _message_id(body.thread) if body.thread else None
         incident_id = None

@@ -37,6 +37,7 @@ KINDS = {
     "alert_joined": ("🚨", "ALERT"),
     "alert_suppressed": ("🔕", "SUPPRESSED"),
     "alert_resolved": ("✅", "ALERT RESOLVED"),
+    "alert_time": ("🕒", "ALERT TIME"),
     "acknowledged": ("👤", "ACKNOWLEDGED"),
     "investigating": ("🔍", "INVESTIGATING"),
     "mitigated": ("🩹", "MITIGATED"),

@@ -1033,6 +1033,17 @@
 
   /* ---------------------------------------------------------------------- user */
 
+  const NAME_HINT = "letters, digits and . _ @ + -";
+
+  /** Why `name` cannot be a console name (the server's sentence), or null. */
+  function nameProblem(name) {
+    if (name.length > 64) return `A name is at most 64 characters; this one has ${name.length}.`;
+    if (/^[\p{L}\p{N}_.@+-]+$/u.test(name)) return null;
+    const suggestion = name.trim().replace(/\s+/g, ".").replace(/[^\p{L}\p{N}_.@+-]/gu, "");
+    const hint = suggestion ? `: try ${suggestion}` : "";
+    return `A name is letters, digits and . @ + - _ only, without spaces${hint}.`;
+  }
+
   function setupUser() {
     const input = $("user-input");
     let stored = null;
@@ -1049,6 +1060,15 @@
         input.value = state.user;
         return;
       }
+      // The server refuses such a name on every command: say so as it is typed.
+      const problem = nameProblem(value);
+      input.setCustomValidity(problem || "");
+      input.title = problem || NAME_HINT;
+      if (problem) {
+        showError(problem);
+      } else if ($("error-text").textContent.startsWith("A name is")) {
+        hideError();
+      }
       state.user = value;
       try {
         localStorage.setItem(USER_KEY, value);
@@ -1061,6 +1081,7 @@
     });
     input.addEventListener("change", commit);
     input.addEventListener("blur", commit);
+    commit();
   }
 
   // How the console is served (GET /console/api/session): behind an authenticating proxy the

@@ -54,6 +54,7 @@ async def test_assign_severity_and_unack_from_the_card(server: RunningServer) ->
         mine = buttons(root)["Assign to me"]
         answer = await command(client, mine, channel="#incidents", user="dana")
         assert "INC-1 is now **dana**'s (dana)." in said(answer)
+        await command(client, "help", user="erin")  # a person Lookout knows
         await command(client, "assign INC-1 erin", channel="#incidents", user="dana")
         updated = await card(client, server)
         assert updated["id"] == root["id"] and fields(updated)["Owner"] == "erin"
