@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
+from rapidfuzz.distance import OSA
 
 from skills import grammar
 from skills.contract import Role
@@ -65,8 +65,35 @@ class Registry:
         return self._by_name.get(name.lower())
 
     def suggest(self, name: str) -> list[str]:
-        return difflib.get_close_matches(name.lower(), list(self._by_name), n=3, cutoff=0.5)
+        """Up to three command names `name` may have meant, closest first: those within a
+        few typos (optimal string alignment distance: an adjacent swap counts one; at most
+        1 for a word of up to 4 letters, 2 up to 8, 3 beyond), then those it begins (3+
+        letters). Latin look-alikes from other scripts (Cyrillic `асk`) are read as Latin
+        first. A word merely sharing letters with a command (`foo`, `info`) is no typo."""
+        typed = latin_skeleton(name).lower()
+        allowed = 1 if len(typed) <= 4 else 2 if len(typed) <= 8 else 3
+        scored: list[tuple[int, int, str]] = []
+        for known in self._by_name:
+            distance = OSA.distance(typed, known, score_cutoff=allowed)
+            if distance <= allowed:
+                scored.append((0, distance, known))
+            elif len(typed) >= 3 and known.startswith(typed):
+                scored.append((1, len(known) - len(typed), known))
+        return [known for *_, known in sorted(scored)[:3]]
 
     @property
     def skills(self) -> list[AnySkill]:
         return list(self._skills)
+
+
+# Letters of other scripts drawn like Latin ones (pairs from Unicode's confusables list,
+# UTS #39): what a keyboard layout left switched, or a paste, puts into a command word.
+_LOOK_ALIKES = str.maketrans(
+    "аеорсухіјѕԁԛԝкοραινυκχεАВЕКМНОРСТУХІЈЅΑΒΕΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdqwkopaivukxeABEKMHOPCTYXIJSABEHIKMNOPTYX",
+)
+
+
+def latin_skeleton(word: str) -> str:
+    """`word` with Cyrillic and Greek letters that look Latin replaced by those letters."""
+    return word.translate(_LOOK_ALIKES)

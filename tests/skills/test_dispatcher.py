@@ -25,6 +25,35 @@ async def test_unknown_verb_suggests_the_closest(harness: Harness) -> None:
     assert text_of(reply) == "I don't know `xyzzy`. Try `help` for the list of commands."
 
 
+# (typed, the first suggestion or None): typos within a few edits, a prefix, Latin
+# look-alikes from other scripts; a word that merely shares letters with a command is none.
+SUGGESTIONS = [
+    ("resovle", "resolve"),  # two letters swapped: one edit
+    ("incidnets", "incidents"),
+    ("corelate", "correlate"),
+    ("ak", "ack"),
+    ("postm", "postmortem"),  # a prefix
+    ("асk", "ack"),  # Cyrillic а and с
+    ("АСК", "ack"),
+    ("ѕhow", "show"),  # Cyrillic ѕ
+    ("foo", None),  # not `info`
+    ("what", None),  # not `whoami`
+    ("xyzzy", None),
+]
+
+
+@pytest.mark.parametrize(("typed", "meant"), SUGGESTIONS)
+async def test_an_unknown_word_gets_a_suggestion_only_when_it_is_a_likely_slip(
+    harness: Harness, typed: str, meant: str | None
+) -> None:
+    reply = text_of(await harness.say(f"/lookout {typed} 3"))
+    said = typed.lower()  # a verb is read in lower case
+    if meant is None:
+        assert reply == f"I don't know `{said}`. Try `help` for the list of commands."
+    else:
+        assert reply == f"I don't know `{said}`. Did you mean `{meant}`? Try `help`."
+
+
 async def test_empty_command_is_help(harness: Harness) -> None:
     reply = await harness.say("/lookout")
     assert "Lookout commands" in text_of(reply)
