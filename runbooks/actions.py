@@ -60,6 +60,8 @@ class PlannedStep:
     name: str
     continue_on_fail: bool
     action: Action
+    # Changes nothing (`read_only`, or a promql or wait step): no rollback is owed for it.
+    read_only: bool = False
 
     def describe(self, redact: Callable[[str], str]) -> str:
         action = self.action

@@ -3,7 +3,10 @@
 The executor knows nothing of chat or storage: approval happened before `run` was called,
 progress goes to an async callback, a manual step asks through another, and cancellation is an
 `asyncio.Event` the caller sets (checked between steps, and while waiting or polling). When a
-step fails (and may not be skipped) the runbook's rollback steps run, each best effort.
+step fails (and may not be skipped) the runbook's rollback steps run, each best effort — once a
+step that changes something has started: a rollback undoes only what ran, so a run that failed
+while it only showed or checked things (`read_only` steps, promql and wait steps) has nothing to
+roll back.
 """
 
 from __future__ import annotations
@@ -131,10 +134,12 @@ class _Run:
     async def execute(self) -> RunResult:
         status = RunStatus.SUCCEEDED
         outcomes: list[StepOutcome] = []
+        changing_started = False
         for step in self.plan.steps:
             if self.cancel.is_set():
                 status = RunStatus.CANCELLED
                 break
+            changing_started = changing_started or not step.read_only
             outcome = await self._step("steps", step, len(self.plan.steps))
             outcomes.append(outcome)
             if outcome.status is StepStatus.CANCELLED:
@@ -148,13 +153,19 @@ class _Run:
             for s in self.plan.steps[len(outcomes) :]
         ]
         rollback: list[StepOutcome] = []
-        if status is RunStatus.FAILED:
+        skipped = status is RunStatus.FAILED and bool(self.plan.rollback) and not changing_started
+        if status is RunStatus.FAILED and not skipped:
             # Best effort: every rollback step runs even if an earlier one failed, and a
             # cancel request does not stop a rollback halfway.
             for step in self.plan.rollback:
                 rollback.append(await self._step("rollback", step, len(self.plan.rollback)))
         result = RunResult(
-            self.plan.runbook, self.plan.digest, status, tuple(outcomes), tuple(rollback)
+            self.plan.runbook,
+            self.plan.digest,
+            status,
+            tuple(outcomes),
+            tuple(rollback),
+            rollback_skipped=skipped,
         )
         await self._emit(RunFinished(result))
         return result

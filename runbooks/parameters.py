@@ -42,6 +42,22 @@ def hygiene_problem(value: str, max_length: int) -> str | None:
     return None
 
 
+def unusual_character(value: str) -> str | None:
+    """The first character of `value` that is neither ASCII nor a letter — a look-alike dash
+    or space, a fullwidth sign — named by code point (`U+2011 NON-BREAKING HYPHEN`), or None.
+    A refusal names it, since the value may look exactly like an accepted one."""
+    for char in value:
+        if not char.isascii() and not unicodedata.category(char).startswith("L"):
+            name = unicodedata.name(char, "")
+            return f"U+{ord(char):04X}" + (f" {name}" if name else "")
+    return None
+
+
+def _with_unusual(problem: str, value: str) -> str:
+    found = unusual_character(value)
+    return f"{problem}; it contains an unusual character, {found}" if found else problem
+
+
 def parse_duration(text: str) -> timedelta:
     """`90s`, `15m`, `2h`, `1d12h` → timedelta; anything else raises ValueError."""
     match = _DURATION.match(text.strip())
@@ -180,7 +196,7 @@ class StringParameter(BaseParameter):
             return problem
         pattern = self.pattern if self.pattern is not None else SAFE_VALUE
         if re.fullmatch(pattern, value) is None:
-            return f"does not match {pattern!r}"
+            return _with_unusual(f"does not match {pattern!r}", value)
         return None
 
 
@@ -190,7 +206,7 @@ class EnumParameter(BaseParameter):
 
     def problem(self, value: str, *, services: Collection[str] | None) -> str | None:
         if value not in self.values:
-            return f"is not one of {', '.join(self.values)}"
+            return _with_unusual(f"is not one of {', '.join(self.values)}", value)
         return None
 
     @property

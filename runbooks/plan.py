@@ -186,7 +186,9 @@ class _Renderer:
 
     def step(self, number: int, step: Step) -> PlannedStep:
         action = self._action(step)
-        return PlannedStep(number, step.name, step.continue_on_fail, action)
+        return PlannedStep(
+            number, step.name, step.continue_on_fail, action, read_only=step.changes_nothing
+        )
 
     def _text(self, step: Step, template: str, escape: Callable[[str], str] = as_is) -> str:
         try:

@@ -10,6 +10,7 @@ from typing import Literal
 from runbooks.redact import Excerpt, excerpt
 
 Phase = Literal["steps", "rollback"]
+NOTHING_TO_ROLL_BACK = "nothing to roll back: no step that changes anything ran"
 
 
 class StepStatus(StrEnum):
@@ -69,6 +70,9 @@ class RunResult:
     status: RunStatus
     steps: tuple[StepOutcome, ...]
     rollback: tuple[StepOutcome, ...]
+    # The run failed before any step that changes something started, so the runbook's
+    # rollback did not run: there was nothing to undo.
+    rollback_skipped: bool = False
 
     @property
     def rolled_back(self) -> bool:

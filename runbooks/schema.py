@@ -41,6 +41,7 @@ RESERVED_RUNBOOK_NAMES = frozenset({"show"})
 MINIMUM_APPROVAL: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 APPROVAL_LEVEL: dict[str, int] = {"none": 0, "one": 1, "two": 2}
 DEFAULT_APPROVAL: dict[str, Approval] = {"low": "none", "medium": "one", "high": "two"}
+READ_METHODS = ("GET", "HEAD")
 
 
 class _Model(BaseModel):
@@ -97,6 +98,17 @@ class _Step(_Model):
     name: str = Field(min_length=1, max_length=120)
     continue_on_fail: bool = False
     timeout_seconds: float | None = Field(default=None, gt=0, le=24 * 3600)
+    read_only: bool = Field(
+        default=False,
+        description="the step only shows or checks, changing nothing; a rollback runs only "
+        "once a step that is not read-only has started (promql and wait steps always are)",
+    )
+
+    @property
+    def changes_nothing(self) -> bool:
+        """Whether the step leaves every system as it found it: declared `read_only`, or a
+        kind that cannot change anything."""
+        return self.read_only
 
 
 class ExecStep(_Step):
@@ -148,6 +160,15 @@ class HttpStep(_Step):
             raise ValueError("url must start with http://, https:// or {{vars.name}}")
         return url
 
+    @model_validator(mode="after")
+    def _read_only_reads(self) -> HttpStep:
+        if self.read_only and self.method not in READ_METHODS:
+            raise ValueError(
+                f"a {self.method} request changes something: only GET and HEAD steps may be "
+                "read_only"
+            )
+        return self
+
 
 class PromqlStep(_Step):
     """Verify a condition in Prometheus, polling until it holds or the step times out.
@@ -169,10 +190,20 @@ class PromqlStep(_Step):
             raise ValueError("empty: true cannot be combined with below/above")
         return self
 
+    @property
+    def changes_nothing(self) -> bool:
+        """A query changes nothing."""
+        return True
+
 
 class WaitStep(_Step):
     kind: Literal["wait"]
     seconds: float = Field(gt=0, le=3600)
+
+    @property
+    def changes_nothing(self) -> bool:
+        """Waiting changes nothing."""
+        return True
 
 
 class ManualStep(_Step):

@@ -19,7 +19,8 @@ The rule (the same on every platform, also in `help` and the README):
    `[incident]` also takes `--incident INC-42`.
 
 Fields marked `Positional()` are taken in order; the rest are `--options` named after the
-field (underscores become hyphens); `bool` fields are flags. `Positional(rest=True)` on a `str`
+field (underscores become hyphens); `bool` fields are flags (`--dry-run`, or `--dry-run=no`:
+yes/no, true/false, on/off, 1/0, anything else refused). `Positional(rest=True)` on a `str`
 field is text (rule 2); on a `list` field it takes the remaining leading words (rule 1), options
 anywhere among them. `Positional(rest=True, raw=True)` is code such as PromQL: text whose
 quotes around the whole of it only group it. Usage text derives from the model, so the grammar a
@@ -340,6 +341,24 @@ def _trailing_options(
     return text[:end], taken
 
 
+FLAG_VALUES = {
+    **dict.fromkeys(("true", "yes", "on", "1"), True),
+    **dict.fromkeys(("false", "no", "off", "0"), False),
+}
+
+
+def _flag_value(key: str, value: str) -> bool:
+    """A flag's value written after `=`: yes or no in one of their usual spellings; any other
+    is refused rather than guessed (`--dry-run=maybe` must not run anything for real)."""
+    meaning = FLAG_VALUES.get(normalise_word(value).lower())
+    if meaning is None:
+        raise UsageError(
+            f"`{key}` is on or off: write `{key}` alone, or `{key}=yes` / `{key}=no` "
+            f"(true/false, on/off, 1/0 also work), not `{key}={value}`."
+        )
+    return meaning
+
+
 def _unknown_option(key: str, verb: str, model: type[BaseModel], options: dict[str, str]) -> str:
     close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
     hint = f" Did you mean `{close[0]}`?" if close else ""
@@ -368,7 +387,7 @@ def parse(
             raise UsageError(f"Name the incident once. Usage: `{usage(verb, model)}`")
         given.add(name)
         if _is_bool(fields[name]):
-            values[name] = inline.lower() not in ("false", "no", "0") if has_inline else True
+            values[name] = _flag_value(key, inline) if has_inline and inline else True
             return after
         if has_inline:
             values[name] = inline

@@ -27,6 +27,7 @@ from runbooks.executor import Executor
 from runbooks.plan import Plan, PlanError
 from runbooks.policy import RateLimiter
 from runbooks.results import (
+    NOTHING_TO_ROLL_BACK,
     ManualRequest,
     RunEvent,
     RunFinished,
@@ -356,6 +357,10 @@ class RunManager:
                 detail = (
                     f"Step {failed.number} ({failed.name}) {failed.status}: {failed.error or ''}"
                 )
+            skipped = f"; {NOTHING_TO_ROLL_BACK}" if result.rollback_skipped else ""
+            if skipped:
+                failure = (detail or "It failed").rstrip(". ")
+                detail = f"{failure}. {NOTHING_TO_ROLL_BACK.capitalize()}."
             touch(
                 run,
                 status=status,
@@ -363,7 +368,7 @@ class RunManager:
                 detail=detail,
                 steps={**run.steps, "current": None, "waiting": None},
             )
-            text = f"{run_ref(run.id)} ({run.runbook}) {status.replace('_', ' ')}"
+            text = f"{run_ref(run.id)} ({run.runbook}) {status.replace('_', ' ')}{skipped}"
             await self._event(uow, run.incident_id, text, run.id, outcome=status)
             await self._audit(uow, run, "run.finish", status, {"detail": detail})
         self._on_change()

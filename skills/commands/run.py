@@ -22,6 +22,7 @@ from runbooks.plan import PlanError
 from runbooks.policy import RateLimiter, approvals_needed, may_run
 from runbooks.schema import Runbook
 from runbooks.sources import DEFAULT, Filled, fill_parameters
+from skills.commands.run_arguments import fold_look_alikes, parse_arguments, refuse_unknown
 from skills.commands.run_control import load_run, runbook_of
 from skills.commands.run_form import missing_parameters
 from skills.commands.run_show import show_run
@@ -72,16 +73,6 @@ def actor_key(ctx: SkillContext) -> str:
     return f"{ctx.actor.platform}:{ctx.actor.user_id}"
 
 
-def parse_arguments(words: list[str]) -> dict[str, str]:
-    arguments: dict[str, str] = {}
-    for word in words:
-        key, equals, value = word.partition("=")
-        if not equals or not key:
-            raise UsageError(f"`{word}` is not a parameter; write them as key=value.")
-        arguments[key] = value
-    return arguments
-
-
 class RunSkill(Skill[RunArgs]):
     verb = "run"
     aliases = ("execute",)
@@ -102,10 +93,12 @@ class RunSkill(Skill[RunArgs]):
         entry = _entry(ctx, args.runbook)
         runbook = entry.runbook
         given = parse_arguments(args.arguments)
+        refuse_unknown(runbook, given)
         if secret := [n for n in given if (p := runbook.parameter(n)) is not None and p.secret]:
             raise UsageError(
                 f"{', '.join(secret)} is secret: it comes from Lookout's environment, never chat."
             )
+        given = fold_look_alikes(runbook, given, services=service_names(ctx))
         incident = await _incident(ctx, args.incident)
         filled = await _filled(ctx, runbook, given, incident)
         reply, _ = await _request(ctx, entry, filled, incident, dry_run=args.dry_run, args=args)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 
+from core.wording import plural
+from runbooks.results import NOTHING_TO_ROLL_BACK
 from skills.commands.run_control import load_run
 from skills.context import SkillContext
 from skills.contract import Actions, Block, Button, Context, File, Reply, Text
 from skills.errors import NotFoundError, UsageError
 from skills.markup import literal
 from skills.views.run_card import STEP_MARKS, run_message, run_ref, step_word
-from storage.models import RunStepOutputRow
+from storage.models import RunbookRunRow, RunStepOutputRow
 
 SHOWN_LINES = 30
 SHOWN_CHARS = 3000
@@ -66,8 +68,40 @@ async def show_run(ctx: SkillContext, words: list[str]) -> Reply:
     kept = await ctx.runs.output(run_id=run.id, phase=phase, number=number)
     label = f"{'rollback ' if phase == 'rollback' else ''}step {number}"
     if kept is None:
-        raise NotFoundError(f"{ref} has no output of {label}: it has not run (yet).")
+        raise NotFoundError(_no_output(run, phase, number))
     return _output(ref, label, kept, run.incident_id)
+
+
+def _no_output(run: RunbookRunRow, phase: str, number: int) -> str:
+    """Why a step has no output kept: the run has no such step, or it did not run (yet)."""
+    ref = run_ref(run.id)
+    planned = [str(line) for line in run.plan.get("steps", [])]
+    rollback = sum(line.startswith("rollback ") for line in planned)
+    steps = len(planned) - rollback
+    count = rollback if phase == "rollback" else steps
+    if not 1 <= number <= count:
+        has = plural(steps, "step")
+        if rollback or phase == "rollback":
+            has += f" and {plural(rollback, 'rollback step')}"
+        which = "it" if count == 1 else "the last"
+        last = f"; `run show {ref} {step_word(phase, count)}` shows {which}" if count else ""
+        return f"{ref} has {has}{last}."
+    label = f"{'Rollback step' if phase == 'rollback' else 'Step'} {number} of {ref}"
+    if run.status == "planned":
+        return f"{ref} is a dry run (a plan): none of its steps ran."
+    if run.status in ("pending_approval", "approved"):
+        return f"{ref} has not started yet."
+    if run.status == "running":
+        return f"{label} has not run yet."
+    if phase == "rollback":
+        if run.status == "succeeded":
+            why = "no step failed"
+        elif NOTHING_TO_ROLL_BACK in (run.detail or "").lower():
+            why = "no step that changes anything ran, so there was nothing to roll back"
+        else:
+            why = "the run did not get to it"
+        return f"{label} did not run: {why}."
+    return f"{label} did not run: the run stopped before it ({run.status.replace('_', ' ')})."
 
 
 def _output(ref: str, label: str, row: RunStepOutputRow, incident_id: int | None) -> Reply:

@@ -117,3 +117,33 @@ async def test_the_demo_allowlist_is_the_demo_program_only(demo: RunningServer) 
     assert executables == [str(bin_dir / "lookout-demo-patroni")]
     program = bin_dir / "lookout-demo-patroni"
     assert program.read_text().startswith("#!/") and program.stat().st_mode & 0o111
+
+
+async def test_a_failed_pre_check_rolls_nothing_back(demo: RunningServer) -> None:
+    """pg-2 is far behind: step 2 (a check) refuses it before anything changed, so the
+    rollback (a demote) must not run — it would demote a healthy replica."""
+    async with demo.client() as client:
+        incident = await database_incident(client)
+        requested = await say(
+            client, f"run demo-failover-postgresql candidate=pg-2 --incident {incident}"
+        )
+        run_ref = re.findall(r"R-\d+", requested["text"])[0]
+        approved = await say(client, f"approve {run_ref}", user="bob")
+        assert approved["text"] == f"Approved {run_ref} — starting."
+        await asyncio.wait_for(demo.lookout.runs.wait(int(run_ref[2:])), timeout=30)
+        card = await run_card(demo, client, run_ref)
+        timeline = text_of((await say(client, f"show {incident}"))["message"])
+        rollback = (await say(client, f"run show {run_ref} rollback-1"))["text"]
+    assert "❌ failed" in card and "rolled back" not in card
+    assert "✓ 1. Show the cluster" in card
+    assert "✗ 2. Check the candidate is caught up (lag under 10 s)" in card
+    assert "rollback 1." not in card and "Return the candidate" not in card
+    assert "Nothing to roll back: no step that changes anything ran." in card
+    assert (
+        f"{run_ref} (demo-failover-postgresql) failed; nothing to roll back: no step that "
+        "changes anything ran"
+    ) in timeline
+    assert rollback == (
+        f"Rollback step 1 of {run_ref} did not run: no step that changes anything ran, so "
+        "there was nothing to roll back."
+    )

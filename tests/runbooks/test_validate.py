@@ -80,3 +80,32 @@ def test_the_library_against_an_allowlist_of_its_programs() -> None:
     assert programs == ["df", "find", "kubectl", "openssl", "patronictl", "redis-cli", "systemctl"]
     code, text = validate_command(library_directory(), [f"/usr/bin/{p}" for p in programs])
     assert (code, text) == (EXIT_OK, "9 runbook(s) valid against an allowlist of 7")
+
+
+def test_read_only_is_checked_where_it_could_not_hold(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "silence.yaml",
+        """\
+        name: post-silence
+        title: Post a silence
+        risk: low
+        steps:
+          - name: Look
+            kind: http
+            url: https://alertmanager.example/-/healthy
+            read_only: true
+          - name: Silence
+            kind: http
+            method: POST
+            url: https://alertmanager.example/api/v2/silences
+            read_only: true
+        """,
+    )
+    [problem] = validate_path(path)
+    assert problem.where.startswith("steps.1")
+    assert "a POST request changes something: only GET and HEAD steps may be read_only" in (
+        problem.message
+    )
+    code, _ = validate_command(library_directory())
+    assert code == EXIT_OK  # the shipped library marks its read-only steps validly

@@ -55,4 +55,6 @@ async def test_an_approval_after_the_timeout_is_refused(harness: Harness, tmp_pa
     async with harness.database.unit_of_work() as uow:
         run = await uow.runs.get(run_id=1)
     assert run is not None and run.status == "expired"
-    assert await say("approve R-1", "bob") == "R-1 is expired."
+    assert await say("approve R-1", "bob") == (
+        "R-1 expired: nobody approved it in time; nothing is waiting for approval."
+    )

@@ -385,7 +385,7 @@ async def test_run_show_gives_a_steps_whole_output_as_a_file_when_long(journey: 
     assert attached.name == "R-1-1.txt" and attached.content.decode() == output
     assert whole.incident_id == 1
     missing = await journey.say("run show R-1 2")
-    assert text_of(missing) == "R-1 has no output of step 2: it has not run (yet)."
+    assert text_of(missing) == "R-1 has 1 step; `run show R-1 1` shows it."
     bad = await journey.say("run show R-1 two")
     assert text_of(bad).startswith("`two` is not a step.")
 
@@ -408,3 +408,96 @@ async def test_an_interrupted_run_says_so_instead_of_running(journey: Journey) -
     assert "running…" not in shown
     assert next(b.text for b in blocks_of(card, Context)).startswith("Lookout restarted")
     assert next(t.text for t in blocks_of(card, Text)).startswith("**R-1 · Only once an hour**")
+
+
+async def test_a_parameter_given_twice_or_unknown_is_refused_by_name(journey: Journey) -> None:
+    twice = await journey.say(
+        "run pg-failover candidate=pg-1 candidate=pg-2 reason=lost --incident INC-1"
+    )
+    assert text_of(twice) == (
+        "`candidate` is given twice (`pg-1` and `pg-2`); give each parameter once."
+    )
+    # Unknown, even when the rest of the run only lacks parameters.
+    wrong_case = await journey.say("run pg-failover Candidate=pg-1 --incident INC-1")
+    assert text_of(wrong_case) == (
+        "`Candidate` is not a parameter of pg-failover (did you mean `candidate`?); its "
+        "parameters: cluster, primary, candidate, reason."
+    )
+    two = await journey.say("run pg-failover Candidate=pg-1 size=big reason=x")
+    assert text_of(two).startswith(
+        "`Candidate` (did you mean `candidate`?) and `size` are not parameters of pg-failover;"
+    )
+    async with journey.harness.database.unit_of_work() as uow:
+        assert await uow.runs.recent(incident_id=1) == []
+
+
+async def test_a_flag_value_is_read_strictly(journey: Journey) -> None:
+    base = "run pg-failover candidate=pg-1 reason=lost --incident INC-1"
+    maybe = await journey.say(f"{base} --dry-run=maybe")
+    assert text_of(maybe).startswith(
+        "`--dry-run` is on or off: write `--dry-run` alone, or `--dry-run=yes` / `--dry-run=no`"
+    )
+    assert text_of(maybe).endswith("not `--dry-run=maybe`.")
+    planned = await journey.say(f"{base} --dry-run=yes")
+    assert "📝 dry run: nothing was executed" in text_of(planned)
+    real = await journey.say(f"{base} --dry-run=false")
+    assert text_of(real).startswith("R-2 · Fail over PostgreSQL, waiting for a second person")
+    async with journey.harness.database.unit_of_work() as uow:
+        runs = await uow.runs.recent(incident_id=1)
+    assert sorted((r.id, r.dry_run) for r in runs) == [(1, True), (2, False)]
+
+
+async def test_a_look_alike_dash_in_a_value_is_folded_or_named(journey: Journey) -> None:
+    # U+2011 (non-breaking hyphen) and U+2010 (hyphen) look like "-".
+    planned = await journey.say(
+        "run pg-failover candidate=pg\u20111 reason=lost\u2010primary --dry-run --incident INC-1"
+    )
+    shown = text_of(planned)
+    assert "• candidate = `pg-1` — given" in shown
+    assert "○ 1. Promote: /bin/echo promote pg-1" in shown
+    refused = await journey.say(
+        "run pg-failover candidate=pg\u20113 reason=lost --dry-run --incident INC-1"
+    )
+    assert (
+        "• **candidate** — one of pg-1, pg-2 ('pg\u20113' is not one of pg-1, pg-2; it contains "
+        "an unusual character, U+2011 NON-BREAKING HYPHEN)"
+    ) in text_of(refused)
+    pattern = await journey.say(
+        "run restart-kubernetes-deployment namespace=shop deployment=api\u00b7v2 --dry-run"
+    )
+    assert "it contains an unusual character, U+00B7 MIDDLE DOT" in text_of(pattern)
+
+
+async def test_run_commands_say_what_state_a_run_is_in_and_what_to_do(journey: Journey) -> None:
+    await journey.say("run pg-failover candidate=pg-1 reason=lost --dry-run --incident INC-1")
+    plan = "R-1 is a dry run (a plan): nothing of it runs; `run --plan R-1` asks for a real run."
+    assert text_of(await journey.say("approve R-1", user="bob")) == plan
+    assert text_of(await journey.say("reject R-1", user="bob")) == plan
+    assert text_of(await journey.say("run show R-1 99")) == (
+        "R-1 has 2 steps; `run show R-1 2` shows the last."
+    )
+    assert text_of(await journey.say("run show R-1 2")) == (
+        "R-1 is a dry run (a plan): none of its steps ran."
+    )
+    assert text_of(await journey.say("approve")) == "Which run? Write `approve R-12`."
+    assert text_of(await journey.say("confirm")) == "Which run? Write `confirm R-12`."
+    await journey.say("run --plan R-1")
+    async with journey.harness.database.unit_of_work() as uow:
+        run = await uow.runs.get(run_id=2)
+        assert run is not None
+        run.status = "failed"
+        run.steps = {"steps": [{"phase": "steps", "number": 1, "name": "Promote"}]}
+    finished = "R-2 already finished (failed); "
+    assert text_of(await journey.say("approve R-2", user="bob")) == (
+        finished + "nothing is waiting for approval."
+    )
+    assert text_of(await journey.say("confirm R-2")) == (
+        finished + "nothing is waiting for a confirmation."
+    )
+    assert text_of(await journey.say("cancel R-2")) == finished + "there is nothing left to cancel."
+    assert text_of(await journey.say("run show R-2 2")) == (
+        "Step 2 of R-2 did not run: the run stopped before it (failed)."
+    )
+    assert text_of(await journey.say("run --plan R-2")) == (
+        "R-2 is not a dry run; `run --plan` takes the id of a plan (`run <runbook> … --dry-run`)."
+    )

@@ -38,6 +38,27 @@ FAILING = {
     ],
     "rollback": [{"name": "Undo", "kind": "exec", "argv": ["/bin/echo", "undone"]}],
 }
+CHECKS_FIRST = {
+    "name": "check-then-change",
+    "title": "Check, then change",
+    "risk": "low",
+    "steps": [
+        {"name": "Look", "kind": "exec", "argv": ["/bin/echo", "looking"], "read_only": True},
+        {"name": "Check", "kind": "exec", "argv": ["/bin/false"], "read_only": True},
+        {"name": "Change", "kind": "exec", "argv": ["/bin/echo", "changed"]},
+    ],
+    "rollback": [{"name": "Undo", "kind": "exec", "argv": ["/bin/echo", "undone"]}],
+}
+CHANGE_FAILS = {
+    "name": "change-fails",
+    "title": "A change that fails",
+    "risk": "low",
+    "steps": [
+        {"name": "Look", "kind": "exec", "argv": ["/bin/echo", "looking"], "read_only": True},
+        {"name": "Change", "kind": "exec", "argv": ["/bin/false"]},
+    ],
+    "rollback": [{"name": "Undo", "kind": "exec", "argv": ["/bin/echo", "undone"]}],
+}
 WAITS = {
     "name": "wait-a-while",
     "title": "Wait a while",
@@ -83,7 +104,7 @@ ONCE_APPROVED = {
 async def lookout_with_runbooks(tmp_path: Path) -> AsyncIterator[RunningServer]:
     runbooks = tmp_path / "runbooks"
     runbooks.mkdir()
-    for runbook in (GREET, FAILING, WAITS, ONCE, LISTS, ONCE_APPROVED):
+    for runbook in (GREET, FAILING, WAITS, ONCE, LISTS, ONCE_APPROVED, CHECKS_FIRST, CHANGE_FAILS):
         (runbooks / f"{runbook['name']}.yaml").write_text(yaml.safe_dump(runbook))
     config = tmp_path / "lookout.yaml"
     config.write_text(
@@ -216,6 +237,30 @@ async def test_two_person_rule_failure_and_rollback(lookout_with_runbooks: Runni
     assert "Never runs" not in shown.split("rolled back", 1)[1].split("○")[0]
     assert "✓ rollback 1. Undo" in shown
     assert "Step 2 (Fails) failed" in shown
+
+
+async def test_a_rollback_undoes_only_what_ran(lookout_with_runbooks: RunningServer) -> None:
+    """Rollback runs once a step that changes something has started (even if that step is
+    the one that failed), never after read-only steps alone."""
+    server = lookout_with_runbooks
+    async with server.client() as client:
+        await client.post("/webhooks/alertmanager", json=storm_payload(1, "checkout"))
+        await say(client, "/lookout run check-then-change --incident INC-1")
+        await finished(server, 1)
+        await say(client, "/lookout run change-fails --incident INC-1")
+        await finished(server, 2)
+        checked = text_of(await run_message(server, client, "R-1"))
+        changed = text_of(await run_message(server, client, "R-2"))
+        timeline = text_of((await say(client, "/lookout show INC-1"))["message"])
+    assert "❌ failed" in checked and "✗ 2. Check" in checked
+    assert "Undo" not in checked
+    assert (
+        "Step 2 (Check) failed: exit status 1. Nothing to roll back: no step that changes "
+        "anything ran." in checked
+    )
+    assert "↩️ failed, rolled back" in changed and "✓ rollback 1. Undo" in changed
+    assert "R-1 (check-then-change) failed; nothing to roll back" in timeline
+    assert "R-2 (change-fails) rolled back" in timeline
 
 
 async def test_cancel_between_steps_and_reject(lookout_with_runbooks: RunningServer) -> None:
