@@ -91,13 +91,23 @@ def _validation_reason(error: ValidationError) -> str:
 
 async def note_adjusted(uow: UnitOfWork, adjusted: list[Adjusted]) -> None:
     """A line in the timeline of each incident an alert with a future `startsAt` went to,
-    saying the receive time was used instead."""
+    saying the receive time was used instead — once per alert and time given, however often
+    Alertmanager sends its group again."""
     if not adjusted:
         return
     stored = await uow.alerts.latest(fingerprints={item.fingerprint for item in adjusted})
+    incident_ids = sorted({row.incident_id for row in stored.values() if row.incident_id})
+    said = await uow.incidents.events_of_kind(incident_ids=incident_ids, kind="alert_time")
     for item in adjusted:
         row = stored.get(item.fingerprint)
         if row is None or row.incident_id is None:
+            continue
+        key = (item.fingerprint, item.given.isoformat())
+        if any(
+            (event.data or {}).get("fingerprint") == key[0]
+            and (event.data or {}).get("given_starts_at") == key[1]
+            for event in said.get(row.incident_id, [])
+        ):
             continue
         await uow.incidents.add_event(
             incident_id=row.incident_id,

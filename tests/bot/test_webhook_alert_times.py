@@ -39,6 +39,19 @@ async def test_a_future_start_is_the_receive_time_with_a_timeline_line(
     assert before - timedelta(seconds=1) <= opened <= datetime.now(UTC)
     [line] = [event for event in timeline if event.kind == "alert_time"]
     assert line.text.startswith("An alert said it started at 2099-12-01 00:00:00 UTC, in the")
+    # Alertmanager sends the group again and again with the same time: the same alert.
+    async with server.client() as client:
+        again = await client.post(
+            "/webhooks/alertmanager", json=body(labels, "2099-12-01T00:00:00Z")
+        )
+    assert again.status_code == 200, again.text
+    async with server.lookout.database.unit_of_work() as uow:
+        second = await uow.incidents.get(incident_id=2)
+        stored = await uow.alerts.for_incident(incident_id=1)
+        timeline = await uow.incidents.events(incident_id=1)
+    assert second is None
+    assert len(stored) == 1
+    assert [event.kind for event in timeline].count("alert_time") == 1  # said once
 
 
 async def test_times_before_1970_are_unset(server: RunningServer) -> None:
