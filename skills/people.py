@@ -25,14 +25,16 @@ class Person:
     name: str
 
 
-async def find_person(ctx: SkillContext, text: str) -> Person:
+async def find_person(ctx: SkillContext, text: str, *, unseen_ok: bool = False) -> Person:
     """The person `text` names, for the one asking in `ctx`.
 
     Accepted: `me`; Slack's `<@U123>` / `<@U123|name>`; a person the command mentions (the
     platform's mention, shown as `@Name` in Slack or `Name` in Teams); a user Lookout knows
     on the asker's platform, by id or name; on the console, a user Lookout has seen there, a
-    person of an on-call schedule or a project's member. Raises UsageError for nothing,
-    NotFoundError (with the closest known name) for a name nobody answers to."""
+    person of an on-call schedule or a project's member — or, with `unseen_ok` (an admin
+    granting a role before the person first uses Lookout), any well-formed console name.
+    Raises UsageError for nothing, NotFoundError (with the closest known name) for a name
+    nobody answers to."""
     typed = " ".join(text.split())
     if not typed:
         raise UsageError("Whom? Say `me`, or mention them (`@name`).")
@@ -62,6 +64,8 @@ async def find_person(ctx: SkillContext, text: str) -> Person:
         if same:
             chosen = bare if bare in same else same[0]
             return Person("console", chosen, chosen)
+        if unseen_ok:
+            return Person("console", bare, bare)
     close = difflib.get_close_matches(bare.lower(), [n.lower() for n in known_names], n=1)
     spelled = {name.lower(): name for name in known_names}
     hint = f" Did you mean `{spelled[close[0]]}`?" if close else ""

@@ -126,7 +126,7 @@ class RoleSkill(Skill[RoleArgs]):
             raise PermissionDeniedError(
                 f"You are {mine.label} in {project}; you cannot give the {wanted.label} role."
             )
-        person = await find_person(ctx, args.person)
+        person = await find_person(ctx, args.person, unseen_ok=True)
         if person.platform != ctx.actor.platform:
             raise UsageError("Give roles to people of the platform you ask on.")
         await ctx.users.ensure(
