@@ -17,7 +17,7 @@ from skills.views.incident_paging import paging_facts
 from storage.database import Database
 from tests.bot.background.paging_harness import Clock, paging
 from tests.conftest import database_url_for
-from tests.integrations.fake_receivers import FakeReceivers, start_receivers
+from tests.integrations.fake_receivers import FakeReceivers
 
 THREE_LEVELS = """
 escalation:
@@ -38,16 +38,6 @@ sla:
   targets:
     - {severity: critical, mtta: 4m, mttr: 1h}
 """
-
-
-@pytest.fixture
-async def receivers() -> AsyncIterator[FakeReceivers]:
-    fake, server, task = await start_receivers()
-    try:
-        yield fake
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,23 +22,13 @@ from skills.contract import Reply
 from storage.database import Database
 from tests.bot.background.paging_harness import Paging, paging
 from tests.conftest import database_url_for, fixture_json, free_port, start_server
-from tests.integrations.fake_receivers import FakeReceivers, start_receivers
+from tests.integrations.fake_receivers import FakeReceivers
 
 PAGES_PAGERDUTY = """
 escalation:
   policies:
     - {name: pd, levels: [{after: 0s, notify: ["pagerduty"]}]}
 """
-
-
-@pytest.fixture
-async def receivers() -> AsyncIterator[FakeReceivers]:
-    fake, server, task = await start_receivers()
-    try:
-        yield fake
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
 
 
 def events(receivers: FakeReceivers, incident: int) -> list[str]:

@@ -4,7 +4,6 @@ notified meanwhile, and a receiver that never recovers is given up after `retry.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from integrations.outbound_webhooks import signature_valid
 from storage.database import Database
 from tests.bot.background.paging_harness import T0, paging
 from tests.conftest import database_url_for
-from tests.integrations.fake_receivers import FakeReceivers, Received, start_receivers
+from tests.integrations.fake_receivers import FakeReceivers, Received
 
 HOOK_THEN_DANA = """
 escalation:
@@ -30,16 +29,6 @@ notify:
   webhooks:
     ops: {url: "%(hook)s", secret: "s3cret"}
 """
-
-
-@pytest.fixture
-async def receivers() -> AsyncIterator[FakeReceivers]:
-    fake, server, task = await start_receivers()
-    try:
-        yield fake
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
 
 
 @pytest.fixture
