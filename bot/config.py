@@ -177,6 +177,11 @@ class KnowledgeConfig(BaseModel):
     postmortems: Path | None = Field(
         default=None, description="a folder of Markdown postmortems, relative to the config file"
     )
+    synonyms: list[Path] = Field(
+        default_factory=list,
+        description="more synonyms files (Solr format) beside the shipped one, relative to "
+        "the config file",
+    )
     embeddings: Literal["local", "openai"] = Field(
         default="local", description="local: all-MiniLM-L6-v2 offline; openai: the endpoint"
     )

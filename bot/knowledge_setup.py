@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.config import LookoutConfig
+from bot.config import ConfigError, LookoutConfig
 from bot.settings import Settings
 from knowledge.documents import Document, runbook_document
 from knowledge.embeddings import Embedder, LocalEmbedder, OpenAIEmbedder
@@ -14,6 +14,7 @@ from knowledge.index import KnowledgeIndex
 from knowledge.llm import LLMClient
 from knowledge.service import Knowledge, KnowledgeRules
 from knowledge.sync import KnowledgeSync
+from knowledge.synonyms import SHIPPED, SynonymsError, Thesaurus
 from knowledge.vectors import ChromaStore
 from runbooks.catalog import RunbookCatalog
 from storage.database import Database
@@ -53,6 +54,17 @@ def embedder_for(settings: Settings, config: LookoutConfig) -> Embedder:
     return LocalEmbedder.shared()
 
 
+def thesaurus_for(settings: Settings, config: LookoutConfig) -> Thesaurus:
+    """The shipped synonyms and the config's `knowledge.synonyms` files (ConfigError naming
+    the file and line that cannot be used)."""
+    base = Path(settings.config).parent if settings.config is not None else Path.cwd()
+    paths = [SHIPPED, *(p if p.is_absolute() else base / p for p in config.knowledge.synonyms)]
+    try:
+        return Thesaurus.load(paths)
+    except SynonymsError as error:
+        raise ConfigError(f"knowledge.synonyms: {error}") from error
+
+
 def build_knowledge(
     settings: Settings,
     config: LookoutConfig,
@@ -72,7 +84,12 @@ def build_knowledge(
     else:
         store = ChromaStore.embedded(settings.data_dir / "chroma", embedder_name=embedder.name)
     default_project = config.default_project
-    index = KnowledgeIndex(embedder=embedder, store=store, default_project=default_project)
+    index = KnowledgeIndex(
+        embedder=embedder,
+        store=store,
+        default_project=default_project,
+        thesaurus=thesaurus_for(settings, config),
+    )
     postmortems = rules.postmortems
     if postmortems is not None and not postmortems.is_absolute() and settings.config is not None:
         postmortems = Path(settings.config).parent / postmortems

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from core.incident_summary import root_cause_from_record
 from core.incidents import display_id
-from knowledge.index import Hit
+from knowledge.index import WORDS_EVIDENCE, Hit
 from knowledge.lexical import tokenize
 from knowledge.llm import Evidence
 from knowledge.similar import Match, Target
@@ -117,7 +117,9 @@ def explain_incident(
 
 def answer_question(question: str, hits: Sequence[Hit], *, floor: float = 0.3) -> Answer:
     """The best passages for `question`, each cited; "Not enough evidence" if none is close."""
-    useful = [h for h in hits if (h.similarity or 0.0) >= floor or (h.lexical or 0.0) > 0.0][:4]
+    useful = [
+        h for h in hits if (h.similarity or 0.0) >= floor or (h.coverage or 0.0) >= WORDS_EVIDENCE
+    ][:4]
     if not useful:
         return Answer(
             "Not enough evidence: nothing in past incidents, postmortems or runbooks matches "

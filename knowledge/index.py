@@ -1,4 +1,5 @@
-"""The hybrid index: dense vectors in Chroma and BM25 in memory, fused by reciprocal rank.
+"""The hybrid index: dense vectors in Chroma and BM25 in memory, fused by a convex
+combination of their normalized scores (`knowledge.fusion`).
 
 Writes (`apply`) embed only documents whose digest changed, so indexing is idempotent and a
 re-sync of unchanged data costs no model time. Queries never wait for a write: the BM25
@@ -16,17 +17,19 @@ from dataclasses import dataclass, field
 from core.projects import DEFAULT_PROJECT
 from knowledge.documents import EVERYONE, Document, DocumentKind, embedding_text, owner_of, prose
 from knowledge.embeddings import Embedder, EmbeddingError
-from knowledge.fusion import reciprocal_rank_fusion
+from knowledge.fusion import convex_combination
 from knowledge.lexical import LexicalIndex
+from knowledge.synonyms import Thesaurus, shipped
 from knowledge.threads import INDEXING, in_thread
 from knowledge.vectors import ChromaStore, VectorHit, VectorStoreError
 
 log = logging.getLogger(__name__)
 
-CANDIDATES = 50
-# A lexical hit takes part in fusion only if it holds at least this share of the query's
-# information (IDF-weighted tokens): below it, it shares words with the query by chance.
-MIN_COVERAGE = 0.5
+CANDIDATES = 50  # from each side
+# A document found on words alone is evidence only if it holds at least half of the
+# query's information, words the corpus never uses included (`LexicalHit.coverage`):
+# sharing "checkout" with "how do I bake a cake for checkout" answers nothing.
+WORDS_EVIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class Hit:
     similarity: float | None  # cosine similarity when the vector side found it
     lexical: float | None  # BM25 score when the lexical side found it
     ranks: Mapping[str, int] = field(default_factory=dict)
+    # The share of the whole query's information the document holds, words unknown to the
+    # corpus included (`LexicalHit.coverage`), when the lexical side found it.
+    coverage: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,15 @@ class KnowledgeIndex:
         store: ChromaStore,
         candidates: int = CANDIDATES,
         default_project: str = DEFAULT_PROJECT,
+        thesaurus: Thesaurus | None = None,
     ) -> None:
         self.embedder = embedder
         self.store = store
         self.candidates = candidates
         # Where a document indexed without a project (before projects existed) belongs.
         self.default_project = default_project
-        self.lexical = LexicalIndex()
+        self.thesaurus = thesaurus if thesaurus is not None else shipped()
+        self.lexical = LexicalIndex(thesaurus=self.thesaurus)
         self.loaded = False
         # Timeline events (ids) whose changes the index holds; the database's newest event
         # beyond it means the index is behind (see `knowledge.service`).
@@ -123,7 +131,7 @@ class KnowledgeIndex:
             self._stored.clear()
             self._seen.clear()
             self._titles.clear()
-            self.lexical = LexicalIndex()
+            self.lexical = LexicalIndex(thesaurus=self.thesaurus)
             self.watermark = 0
 
     def _remember(self, document: Document) -> None:
@@ -157,14 +165,23 @@ class KnowledgeIndex:
             for hit in self.lexical.search(
                 query, limit=self.candidates + extra, kinds=kinds, owners=owners
             )
-            if hit.coverage >= MIN_COVERAGE
+            if hit.doc_id not in exclude
         ]
         vector_hits: list[VectorHit] = []
+        similarity: dict[str, float] = {}
         chroma_failed = False
         try:
             vector = await self.embedder.embed([prose(query)])
             vector_hits = await self.store.query(
                 vector[0], limit=self.candidates + extra, kinds=kinds, projects=owners
+            )
+            similarity = {
+                h.document.id: h.similarity for h in vector_hits if h.document.id not in exclude
+            }
+            # Fusion compares both scores of every candidate: those only BM25 found get
+            # their similarity from their stored vectors.
+            similarity |= await self.store.similarities(
+                vector[0], [h.doc_id for h in lexical if h.doc_id not in similarity]
             )
         except VectorStoreError as error:
             chroma_failed = True
@@ -179,14 +196,9 @@ class KnowledgeIndex:
                 "The embedding model could not embed the question; matched on words only, "
                 "so vector search is missing from this answer."
             )
-        fused = reciprocal_rank_fusion(
-            {
-                "lexical": [h.doc_id for h in lexical if h.doc_id not in exclude],
-                "vector": [h.document.id for h in vector_hits if h.document.id not in exclude],
-            }
-        )[:limit]
+        fused = convex_combination({h.doc_id: h.score for h in lexical}, similarity)[:limit]
         known = {h.document.id: h for h in vector_hits}
-        bm25 = {h.doc_id: h.score for h in lexical}
+        bm25 = {h.doc_id: h for h in lexical}
         missing = [doc_id for doc_id, _, _ in fused if doc_id not in known]
         # With the vector side down, asking Chroma for the passages would wait out its
         # timeout a second time: the hits keep their titles.
@@ -202,9 +214,10 @@ class KnowledgeIndex:
                 Hit(
                     document=document,
                     score=score,
-                    similarity=known[doc_id].similarity if doc_id in known else None,
-                    lexical=bm25.get(doc_id),
+                    similarity=similarity.get(doc_id),
+                    lexical=bm25[doc_id].score if doc_id in bm25 else None,
                     ranks=ranks,
+                    coverage=bm25[doc_id].coverage if doc_id in bm25 else None,
                 )
             )
         return SearchResult(hits=hits, notes=notes)

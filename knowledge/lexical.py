@@ -6,9 +6,15 @@ identifiers whole *and* splits them: `PostgresConnectionsExhausted` gives
 `docker_nodes`, `docker`, `nodes`. Scoring is Lucene's BM25 (Robertson & Zaragoza 2009, "The
 Probabilistic Relevance Framework: BM25 and Beyond") as bm25s computes it (Lù 2024).
 
+Words also match their other forms and what they mean: each token's Snowball stem and the
+concepts of the operations thesaurus (`knowledge.synonyms`) are indexed beside it. A query
+scores each of its words once, by the best of its forms (the word, its stem, its concepts),
+as Lucene's SynonymQuery does, so a word with many synonyms does not count many times.
+
 Each hit also says how much of the query the document covers (the IDF-weighted share of
-the query's tokens it contains): a document sharing one incidental word with a question
-written in other words covers little of it, and the hybrid search does not let it compete.
+the query's words it contains in some form): a document sharing one incidental word with a
+question written in other words covers little of it, and the hybrid search does not let it
+compete.
 
 The index is rebuilt from token ids kept per document (in a worker thread, by the caller);
 a query reads whichever snapshot is current, so a rebuild never blocks one.
@@ -23,6 +29,8 @@ from dataclasses import dataclass, field
 import bm25s
 import numpy as np
 import numpy.typing as npt
+
+from knowledge.synonyms import Thesaurus, shipped, stem, words
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
@@ -91,15 +99,50 @@ STOPWORDS = frozenset(
 
 def tokenize(text: str) -> list[str]:
     """Lower-case tokens: each identifier whole, then its camelCase / snake / dotted parts."""
-    tokens: list[str] = []
+    return [token for tokens in _word_tokens(text) for token in tokens]
+
+
+def _word_tokens(text: str) -> list[list[str]]:
+    """The tokens of each identifier of `text`, in order (an empty list for a stopword)."""
+    found: list[list[str]] = []
     for word in _WORD.findall(text):
+        tokens = []
         whole = word.lower().strip(".-_")
         parts = [p.lower() for piece in re.split(r"[_.\-]+", word) for p in _CAMEL.findall(piece)]
         if whole and whole not in STOPWORDS:
             tokens.append(whole)
         if len(parts) > 1 or (parts and parts[0] != whole):
             tokens.extend(p for p in parts if p not in STOPWORDS and p != whole)
+        found.append(tokens)
+    return found
+
+
+def document_tokens(text: str, thesaurus: Thesaurus) -> list[str]:
+    """What the index holds for a text: its tokens, the stem of each where it differs,
+    and one concept token per thesaurus term found."""
+    tokens: list[str] = []
+    for token in tokenize(text):
+        tokens.append(token)
+        stemmed = stem(token)
+        if stemmed != token:
+            tokens.append(stemmed)
+    tokens.extend(concept for concept, _, _ in thesaurus.concepts(words(text)))
     return tokens
+
+
+def query_slots(text: str, thesaurus: Thesaurus) -> list[tuple[str, ...]]:
+    """One slot per distinct query token: the token, then its stem and the concepts of the
+    thesaurus terms its word is part of. A document matches a slot by any of them."""
+    around: dict[int, list[str]] = {}
+    for concept, first, last in thesaurus.concepts(words(text)):
+        for index in range(first, last + 1):
+            around.setdefault(index, []).append(concept)
+    slots: dict[str, tuple[str, ...]] = {}
+    for index, tokens in enumerate(_word_tokens(text)):
+        for token in tokens:
+            if token not in slots:
+                slots[token] = tuple(dict.fromkeys([token, stem(token), *around.get(index, [])]))
+    return list(slots.values())
 
 
 @dataclass
@@ -118,8 +161,9 @@ class _Snapshot:
 class LexicalHit:
     doc_id: str
     score: float  # BM25
-    # Share of the query's information (its tokens' IDF, unknown tokens counting as the
-    # rarest) that the document contains: 1.0 when it has every word of the query.
+    # Share of the query's information (each query word's IDF; a word the corpus lacks in
+    # every form counts as the rarest) that the document holds, each word in any of its
+    # forms: 1.0 when it has every word of the query.
     coverage: float
 
 
@@ -130,6 +174,7 @@ class LexicalIndex:
     restricted to before ranking."""
 
     kinds: Sequence[str] = ("incident", "postmortem", "runbook")
+    thesaurus: Thesaurus = field(default_factory=shipped)
     _vocab: dict[str, int] = field(default_factory=dict)
     _docs: dict[str, tuple[int, npt.NDArray[np.int32]]] = field(default_factory=dict)
     _owner_of: dict[str, int] = field(default_factory=dict)
@@ -143,7 +188,10 @@ class LexicalIndex:
         return len(self._docs)
 
     def put(self, doc_id: str, kind: str, text: str, owner: str = "*") -> None:
-        ids = [self._vocab.setdefault(token, len(self._vocab)) for token in tokenize(text)]
+        ids = [
+            self._vocab.setdefault(token, len(self._vocab))
+            for token in document_tokens(text, self.thesaurus)
+        ]
         self._docs[doc_id] = (self.kinds.index(kind), np.asarray(ids, dtype=np.int32))
         self._owner_of[doc_id] = self._owners.setdefault(owner, len(self._owners))
         self.dirty = True
@@ -191,11 +239,13 @@ class LexicalIndex:
         if snapshot.retriever is None:
             return []
         vocab = snapshot.retriever.vocab_dict
-        words = list(dict.fromkeys(tokenize(query)))
-        token_ids = [vocab[t] for t in words if t in vocab]
-        if not token_ids:
+        slots = [
+            [vocab[token] for token in slot if token in vocab]
+            for slot in query_slots(query, self.thesaurus)
+        ]
+        if not any(slots):
             return []
-        scores = np.asarray(snapshot.retriever.get_scores(token_ids), dtype=np.float32)
+        scores = _slot_scores(snapshot, slots)
         if kinds is not None:
             allowed = np.isin(snapshot.kinds, [self.kinds.index(k) for k in kinds])
             scores = np.where(allowed, scores, 0.0)
@@ -205,15 +255,43 @@ class LexicalIndex:
         count = min(limit, len(scores))
         top = np.argpartition(-scores, count - 1)[:count]
         top = top[np.argsort(-scores[top], kind="stable")]
-        weights = snapshot.idf[token_ids]
         rarest = float(snapshot.idf.max()) if len(snapshot.idf) else 1.0
-        total = float(weights.sum()) + rarest * (len(words) - len(token_ids))
-        wanted = np.asarray(token_ids, dtype=np.int32)
+        # A slot weighs what its word tells: the word's IDF, or its best-known form's when
+        # the corpus lacks the word itself, or the rarest word's when it lacks every form.
+        weights = [float(snapshot.idf[slot].max()) if slot else rarest for slot in slots]
+        total = sum(weights)
         hits = []
         for i in top:
             if scores[i] <= 0:
                 continue
-            present = np.isin(wanted, snapshot.tokens[i])
-            coverage = float(weights[present].sum()) / total if total else 0.0
-            hits.append(LexicalHit(snapshot.ids[i], float(scores[i]), coverage))
+            held = snapshot.tokens[i]
+            covered = sum(
+                weight
+                for weight, slot in zip(weights, slots, strict=True)
+                if np.isin(slot, held).any()
+            )
+            hits.append(LexicalHit(snapshot.ids[i], float(scores[i]), covered / total))
         return hits
+
+
+def _slot_scores(snapshot: _Snapshot, slots: list[list[int]]) -> npt.NDArray[np.float32]:
+    """Each document's BM25 score: the sum over slots of the best score among a slot's
+    token ids (a plain BM25 sum when every slot has one token)."""
+    assert snapshot.retriever is not None
+    matrix = snapshot.retriever.scores
+    data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+    total = np.zeros(len(snapshot.ids), dtype=np.float32)
+    for slot in slots:
+        best = np.zeros(len(snapshot.ids), dtype=np.float32) if len(slot) > 1 else total
+        for token_id in slot:
+            if token_id + 1 >= len(indptr):
+                continue  # a token of removed documents only, after the last rebuild
+            start, end = indptr[token_id], indptr[token_id + 1]
+            rows = indices[start:end]
+            if best is total:
+                total[rows] += data[start:end]
+            else:
+                best[rows] = np.maximum(best[rows], data[start:end])
+        if best is not total:
+            total += best
+    return total

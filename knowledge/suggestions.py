@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from knowledge.documents import DocumentKind
-from knowledge.index import SearchResult
+from knowledge.index import WORDS_EVIDENCE, SearchResult
 from knowledge.service import Knowledge
 from knowledge.similar import Match, Target
 from storage.feedback import FeedbackRepository, TargetRecord
@@ -78,7 +78,8 @@ async def suggestions(
     for hit in result.hits:
         # How close the runbook's description is to the incident's; a match on words only
         # counts as a weak relevance.
-        close = max(hit.similarity or 0.0, LEXICAL_ONLY if hit.lexical else 0.0)
+        words = (hit.coverage or 0.0) >= WORDS_EVIDENCE
+        close = max(hit.similarity or 0.0, LEXICAL_ONLY if words else 0.0)
         relevance[hit.document.id] = max(relevance.get(hit.document.id, 0.0), close)
     for name, weight in triggered.items():
         key = f"runbook:{name}"

@@ -209,6 +209,19 @@ class ChromaStore:
             for document, distance in zip(documents, result["distances"][0], strict=True)
         ]
 
+    def similarities_now(self, vector: Vectors, ids: Sequence[str]) -> dict[str, float]:
+        """The cosine similarity of `vector` to each stored document of `ids` (those not
+        stored are left out): the stored vectors are unit length, so it is their dot
+        product."""
+        if not ids:
+            return {}
+        page = self._call("get", ids=list(ids), include=["embeddings"])
+        stored = page.get("embeddings")
+        if stored is None or len(page["ids"]) == 0:
+            return {}
+        products = np.asarray(stored, dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+        return {doc_id: float(p) for doc_id, p in zip(page["ids"], products, strict=True)}
+
     def count_now(self) -> int:
         return int(self._call("count"))
 
@@ -239,6 +252,9 @@ class ChromaStore:
         return await in_thread(
             query_executor(), self.query_now, vector, limit=limit, kinds=kinds, projects=projects
         )
+
+    async def similarities(self, vector: Vectors, ids: Sequence[str]) -> dict[str, float]:
+        return await in_thread(query_executor(), self.similarities_now, vector, ids)
 
     async def documents(self, ids: Sequence[str] | None = None) -> list[Document]:
         # All of them is the start-up load: indexing work.

@@ -75,3 +75,15 @@ def test_an_answers_instants_are_shown_in_the_readers_time() -> None:
     )
     assert "failed first (15:53:43 UTC))" in reply.plain_text
     assert "2026-11-21T15:53:43Z" not in reply.plain_text
+
+
+def test_a_passage_found_on_words_alone_must_hold_half_of_the_question() -> None:
+    """Sharing one known word with a question in other words is not an answer."""
+    document = Document(
+        id="incident:3", kind="incident", title="checkout: HighErrorRate", text="Rolled back."
+    )
+    incidental = Hit(document, score=0.02, similarity=0.1, lexical=2.0, coverage=0.2)
+    answer = answer_question("how do I bake a cake for checkout", [incidental])
+    assert answer.confidence == "none" and answer.text.startswith("Not enough evidence")
+    held = Hit(document, score=0.02, similarity=0.1, lexical=2.0, coverage=0.8)
+    assert answer_question("checkout errors", [held]).evidence[0].citation == "INC-3"

@@ -7,7 +7,7 @@ import asyncio
 import socket
 from pathlib import Path
 
-from knowledge.documents import Document
+from knowledge.documents import Document, embedding_text
 from knowledge.embeddings import LocalEmbedder
 from knowledge.index import KnowledgeIndex
 from knowledge.vectors import ChromaStore
@@ -48,9 +48,20 @@ async def _exercise(index: KnowledgeIndex) -> None:
     await index.load()
     assert await index.apply(DOCS) == 4
     assert await index.apply(DOCS) == 0  # idempotent: nothing changed, nothing embedded
-    # A paraphrase sharing no content word with its target is found by meaning.
+    # Fusion scores every candidate on both sides: a document only BM25 returned gets its
+    # similarity from its stored vector (unit length, so a dot product).
+    question = (await index.embedder.embed(["certificate renewal"]))[0]
+    stored = await index.store.similarities(question, ["incident:2", "incident:404"])
+    expected = float((await index.embedder.embed([embedding_text(DOCS[1])]))[0] @ question)
+    assert list(stored) == ["incident:2"] and abs(stored["incident:2"] - expected) < 1e-3
+    # A paraphrase sharing no content word with its target is found by meaning, and by
+    # words through the thesaurus (pg: postgres; sessions: connections).
     result = await index.search("pg will not take any more client sessions", limit=3)
     assert result.hits[0].document.id == "incident:1"
+    assert result.hits[0].similarity is not None and result.hits[0].lexical is not None
+    # Words the thesaurus does not know are found by meaning only.
+    result = await index.search("the site's trust chain runs out this week", limit=3)
+    assert result.hits[0].document.id == "incident:2"
     assert result.hits[0].similarity is not None and result.hits[0].lexical is None
     # An exact alert name is found by words and by meaning: both ranks are there.
     hit = (await index.search("TLSCertificateExpiringSoon", limit=1)).hits[0]

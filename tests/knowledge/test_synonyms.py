@@ -1,0 +1,123 @@
+"""The operations thesaurus: how terms match text, what a synonyms file may hold, and how
+the lexical index uses concepts (found by any term, scored once per query word)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, LookoutConfig
+from bot.knowledge_setup import thesaurus_for
+from bot.settings import Settings
+from knowledge.lexical import LexicalIndex, query_slots
+from knowledge.synonyms import SHIPPED, SynonymsError, Thesaurus, words
+
+
+def _concepts(thesaurus: Thesaurus, text: str) -> set[str]:
+    return {concept for concept, _, _ in thesaurus.concepts(words(text))}
+
+
+def test_terms_match_across_word_endings_identifiers_and_phrases() -> None:
+    thesaurus = Thesaurus()
+    thesaurus.add(["certificate", "cert", "tls"])
+    thesaurus.add(["crash loop", "crashloopbackoff", "keeps restarting"])
+    thesaurus.add(["expire", "lapse"])
+    assert _concepts(thesaurus, "the certs lapsed") == {"~certif", "~expir"}
+    assert _concepts(thesaurus, "TLSCertificateExpiringSoon") == {"~certif", "~expir"}
+    # A term of several words matches the run of words, and the whole identifier matches
+    # a one-word term written as one word.
+    assert _concepts(thesaurus, "pod keeps restarting") == {"~crash_loop"}
+    assert _concepts(thesaurus, "CrashLoopBackOff") == {"~crash_loop"}
+    assert _concepts(thesaurus, "crash-loop") == {"~crash_loop"}
+    assert _concepts(thesaurus, "a loop that crashes") == set()
+    found = thesaurus.concepts(words("the pod keeps restarting"))
+    assert found == [("~crash_loop", 2, 3)]  # words counted from 0, the span inclusive
+    # Groups stay apart when their first terms share a stem.
+    thesaurus.add(["replica", "standby"])
+    thesaurus.add(["replicas", "instances"])
+    assert len(_concepts(thesaurus, "standby instances")) == 2
+
+
+def test_the_shipped_file_loads_and_knows_everyday_words() -> None:
+    thesaurus = Thesaurus.load()
+    assert len(thesaurus) >= 100
+    assert _concepts(thesaurus, "RAM") & _concepts(thesaurus, "HighMemoryUsage")
+    assert _concepts(thesaurus, "k8s") & _concepts(thesaurus, "kubernetes")
+    assert _concepts(thesaurus, "people cannot sign on") & _concepts(thesaurus, "login failing")
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("memory, ram\nlonely\n", "synonyms.txt:2: a group needs two terms or more"),
+        ("# fine\nram => memory\n", "synonyms.txt:2: only equivalence lines"),
+        (b"\xff\xfe memory, ram", "cannot read synonyms file"),
+    ],
+)
+def test_a_bad_file_names_its_line(tmp_path: Path, text: str | bytes, error: str) -> None:
+    path = tmp_path / "synonyms.txt"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    with pytest.raises(SynonymsError, match=re.escape(error)):
+        Thesaurus.load([path])
+
+
+def test_a_team_adds_its_own_words_in_the_config(tmp_path: Path) -> None:
+    (tmp_path / "ours.txt").write_text("# nicknames\nledger-svc, the books, bookkeeping\n")
+    config_file = tmp_path / "lookout.yaml"
+    config_file.write_text("knowledge: {synonyms: [ours.txt]}\n")
+    settings = Settings(config=config_file, data_dir=tmp_path)
+    config = LookoutConfig.model_validate({"knowledge": {"synonyms": ["ours.txt"]}})
+    thesaurus = thesaurus_for(settings, config)
+    assert _concepts(thesaurus, "the books are wrong") == _concepts(thesaurus, "ledger-svc")
+    assert len(thesaurus) == len(Thesaurus.load([SHIPPED])) + 1
+    missing = LookoutConfig.model_validate({"knowledge": {"synonyms": ["nowhere.txt"]}})
+    with pytest.raises(ConfigError, match=r"knowledge\.synonyms: cannot read synonyms file"):
+        thesaurus_for(settings, missing)
+
+
+def test_a_synonym_finds_a_document_and_the_exact_word_ranks_first() -> None:
+    index = LexicalIndex()
+    index.put("incident:1", "incident", "cart: HighMemoryUsage, pods at 95% of their limit")
+    index.put("incident:2", "incident", "reporting: nightly RAM report is late")
+    index.put("incident:3", "incident", "checkout: TLS certificate expires in 3 days")
+    index.rebuild()
+    # "RAM" matches the memory incident through the thesaurus, but the incident that says
+    # RAM itself ranks first; each covers the whole query.
+    hits = index.search("RAM", limit=5)
+    assert [h.doc_id for h in hits] == ["incident:2", "incident:1"]
+    assert all(h.coverage == 1.0 for h in hits)
+    # Word endings: "certs lapsing" finds "certificate expires".
+    assert index.search("certs lapsing", limit=5)[0].doc_id == "incident:3"
+
+
+def test_a_query_word_counts_once_however_many_forms_it_has() -> None:
+    thesaurus = Thesaurus()
+    thesaurus.add(["memory", "ram", "heap"])
+    thesaurus.add(["memory leak", "leak"])
+    slots = query_slots("memory leaks", thesaurus)
+    assert slots == [
+        ("memory", "memori", "~memori", "~memori_leak"),
+        ("leaks", "leak", "~memori_leak"),
+    ]
+    index = LexicalIndex(thesaurus=thesaurus)
+    index.put("a", "incident", "memory memory heap ram")
+    index.put("b", "incident", "memory")
+    index.put("c", "incident", "disk")
+    index.rebuild()
+    by_id = {h.doc_id: h.score for h in index.search("memory", limit=5)}
+    # One query word, one slot: the document with more synonyms of it does not win by
+    # counting each of them; BM25's term frequency (memory twice) still does.
+    reference = LexicalIndex(thesaurus=Thesaurus())
+    reference.put("a", "incident", "memory memory heap ram")
+    reference.put("b", "incident", "memory")
+    reference.put("c", "incident", "disk")
+    reference.rebuild()
+    plain = {h.doc_id: h.score for h in reference.search("memory", limit=5)}
+    assert set(by_id) == set(plain) == {"a", "b"}
+    assert by_id["a"] > by_id["b"]
+    assert by_id["a"] / by_id["b"] < 2 * plain["a"] / plain["b"]
