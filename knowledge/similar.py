@@ -15,6 +15,7 @@ from knowledge.index import Hit
 from knowledge.kinds import kind_of
 from knowledge.lexical import tokenize
 from knowledge.service import Knowledge, Reader
+from knowledge.synonyms import Thesaurus, same_meaning
 from storage.models import IncidentRow
 
 MAX_WORDS = 4
@@ -129,8 +130,9 @@ async def _summaries(
     return found[:4]
 
 
-def reasons_for(target: Target, hit: Hit) -> list[str]:
-    """Why `hit` matches `target`, in the words an engineer checks first."""
+def reasons_for(target: Target, hit: Hit, thesaurus: Thesaurus | None = None) -> list[str]:
+    """Why `hit` matches `target`, in the words an engineer checks first; with a
+    thesaurus, also what both say in different words ("KV store" ≈ "Redis")."""
     document = hit.document
     reasons: list[str] = []
     service = document.text_meta("service")
@@ -160,6 +162,15 @@ def reasons_for(target: Target, hit: Hit) -> list[str]:
     words = [w for w in words if not any(w != other and w in other for other in words)]
     if words:
         reasons.append("shared words: " + ", ".join(words[:MAX_WORDS]))
+    if thesaurus is not None:
+        alike = [
+            (ours, theirs)
+            for ours, theirs in same_meaning(thesaurus, target.text, document.text)
+            if not set(tokenize(ours)) <= set(words) | skip
+        ]
+        if alike:
+            said = ", ".join(f"{ours} ≈ {theirs}" for ours, theirs in alike[:MAX_WORDS])
+            reasons.append(f"same meaning: {said}")
     if hit.similarity is not None:
         reasons.append(f"described alike ({hit.similarity:.0%})")
     return reasons
@@ -189,7 +200,7 @@ async def similar_incidents(
     for hit in result.hits:
         document = hit.document
         incident_id = int(document.meta.get("incident_id", document.id.partition(":")[2]))
-        reasons = reasons_for(target, hit)
+        reasons = reasons_for(target, hit, knowledge.index.thesaurus)
         close = hit.similarity is not None and hit.similarity >= floor
         if not close and not any(not r.startswith("described") for r in reasons):
             continue

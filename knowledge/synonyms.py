@@ -43,10 +43,12 @@ def stem(word: str) -> str:
 
 @dataclass(frozen=True)
 class Word:
-    """One identifier of a text: its lower-case form without separators, and its parts."""
+    """One identifier of a text: its lower-case form without separators, its parts, and
+    the identifier as written."""
 
     whole: str
     parts: tuple[str, ...]
+    text: str = ""
 
 
 def words(text: str) -> list[Word]:
@@ -59,7 +61,7 @@ def words(text: str) -> list[Word]:
         )
         whole = re.sub(r"[_.\-]+", "", match).lower()
         if whole:
-            found.append(Word(whole, parts or (whole,)))
+            found.append(Word(whole, parts or (whole,), match))
     return found
 
 
@@ -122,18 +124,52 @@ class Thesaurus:
         """(concept token, first word, last word) for each term found in `text`, words
         counted from 0. A term matches a run of parts, or a word whole (`crashloopbackoff`
         as written, or `CrashLoopBackOff` split); matches may overlap."""
-        stream: list[tuple[str, int]] = []  # (stemmed part, index of its word)
-        found: list[tuple[str, int, int]] = []
+        return list(dict.fromkeys((c, first, last) for c, first, last, _ in self.matches(text)))
+
+    def matches(self, text: Sequence[Word]) -> list[tuple[str, int, int, str]]:
+        """`concepts` with the text each match covers: whole words as written, or the
+        parts of one identifier ("connections" of `PostgresConnectionsExhausted`)."""
+        stream: list[tuple[str, str, int]] = []  # (stemmed part, part, index of its word)
+        found: list[tuple[str, int, int, str]] = []
         for index, word in enumerate(text):
             for concept in self._terms.get((stem(word.whole),), ()):
-                found.append((concept, index, index))
-            stream.extend((stem(part), index) for part in word.parts)
+                found.append((concept, index, index, word.text))
+            stream.extend((stem(part), part, index) for part in word.parts)
         for start in range(len(stream)):
             for length in range(1, min(self._longest, len(stream) - start) + 1):
-                key = tuple(part for part, _ in stream[start : start + length])
-                for concept in self._terms.get(key, ()):
-                    found.append((concept, stream[start][1], stream[start + length - 1][1]))
-        return list(dict.fromkeys(found))
+                run = stream[start : start + length]
+                concepts = self._terms.get(tuple(part for part, _, _ in run), ())
+                if not concepts:
+                    continue
+                first, last = run[0][2], run[-1][2]
+                whole = (start == 0 or stream[start - 1][2] != first) and (
+                    start + length == len(stream) or stream[start + length][2] != last
+                )
+                said = (
+                    " ".join(w.text for w in text[first : last + 1])
+                    if whole
+                    else " ".join(part for _, part, _ in run)
+                )
+                found.extend((concept, first, last, said) for concept in concepts)
+        return found
+
+
+def same_meaning(thesaurus: Thesaurus, ours: str, theirs: str) -> list[tuple[str, str]]:
+    """(how `ours` says it, how `theirs` says it) for each concept both texts hold in
+    different words, in the order `ours` names them: ("KV store", "redis")."""
+    said: dict[str, str] = {}
+    for concept, _, _, text in thesaurus.matches(words(theirs)):
+        said.setdefault(concept, text)
+    longest: dict[str, tuple[int, int, str]] = {}  # concept → its longest match in ours
+    for concept, first, last, text in thesaurus.matches(words(ours)):
+        known = longest.get(concept)
+        if concept in said and (known is None or len(text) > len(known[2])):
+            longest[concept] = (first, last, text)
+    pairs: dict[str, str] = {}  # how theirs says it → how ours does, first named first
+    for concept, (_, _, text) in sorted(longest.items(), key=lambda item: item[1][:2]):
+        if _term_key(text) != _term_key(said[concept]):
+            pairs.setdefault(said[concept], text)
+    return [(ours_said, theirs) for theirs, ours_said in pairs.items()]
 
 
 @cache

@@ -54,6 +54,9 @@ async def test_similar_finds_past_incidents_with_reasons_fix_and_buttons(
     # Free text, in other words than the incident's: found by meaning.
     free = text_of(await kharness.say("similar the database will not take more connections"))
     assert free.index("INC-3") < free.index("INC-1") if "INC-1" in free else "INC-3" in free
+    # No word in common, the same meaning: the thesaurus says why.
+    other = text_of(await kharness.say("similar pg refusing new sessions"))
+    assert "INC-3" in other and "same meaning: pg ≈ db, sessions ≈ connections" in other
 
 
 async def test_a_stale_index_answers_and_says_so(kharness: KnowledgeHarness) -> None:

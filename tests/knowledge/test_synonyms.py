@@ -12,7 +12,7 @@ from bot.config import ConfigError, LookoutConfig
 from bot.knowledge_setup import thesaurus_for
 from bot.settings import Settings
 from knowledge.lexical import LexicalIndex, query_slots
-from knowledge.synonyms import SHIPPED, SynonymsError, Thesaurus, words
+from knowledge.synonyms import SHIPPED, SynonymsError, Thesaurus, same_meaning, words
 
 
 def _concepts(thesaurus: Thesaurus, text: str) -> set[str]:
@@ -46,6 +46,19 @@ def test_the_shipped_file_loads_and_knows_everyday_words() -> None:
     assert _concepts(thesaurus, "RAM") & _concepts(thesaurus, "HighMemoryUsage")
     assert _concepts(thesaurus, "k8s") & _concepts(thesaurus, "kubernetes")
     assert _concepts(thesaurus, "people cannot sign on") & _concepts(thesaurus, "login failing")
+
+
+def test_what_two_texts_say_in_different_words() -> None:
+    thesaurus = Thesaurus()
+    thesaurus.add(["redis", "kv store", "kv"])
+    thesaurus.add(["replica", "standby"])
+    thesaurus.add(["database", "db"])
+    pairs = same_meaning(
+        thesaurus, "the KV store and the db standby", "redis-cache: replica of the database"
+    )
+    # The longest way ours says it; a concept both word alike is no news.
+    assert pairs == [("KV store", "redis"), ("db", "database"), ("standby", "replica")]
+    assert same_meaning(thesaurus, "database replica", "replica database") == []
 
 
 @pytest.mark.parametrize(
