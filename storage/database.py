@@ -16,7 +16,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.sql.expression import Executable
 
 from storage.uow import UnitOfWork
 
@@ -25,6 +30,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # at a time (the first applies the migrations, the others find the schema at head).
 MIGRATION_LOCK = 0x4C4F4F4B4F5554  # "LOOKOUT"
 CONNECT_TIMEOUT = 10.0  # seconds to open a PostgreSQL connection
+# Connections of the pool for single statements on a latency path (`Database.autocommit`).
+AUTOCOMMIT_POOL = 2
 
 
 def unavailable_reason(error: BaseException) -> str | None:
@@ -130,6 +137,20 @@ class Database:
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite_lock = asyncio.Lock()
+        self._autocommit: AsyncEngine | None = None
+        if not self.is_sqlite and pool is not None:
+            # No pre-ping: a statement on a dropped connection fails as a disconnect, which
+            # empties this pool, and `autocommit` runs it once more on a new connection.
+            self._autocommit = create_async_engine(
+                url,
+                echo=echo,
+                pool_size=AUTOCOMMIT_POOL,
+                max_overflow=AUTOCOMMIT_POOL,
+                pool_timeout=pool.timeout,
+                pool_recycle=pool.recycle,
+                isolation_level="AUTOCOMMIT",
+                connect_args=options.get("connect_args", {}),
+            )
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
@@ -185,5 +206,27 @@ class Database:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
+    async def autocommit(self, statement: Executable) -> Any:
+        """Run one statement that stands alone, committed as it runs, and return the first
+        column of its first row (None without rows): one round trip, with no BEGIN and
+        COMMIT around it, on a small pool of its own (`AUTOCOMMIT_POOL` connections and as
+        many more while busy) so that it never waits behind units of work. For a check on a
+        latency path, such as recording a signature before acknowledging a request. On
+        SQLite it is a unit of work. A dropped connection is retried once on a new one;
+        other errors are raised (SQLAlchemy's)."""
+        if self._autocommit is None:
+            async with self.unit_of_work() as uow:
+                return (await uow.session.execute(statement)).scalar_one_or_none()
+        try:
+            async with self._autocommit.connect() as connection:
+                return (await connection.execute(statement)).scalar_one_or_none()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        async with self._autocommit.connect() as connection:
+            return (await connection.execute(statement)).scalar_one_or_none()
+
     async def dispose(self) -> None:
+        if self._autocommit is not None:
+            await self._autocommit.dispose()
         await self.engine.dispose()

@@ -6,12 +6,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, or_, select
+from sqlalchemy import Insert, Table, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.delivery import insert_once
 from storage.models import ChatNoticeRow, ConversationRefRow, PlatformRequestRow
+
+
+def record_request(dialect: str, *, platform: str, request_id: str, now: datetime) -> Insert:
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING id` of a handled request (PostgreSQL or
+    SQLite): a row back means it is the first time; none, that it was recorded before."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, PlatformRequestRow.__table__)  # Core: no ORM bookkeeping
+    return (
+        insert(table)
+        .values(platform=platform, request_id=request_id, received_at=now)
+        .on_conflict_do_nothing(index_elements=["platform", "request_id"])
+        .returning(table.c.id)
+    )
 
 
 class PlatformRequestRepository:
@@ -25,18 +38,11 @@ class PlatformRequestRepository:
         `INSERT … ON CONFLICT DO NOTHING` (PostgreSQL waits there for a concurrent insert of
         the same id to commit or roll back), so no savepoint is needed.
         """
-        values = {"platform": platform, "request_id": request_id, "received_at": now}
         dialect = self._session.get_bind().dialect.name
         if dialect not in ("postgresql", "sqlite"):
+            values = {"platform": platform, "request_id": request_id, "received_at": now}
             return await insert_once(self._session, PlatformRequestRow(**values))
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = cast(Table, PlatformRequestRow.__table__)  # Core: no ORM bookkeeping
-        statement = (
-            insert(table)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["platform", "request_id"])
-            .returning(table.c.id)
-        )
+        statement = record_request(dialect, platform=platform, request_id=request_id, now=now)
         return (await self._session.execute(statement)).scalar_one_or_none() is not None
 
     async def recent(self, *, platform: str, since: datetime) -> list[tuple[str, datetime]]:

@@ -10,8 +10,9 @@ outlives the process, and that other replicas see, is a row in the database
 (`platform_requests`, platform `slack-signature`):
 
 * on PostgreSQL (where replicas run) it is written before the request is acknowledged — one
-  `INSERT … ON CONFLICT DO NOTHING`, which waits for nothing but a concurrent insert of the
-  same signature;
+  `INSERT … ON CONFLICT DO NOTHING` in autocommit, one round trip on a pool of its own
+  (`Database.autocommit`), which waits for nothing but a concurrent insert of the same
+  signature;
 * on SQLite (one process by design) it is written just after: SQLite has one writer, and
   waiting for it would put Slack's acknowledgement behind every command being answered. The
   last `KEEP` of records are read back at start, so a replay after a restart is refused too;
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from storage.database import Database
+from storage.platform import record_request
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,8 @@ class ReplayGuard:
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
             return True
-        async with self._database.unit_of_work() as uow:
-            return await uow.requests.first_time(platform=PLATFORM, request_id=key, now=now)
+        statement = record_request("postgresql", platform=PLATFORM, request_id=key, now=now)
+        return await self._database.autocommit(statement) is not None
 
     async def _record(self, key: str, now: datetime) -> None:
         try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from storage.database import Database
 from storage.models import PlatformRequestRow
+from storage.platform import record_request
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -48,3 +49,29 @@ async def test_a_rolled_back_delivery_leaves_the_id_free(database: Database) -> 
         pass
     async with database.unit_of_work() as uow:
         assert await uow.requests.first_time(platform="slack", request_id="t3", now=NOW)
+
+
+async def test_a_recorded_signature_commits_alone_and_survives_a_dropped_connection(
+    database: Database,
+) -> None:
+    """`Database.autocommit`: one statement committed as it runs (the signature record taken
+    before Slack's acknowledgement); a connection the server dropped is replaced once."""
+    dialect = database.engine.dialect.name
+    record = record_request(dialect, platform="slack-signature", request_id="v0=a", now=NOW)
+    assert await database.autocommit(record) is not None
+    assert await database.autocommit(record) is None  # seen before, on any replica
+    async with database.reading() as uow:
+        assert not await uow.requests.first_time(
+            platform="slack-signature", request_id="v0=a", now=NOW
+        )
+    if dialect != "postgresql":
+        return
+    async with database.engine.connect() as admin:
+        await admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    again = record_request(dialect, platform="slack-signature", request_id="v0=b", now=NOW)
+    assert await database.autocommit(again) is not None
