@@ -32,7 +32,6 @@ import numpy.typing as npt
 
 from knowledge.synonyms import Thesaurus, shipped, stem, words
 
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Function words only: domain words ("down", "high", "not") carry meaning in alerts.
 STOPWORDS = frozenset(
@@ -103,9 +102,10 @@ def tokenize(text: str) -> list[str]:
 
 
 def _word_tokens(text: str) -> list[list[str]]:
-    """The tokens of each identifier of `text`, in order (an empty list for a stopword)."""
+    """The tokens of each identifier of `text`, in order (an empty list for a stopword),
+    one list per `synonyms.words` entry, so that thesaurus matches line up with them."""
     found: list[list[str]] = []
-    for word in _WORD.findall(text):
+    for word in (w.text for w in words(text)):
         tokens = []
         whole = word.lower().strip(".-_")
         parts = [p.lower() for piece in re.split(r"[_.\-]+", word) for p in _CAMEL.findall(piece)]
