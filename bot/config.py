@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from bot.schedule_config import ScheduleEntry, SloConfig
 from core.capacity_rules import CapacityRules
@@ -194,6 +201,12 @@ class KnowledgeConfig(BaseModel):
         default=5, gt=0, le=300, description="one request to the Chroma server (LOOKOUT_CHROMA_URL)"
     )
     sync_seconds: float = Field(default=60, gt=0, le=24 * 3600)
+
+    @field_validator("synonyms", mode="before")
+    @classmethod
+    def _one_file(cls, value: object) -> object:
+        """`synonyms: ours.txt` means a list of one file."""
+        return [value] if isinstance(value, str) else value
 
 
 class ContextPostRules(BaseModel):

@@ -80,6 +80,22 @@ def prose(text: str) -> str:
     return re.sub(r"(?<=\w)[_](?=\w)", " ", text)
 
 
+# "checkout: HighErrorRate and 2 other alerts": the titles' own wording.
+_OTHERS = re.compile(r"\band \d+ other alerts?\b")
+
+
+def without_layout(text: str) -> str:
+    """Text without the documents' field labels ("Service: ", "Alerts: ") and titles'
+    "and 2 other alerts": words every document has say nothing about one of them."""
+    return _OTHERS.sub("", _LABEL.sub("", text))
+
+
+def lexical_text(document: Document) -> str:
+    """What BM25 indexes for a document: its title and text without layout words,
+    identifiers as written."""
+    return without_layout(f"{document.title}\n{document.text}")
+
+
 def embedding_text(document: Document) -> str:
     """What the model embeds for a document: its title and text, in prose."""
     return prose(f"{document.title}\n{document.text}")

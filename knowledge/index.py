@@ -15,7 +15,15 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core.projects import DEFAULT_PROJECT
-from knowledge.documents import EVERYONE, Document, DocumentKind, embedding_text, owner_of, prose
+from knowledge.documents import (
+    EVERYONE,
+    Document,
+    DocumentKind,
+    embedding_text,
+    lexical_text,
+    owner_of,
+    prose,
+)
 from knowledge.embeddings import Embedder, EmbeddingError
 from knowledge.fusion import convex_combination
 from knowledge.lexical import LexicalIndex
@@ -140,7 +148,7 @@ class KnowledgeIndex:
         self.lexical.put(
             document.id,
             document.kind,
-            f"{document.title}\n{document.text}",
+            lexical_text(document),
             owner_of(document, self.default_project),
         )
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from core.incident_summary import root_cause_from_record
 from core.incidents import AlertBrief, display_id
-from knowledge.documents import Document, DocumentKind, incident_doc_id
-from knowledge.index import Hit
+from knowledge.documents import Document, DocumentKind, incident_doc_id, without_layout
+from knowledge.index import WORDS_EVIDENCE, Hit
 from knowledge.kinds import kind_of
 from knowledge.lexical import tokenize
 from knowledge.service import Knowledge, Reader
@@ -130,9 +130,12 @@ async def _summaries(
     return found[:4]
 
 
-def reasons_for(target: Target, hit: Hit, thesaurus: Thesaurus | None = None) -> list[str]:
+def reasons_for(
+    target: Target, hit: Hit, thesaurus: Thesaurus | None = None, *, floor: float = 0.0
+) -> list[str]:
     """Why `hit` matches `target`, in the words an engineer checks first; with a
-    thesaurus, also what both say in different words ("KV store" ≈ "Redis")."""
+    thesaurus, also what both say in different words ("KV store" ≈ "Redis"); "described
+    alike" when the similarity reaches `floor`."""
     document = hit.document
     reasons: list[str] = []
     service = document.text_meta("service")
@@ -148,10 +151,11 @@ def reasons_for(target: Target, hit: Hit, thesaurus: Thesaurus | None = None) ->
         plural = "s" if len(shared_alerts) > 1 else ""
         reasons.append(f"alert{plural} in common: {names}")
     skip = {t for name in target.alerts | target.services for t in tokenize(name)}
-    theirs = set(tokenize(document.text))
+    ours_text, theirs_text = without_layout(target.text), without_layout(document.text)
+    theirs = set(tokenize(theirs_text))
     words = [
         w
-        for w in dict.fromkeys(tokenize(target.text))
+        for w in dict.fromkeys(tokenize(ours_text))
         if w not in skip
         and w not in LAYOUT_WORDS
         and len(w) > 2
@@ -163,15 +167,16 @@ def reasons_for(target: Target, hit: Hit, thesaurus: Thesaurus | None = None) ->
     if words:
         reasons.append("shared words: " + ", ".join(words[:MAX_WORDS]))
     if thesaurus is not None:
+        told = set(words) | skip | LAYOUT_WORDS
         alike = [
             (ours, theirs)
-            for ours, theirs in same_meaning(thesaurus, target.text, document.text)
-            if not set(tokenize(ours)) <= set(words) | skip
+            for ours, theirs in same_meaning(thesaurus, ours_text, theirs_text)
+            if not (set(tokenize(ours)) | set(tokenize(theirs))) & told
         ]
         if alike:
             said = ", ".join(f"{ours} ≈ {theirs}" for ours, theirs in alike[:MAX_WORDS])
             reasons.append(f"same meaning: {said}")
-    if hit.similarity is not None:
+    if hit.similarity is not None and hit.similarity >= floor:
         reasons.append(f"described alike ({hit.similarity:.0%})")
     return reasons
 
@@ -200,9 +205,18 @@ async def similar_incidents(
     for hit in result.hits:
         document = hit.document
         incident_id = int(document.meta.get("incident_id", document.id.partition(":")[2]))
-        reasons = reasons_for(target, hit, knowledge.index.thesaurus)
+        reasons = reasons_for(target, hit, knowledge.index.thesaurus, floor=max(floor, 0.0))
         close = hit.similarity is not None and hit.similarity >= floor
-        if not close and not any(not r.startswith("described") for r in reasons):
+        # Words are a reason for free text only when they hold half of what was typed:
+        # "my kitchen sink is leaking memory" shares "memory" with many incidents.
+        wordy = target.incident_id is not None or (hit.coverage or 0.0) >= WORDS_EVIDENCE
+        evidence = [
+            r
+            for r in reasons
+            if not r.startswith("described")
+            and (wordy or not r.startswith(("shared words", "same meaning")))
+        ]
+        if not close and not evidence:
             continue
         runs = tuple(
             (name, status)

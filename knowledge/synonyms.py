@@ -14,6 +14,7 @@ Snowball English stemming (Porter 2001, "Snowball: A language for stemming algor
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -49,19 +50,21 @@ class Word:
     whole: str
     parts: tuple[str, ...]
     text: str = ""
+    start: int = 0  # where it begins and ends in the text it was read from
+    end: int = 0
 
 
 def words(text: str) -> list[Word]:
     """The identifiers of `text` in order: `CrashLoopBackOff` → whole "crashloopbackoff",
     parts ("crash", "loop", "back", "off"); `key-value` → "keyvalue", ("key", "value")."""
     found = []
-    for match in _IDENTIFIER.findall(text):
+    for found_at in _IDENTIFIER.finditer(unicodedata.normalize("NFKC", text)):
+        match = found_at.group()
         parts = tuple(
             p.lower() for piece in re.split(r"[_.\-]+", match) for p in _PART.findall(piece)
         )
         whole = re.sub(r"[_.\-]+", "", match).lower()
-        if whole:
-            found.append(Word(whole, parts or (whole,), match))
+        found.append(Word(whole, parts or (whole,), match, found_at.start(), found_at.end()))
     return found
 
 
@@ -85,9 +88,15 @@ class Thesaurus:
         thesaurus = cls()
         for path in paths:
             try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
-                raise SynonymsError(f"cannot read synonyms file {path}: {error}") from error
+                data = path.read_bytes()
+            except OSError as error:
+                reason = error.strerror or type(error).__name__
+                raise SynonymsError(f"cannot read synonyms file {path}: {reason}") from error
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                where = data[: error.start].count(b"\n") + 1
+                raise SynonymsError(f"{path}:{where}: not UTF-8 text") from error
             for number, line in enumerate(text.splitlines(), start=1):
                 line = line.split("#", 1)[0].strip()
                 if not line:
@@ -98,8 +107,10 @@ class Thesaurus:
                         "not mappings (a => b)"
                     )
                 terms = [t.strip() for t in line.split(",") if t.strip()]
-                if len(terms) < 2:
-                    raise SynonymsError(f"{path}:{number}: a group needs two terms or more")
+                if len({_term_key(t) for t in terms} - {()}) < 2:
+                    raise SynonymsError(
+                        f"{path}:{number}: a group needs two different terms or more"
+                    )
                 thesaurus.add(terms)
         return thesaurus
 
@@ -126,9 +137,12 @@ class Thesaurus:
         as written, or `CrashLoopBackOff` split); matches may overlap."""
         return list(dict.fromkeys((c, first, last) for c, first, last, _ in self.matches(text)))
 
-    def matches(self, text: Sequence[Word]) -> list[tuple[str, int, int, str]]:
-        """`concepts` with the text each match covers: whole words as written, or the
-        parts of one identifier ("connections" of `PostgresConnectionsExhausted`)."""
+    def matches(
+        self, text: Sequence[Word], source: str | None = None
+    ) -> list[tuple[str, int, int, str]]:
+        """`concepts` with the text each match covers: whole words as written (from
+        `source`, the text `text` was read from, when given: "can't log in"), or the parts
+        of one identifier ("connections" of `PostgresConnectionsExhausted`)."""
         stream: list[tuple[str, str, int]] = []  # (stemmed part, part, index of its word)
         found: list[tuple[str, int, int, str]] = []
         for index, word in enumerate(text):
@@ -145,11 +159,12 @@ class Thesaurus:
                 whole = (start == 0 or stream[start - 1][2] != first) and (
                     start + length == len(stream) or stream[start + length][2] != last
                 )
-                said = (
-                    " ".join(w.text for w in text[first : last + 1])
-                    if whole
-                    else " ".join(part for _, part, _ in run)
-                )
+                if not whole:
+                    said = " ".join(part for _, part, _ in run)
+                elif source is not None:
+                    said = source[text[first].start : text[last].end]
+                else:
+                    said = " ".join(w.text for w in text[first : last + 1])
                 found.extend((concept, first, last, said) for concept in concepts)
         return found
 
@@ -157,17 +172,19 @@ class Thesaurus:
 def same_meaning(thesaurus: Thesaurus, ours: str, theirs: str) -> list[tuple[str, str]]:
     """(how `ours` says it, how `theirs` says it) for each concept both texts hold in
     different words, in the order `ours` names them: ("KV store", "redis")."""
+    ours, theirs = unicodedata.normalize("NFKC", ours), unicodedata.normalize("NFKC", theirs)
     said: dict[str, str] = {}
-    for concept, _, _, text in thesaurus.matches(words(theirs)):
+    for concept, _, _, text in thesaurus.matches(words(theirs), theirs):
         said.setdefault(concept, text)
     longest: dict[str, tuple[int, int, str]] = {}  # concept → its longest match in ours
-    for concept, first, last, text in thesaurus.matches(words(ours)):
+    for concept, first, last, text in thesaurus.matches(words(ours), ours):
         known = longest.get(concept)
         if concept in said and (known is None or len(text) > len(known[2])):
             longest[concept] = (first, last, text)
     pairs: dict[str, str] = {}  # how theirs says it → how ours does, first named first
     for concept, (_, _, text) in sorted(longest.items(), key=lambda item: item[1][:2]):
-        if _term_key(text) != _term_key(said[concept]):
+        # "high memory" and "Memory" share a word: that is no news either.
+        if not set(_term_key(text)) & set(_term_key(said[concept])):
             pairs.setdefault(said[concept], text)
     return [(ours_said, theirs) for theirs, ours_said in pairs.items()]
 

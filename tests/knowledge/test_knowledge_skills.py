@@ -59,6 +59,23 @@ async def test_similar_finds_past_incidents_with_reasons_fix_and_buttons(
     assert "INC-3" in other and "same meaning: pg ≈ db, sessions ≈ connections" in other
 
 
+async def test_similar_finds_nothing_for_text_that_shares_one_word_by_chance(
+    kharness: KnowledgeHarness,
+) -> None:
+    """Free text needs its words to hold half of what was typed, or a close description:
+    one shared word ("disk"), a document's own labels ("Service:") or a word the
+    corpus never uses are no reason."""
+    await history(kharness)
+    for text in (
+        "my kitchen sink is full and the disk of my grandmother's oven too",
+        "my app",
+        "we got paged at 3am",
+    ):
+        reply = text_of(await kharness.say(f"similar {text}"))
+        assert reply.startswith("Nothing in past incidents looks like"), (text, reply)
+        assert "≈ Service" not in reply and "(-" not in reply
+
+
 async def test_a_stale_index_answers_and_says_so(kharness: KnowledgeHarness) -> None:
     await history(kharness)
     await past(kharness, "TLSCertificateExpiringSoon", "api-gateway", "renewed the cert", 700)

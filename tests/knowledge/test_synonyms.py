@@ -59,14 +59,20 @@ def test_what_two_texts_say_in_different_words() -> None:
     # The longest way ours says it; a concept both word alike is no news.
     assert pairs == [("KV store", "redis"), ("db", "database"), ("standby", "replica")]
     assert same_meaning(thesaurus, "database replica", "replica database") == []
+    # Sharing a word is no news ("db standby" and "standby"); the text as typed is kept,
+    # full-width letters read as ASCII.
+    thesaurus.add(["unauthorized", "can't log in", "401"])
+    assert same_meaning(thesaurus, "we can't log in", "HTTP 401") == [("can't log in", "401")]
+    assert same_meaning(thesaurus, "ｋｖ ｓｔｏｒｅ full", "redis") == [("kv store", "redis")]
 
 
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("memory, ram\nlonely\n", "synonyms.txt:2: a group needs two terms or more"),
+        ("memory, ram\nlonely\n", "synonyms.txt:2: a group needs two different terms or more"),
+        ("memory, ram\nram, rams, ,\n", "synonyms.txt:2: a group needs two different terms"),
         ("# fine\nram => memory\n", "synonyms.txt:2: only equivalence lines"),
-        (b"\xff\xfe memory, ram", "cannot read synonyms file"),
+        (b"memory, ram\n\xff\xfe, heap", "synonyms.txt:2: not UTF-8 text"),
     ],
 )
 def test_a_bad_file_names_its_line(tmp_path: Path, text: str | bytes, error: str) -> None:
@@ -84,12 +90,15 @@ def test_a_team_adds_its_own_words_in_the_config(tmp_path: Path) -> None:
     config_file = tmp_path / "lookout.yaml"
     config_file.write_text("knowledge: {synonyms: [ours.txt]}\n")
     settings = Settings(config=config_file, data_dir=tmp_path)
-    config = LookoutConfig.model_validate({"knowledge": {"synonyms": ["ours.txt"]}})
+    config = LookoutConfig.model_validate({"knowledge": {"synonyms": "ours.txt"}})
+    assert config.knowledge.synonyms == [Path("ours.txt")]  # one file needs no list
     thesaurus = thesaurus_for(settings, config)
     assert _concepts(thesaurus, "the books are wrong") == _concepts(thesaurus, "ledger-svc")
     assert len(thesaurus) == len(Thesaurus.load([SHIPPED])) + 1
     missing = LookoutConfig.model_validate({"knowledge": {"synonyms": ["nowhere.txt"]}})
-    with pytest.raises(ConfigError, match=r"knowledge\.synonyms: cannot read synonyms file"):
+    with pytest.raises(
+        ConfigError, match=r"cannot read synonyms file .*: No such file or directory$"
+    ):
         thesaurus_for(settings, missing)
 
 
