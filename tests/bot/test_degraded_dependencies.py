@@ -57,11 +57,20 @@ def silent_port() -> Iterator[int]:
         yield int(listener.getsockname()[1])
 
 
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound, not listening, and held for the
+    test, so that no other test's listener can take it meanwhile."""
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        yield int(reserved.getsockname()[1])
+
+
 @pytest.fixture(params=["down", "slow"])
 async def world(
-    request: pytest.FixtureRequest, tmp_path: Path, silent_port: int
+    request: pytest.FixtureRequest, tmp_path: Path, silent_port: int, closed_port: int
 ) -> AsyncIterator[World]:
-    port = silent_port if request.param == "slow" else free_port()
+    port = silent_port if request.param == "slow" else closed_port
     machine = f"http://127.0.0.1:{port}"
     config = tmp_path / "lookout.yml"
     config.write_text(CONFIG)
