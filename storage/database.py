@@ -53,6 +53,17 @@ def unavailable_reason(error: BaseException) -> str | None:
     return None
 
 
+# SQLSTATE of a transaction PostgreSQL failed to break a deadlock, and of a serialization
+# failure: both succeed when run again.
+_RETRYABLE = frozenset({"40P01", "40001"})
+
+
+def is_deadlock(error: BaseException) -> bool:
+    """Whether `error` is PostgreSQL failing a transaction to break a deadlock (or a
+    serialization failure): run again, it succeeds."""
+    return any(getattr(cause, "sqlstate", None) in _RETRYABLE for cause in _chain(error))
+
+
 def _chain(error: BaseException) -> list[BaseException]:
     found: list[BaseException] = []
     current: BaseException | None = error

@@ -85,6 +85,10 @@ async def reweigh_for_change(
     """A change just recorded: re-derive the open incidents whose first alert came after it
     (within the window). Returns those whose suspect change or root cause moved (their
     timeline says so); the caller marks their messages stale."""
+    # Ingestion locks the incidents it touches as it goes, this locks them in id order:
+    # without taking turns, each could wait for the other (a deadlock PostgreSQL breaks by
+    # failing one of them).
+    await incidents.take_turn_with_ingestion()
     found = await incidents.open_started_between(
         since=change.started_at - CLOCK_SKEW, until=change.landed_at + WINDOW
     )

@@ -10,10 +10,14 @@ of a batch are then written in bulk, and every incident the batch touched is re-
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from sqlalchemy.exc import DBAPIError
 
 from bot.background.placement import Placement
 from core.alerts import Alert
@@ -26,17 +30,16 @@ from core.inhibition import possible_inhibitors
 from core.lifecycle import Occurrence, Step, transition
 from core.projects import Projects
 from core.topology import Topology
-from storage.database import Database
-from storage.incidents import NewEvent, NewIncident, apply_summary
+from storage.database import Database, is_deadlock
+from storage.incidents import INGEST_LOCK, NewEvent, NewIncident, apply_summary
 from storage.models import AlertRow, IncidentRow
 from storage.summaries import summarize_incidents
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-# Advisory lock key shared by every replica's ingestion (PostgreSQL); "LOOKOUT1" in ASCII.
-INGEST_LOCK = 0x4C4F4F4B4F555431
 EMPTY_TOPOLOGY = Topology()
+DEADLOCK_ATTEMPTS = 3
 
 
 @dataclass
@@ -119,7 +122,29 @@ class AlertIngestor:
         """Store several deliveries (alerts, truncated count) in one transaction, as if one
         after the other; each gets its own result. No fingerprint may be in two of them
         (`shares_no_fingerprint`): then their order within the batch cannot matter.
-        `audits`, by delivery: what records each one's audit entry, in the same transaction."""
+        `audits`, by delivery: what records each one's audit entry, in the same transaction.
+
+        A transaction PostgreSQL chose to fail to break a deadlock with another writer is
+        run again, up to `DEADLOCK_ATTEMPTS` times (as PostgreSQL's manual advises: nothing
+        of it was committed)."""
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                return await self._ingest_once(deliveries, audits)
+            except DBAPIError as error:
+                if attempt == DEADLOCK_ATTEMPTS or not is_deadlock(error):
+                    raise
+                log.warning(
+                    "ingestion deadlocked with another transaction; running it again",
+                    extra={"attempt": attempt},
+                )
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
+    async def _ingest_once(
+        self,
+        deliveries: Sequence[tuple[list[Alert], int]],
+        audits: Sequence[DeliveryAudit | None],
+    ) -> list[IngestResult]:
         ledger = _Ledger()
         total = IngestResult(received=sum(len(alerts) for alerts, _ in deliveries))
         # An alert is its fingerprint: the last word of a delivery about one wins.

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select, text
 
-from storage.database import Database
+from storage.database import Database, is_deadlock
 from storage.models import PlatformRequestRow
 from storage.platform import record_request
 
@@ -75,3 +76,31 @@ async def test_a_recorded_signature_commits_alone_and_survives_a_dropped_connect
         )
     again = record_request(dialect, platform="slack-signature", request_id="v0=b", now=NOW)
     assert await database.autocommit(again) is not None
+
+
+async def test_a_deadlock_is_told_apart_from_other_errors(database: Database) -> None:
+    """Two transactions taking two rows in opposite orders: PostgreSQL fails one of them
+    (SQLSTATE 40P01), which `is_deadlock` recognises so that the writer runs it again."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: it has no deadlocks")
+    async with database.engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE pair (id int PRIMARY KEY, n int)"))
+        await connection.execute(text("INSERT INTO pair VALUES (1, 0), (2, 0)"))
+    both_first = asyncio.Barrier(2)
+
+    async def take(first: int, second: int) -> None:
+        async with database.engine.begin() as connection:
+            await connection.execute(text(f"UPDATE pair SET n = n + 1 WHERE id = {first}"))
+            await both_first.wait()
+            await connection.execute(text(f"UPDATE pair SET n = n + 1 WHERE id = {second}"))
+
+    outcomes = await asyncio.gather(take(1, 2), take(2, 1), return_exceptions=True)
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(failed) == 1 and is_deadlock(failed[0])
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(text("INSERT INTO pair VALUES (1, 0)"))
+    except Exception as error:
+        assert not is_deadlock(error)  # a duplicate key is not run again
+    else:
+        raise AssertionError("the duplicate key was accepted")
