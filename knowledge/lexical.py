@@ -29,8 +29,15 @@ from dataclasses import dataclass, field
 import bm25s
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from knowledge.synonyms import Thesaurus, shipped, stem, words
+
+# A query word the documents never use, of at least this many letters, is matched to their
+# closest words as a misspelling ("databse" → "database"), at most `CORRECTIONS` of them.
+MIN_CORRECTED = 5
+CORRECTIONS = 3
 
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Function words only: domain words ("down", "high", "not") carry meaning in alerts.
@@ -155,6 +162,8 @@ class _Snapshot:
     # Each document's owner (a project, or `*` for everyone's) as a code of `_owners`.
     owners: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     codes: dict[str, int] = field(default_factory=dict)  # owner → its code
+    # Words of the documents by first letter, for correcting a misspelt query word.
+    spelling: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -222,7 +231,31 @@ class LexicalIndex:
         idf = np.log1p((len(ids) - frequency + 0.5) / (frequency + 0.5)).astype(np.float32)
         tokens = [self._docs[i][1] for i in ids]
         owners = np.asarray([self._owner_of.get(i, -1) for i in ids], dtype=np.int32)
-        self._snapshot = _Snapshot(ids, kinds, retriever, tokens, idf, owners, dict(self._owners))
+        spelling: dict[str, list[str]] = {}
+        for token, token_id in vocab.items():
+            if len(token) >= MIN_CORRECTED and token.isalpha() and frequency[token_id] > 0:
+                spelling.setdefault(token[0], []).append(token)
+        self._snapshot = _Snapshot(
+            ids, kinds, retriever, tokens, idf, owners, dict(self._owners), spelling
+        )
+
+    def _corrected(self, snapshot: _Snapshot, word: str) -> list[str]:
+        """What a query word the documents never use may have meant: their words (same
+        first letter) within `_typos_allowed` edits, transpositions counting as one
+        (optimal string alignment), the closest first, with the concepts of each."""
+        allowed = _typos_allowed(word)
+        if not allowed or not word.isalpha():
+            return []
+        found = process.extract(
+            word,
+            snapshot.spelling.get(word[0], ()),
+            scorer=OSA.distance,
+            score_cutoff=allowed,
+            limit=CORRECTIONS,
+        )
+        corrections = [token for token, _, _ in sorted(found, key=lambda item: item[1])]
+        concepts = [c for t in corrections for c, _, _ in self.thesaurus.concepts(words(t))]
+        return list(dict.fromkeys([*corrections, *concepts]))
 
     def search(
         self,
@@ -239,10 +272,12 @@ class LexicalIndex:
         if snapshot.retriever is None:
             return []
         vocab = snapshot.retriever.vocab_dict
-        slots = [
-            [vocab[token] for token in slot if token in vocab]
-            for slot in query_slots(query, self.thesaurus)
-        ]
+        slots = []
+        for slot in query_slots(query, self.thesaurus):
+            known = [vocab[token] for token in slot if token in vocab]
+            if not known:
+                known = [vocab[t] for t in self._corrected(snapshot, slot[0]) if t in vocab]
+            slots.append(known)
         if not any(slots):
             return []
         scores = _slot_scores(snapshot, slots)
@@ -272,6 +307,15 @@ class LexicalIndex:
             )
             hits.append(LexicalHit(snapshot.ids[i], float(scores[i]), covered / total))
         return hits
+
+
+def _typos_allowed(word: str) -> int:
+    """Edits a word of this length may be away from the word meant: none below
+    `MIN_CORRECTED` letters, one up to 7, two from 8 (Elasticsearch's AUTO fuzziness,
+    a little stricter)."""
+    if len(word) < MIN_CORRECTED:
+        return 0
+    return 1 if len(word) < 8 else 2
 
 
 def _slot_scores(snapshot: _Snapshot, slots: list[list[int]]) -> npt.NDArray[np.float32]:

@@ -143,3 +143,18 @@ def test_a_query_word_counts_once_however_many_forms_it_has() -> None:
     assert set(by_id) == set(plain) == {"a", "b"}
     assert by_id["a"] > by_id["b"]
     assert by_id["a"] / by_id["b"] < 2 * plain["a"] / plain["b"]
+
+
+def test_a_misspelt_word_finds_the_word_meant() -> None:
+    """A query word no document uses, of five letters or more, matches the documents'
+    words one edit away (two from eight letters; a transposition is one); shorter or
+    farther words match nothing."""
+    index = LexicalIndex(thesaurus=Thesaurus())
+    index.put("incident:1", "incident", "orders-db: PostgresReplicationLag, replica behind")
+    index.put("incident:2", "incident", "cart: HighMemoryUsage on the cart pods")
+    index.rebuild()
+    assert [h.doc_id for h in index.search("the replca is behnd", limit=5)] == ["incident:1"]
+    assert [h.doc_id for h in index.search("postgers", limit=5)] == ["incident:1"]
+    assert index.search("memroy", limit=5)[0].doc_id == "incident:2"
+    assert index.search("crt", limit=5) == []  # too short to guess
+    assert index.search("replyxyz", limit=5) == []  # too far from anything
