@@ -46,7 +46,9 @@ class Hit:
 
     document: Document
     score: float
-    similarity: float | None  # cosine similarity when the vector side found it
+    # Cosine similarity to the query (for a candidate only BM25 found, of its stored
+    # vector); None when the vector side could not answer.
+    similarity: float | None
     lexical: float | None  # BM25 score when the lexical side found it
     ranks: Mapping[str, int] = field(default_factory=dict)
     # The share of the whole query's information the document holds, words unknown to the
