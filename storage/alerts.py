@@ -108,7 +108,7 @@ class AlertRepository:
 
     async def add_many(self, *, alerts: Sequence[NewAlert], now: datetime) -> list[int]:
         """Insert occurrences; their ids, in the same order. The caller holds ingestion's
-        lock (`storage.incidents.INGEST_LOCK`), so no other insert interleaves.
+        lock (`storage.locks.INGEST_LOCK`), so no other insert interleaves.
 
         SQLite: one executemany, whose rows get consecutive rowids in order; the ids are then
         the newest ones. PostgreSQL: INSERT … RETURNING in parameter order."""

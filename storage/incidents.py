@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, insert, select, text, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.incident_summary import IncidentSummary
 from core.incidents import IncidentStatus
 from core.projects import DEFAULT_PROJECT
 from core.text import bounded
+from storage import locks
 from storage.models import (
     AlertRow,
     ChatThreadRow,
@@ -65,12 +66,6 @@ def apply_summary(incident: IncidentRow, summary: IncidentSummary) -> None:
     incident.last_alert_at = summary.last_alert_at
     incident.root_cause = summary.root_cause
     incident.suspect_change = summary.suspect_change
-
-
-# Advisory lock key (PostgreSQL) held by every writer that re-derives incidents from their
-# alerts — ingestion, and the re-weighing of open incidents when a change lands — on every
-# replica: they lock incident rows in different orders, so they take turns ("LOOKOUT1").
-INGEST_LOCK = 0x4C4F4F4B4F555431
 
 
 class IncidentRepository:
@@ -421,10 +416,7 @@ class IncidentRepository:
     async def take_turn_with_ingestion(self) -> None:
         """Wait for ingestion on every replica (`INGEST_LOCK`, held to the end of this
         transaction; nothing on SQLite, where one unit of work runs at a time)."""
-        if self._session.get_bind().dialect.name == "postgresql":
-            await self._session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": INGEST_LOCK}
-            )
+        await locks.hold(self._session, locks.INGEST_LOCK)
 
     async def open_started_between(
         self, *, since: datetime, until: datetime, limit: int = 200

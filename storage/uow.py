@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import locks
 from storage.alerts import AlertRepository
 from storage.audit import AuditRepository
 from storage.changes import ChangeRepository
@@ -60,13 +60,9 @@ class UnitOfWork:
         self.policies = PolicyFiringRepository(session)
 
     async def lock(self, key: int) -> None:
-        """Serialize this transaction with every other holder of `key`, across replicas.
-
-        PostgreSQL: a transaction-scoped advisory lock. SQLite: the database already runs
-        one unit of work at a time, so there is nothing more to take.
-        """
-        if self.dialect == "postgresql":
-            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        """Serialize this transaction with every other holder of `key`, across replicas
+        (`storage.locks.hold`)."""
+        await locks.hold(self.session, key)
 
     async def flush(self) -> None:
         await self.session.flush()

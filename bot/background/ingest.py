@@ -31,7 +31,8 @@ from core.lifecycle import Occurrence, Step, transition
 from core.projects import Projects
 from core.topology import Topology
 from storage.database import Database, is_deadlock
-from storage.incidents import INGEST_LOCK, NewEvent, NewIncident, apply_summary
+from storage.incidents import NewEvent, NewIncident, apply_summary
+from storage.locks import INGEST_LOCK
 from storage.models import AlertRow, IncidentRow
 from storage.summaries import summarize_incidents
 from storage.uow import UnitOfWork

@@ -126,20 +126,17 @@ def test_a_query_word_counts_once_however_many_forms_it_has() -> None:
         ("memory", "memori", "~memori", "~memori_leak"),
         ("leaks", "leak", "~memori_leak"),
     ]
-    index = LexicalIndex(thesaurus=thesaurus)
-    index.put("a", "incident", "memory memory heap ram")
-    index.put("b", "incident", "memory")
-    index.put("c", "incident", "disk")
-    index.rebuild()
-    by_id = {h.doc_id: h.score for h in index.search("memory", limit=5)}
+
+    def scores(with_words: Thesaurus) -> dict[str, float]:
+        index = LexicalIndex(thesaurus=with_words)
+        for doc_id, text in (("a", "memory memory heap ram"), ("b", "memory"), ("c", "disk")):
+            index.put(doc_id, "incident", text)
+        index.rebuild()
+        return {h.doc_id: h.score for h in index.search("memory", limit=5)}
+
     # One query word, one slot: the document with more synonyms of it does not win by
     # counting each of them; BM25's term frequency (memory twice) still does.
-    reference = LexicalIndex(thesaurus=Thesaurus())
-    reference.put("a", "incident", "memory memory heap ram")
-    reference.put("b", "incident", "memory")
-    reference.put("c", "incident", "disk")
-    reference.rebuild()
-    plain = {h.doc_id: h.score for h in reference.search("memory", limit=5)}
+    by_id, plain = scores(thesaurus), scores(Thesaurus())
     assert set(by_id) == set(plain) == {"a", "b"}
     assert by_id["a"] > by_id["b"]
     assert by_id["a"] / by_id["b"] < 2 * plain["a"] / plain["b"]
