@@ -71,6 +71,8 @@ COMMAND = "/lookout"
 CHANNEL_BACK_EVENTS = ("member_joined_channel", "channel_unarchive", "group_unarchive")
 # How long a stopping adapter lets commands already acknowledged finish their answers.
 STOP_GRACE_SECONDS = 5.0
+# Where the route leaves the replay guard's verdict for the listener (Bolt's request context).
+REPLAY_CLAIM = "lookout_replay_claim"
 
 Handler = Callable[[dict[str, Any], dict[str, Any], AsyncRespond, Any], Awaitable[None]]
 
@@ -202,30 +204,35 @@ class SlackAdapter:
             )
             if unreadable is not None:
                 return JSONResponse({"detail": unreadable}, 401)
-            if (refused := await self._replayed(request, body)) is not None:
+            refused, claim = self._replayed(request, body)
+            if refused is not None:
                 return refused
-            bolt_response = await self.app.async_dispatch(to_async_bolt_request(request, body))
+            bolt_request = to_async_bolt_request(request, body)
+            bolt_request.context[REPLAY_CLAIM] = claim
+            bolt_response = await self.app.async_dispatch(bolt_request)
             return to_starlette_response(bolt_response)
 
         return router
 
-    async def _replayed(self, request: Request, body: bytes) -> Response | None:
-        """A 401 for a correctly signed request seen before (the same signature: the same
-        timestamp and body). Slack's own retries say so (`X-Slack-Retry-Num`) and pass: Bolt
-        acknowledges them and the request id they share runs nothing twice. Signatures are
-        recorded in the database, so a replay to another replica is refused too
-        (`bot.slack.replays`)."""
+    def _replayed(self, request: Request, body: bytes) -> tuple[Response | None, Any]:
+        """(a 401 for a correctly signed request this process saw before — the same
+        signature: the same timestamp and body —, the database's say on it for the others).
+        Slack's own retries say so (`X-Slack-Retry-Num`) and pass: Bolt acknowledges them and
+        the request id they share runs nothing twice. A request first seen here is
+        acknowledged without waiting for the database; what it runs waits, and runs nothing
+        when another replica recorded the signature first (`bot.slack.replays`)."""
         if self._verifier is None or request.headers.get("x-slack-retry-num"):
-            return None
+            return None, None
         signature = request.headers.get("x-slack-signature", "")
         if not self._verifier.is_valid(
             body, request.headers.get("x-slack-request-timestamp", ""), signature
         ):
-            return None  # Bolt answers 401 for it
-        if await self._replays.first_time(signature):
-            return None
+            return None, None  # Bolt answers 401 for it
+        claim = self._replays.claim(signature)
+        if claim is not None:
+            return None, claim
         log.warning("refused a replayed Slack request")
-        return JSONResponse({"detail": "this signed request was already received"}, 401)
+        return JSONResponse({"detail": "this signed request was already received"}, 401), None
 
     async def start(self) -> None:
         # One pooled HTTP session for every Web API call; without it the SDK opens a new
@@ -275,18 +282,33 @@ class SlackAdapter:
             context: Any,
         ) -> None:
             await ack()
-            self._start(handler(body, payload, respond, context), body)
+            self._start(
+                lambda: handler(body, payload, respond, context), body, context.get(REPLAY_CLAIM)
+            )
 
         return listener
 
-    def _start(self, work: Awaitable[None], body: dict[str, Any]) -> None:
-        task = asyncio.create_task(self._guarded(work, body), name="lookout-slack-request")
+    def _start(
+        self,
+        work: Callable[[], Awaitable[None]],
+        body: dict[str, Any],
+        claim: Awaitable[bool] | None = None,
+    ) -> None:
+        task = asyncio.create_task(self._guarded(work, body, claim), name="lookout-slack-request")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _guarded(self, work: Awaitable[None], body: dict[str, Any]) -> None:
+    async def _guarded(
+        self,
+        work: Callable[[], Awaitable[None]],
+        body: dict[str, Any],
+        claim: Awaitable[bool] | None,
+    ) -> None:
         try:
-            await work
+            if claim is not None and not await claim:
+                log.warning("ignored a replayed Slack request another replica received first")
+                return
+            await work()
         except Exception as error:
             await self._on_error(error, body)
 

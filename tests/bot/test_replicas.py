@@ -10,12 +10,14 @@ import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 import pytest_asyncio
 
 from tests.bot.replica_cluster import LEVELS, REPORTS_CHANNEL, Cluster, cluster
+from tests.bot.slack.conftest import signed_headers
 from tests.knowledge.conftest import chroma_server
 
 __all__ = ["chroma_server"]
@@ -122,6 +124,63 @@ async def test_concurrent_acks_on_two_replicas_make_one_ack(three: Cluster) -> N
         "SELECT count(*) FROM incident_events WHERE incident_id = 3 AND kind = 'acknowledged'"
     )
     assert events == 1
+
+
+def click(command: str, *, channel: str, message_ts: str) -> bytes:
+    """A Block Kit button click on an incident's message (Slack's block_actions payload)."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "W0CLICK", "username": "clicker", "team_id": "T111"},
+        "api_app_id": "A111",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+        "trigger_id": "click.replayed",
+        "team": {"id": "T111", "domain": "workspace"},
+        "channel": {"id": channel, "name": "incidents"},
+        "message": {"ts": message_ts, "type": "message", "text": "incident"},
+        "response_url": "https://hooks.slack.com/actions/T111/1/x",
+        "actions": [
+            {
+                "action_id": "lookout:0:show",
+                "block_id": "b",
+                "type": "button",
+                "value": json.dumps({"command": command}),
+                "action_ts": "1700000000.000001",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+async def test_a_click_replayed_to_another_replica_is_answered_once(three: Cluster) -> None:
+    """One signed request sent to two replicas (replayed, or retried elsewhere by a proxy):
+    each acknowledges it, and it runs once — the signature is claimed in the database."""
+    channel, ts = (
+        await three.rows(
+            "SELECT channel, thread_id FROM chat_threads WHERE platform = 'slack' "
+            "AND incident_id = 6"
+        )
+    )[0]
+
+    def answers() -> int:
+        return sum(
+            1
+            for call in three.slack.calls_to("chat.postMessage")
+            if call.params.get("thread_ts") == ts and "INC-6" in str(call.params.get("text"))
+        )
+
+    before = answers()
+    body = click("show INC-6", channel=channel, message_ts=ts)
+    headers = signed_headers(body, secret="secret")
+    first, second = three.replicas[0].client(), three.replicas[1].client()
+    async with first, second:
+        statuses = await asyncio.gather(
+            first.post("/slack/events", content=body, headers=headers),
+            second.post("/slack/events", content=body, headers=headers),
+        )
+    assert [response.status_code for response in statuses] == [200, 200]
+    await three.slack.wait_until(lambda: answers() > before, within=30)
+    await asyncio.sleep(3)  # the second replica's task has long decided by now
+    assert answers() == before + 1
 
 
 async def test_every_replica_answers_alike(three: Cluster) -> None:
