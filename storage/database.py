@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     async_sessionmaker,
@@ -77,6 +77,17 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{(data_dir / 'lookout.db').resolve()}"
 
 
+def check_pooled_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Test a pooled asyncpg connection as it is handed out: one simple-protocol `SELECT 1` (a
+    single round trip, and safe behind PgBouncer in transaction mode). A connection that
+    fails it is replaced: the pool discards it and tries another, as SQLAlchemy's
+    "pessimistic" disconnect handling does (PoolEvents.checkout, DisconnectionError)."""
+    try:
+        dbapi_connection.run_async(lambda driver: driver.execute("SELECT 1"))
+    except Exception as error:  # asyncpg's errors, OSError, a timeout: all mean "replace it"
+        raise DisconnectionError(f"a pooled connection failed its test: {error!r}") from error
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own transaction handling is off: it would BEGIN only before a write, so a
     # SAVEPOINT taken first would start the transaction and its RELEASE commit everything
@@ -134,7 +145,10 @@ class Database:
                 "pool_size": pool.size,
                 "max_overflow": pool.overflow,
                 "pool_timeout": pool.timeout,
-                "pool_pre_ping": pool.pre_ping,
+                # On asyncpg a connection is tested by `check_pooled_connection` (one round
+                # trip), not by SQLAlchemy's pre-ping, which takes three there (BEGIN, ";",
+                # ROLLBACK).
+                "pool_pre_ping": pool.pre_ping and not url.startswith("postgresql+asyncpg"),
                 "pool_recycle": pool.recycle,
             }
         if url.startswith("postgresql+asyncpg"):
@@ -143,6 +157,8 @@ class Database:
             options["connect_args"] = {"timeout": CONNECT_TIMEOUT}
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, **options)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        if pool is not None and pool.pre_ping and url.startswith("postgresql+asyncpg"):
+            event.listen(self.engine.sync_engine, "checkout", check_pooled_connection)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.main import build
 from bot.settings import Settings
-from storage.database import Database
+from storage.database import Database, check_pooled_connection
 from tests.bot.tcp_proxy import TcpProxy
 from tests.conftest import RunningServer, free_port, fresh_postgres, start_server
 from tests.knowledge.test_knowledge_server import alert
@@ -207,7 +207,11 @@ async def test_pool_settings_reach_the_engine(postgres: str, tmp_path: Path) -> 
         ):
             counts = [await uow.incidents.count_open() for uow in (one, two, three)]
         assert counts == [0, 0, 0]
-        assert pool._pre_ping
+        # Tested with one round trip of its own, not SQLAlchemy's three-statement pre-ping.
+        assert not pool._pre_ping
+        assert event.contains(
+            lookout.database.engine.sync_engine, "checkout", check_pooled_connection
+        )
     finally:
         await lookout.http.aclose()
         await lookout.database.dispose()
