@@ -14,14 +14,19 @@ chromadb CLI is installed (else each replica's embedded Chroma, said so in the o
   soon as the previous one was answered — slash commands `incidents`, `show INC-k`, `ask …`,
   `similar …`, and clicks on incident messages' buttons (`show`, `ack`). Ack time is the
   HTTP response; answer time when the fake Slack Web API (tests/bot/slack/fake_slack.py,
-  on loopback) receives the answer.
+  on loopback) receives the answer: for a slash command, the first post in the channel it
+  was typed in (the answer, or the line pointing to it in the incident's thread) or its
+  response_url; for a click, the post of its kind in the incident's thread (an ack's names
+  the person: each simulated person is a Slack user of their own) or its response_url.
 
 Requests go round-robin over the replicas, as a load balancer would send them. Printed per
 setup: requests and throughput, p50/p99 per endpoint, errors (non-2xx, no answer within
 30 s, "Something went wrong" answers), and each process's resident memory (max while
-running, from /proc). Targets: 0 errors, Slack ack p99 < 100 ms, three replicas ≥ 1.5× one
-replica's answered commands per second, RSS < 400 MB per replica with the embedding model
-loaded (an `ask` on every replica before the clock starts loads it).
+running, from /proc) and CPU while the load runs. Throughput is commands answered per
+second of load: answers that arrive while it runs (the requests still waiting when it ends
+get up to 30 s more, and count as errors if unanswered). Targets: 0 errors, Slack ack p99
+< 100 ms, three replicas ≥ 1.5× one replica's throughput, RSS < 400 MB per replica with the
+embedding model loaded (an `ask` on every replica before the clock starts loads it).
 """
 
 from __future__ import annotations
@@ -119,6 +124,11 @@ def machine_busy() -> tuple[float, float]:
     idle = values[3] + values[4]
     tick = os.sysconf("SC_CLK_TCK")
     return (sum(values) - idle) / tick, sum(values) / tick
+
+
+def user_of(person: int) -> tuple[str, str]:
+    """The Slack user id and display name of simulated person `person`."""
+    return f"WLOAD{person:03d}", f"Load {person:03d}"
 
 
 def signed(body: bytes, content_type: str) -> dict[str, str]:
@@ -228,10 +238,24 @@ class Answer:
 CARD = re.compile(r"\S+ \*INC-(\d+) · ")
 
 
+ACKED = re.compile(r"acknowledged by \*([^*]+)\*")
+
+
+def thread_key(thread: str, text: str) -> str:
+    """What a post in an incident's thread answers: an ack (by whom), a `show` (the
+    incident's card), or something else (Lookout's own updates: not an answer)."""
+    acked = ACKED.search(text)
+    if acked:
+        return f"thread:{thread}:ack:{acked[1]}"
+    if CARD.match(text):
+        return f"thread:{thread}:show"
+    return f"thread:{thread}:other"
+
+
 class AnswerBook:
     """Matches what the fake Slack receives to the requests waiting for it: a post in a
-    channel of its own, a post in an incident's thread (oldest waiting request first), or
-    a response_url call of its own."""
+    channel of its own, a response_url call of its own, or a post of its kind in an
+    incident's thread (oldest waiting request of that kind first: those answers are alike)."""
 
     def __init__(self, fake: FakeSlack) -> None:
         self.fake = fake
@@ -266,7 +290,8 @@ class AnswerBook:
                 self._resolve(f"hook:{params.get('_hook')}", Answer(call.at, text))
             elif call.method in ("chat.postMessage", "chat.postEphemeral"):
                 thread = params.get("thread_ts")
-                key = f"thread:{thread}" if thread else f"channel:{params.get('channel')}"
+                plain = str(params.get("text") or "")
+                key = thread_key(thread, plain) if thread else f"channel:{params.get('channel')}"
                 self._resolve(key, Answer(call.at, text))
         for channel, messages in self.fake.history.items():
             for message in messages[self._history_seen.get(channel, 0) :]:
@@ -439,7 +464,9 @@ class Results:
     rss: dict[str, float] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used while running
     machine: float = 0.0  # share of the machine's CPU busy while running (everything on it)
-    seconds: float = 0.0
+    seconds: float = 0.0  # of load
+    drained: float = 0.0  # after it, until the last request was answered or given up
+    connections: dict[str, float] = field(default_factory=dict)  # database connections opened
 
 
 class Load:
@@ -505,13 +532,13 @@ class Load:
         channel, ts = self.book.incidents[number]
         return number, channel, ts
 
-    def _request(self, kind: str, n: int) -> tuple[bytes, str, tuple[str, ...]] | None:
-        """(body, content type, answer keys) of one request of `kind`."""
+    def _request(self, kind: str, n: int, person: int) -> tuple[bytes, str, tuple[str, ...]] | None:
+        """(body, content type, answer keys) of one request of `kind` by `person`."""
         hook = f"load-{self.tag}-{n}"
         response_url = self.fake.response_url(hook)
         trigger = f"{self.tag}.{n}"
         own_channel = f"CLOAD{self.tag.upper()}{n:06d}"
-        keys: tuple[str, ...] = (f"hook:{hook}", f"channel:{own_channel}")
+        user, name = user_of(person)
         incident = self._incident()
         if kind.startswith("button"):
             if incident is None:
@@ -520,7 +547,7 @@ class Load:
             verb = kind.split()[1]
             payload = {
                 "type": "block_actions",
-                "user": {"id": "WLOAD", "username": "load", "name": "load", "team_id": "T111"},
+                "user": {"id": user, "username": name, "name": name, "team_id": "T111"},
                 "api_app_id": "A111",
                 "token": "verification_token",
                 "container": {"type": "message", "message_ts": ts, "channel_id": channel},
@@ -540,16 +567,16 @@ class Load:
                 ],
             }
             body = urlencode({"payload": json.dumps(payload)}).encode()
-            return body, "application/x-www-form-urlencoded", (*keys, f"thread:{ts}")
+            answer = f"thread:{ts}:ack:{name}" if verb == "ack" else f"thread:{ts}:show"
+            return body, "application/x-www-form-urlencoded", (f"hook:{hook}", answer)
+        # A slash command's answer, or the line pointing to it, lands where it was typed.
+        keys = (f"hook:{hook}", f"channel:{own_channel}")
         if kind == "show":
             if incident is None:
                 return None
             text = f"show INC-{incident[0]}"
-            keys = (*keys, f"thread:{incident[2]}")
         elif kind == "similar":
             text = f"similar INC-{incident[0]}" if incident else "similar errors on checkout"
-            if incident:
-                keys = (*keys, f"thread:{incident[2]}")
         elif kind == "ask":
             text = f"ask {self.rng.choice(QUESTIONS)}"
         else:
@@ -557,8 +584,8 @@ class Load:
         form = {
             "command": "/lookout",
             "text": text,
-            "user_id": "WLOAD",
-            "user_name": "load",
+            "user_id": user,
+            "user_name": name,
             "channel_id": own_channel,
             "team_id": "T111",
             "trigger_id": trigger,
@@ -566,12 +593,12 @@ class Load:
         }
         return urlencode(form).encode(), "application/x-www-form-urlencoded", keys
 
-    async def person(self, until: float) -> None:
+    async def person(self, number: int, until: float) -> None:
         kinds = [kind for kind, _ in MIX]
         weights = [weight for _, weight in MIX]
         while time.monotonic() < until:
             kind = self.rng.choices(kinds, weights)[0]
-            request = self._request(kind, next(self.numbers))
+            request = self._request(kind, next(self.numbers), number)
             if request is None:
                 await asyncio.sleep(0.05)
                 continue
@@ -591,7 +618,8 @@ class Load:
                 self.results.errors[f"answer {kind}: none within {ANSWER_TIMEOUT:.0f} s"] += 1
                 continue
             self.results.latencies[f"answer {kind}"].append(found.at - sent)
-            self.results.answered += 1
+            if found.at <= until:
+                self.results.answered += 1
             if ERROR_TEXT in found.text:
                 self.results.errors[f"answer {kind}: {ERROR_TEXT}"] += 1
             if self.args.think:
@@ -608,7 +636,7 @@ class Load:
             await asyncio.sleep(0.2)
         for url in urls:
             n = next(self.numbers)
-            request = self._request("ask", n)
+            request = self._request("ask", n, 0)
             assert request is not None
             body, content_type, keys = request
             answer = self.book.expect(*keys)
@@ -624,35 +652,50 @@ class Load:
         until = time.monotonic() + seconds
         peak: dict[str, float] = defaultdict(float)
 
-        async def sample() -> None:
-            while time.monotonic() < until:
-                for name, pid in pids.items():
-                    peak[name] = max(peak[name], rss_mb(pid))
-                await asyncio.sleep(1)
-
-        started = time.monotonic()
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         busy, total = machine_busy()
+
+        async def sample() -> None:
+            """Peak RSS each second, and the CPU used, while the load runs."""
+            while (left := until - time.monotonic()) > 0:
+                for name, pid in pids.items():
+                    peak[name] = max(peak[name], rss_mb(pid))
+                await asyncio.sleep(min(1.0, left))
+            self.results.cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
+            busy_after, total_after = machine_busy()
+            if total_after > total:
+                self.results.machine = (busy_after - busy) / (total_after - total)
+
         await asyncio.gather(
             self.alerts(until),
             self.changes(until),
             sample(),
-            *(self.person(until) for _ in range(self.args.users)),
+            *(self.person(number, until) for number in range(self.args.users)),
         )
-        self.results.seconds = time.monotonic() - started
-        self.results.cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
-        busy_after, total_after = machine_busy()
-        if total_after > total:
-            self.results.machine = (busy_after - busy) / (total_after - total)
+        self.results.seconds = seconds
+        self.results.drained = time.monotonic() - until
         for name, pid in pids.items():
             peak[name] = max(peak[name], rss_mb(pid))
         self.results.rss = dict(peak)
         return self.results
 
 
+OPENED = re.compile(r"^lookout_database_connections_opened_total (\S+)$", re.M)
+
+
+async def connections_opened(session: aiohttp.ClientSession, url: str) -> float:
+    """The database connections a replica's pool opened so far (its /metrics)."""
+    async with session.get(f"{url}/metrics") as response:
+        found = OPENED.search(await response.text())
+    return float(found[1]) if found else float("nan")
+
+
 def report(setup: Setup, results: Results) -> None:
     ms = 1000
-    print(f"\n{setup.name}: {results.seconds:.0f} s")
+    print(
+        f"\n{setup.name}: {results.seconds:.0f} s of load, "
+        f"then {results.drained:.1f} s for the last answers"
+    )
     for note in setup.notes:
         print(f"  ({note})")
     print(f"  {'endpoint':<32}{'requests':>9}{'per s':>8}{'p50 ms':>9}{'p99 ms':>9}")
@@ -667,6 +710,10 @@ def report(setup: Setup, results: Results) -> None:
     for reason, count in results.errors.most_common(8):
         print(f"    {count:>5} × {reason}")
     print("  max RSS: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in results.rss.items()))
+    print(
+        "  database connections opened since start: "
+        + ", ".join(f"{name} {count:.0f}" for name, count in results.connections.items())
+    )
     print(
         "  CPU used (% of one core): "
         + ", ".join(
@@ -710,6 +757,8 @@ async def measure(
             load = Load(args, fake, book, session, urls)
             await load.warm_up(urls)
             results = await load.run(args.seconds, pids)
+            for server in servers:
+                results.connections[server.name] = await connections_opened(session, server.url)
             report(setup, results)
             return setup, results
     finally:
@@ -723,7 +772,9 @@ def slack_acks(results: Results) -> list[float]:
 
 async def run(args: argparse.Namespace) -> int:
     fake, fake_server, fake_task = await start_fake_slack()
-    fake.add_user("WLOAD", display_name="Load")
+    for person in range(args.users):
+        user, name = user_of(person)
+        fake.add_user(user, display_name=name)
     print(
         f"Load: {args.users} Slack users (each sends when answered), Alertmanager every "
         f"{args.alert_interval} s, changes every {args.change_interval} s; {os.cpu_count()} cores"

@@ -247,6 +247,7 @@ def build(settings: Settings, *, demo: bool = False) -> Lookout:
         config = load_config(settings.config)
     database = Database(settings.resolved_database_url(), pool=settings.database_pool())
     metrics = Metrics()
+    database.on_connect(metrics.database_connections_opened.inc)
     hub = ConsoleHub()
     console = ConsolePlatform(database, hub)
     registry = default_registry()

@@ -55,6 +55,11 @@ class Metrics:
             "lookout_errors_total", "Unexpected errors, by where", ["where"], registry=self.registry
         )
 
+        self.database_connections_opened = Counter(
+            "lookout_database_connections_opened_total",
+            "Database connections opened (the pool's, for units of work)",
+            registry=self.registry,
+        )
         self.pages = Counter(
             "lookout_pages_total",
             "Pages (escalation notifications) by channel and outcome: sent, retry, failed",

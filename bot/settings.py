@@ -21,7 +21,7 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy async URL; default: SQLite under the data dir"
     )
     # The connection pool of a PostgreSQL database (per replica; SQLite ignores these).
-    database_pool_size: int = Field(default=5, ge=1, description="connections kept open")
+    database_pool_size: int = Field(default=10, ge=1, description="connections kept open")
     database_max_overflow: int = Field(default=10, ge=0, description="more, under load")
     database_pool_timeout: float = Field(default=30.0, gt=0, description="seconds to wait")
     database_pool_pre_ping: bool = Field(default=True, description="test before use")

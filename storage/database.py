@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +117,10 @@ def alembic_config(url: str) -> Config:
 class PoolSettings:
     """The connection pool of a server database (PostgreSQL); SQLite keeps its defaults.
 
-    `size` connections stay open, up to `overflow` more open under load, and a unit of work
+    `size` connections stay open, up to `overflow` more open under load (each is closed when
+    it is returned while `size` are idle, so a `size` under the usual number of units of work
+    at once reconnects all the time: a new PostgreSQL connection forks a server process and
+    repeats the driver's setup), and a unit of work
     waits at most `timeout` seconds for a free one (then `sqlalchemy.exc.TimeoutError`).
     `pre_ping` tests a connection before handing it out, so one cut by a database restart or
     failover is replaced instead of failing a request; `recycle` (seconds) reopens connections
@@ -125,7 +128,7 @@ class PoolSettings:
     at most `size + overflow` connections, plus two of the scheduler's job store.
     """
 
-    size: int = 5
+    size: int = 10
     overflow: int = 10
     timeout: float = 30.0
     pre_ping: bool = True
@@ -228,6 +231,10 @@ class Database:
     @staticmethod
     def head_revision() -> str | None:
         return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+    def on_connect(self, callback: Callable[[], object]) -> None:
+        """Call `callback` each time the pool opens a connection (for counting them)."""
+        event.listen(self.engine.sync_engine, "connect", lambda _connection, _record: callback())
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

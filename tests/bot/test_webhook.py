@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
@@ -246,6 +247,8 @@ async def test_operational_endpoints(server: RunningServer) -> None:
     assert "lookout_incidents_open 1.0" in metrics
     assert 'lookout_skill_duration_seconds_count{outcome="ok",skill="incidents"} 1.0' in metrics
     assert 'lookout_webhook_requests_total{source="alertmanager",status="200"} 1.0' in metrics
+    opened = re.search(r"^lookout_database_connections_opened_total (\S+)$", metrics, re.M)
+    assert opened is not None and float(opened[1]) >= 1
     assert "/webhooks/alertmanager" in openapi["paths"]
     assert "/console/api/command" in openapi["paths"]
 
