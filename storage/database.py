@@ -79,11 +79,14 @@ def sqlite_url(data_dir: Path) -> str:
 
 def check_pooled_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     """Test a pooled asyncpg connection as it is handed out: one simple-protocol `SELECT 1` (a
-    single round trip, and safe behind PgBouncer in transaction mode). A connection that
-    fails it is replaced: the pool discards it and tries another, as SQLAlchemy's
-    "pessimistic" disconnect handling does (PoolEvents.checkout, DisconnectionError)."""
+    single round trip, and safe behind PgBouncer in transaction mode), answered within
+    `CONNECT_TIMEOUT` seconds. A connection that fails it is replaced: the pool discards it
+    and tries another, as SQLAlchemy's "pessimistic" disconnect handling does
+    (PoolEvents.checkout, DisconnectionError)."""
     try:
-        dbapi_connection.run_async(lambda driver: driver.execute("SELECT 1"))
+        dbapi_connection.run_async(
+            lambda driver: driver.execute("SELECT 1", timeout=CONNECT_TIMEOUT)
+        )
     except Exception as error:  # asyncpg's errors, OSError, a timeout: all mean "replace it"
         raise DisconnectionError(f"a pooled connection failed its test: {error!r}") from error
 

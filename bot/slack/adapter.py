@@ -214,13 +214,15 @@ class SlackAdapter:
 
         return router
 
-    def _replayed(self, request: Request, body: bytes) -> tuple[Response | None, Any]:
-        """(a 401 for a correctly signed request this process saw before — the same
-        signature: the same timestamp and body —, the database's say on it for the others).
-        Slack's own retries say so (`X-Slack-Retry-Num`) and pass: Bolt acknowledges them and
-        the request id they share runs nothing twice. A request first seen here is
-        acknowledged without waiting for the database; what it runs waits, and runs nothing
-        when another replica recorded the signature first (`bot.slack.replays`)."""
+    def _replayed(
+        self, request: Request, body: bytes
+    ) -> tuple[Response | None, Awaitable[bool] | None]:
+        """(refusal, claim): a 401 for a correctly signed request this process saw before
+        (the same signature: the same timestamp and body); otherwise the database's verdict
+        on its signature, which what the request runs awaits — it runs nothing when another
+        replica recorded the signature first (`bot.slack.replays`), and the acknowledgement
+        does not wait for it. Slack's own retries say so (`X-Slack-Retry-Num`) and pass: Bolt
+        acknowledges them and the request id they share runs nothing twice."""
         if self._verifier is None or request.headers.get("x-slack-retry-num"):
             return None, None
         signature = request.headers.get("x-slack-signature", "")
