@@ -77,9 +77,11 @@ def explain_incident(
     sentences: list[str] = []
     cause = root_cause_from_record(incident.root_cause)
     if cause is not None:
+        # The ranker's share among the services that alerted, told apart from the answer's
+        # own confidence in its heading.
         sentences.append(
-            f"{cause.service} is the probable root cause ({cause.why}, confidence "
-            f"{round(cause.confidence * 100)} %) [{ref}]."
+            f"{cause.service} is the probable root cause ({cause.why}; "
+            f"{round(cause.confidence * 100)} % likely among the services that alerted) [{ref}]."
         )
     # The closest first, among those sharing the service and an alert before the others.
     close = sorted(

@@ -78,7 +78,7 @@ def answer_reply(
                 "from the same evidence; it will appear below."
             )
         )
-    else:
+    elif answer.confidence != "none":  # "not enough evidence" has no claims to cite
         blocks.append(Context("From the ranked evidence; each claim cites its source."))
     blocks.append(Actions(tuple(vote_buttons(f"answer:{answer_id}", incident_id=incident_id))))
     return Reply(blocks=blocks, incident_id=incident_id)
