@@ -357,14 +357,9 @@ class SlackAdapter:
         thread = message.get("thread_ts") or message_ts
         incident_id = await self._incident_of(message_ts, thread)
         conversation = Conversation("slack", channel, thread, incident_id)
-        reply = await self._dispatcher.run(
-            command,
-            actor=actor,
-            conversation=conversation,
-            raw=body,
-            mentions=await self._mentions(command),
-        )
-        await self._answers.send(reply, Asked(channel, thread, actor.user_id, respond))
+        reply = await self._run(body, command, actor, conversation, await self._mentions(command))
+        if reply is not None:
+            await self._answers.send(reply, Asked(channel, thread, actor.user_id, respond))
 
     async def _on_form(
         self, body: dict[str, Any], action: dict[str, Any], _respond: AsyncRespond, _context: Any

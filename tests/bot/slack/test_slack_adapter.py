@@ -289,3 +289,31 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+async def test_a_click_sent_again_as_a_retry_runs_once(slack: SlackWorld) -> None:
+    """`X-Slack-Retry-Num` is not signed: a captured click sent again with it passes the
+    replay check like Slack's own retries do, and its trigger id runs nothing twice."""
+    await ingest(slack, storm_payload(1, "checkout"))
+    ts = "1700000000.000001"
+    body = block_action(
+        "show INC-1",
+        message_ts=ts,
+        channel="C0INCIDENTS",
+        trigger="t-click-again",
+        response_url=slack.fake.response_url(),
+    )
+    first = await slack.send(body)
+    again = await slack.send(body, headers={"x-slack-retry-num": "1", "x-slack-retry-reason": "x"})
+    assert (first.status_code, again.status_code) == (200, 200)
+
+    def shown() -> int:
+        return sum(
+            1
+            for call in slack.fake.calls_to("chat.postMessage")
+            if call.params.get("thread_ts") == ts and "INC-1" in str(call.params.get("text"))
+        )
+
+    await slack.fake.wait_until(lambda: shown() >= 1, within=30)
+    await asyncio.sleep(1)  # the second request's task has decided by now
+    assert shown() == 1
