@@ -24,13 +24,15 @@ from storage.models import KnowledgeAnswerRow
 from tests.conftest import RunningServer, free_port, start_server
 from tests.knowledge.test_knowledge_server import alert
 
+# Timeouts: 1 s where a machine is slow (the test waits them out); 10 s where it is down,
+# so that a refused connection is what each answer reports even on a busy machine.
 CONFIG = """
-signals: {timeout_seconds: 1}
-logs: {timeout_seconds: 1}
-health: {timeout_seconds: 1}
-dependency_health: {timeout_seconds: 1}
-context_posts: {enabled: false}
-knowledge: {llm_timeout_seconds: 1, chroma_timeout_seconds: 1, sync_seconds: 3600}
+signals: {{timeout_seconds: {t}}}
+logs: {{timeout_seconds: {t}}}
+health: {{timeout_seconds: {t}}}
+dependency_health: {{timeout_seconds: {t}}}
+context_posts: {{enabled: false}}
+knowledge: {{llm_timeout_seconds: {t}, chroma_timeout_seconds: {t}, sync_seconds: 3600}}
 services:
   - name: checkout
 """
@@ -73,7 +75,7 @@ async def world(
     port = silent_port if request.param == "slow" else closed_port
     machine = f"http://127.0.0.1:{port}"
     config = tmp_path / "lookout.yml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG.format(t=1 if request.param == "slow" else 10))
     settings = Settings(
         data_dir=tmp_path / "data",
         port=free_port(),
