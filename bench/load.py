@@ -61,7 +61,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.bot.slack.fake_slack import FakeSlack, start_fake_slack  # noqa: E402
+from tests.bot.slack.fake_slack import CHANNEL_IDS, FakeSlack, start_fake_slack  # noqa: E402
 from tests.conftest import POSTGRES_ADMIN_URL, free_port  # noqa: E402
 
 FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -264,6 +264,7 @@ class AnswerBook:
         self.waiting: dict[str, deque[asyncio.Future[Answer]]] = defaultdict(deque)
         self.incidents: dict[int, tuple[str, str]] = {}  # INC number → (channel, root ts)
         self._history_seen = {channel: len(found) for channel, found in fake.history.items()}
+        self._posted_before: set[str] = set()
 
     def expect(self, *keys: str) -> asyncio.Future[Answer]:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
@@ -280,20 +281,28 @@ class AnswerBook:
                 return
 
     def pump(self) -> None:
+        """Take what the fake received since the last pump. Only the channels that got a
+        root message are searched for incident cards (a slash command's channel is new
+        each time: thousands of them), now and at the next pump."""
         calls = self.fake.calls
+        posted: set[str] = set()
         while self.read < len(calls):
             call = calls[self.read]
             self.read += 1
             params = call.params
-            text = json.dumps(params.get("blocks") or params.get("text") or "")[:4000]
+            plain = str(params.get("text") or "")
+            text = plain or json.dumps(params.get("blocks") or "")[:4000]
             if call.method == "response_url":
                 self._resolve(f"hook:{params.get('_hook')}", Answer(call.at, text))
             elif call.method in ("chat.postMessage", "chat.postEphemeral"):
                 thread = params.get("thread_ts")
-                plain = str(params.get("text") or "")
                 key = thread_key(thread, plain) if thread else f"channel:{params.get('channel')}"
                 self._resolve(key, Answer(call.at, text))
-        for channel, messages in self.fake.history.items():
+                if not thread:
+                    named = str(params.get("channel"))
+                    posted.add(CHANNEL_IDS.get(named, named))  # as the fake files it
+        for channel in posted | self._posted_before:
+            messages = self.fake.history.get(channel, [])
             for message in messages[self._history_seen.get(channel, 0) :]:
                 # An incident's card ("🔴 *INC-7 · …"), not any message naming it: an
                 # `incidents` answer may list INC-7 before its card is posted.
@@ -301,6 +310,7 @@ class AnswerBook:
                 if found and not message.get("thread_ts"):
                     self.incidents.setdefault(int(found[1]), (channel, str(message["ts"])))
             self._history_seen[channel] = len(messages)
+        self._posted_before = posted
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -467,6 +477,7 @@ class Results:
     seconds: float = 0.0  # of load
     drained: float = 0.0  # after it, until the last request was answered or given up
     connections: dict[str, float] = field(default_factory=dict)  # database connections opened
+    skipped: int = 0  # requests about an incident while no incident's card had been seen
 
 
 class Load:
@@ -600,6 +611,7 @@ class Load:
             kind = self.rng.choices(kinds, weights)[0]
             request = self._request(kind, next(self.numbers), number)
             if request is None:
+                self.results.skipped += 1
                 await asyncio.sleep(0.05)
                 continue
             body, content_type, keys = request
@@ -706,6 +718,8 @@ def report(setup: Setup, results: Results) -> None:
             f"{percentile(values, 50) * ms:>9.1f}{percentile(values, 99) * ms:>9.1f}"
         )
     print(f"  commands answered/s: {results.answered / results.seconds:.1f}")
+    if results.skipped:
+        print(f"  skipped: {results.skipped} requests about an incident, before any card was seen")
     print(f"  errors: {sum(results.errors.values())}")
     for reason, count in results.errors.most_common(8):
         print(f"    {count:>5} × {reason}")

@@ -43,3 +43,13 @@ async def test_a_private_answer_leaves_the_thread_post_to_the_click_it_answers()
     fake.calls.append(post("1.1", CARD, 4.0))
     book.pump()
     assert (await asyncio.wait_for(show, 1)).at == 4.0
+
+
+def test_an_incident_card_posted_by_channel_name_is_found() -> None:
+    """Lookout posts a card to `#incidents`; the fake files it under the channel's id."""
+    fake: Any = SimpleNamespace(calls=[], history={})
+    book = AnswerBook(fake)
+    fake.calls.append(Call("chat.postMessage", {"channel": "#incidents", "text": CARD}, 1.0))
+    fake.history["C0INCIDENTS"] = [{"type": "message", "text": CARD, "ts": "1.5"}]
+    book.pump()
+    assert book.incidents == {4: ("C0INCIDENTS", "1.5")}
