@@ -144,6 +144,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, pool: PoolSettings | None = None) -> None:
         self.url = url
+        asyncpg = url.startswith("postgresql+asyncpg")
         options: dict[str, Any] = {}
         if not url.startswith("sqlite"):
             pool = pool or PoolSettings()
@@ -154,16 +155,16 @@ class Database:
                 # On asyncpg a connection is tested by `check_pooled_connection` (one round
                 # trip), not by SQLAlchemy's pre-ping, which takes three there (BEGIN, ";",
                 # ROLLBACK).
-                "pool_pre_ping": pool.pre_ping and not url.startswith("postgresql+asyncpg"),
+                "pool_pre_ping": pool.pre_ping and not asyncpg,
                 "pool_recycle": pool.recycle,
             }
-        if url.startswith("postgresql+asyncpg"):
+        if asyncpg:
             # A server that takes the connection and never answers fails it in 10 s, not
             # asyncpg's default 60 s.
             options["connect_args"] = {"timeout": CONNECT_TIMEOUT}
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, **options)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        if pool is not None and pool.pre_ping and url.startswith("postgresql+asyncpg"):
+        if asyncpg and pool is not None and pool.pre_ping:
             event.listen(self.engine.sync_engine, "checkout", check_pooled_connection)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -86,11 +86,9 @@ class ReplayGuard:
     async def _record(self, key: str, now: datetime) -> bool:
         """Whether the database had not seen `key`; True when it could not be asked (the
         request then runs, and what it runs meets the same trouble and says so)."""
+        dialect = "sqlite" if self._database.is_sqlite else "postgresql"
+        statement = record_request(dialect, platform=PLATFORM, request_id=key, now=now)
         try:
-            if self._database.is_sqlite:
-                async with self._database.unit_of_work() as uow:
-                    return await uow.requests.first_time(platform=PLATFORM, request_id=key, now=now)
-            statement = record_request("postgresql", platform=PLATFORM, request_id=key, now=now)
             return await self._database.autocommit(statement) is not None
         except Exception:
             log.exception("could not record a Slack request's signature")
